@@ -1,0 +1,164 @@
+"""One frozen settings object per island, read from `DIR/archipel.toml` and `ARCHIPEL_*` variables.
+
+Every setting is declared once below with its default and a help line; `docs/settings.md` lists
+them all (a test checks that none is undocumented). Environment variables win over the file so
+that an operator can flip a switch without editing it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+SETTINGS_FILE = "archipel.toml"
+
+
+class SettingsError(ValueError):
+    """The settings file or an ARCHIPEL_* variable is unusable; the message says which and why."""
+
+
+def _setting(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    directory: Path = _setting(Path("."), "Folder of the island (set from the command line).")
+    url: str = _setting("", "Public base URL of the island, e.g. https://ile.example.")
+    name: str = _setting("", "Display name of the island.")
+    handle: str = _setting("", "Username of the island actor (@handle@host).")
+    database_url: str = _setting(
+        "", "SQLAlchemy URL of the database; empty means SQLite in the island folder."
+    )
+    listen: str = _setting("", "HOST:PORT that `archipel serve` listens on; empty: from the URL.")
+    secret_key: str = _setting("", "Random secret for sessions and tokens, made by `archipel init`.")
+    allow_private_networks: bool = _setting(
+        False,
+        "Allow plain-http peers and private or loopback addresses (needed to federate on "
+        "127.0.0.1). Off in production: outgoing requests to private addresses are refused.",
+    )
+    trusted_proxies: tuple[str, ...] = _setting(
+        (),
+        "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed.",
+    )
+    max_body_bytes: int = _setting(1_000_000, "Largest request body accepted by the inbox.")
+    fetch_max_bytes: int = _setting(1_000_000, "Largest document we read from another server.")
+    fetch_timeout: float = _setting(10.0, "Seconds allowed for one outgoing request.")
+    delivery_give_up_hours: float = _setting(
+        48.0, "Hours after which a delivery that keeps failing is abandoned."
+    )
+    delivery_concurrency: int = _setting(32, "Deliveries sent at the same time by one node.")
+    poll_interval: float = _setting(
+        0.5, "Seconds between looks at the database for work written by other processes."
+    )
+    log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        """host[:port] of the public URL: 'host' means host and port everywhere."""
+        return urlsplit(self.url).netloc
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.directory / 'archipel.db').resolve()}"
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        if self.listen:
+            host, _, port = self.listen.rpartition(":")
+            return host or "127.0.0.1", int(port)
+        parts = urlsplit(self.url)
+        return "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+
+    def absolute(self, path: str) -> str:
+        return self.url.rstrip("/") + path
+
+
+def setting_fields() -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(Settings) if f.name != "directory"]
+
+
+def _coerce(name: str, kind, value):
+    try:
+        if kind is bool or kind == "bool":
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(value)
+        if kind in (int, "int"):
+            return int(value)
+        if kind in (float, "float"):
+            return float(value)
+        if kind in ("tuple[str, ...]",):
+            if isinstance(value, str):
+                return tuple(v.strip() for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {name!r}: cannot read {value!r} as {kind}") from None
+
+
+def load_settings(directory: str | Path, environ: dict[str, str] | None = None) -> Settings:
+    directory = Path(directory)
+    path = directory / SETTINGS_FILE
+    if not path.exists():
+        raise SettingsError(f"{path} not found: is {directory} an island folder (archipel init)?")
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: {error}") from None
+    environ = os.environ if environ is None else environ
+    values: dict = {"directory": directory}
+    known = {f.name: f for f in setting_fields()}
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+    for name, f in known.items():
+        env_name = "ARCHIPEL_" + name.upper()
+        if env_name in environ:
+            values[name] = _coerce(env_name, f.type, environ[env_name])
+        elif name in raw:
+            values[name] = _coerce(name, f.type, raw[name])
+    settings = Settings(**values)
+    if not settings.url or not settings.handle:
+        raise SettingsError(f"{path}: 'url' and 'handle' are required")
+    return settings
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def write_settings(directory: Path, **values) -> Path:
+    """Write the settings that differ from the defaults, each with its help line."""
+    lines = ["# Archipel island settings. Every setting is described in docs/settings.md.", ""]
+    for f in setting_fields():
+        if f.name in values and values[f.name] != f.default:
+            lines.append(f"# {f.metadata['help']}")
+            lines.append(f"{f.name} = {_toml_value(values[f.name])}")
+    path = Path(directory) / SETTINGS_FILE
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path

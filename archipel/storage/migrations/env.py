@@ -1,0 +1,17 @@
+"""Alembic environment: migrations run on the connection handed over by archipel.storage.migrate."""
+
+from alembic import context
+
+from archipel.storage.tables import Base
+
+target_metadata = Base.metadata
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations with `archipel migrate DIR`")
+context.configure(
+    connection=connection,
+    target_metadata=target_metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,228 @@
+"""The island's tables.
+
+Local and remote objects share one table (`objects`): a fiche received from another island is
+stored, shown and counted exactly like one written here, `is_local` tells them apart.
+Queues are tables with declared states (incoming activities, deliveries) so that a crash or a
+restart loses nothing that was accepted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite stores no time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class LocalActor(Base):
+    """An actor hosted here: the island (Group), a person (Person), later a theme."""
+
+    __tablename__ = "local_actors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # island | person | theme
+    display_name: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    manually_approves_followers: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    """Someone who logs in; their public face is a LocalActor."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id"), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16), default="author")  # admin | moderator | author
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RemoteActor(Base):
+    """What we know of an actor on another server, with its public key."""
+
+    __tablename__ = "remote_actors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uri: Mapped[str] = mapped_column(String(2000), unique=True)
+    host: Mapped[str] = mapped_column(String(300), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    username: Mapped[str] = mapped_column(String(200), default="")
+    display_name: Mapped[str] = mapped_column(String(500), default="")
+    inbox: Mapped[str] = mapped_column(String(2000))
+    shared_inbox: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    followers_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    icon_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(2000), nullable=True, index=True)
+    public_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    document: Mapped[dict] = mapped_column(JSON)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StoredObject(Base):
+    """A published item (article now; fiches and resources extend it), local or remote, or a reply."""
+
+    __tablename__ = "objects"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uri: Mapped[str] = mapped_column(String(2000), unique=True)
+    is_local: Mapped[bool] = mapped_column(Boolean)
+    type: Mapped[str] = mapped_column(String(32))
+    author_uri: Mapped[str] = mapped_column(String(2000), index=True)
+    local_author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("local_actors.id"), nullable=True, index=True
+    )
+    in_reply_to: Mapped[str | None] = mapped_column(String(2000), nullable=True, index=True)
+    name: Mapped[str] = mapped_column(String(500), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[str] = mapped_column(Text, default="")  # sanitised HTML
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)  # Markdown, local items
+    language: Mapped[str] = mapped_column(String(16), default="fr")
+    url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    published: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Interaction(Base):
+    """A Like or an Announce of one of our objects; an Undo removes the row."""
+
+    __tablename__ = "interactions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_uri: Mapped[str] = mapped_column(String(2000), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    actor_uri: Mapped[str] = mapped_column(String(2000))
+    object_uri: Mapped[str] = mapped_column(String(2000), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("type", "actor_uri", "object_uri"),)
+
+
+class Follow(Base):
+    """One follow relation, in either direction (a local or a remote follower)."""
+
+    __tablename__ = "follows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    follower_uri: Mapped[str] = mapped_column(String(2000))
+    followed_uri: Mapped[str] = mapped_column(String(2000), index=True)
+    activity_uri: Mapped[str] = mapped_column(String(2000))
+    state: Mapped[str] = mapped_column(String(16))  # pending | accepted | rejected
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (UniqueConstraint("follower_uri", "followed_uri"),)
+
+
+class IncomingActivity(Base):
+    """An activity accepted by an inbox: stored raw, processed later by the inbox worker.
+
+    state: received -> processed | ignored | failed
+    """
+
+    __tablename__ = "incoming_activities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_uri: Mapped[str | None] = mapped_column(String(2000), unique=True, nullable=True)
+    activity_type: Mapped[str] = mapped_column(String(32))
+    actor_uri: Mapped[str] = mapped_column(String(2000))
+    signer_uri: Mapped[str] = mapped_column(String(2000))
+    body_trusted: Mapped[bool] = mapped_column(Boolean)
+    payload: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="received")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (Index("ix_incoming_state", "state", "id"),)
+
+
+class OutgoingActivity(Base):
+    """An activity one of our actors sent; its deliveries are rows of `deliveries`."""
+
+    __tablename__ = "outgoing_activities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_uri: Mapped[str] = mapped_column(String(2000), unique=True)
+    activity_type: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id"), index=True)
+    object_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True, index=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One activity to one inbox. state: pending -> sent | gave_up.
+
+    A row is claimed by pushing `next_try_at` into the future before sending, so after a crash
+    only the rows that were in flight come due again.
+    """
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outgoing_id: Mapped[int] = mapped_column(ForeignKey("outgoing_activities.id"))
+    inbox_url: Mapped[str] = mapped_column(String(2000))
+    host: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (
+        UniqueConstraint("outgoing_id", "inbox_url"),
+        Index("ix_deliveries_due", "state", "next_try_at"),
+    )
+
+
+class HostHealth(Base):
+    """Per remote host: a host that keeps failing is paused without holding the others back."""
+
+    __tablename__ = "host_health"
+    host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,57 @@
+"""From what people write to the HTML we store and show.
+
+Markdown goes through markdown-it (CommonMark, raw HTML disabled) and then, like any HTML that
+comes from another server, through nh3 (the ammonia sanitizer), so that one function decides
+what HTML can ever reach a page.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+from markdown_it import MarkdownIt
+
+# What Mastodon keeps, plus headings, images and tables that our own pages show.
+ALLOWED_TAGS = {
+    "p", "br", "span", "a", "del", "s", "pre", "blockquote", "code", "b", "strong", "u", "i", "em",
+    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "img", "table", "thead", "tbody",
+    "tr", "th", "td", "sup", "sub", "dl", "dt", "dd",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title", "class"},
+    "img": {"src", "alt", "title"},
+    "span": {"class"},
+    "ol": {"start"},
+    "th": {"align"},
+    "td": {"align"},
+}
+MAX_SOURCE_CHARS = 200_000
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
+
+
+def sanitize_html(raw: str) -> str:
+    """Keep only harmless markup; links get rel=nofollow noopener."""
+    return nh3.clean(
+        raw,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="nofollow noopener noreferrer",
+    )
+
+
+def render_markdown(source: str) -> str:
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ValueError(f"text longer than {MAX_SOURCE_CHARS} characters")
+    return sanitize_html(_markdown.render(source))
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_text(raw: str) -> str:
+    """Plain text of an HTML fragment (for summaries, titles, logs)."""
+    return " ".join(html.unescape(_TAG.sub(" ", raw)).split())

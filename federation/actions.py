@@ -1,0 +1,84 @@
+"""Local actions that other servers must hear of: the domain change and the outgoing activity
+are written in the caller's transaction (see outbox.enqueue).
+
+The command line, the pages and the inbox worker all come through here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from archipel import content, social
+from archipel.identity import activity_uri
+from archipel.storage.tables import Follow, LocalActor, RemoteActor, StoredObject
+from federation import documents
+from federation.documents import ActorUrls
+from federation.outbox import enqueue, follower_inboxes
+
+
+
+async def publish_article(session: AsyncSession, base_url: str, author: LocalActor, **fields) -> StoredObject:
+    article = await content.create_article(session, base_url=base_url, author=author, **fields)
+    await _send_to_followers(session, base_url, author, documents.create_or_update(
+        "Create", article, base_url, activity_uri(base_url)))
+    return article
+
+
+async def update_article(session: AsyncSession, base_url: str, author: LocalActor,
+                         article: StoredObject, **fields) -> StoredObject:
+    article = await content.update_article(session, article, **fields)
+    await _send_to_followers(session, base_url, author, documents.create_or_update(
+        "Update", article, base_url, activity_uri(base_url)))
+    return article
+
+
+async def withdraw_article(session: AsyncSession, base_url: str, author: LocalActor,
+                           article: StoredObject) -> StoredObject:
+    if article.deleted_at is not None:
+        return article
+    article = await content.withdraw(session, article)
+    await _send_to_followers(session, base_url, author,
+                             documents.delete(article, activity_uri(base_url)))
+    return article
+
+
+async def _send_to_followers(session, base_url: str, actor: LocalActor, activity: dict) -> None:
+    urls = ActorUrls(base_url, actor.username)
+    await enqueue(session, actor=actor, activity=activity,
+                  inboxes=await follower_inboxes(session, urls.id))
+
+
+async def follow(session: AsyncSession, base_url: str, actor: LocalActor, target: RemoteActor) -> Follow:
+    """Send a Follow; the relation stays pending until the target's Accept arrives."""
+    urls = ActorUrls(base_url, actor.username)
+    follow_id = activity_uri(base_url)
+    relation = await social.record_follow(session, follower_uri=urls.id, followed_uri=target.uri,
+                                          activity_uri=follow_id, state="pending")
+    activity = documents.activity("Follow", id=follow_id, actor=urls.id, object=target.uri)
+    await enqueue(session, actor=actor, activity=activity, inboxes=[target.inbox], public=False)
+    return relation
+
+
+async def unfollow(session: AsyncSession, base_url: str, actor: LocalActor, target: RemoteActor) -> bool:
+    urls = ActorUrls(base_url, actor.username)
+    relation = await social.find_follow(session, urls.id, target.uri)
+    if relation is None:
+        return False
+    inner = documents.strip_context(
+        documents.activity("Follow", id=relation.activity_uri, actor=urls.id, object=target.uri))
+    undo = documents.activity("Undo", id=activity_uri(base_url), actor=urls.id, object=inner)
+    await social.remove_follow(session, urls.id, target.uri)
+    await enqueue(session, actor=actor, activity=undo, inboxes=[target.inbox], public=False)
+    return True
+
+
+async def answer_follow(session: AsyncSession, base_url: str, actor: LocalActor, follower: RemoteActor,
+                        follow_activity: dict, *, accept: bool) -> None:
+    """Accept or Reject, signed by the followed actor, embedding the Follow it answers."""
+    urls = ActorUrls(base_url, actor.username)
+    embedded = documents.strip_context(follow_activity)
+    answer = documents.activity("Accept" if accept else "Reject", id=activity_uri(base_url),
+                                actor=urls.id, object=embedded)
+    await enqueue(session, actor=actor, activity=answer, inboxes=[follower.inbox], public=False)
+
+

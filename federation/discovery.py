@@ -1,0 +1,78 @@
+"""WebFinger, host-meta and NodeInfo: how other servers find our actors, and how we find theirs."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from federation.client import FederationClient, FetchError
+
+ACCT = re.compile(r"^@?(?P<user>[^@\s]+)@(?P<host>[^@\s/]+)$")
+JRD = "application/jrd+json"
+
+
+def webfinger_document(username: str, host: str, actor_id: str, profile_url: str) -> dict:
+    return {
+        "subject": f"acct:{username}@{host}",
+        "aliases": [actor_id, profile_url],
+        "links": [
+            {"rel": "self", "type": "application/activity+json", "href": actor_id},
+            {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": profile_url},
+            {"rel": "http://ostatus.org/schema/1.0/subscribe",
+             "template": f"{profile_url.rsplit('/@', 1)[0]}/authorize_interaction?uri={{uri}}"},
+        ],
+    }
+
+
+def host_meta_xml(base_url: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">\n'
+        f'  <Link rel="lrdd" template="{base_url.rstrip("/")}/.well-known/webfinger?resource={{uri}}"/>\n'
+        "</XRD>\n"
+    )
+
+
+def nodeinfo_links(base_url: str) -> dict:
+    base = base_url.rstrip("/")
+    return {"links": [
+        {"rel": f"http://nodeinfo.diaspora.software/ns/schema/{v}", "href": f"{base}/nodeinfo/{v}"}
+        for v in ("2.0", "2.1")
+    ]}
+
+
+def nodeinfo_document(version: str, *, software_version: str, users: int, posts: int,
+                      island_name: str) -> dict:
+    software = {"name": "archipel", "version": software_version}
+    if version == "2.1":
+        software["repository"] = "https://archipel.invalid/source"
+    return {
+        "version": version,
+        "software": software,
+        "protocols": ["activitypub"],
+        "services": {"inbound": [], "outbound": []},
+        "openRegistrations": False,
+        "usage": {"users": {"total": users, "activeMonth": users, "activeHalfyear": users},
+                  "localPosts": posts},
+        "metadata": {"nodeName": island_name},
+    }
+
+
+def parse_handle(text: str) -> tuple[str, str] | None:
+    match = ACCT.match(text.strip().removeprefix("acct:"))
+    return (match["user"], match["host"]) if match else None
+
+
+async def resolve_handle(client: FederationClient, handle: str, *, scheme: str = "https") -> str:
+    """@user@host -> actor id, through the host's WebFinger (http only when private networks are allowed)."""
+    parsed = parse_handle(handle)
+    if parsed is None:
+        raise FetchError(f"{handle!r} is not a handle of the form @user@host")
+    user, host = parsed
+    url = f"{scheme}://{host}/.well-known/webfinger?resource={quote(f'acct:{user}@{host}', safe=':@')}"
+    document = await client.fetch_json(url, None, accept=f"{JRD}, application/json")
+    for link in document.get("links") or []:
+        if (isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str)
+                and (link.get("type") or "").split(";")[0] in ("application/activity+json", "application/ld+json")):
+            return link["href"]
+    raise FetchError(f"WebFinger for {handle} has no ActivityPub actor link")

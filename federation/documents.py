@@ -1,0 +1,166 @@
+"""Pure functions that build the AS2 documents we serve and send. Their shapes are tested."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+
+from archipel.identity import actor_uri
+from archipel.storage.tables import LocalActor, StoredObject
+from archipel.text import html_to_text
+from archipel.themes import hashtag_for
+from federation.vocabulary import ACTIVITY_CONTEXT, ACTOR_CONTEXT, OBJECT_CONTEXT, PUBLIC
+
+
+def rfc3339(moment: datetime) -> str:
+    """Mastodon parses RFC 3339; whole seconds in UTC are the common form."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ActorUrls:
+    """Every URL of a local actor, derived from its id."""
+
+    def __init__(self, base_url: str, username: str):
+        self.base_url = base_url.rstrip("/")
+        self.id = actor_uri(base_url, username)
+        self.inbox = f"{self.id}/inbox"
+        self.outbox = f"{self.id}/outbox"
+        self.followers = f"{self.id}/followers"
+        self.following = f"{self.id}/following"
+        self.featured = f"{self.id}/collections/featured"
+        self.key_id = f"{self.id}#main-key"
+        self.shared_inbox = f"{self.base_url}/inbox"
+        self.profile = f"{self.base_url}/@{username}"
+
+
+def actor_document(actor: LocalActor, base_url: str) -> dict:
+    urls = ActorUrls(base_url, actor.username)
+    return {
+        "@context": ACTOR_CONTEXT,
+        "id": urls.id,
+        "type": "Group" if actor.kind == "island" else "Person",
+        "preferredUsername": actor.username,
+        "name": actor.display_name,
+        "summary": f"<p>{html.escape(actor.summary)}</p>" if actor.summary else "",
+        "url": urls.profile,
+        "inbox": urls.inbox,
+        "outbox": urls.outbox,
+        "followers": urls.followers,
+        "following": urls.following,
+        "featured": urls.featured,
+        "endpoints": {"sharedInbox": urls.shared_inbox},
+        "manuallyApprovesFollowers": actor.manually_approves_followers,
+        "discoverable": True,
+        "indexable": True,
+        "published": rfc3339(actor.created_at),
+        "publicKey": {"id": urls.key_id, "owner": urls.id, "publicKeyPem": actor.public_key_pem},
+    }
+
+
+def hashtag(base_url: str, label: str) -> dict:
+    tag = hashtag_for(label)
+    return {"type": "Hashtag", "name": f"#{tag}", "href": f"{base_url.rstrip('/')}/tags/{tag.lower()}"}
+
+
+def teaser(item: StoredObject) -> str:
+    """What Mastodon shows under the bold title: plain HTML, no links, self-contained."""
+    text = item.summary or html_to_text(item.content)
+    if len(text) > 400:
+        text = text[:400].rsplit(" ", 1)[0] + "…"
+    parts = [f"<p>{html.escape(text)}</p>"] if text else []
+    if item.tags:
+        parts.append("<p>" + html.escape(" ".join("#" + hashtag_for(t) for t in item.tags)) + "</p>")
+    return "".join(parts)
+
+
+def object_document(item: StoredObject, base_url: str, *, with_context: bool = True) -> dict:
+    """A local item as AS2 (an Article now; fiches and resources add their fields later)."""
+    followers = f"{item.author_uri}/followers"
+    document = {
+        "id": item.uri,
+        "type": item.type,
+        "attributedTo": item.author_uri,
+        "name": item.name,
+        "nameMap": {item.language: item.name},
+        "summary": teaser(item),
+        "content": item.content,
+        "contentMap": {item.language: item.content},
+        "mediaType": "text/html",
+        "url": item.url or item.uri,
+        "published": rfc3339(item.published),
+        "to": [PUBLIC],
+        "cc": [followers],
+        "tag": [hashtag(base_url, label) for label in item.tags],
+        "replies": f"{item.uri}/replies",
+        "likes": f"{item.uri}/likes",
+        "shares": f"{item.uri}/shares",
+    }
+    if item.type == "Note":
+        document.pop("name")
+        document.pop("nameMap")
+    if item.source is not None:
+        document["source"] = {"content": item.source, "mediaType": "text/markdown"}
+    if item.updated:
+        document["updated"] = rfc3339(item.updated)
+    if item.in_reply_to:
+        document["inReplyTo"] = item.in_reply_to
+    if with_context:
+        document = {"@context": OBJECT_CONTEXT, **document}
+    return document
+
+
+def tombstone(item: StoredObject) -> dict:
+    document = {"@context": ACTIVITY_CONTEXT, "id": item.uri, "type": "Tombstone",
+                "formerType": item.type}
+    if item.deleted_at:
+        document["deleted"] = rfc3339(item.deleted_at)
+    return document
+
+
+def activity(kind: str, *, id: str, actor: str, object, to=None, cc=None, published=None,
+             context=ACTIVITY_CONTEXT) -> dict:
+    document = {"@context": context, "id": id, "type": kind, "actor": actor, "object": object}
+    if to is not None:
+        document["to"] = to
+    if cc is not None:
+        document["cc"] = cc
+    if published is not None:
+        document["published"] = rfc3339(published)
+    return document
+
+
+def create_or_update(kind: str, item: StoredObject, base_url: str, activity_id: str) -> dict:
+    obj = object_document(item, base_url, with_context=False)
+    moment = item.updated if kind == "Update" else item.published
+    return activity(kind, id=activity_id, actor=item.author_uri, object=obj, to=obj["to"],
+                    cc=obj["cc"], published=moment, context=OBJECT_CONTEXT)
+
+
+def delete(item: StoredObject, activity_id: str) -> dict:
+    return activity("Delete", id=activity_id, actor=item.author_uri,
+                    object={"id": item.uri, "type": "Tombstone"}, to=[PUBLIC],
+                    cc=[f"{item.author_uri}/followers"])
+
+
+def strip_context(document: dict) -> dict:
+    return {k: v for k, v in document.items() if k != "@context"}
+
+
+def ordered_collection(id: str, total: int, first: str | None) -> dict:
+    document = {"@context": ACTIVITY_CONTEXT, "id": id, "type": "OrderedCollection", "totalItems": total}
+    if first:
+        document["first"] = first
+    return document
+
+
+def ordered_collection_page(id: str, part_of: str, items: list, next: str | None, prev: str | None = None,
+                            total: int | None = None) -> dict:
+    document = {"@context": ACTIVITY_CONTEXT, "id": id, "type": "OrderedCollectionPage",
+                "partOf": part_of, "orderedItems": items}
+    if total is not None:
+        document["totalItems"] = total
+    if next:
+        document["next"] = next
+    if prev:
+        document["prev"] = prev
+    return document

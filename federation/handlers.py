@@ -1,0 +1,341 @@
+"""One small handler per (activity type, object type): the inbox worker's dispatch table.
+
+A handler raises Ignored for an activity we have no use for (recorded, never an error); it
+trusts nothing in a body that was signed by someone other than its actor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
+
+from archipel import content, social
+from archipel.accounts import find_actor
+from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject, utcnow
+from archipel.text import html_to_text, sanitize_html
+from federation import actions
+from federation.jsonld import normalize
+from federation.as2 import as_list, has_type, host_of, id_of, ids_of, same_host, text_value, types_of
+from federation.vocabulary import ACTOR_TYPES, PUBLIC
+
+CONTENT_TYPES = ("Note", "Article", "Page", "Question", "Event", "Video", "Image", "Audio", "Document")
+
+
+class Ignored(Exception):
+    """Nothing to do with this activity; the message says why."""
+
+
+def object_type_of(activity: dict) -> str | None:
+    obj = activity.get("object")
+    if isinstance(obj, list) and len(obj) == 1:
+        obj = obj[0]
+    kinds = types_of(obj) if isinstance(obj, dict) else []
+    for kind in kinds:
+        if kind in ACTOR_TYPES:
+            return "Actor"
+        if kind in CONTENT_TYPES:
+            return "Content"
+    return kinds[0] if kinds else None
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+async def local_actor_at(ctx, uri: str | None) -> LocalActor | None:
+    prefix = ctx.base_url.rstrip("/") + "/users/"
+    if not uri or not uri.startswith(prefix):
+        return None
+    return await find_actor(ctx.session, uri[len(prefix):])
+
+
+def require_trusted(ctx) -> None:
+    if not ctx.incoming.body_trusted:
+        raise Ignored(f"signed by {ctx.incoming.signer_uri}, not by its actor: body not trusted")
+
+
+def actor_of(ctx) -> str:
+    return ctx.incoming.actor_uri
+
+
+def parse_time(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+# ---- follows ----------------------------------------------------------------------------------
+
+async def on_follow(ctx) -> None:
+    require_trusted(ctx)
+    target = await local_actor_at(ctx, id_of(ctx.activity.get("object")))
+    if target is None:
+        raise Ignored("Follow of an actor that is not ours")
+    follower = await ctx.directory.get(actor_of(ctx))
+    activity_id = id_of(ctx.activity)
+    if not activity_id:
+        raise Ignored("Follow without an id cannot be answered")
+    state = "pending" if target.manually_approves_followers else "accepted"
+    await social.record_follow(ctx.session, follower_uri=follower.uri,
+                               followed_uri=f"{ctx.base_url}/users/{target.username}",
+                               activity_uri=activity_id, state=state)
+    if state == "accepted":
+        await actions.answer_follow(ctx.session, ctx.base_url, target, follower, ctx.incoming.payload,
+                                    accept=True)
+
+
+async def on_undo_follow(ctx) -> None:
+    require_trusted(ctx)
+    inner = ctx.activity["object"]
+    if id_of(inner.get("actor")) != actor_of(ctx):
+        raise Ignored("Undo of someone else's Follow")
+    if not await social.remove_follow(ctx.session, actor_of(ctx), id_of(inner.get("object")) or ""):
+        raise Ignored("Undo of a follow we did not know")
+
+
+async def _our_follow(ctx) -> Follow:
+    """The Follow we sent that an Accept/Reject answers: by its id, and sent to the answerer."""
+    follow_id = id_of(ctx.activity.get("object"))
+    relation = await ctx.session.scalar(
+        select(Follow).where(Follow.activity_uri == follow_id, Follow.followed_uri == actor_of(ctx))
+    ) if follow_id else None
+    if relation is None:
+        # Some servers answer with a new id for our Follow: match on the pair instead.
+        inner = ctx.activity.get("object")
+        follower = id_of(inner.get("actor")) if isinstance(inner, dict) else None
+        if follower:
+            relation = await social.find_follow(ctx.session, follower, actor_of(ctx))
+    if relation is None or await local_actor_at(ctx, relation.follower_uri) is None:
+        raise Ignored("answer to a Follow we never sent")
+    return relation
+
+
+async def on_accept_follow(ctx) -> None:
+    require_trusted(ctx)
+    await social.set_follow_state(ctx.session, await _our_follow(ctx), "accepted")
+
+
+async def on_reject_follow(ctx) -> None:
+    require_trusted(ctx)
+    relation = await _our_follow(ctx)
+    await social.remove_follow(ctx.session, relation.follower_uri, relation.followed_uri)
+
+
+# ---- content --------------------------------------------------------------------------------
+
+async def _trusted_object(ctx) -> dict:
+    """The object of a Create/Update, from the body when trusted, else from its origin."""
+    obj = ctx.activity.get("object")
+    object_id = id_of(obj)
+    if not object_id:
+        raise Ignored("object without an id")
+    if ctx.incoming.body_trusted and isinstance(obj, dict):
+        if not same_host(object_id, actor_of(ctx)):
+            raise Ignored(f"object {object_id} is claimed for a foreign host by {actor_of(ctx)}")
+        return obj
+    # Not trusted, or only a reference: ask the origin (signed GET), which then vouches for it.
+    fetched = normalize(await ctx.directory.client.fetch_json(object_id, ctx.directory.signer))
+    if fetched.get("id") != object_id:
+        raise Ignored(f"{object_id} answered with another id ({fetched.get('id')})")
+    return fetched
+
+
+def _author(obj: dict) -> str | None:
+    attributed = as_list(obj.get("attributedTo"))
+    authors = [a for a in (id_of(x) for x in attributed) if a]
+    return authors[0] if authors else None
+
+
+async def _is_relevant(ctx, obj: dict, author: str) -> bool:
+    """We keep replies to our items, posts addressing our actors, and posts of actors we follow."""
+    in_reply_to = id_of(obj.get("inReplyTo"))
+    if in_reply_to and await content.find_object(ctx.session, in_reply_to):
+        return True
+    addressed = ids_of(obj.get("to")) + ids_of(obj.get("cc"))
+    addressed += [id_of(tag.get("href")) for tag in as_list(obj.get("tag"))
+                  if isinstance(tag, dict) and has_type(tag, "Mention")]
+    for uri in addressed:
+        if uri and await local_actor_at(ctx, uri):
+            return True
+    followed = await ctx.session.scalar(
+        select(Follow.id).where(Follow.followed_uri == author, Follow.state == "accepted").limit(1)
+    )
+    return followed is not None
+
+
+def _object_fields(obj: dict, author: str) -> dict:
+    content_map = obj.get("contentMap")
+    language = next(iter(content_map), "") if isinstance(content_map, dict) and content_map else ""
+    audience = ids_of(obj.get("to")) + ids_of(obj.get("cc"))
+    tags = [tag.get("name") for tag in as_list(obj.get("tag"))
+            if isinstance(tag, dict) and has_type(tag, "Hashtag") and isinstance(tag.get("name"), str)]
+    url = obj.get("url")
+    return {
+        "type": next((t for t in types_of(obj) if t in CONTENT_TYPES), "Note"),
+        "author_uri": author,
+        "in_reply_to": id_of(obj.get("inReplyTo")),
+        "name": html_to_text(text_value(obj, "name"))[:500],
+        "summary": html_to_text(text_value(obj, "summary"))[:2000],
+        "content": sanitize_html(text_value(obj, "content")),
+        "language": (language or "und")[:16],
+        "url": id_of(url[0] if isinstance(url, list) and url else url) or obj["id"],
+        "tags": [t.lstrip("#")[:100] for t in tags][:50],
+        "public": PUBLIC in audience,
+        "published": parse_time(obj.get("published")) or utcnow(),
+        "updated": parse_time(obj.get("updated")),
+    }
+
+
+async def on_create(ctx) -> None:
+    obj = await _trusted_object(ctx)
+    author = _author(obj)
+    if not author or not same_host(author, obj["id"]):
+        raise Ignored(f"{obj['id']} is attributed to {author}, not an actor of its host")
+    if ctx.incoming.body_trusted and author != actor_of(ctx):
+        raise Ignored(f"{actor_of(ctx)} created an object attributed to {author}")
+    existing = await content.find_object(ctx.session, obj["id"])
+    if existing is not None:
+        raise Ignored("already known" if existing.deleted_at is None else "deleted: never re-created")
+    if host_of(obj["id"]) == host_of(ctx.base_url):
+        raise Ignored("an object of ours cannot be created from outside")
+    if not await _is_relevant(ctx, obj, author):
+        raise Ignored("not addressed to us, not a reply to our items, not from someone we follow")
+    ctx.session.add(StoredObject(uri=obj["id"], is_local=False, **_object_fields(obj, author)))
+    await ctx.session.flush()
+
+
+async def on_update(ctx) -> None:
+    obj = await _trusted_object(ctx)
+    existing = await content.find_object(ctx.session, obj["id"])
+    if existing is None or existing.is_local:
+        raise Ignored("update of an object we do not hold")
+    if existing.author_uri != _author(obj) or (ctx.incoming.body_trusted and existing.author_uri != actor_of(ctx)):
+        raise Ignored(f"{actor_of(ctx)} may not update {obj['id']}")
+    if existing.deleted_at is not None:
+        raise Ignored("update of a deleted object")
+    fields = _object_fields(obj, existing.author_uri)
+    newer = fields["updated"] or utcnow()
+    if existing.updated and newer <= existing.updated:
+        raise Ignored("update not newer than what we have")
+    for name in ("name", "summary", "content", "tags", "url", "language"):
+        setattr(existing, name, fields[name])
+    existing.updated = newer
+
+
+async def on_update_actor(ctx) -> None:
+    require_trusted(ctx)
+    obj = ctx.activity["object"]
+    if obj.get("id") != actor_of(ctx):
+        raise Ignored("an actor may only update itself")
+    await ctx.directory.store(obj, actor_of(ctx))
+
+
+async def on_delete(ctx) -> None:
+    require_trusted(ctx)
+    target = id_of(ctx.activity.get("object"))
+    if target == actor_of(ctx):
+        await _forget_actor(ctx, target)
+        return
+    existing = await content.find_object(ctx.session, target) if target else None
+    if existing is None or existing.is_local:
+        raise Ignored("delete of an object we do not hold")
+    if existing.author_uri != actor_of(ctx):
+        raise Ignored(f"{actor_of(ctx)} may not delete {target}")
+    await content.withdraw(ctx.session, existing)
+
+
+async def _forget_actor(ctx, actor_uri: str) -> None:
+    await ctx.session.execute(sql_delete(Follow).where(
+        (Follow.follower_uri == actor_uri) | (Follow.followed_uri == actor_uri)))
+    await ctx.session.execute(sql_delete(Interaction).where(Interaction.actor_uri == actor_uri))
+    for item in await ctx.session.scalars(select(StoredObject).where(
+            StoredObject.author_uri == actor_uri, StoredObject.deleted_at.is_(None))):
+        await content.withdraw(ctx.session, item)
+    await ctx.session.execute(sql_delete(RemoteActor).where(RemoteActor.uri == actor_uri))
+
+
+# ---- likes and boosts -------------------------------------------------------------------------
+
+async def _on_interaction(ctx, kind: str) -> None:
+    require_trusted(ctx)
+    target = id_of(ctx.activity.get("object"))
+    item = await content.find_object(ctx.session, target) if target else None
+    if item is None or not item.is_local:
+        raise Ignored(f"{kind} of an object that is not ours")
+    if item.deleted_at is not None:
+        raise Ignored(f"{kind} of a withdrawn item")
+    if not await social.record_interaction(ctx.session, kind=kind, activity_uri=id_of(ctx.activity),
+                                           actor_uri=actor_of(ctx), object_uri=target):
+        raise Ignored(f"{kind} already recorded")
+
+
+async def on_like(ctx) -> None:
+    await _on_interaction(ctx, "Like")
+
+
+async def on_announce(ctx) -> None:
+    await _on_interaction(ctx, "Announce")
+
+
+async def _on_undo_interaction(ctx, kind: str) -> None:
+    require_trusted(ctx)
+    inner = ctx.activity.get("object")
+    inner_id = id_of(inner)
+    inner_object = id_of(inner.get("object")) if isinstance(inner, dict) else None
+    if isinstance(inner, dict) and id_of(inner.get("actor")) not in (None, actor_of(ctx)):
+        raise Ignored("Undo of someone else's activity")
+    if not await social.remove_interaction(ctx.session, kind=kind, actor_uri=actor_of(ctx),
+                                           activity_uri=inner_id, object_uri=inner_object):
+        raise Ignored(f"Undo of a {kind} we did not know")
+
+
+async def on_undo_like(ctx) -> None:
+    await _on_undo_interaction(ctx, "Like")
+
+
+async def on_undo_announce(ctx) -> None:
+    await _on_undo_interaction(ctx, "Announce")
+
+
+async def on_undo_reference(ctx) -> None:
+    """Undo whose object is only an id: find what it was among what this actor did."""
+    require_trusted(ctx)
+    inner_id = id_of(ctx.activity.get("object"))
+    for kind in ("Like", "Announce"):
+        if await social.remove_interaction(ctx.session, kind=kind, actor_uri=actor_of(ctx),
+                                           activity_uri=inner_id, object_uri=None):
+            return
+    relation = await ctx.session.scalar(select(Follow).where(
+        Follow.activity_uri == inner_id, Follow.follower_uri == actor_of(ctx)))
+    if relation is None:
+        raise Ignored("Undo of an activity we did not know")
+    await social.remove_follow(ctx.session, relation.follower_uri, relation.followed_uri)
+
+
+HANDLERS = {
+    ("Follow", None): on_follow,
+    ("Follow", "Actor"): on_follow,
+    ("Undo", "Follow"): on_undo_follow,
+    ("Undo", "Like"): on_undo_like,
+    ("Undo", "Announce"): on_undo_announce,
+    ("Undo", None): on_undo_reference,
+    ("Accept", "Follow"): on_accept_follow,
+    ("Accept", None): on_accept_follow,
+    ("Reject", "Follow"): on_reject_follow,
+    ("Reject", None): on_reject_follow,
+    ("Create", "Content"): on_create,
+    ("Create", None): on_create,
+    ("Update", "Content"): on_update,
+    ("Update", "Actor"): on_update_actor,
+    ("Delete", None): on_delete,
+    ("Delete", "Tombstone"): on_delete,
+    ("Delete", "Actor"): on_delete,
+    ("Like", None): on_like,
+    ("Like", "Content"): on_like,
+    ("Announce", None): on_announce,
+    ("Announce", "Content"): on_announce,
+}

@@ -1,0 +1,109 @@
+"""The thin inbox: check, store raw, answer. Processing happens later in the inbox worker.
+
+Order of checks: size, JSON, signature (parse, key, verify), then the body's trust. A valid
+signature from someone other than the activity's actor is normal (Mastodon forwards replies to
+a thread's participants): such an activity is accepted but marked untrusted, and the worker
+fetches its object from the origin instead of believing the body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from federation.actors import ActorDirectory, ActorError
+from federation.as2 import id_of, types_of
+from federation.client import FetchError
+from federation.incoming_store import IncomingStore
+from federation.jsonld import normalize
+from federation.keys import InvalidKey, load_public_key
+from federation.signatures import SignatureError, parse_signed_request
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboxOutcome:
+    """What happened to one POST; the web layer turns `status` into the response."""
+
+    status: int
+    reason: str
+
+
+ACCEPTED = "accepted"
+
+
+class InboxReceiver:
+    def __init__(self, directory: ActorDirectory, store: IncomingStore, *, max_body_bytes: int):
+        self.directory = directory
+        self.store = store
+        self.max_body_bytes = max_body_bytes
+
+    async def receive(self, method: str, target_uri: str, headers, body: bytes,
+                      now: datetime | None = None) -> InboxOutcome:
+        if len(body) > self.max_body_bytes:
+            return InboxOutcome(413, f"body of {len(body)} bytes is over {self.max_body_bytes}")
+        try:
+            activity = json.loads(body)
+        except ValueError:
+            return InboxOutcome(400, "body is not valid JSON")
+        if not isinstance(activity, dict):
+            return InboxOutcome(400, "body is not a JSON object")
+        try:
+            normalised = normalize(activity)
+        except Exception as error:  # pyld raises many types for hostile documents
+            return InboxOutcome(400, f"unreadable JSON-LD: {type(error).__name__}")
+        kinds = types_of(normalised)
+        actor_uri = id_of(normalised.get("actor"))
+        if len(kinds) != 1 or not actor_uri:
+            return InboxOutcome(400, "an activity needs one type and an actor")
+        kind = kinds[0]
+
+        try:
+            signed = parse_signed_request(method, target_uri, headers, body, now=now)
+        except SignatureError as error:
+            return InboxOutcome(401, f"signature: {error}")
+
+        if kind == "Delete" and id_of(normalised.get("object")) == actor_uri:
+            # An account deletion: its key is gone (410). If we never knew the actor there is
+            # nothing to delete, and fetching the key would only fail.
+            if await self.directory.cached(actor_uri) is None:
+                return InboxOutcome(202, "deletion of an unknown actor: dropped")
+
+        outcome = await self._verify(signed)
+        if isinstance(outcome, InboxOutcome):
+            return outcome
+        signer_uri = outcome
+        trusted = signer_uri == actor_uri
+        if not trusted:
+            log.info("activity %s from %s signed by %s: body not trusted",
+                     normalised.get("id"), actor_uri, signer_uri)
+        inserted = await self.store.add(
+            activity_uri=normalised.get("id") if isinstance(normalised.get("id"), str) else None,
+            activity_type=kind[:32], actor_uri=actor_uri, signer_uri=signer_uri,
+            body_trusted=trusted, payload=activity,
+        )
+        return InboxOutcome(202, ACCEPTED if inserted else "already received")
+
+    async def _verify(self, signed) -> str | InboxOutcome:
+        """The verified signer's actor URI, or the outcome to answer."""
+        try:
+            key = await self.directory.key(signed.key_id)
+            if key is not None and _verifies(signed, key.public_key_pem):
+                return key.owner
+            # The actor may have rotated its key: re-fetch (rate-limited) and try once more.
+            key = await self.directory.key(signed.key_id, refresh=True)
+            if key is not None and _verifies(signed, key.public_key_pem):
+                return key.owner
+        except (FetchError, ActorError) as error:
+            return InboxOutcome(401, f"signature key {signed.key_id}: {error}")
+        return InboxOutcome(401, f"signature does not verify with the key {signed.key_id}")
+
+
+def _verifies(signed, public_key_pem: str) -> bool:
+    try:
+        return signed.verify(load_public_key(public_key_pem))
+    except InvalidKey:
+        return False

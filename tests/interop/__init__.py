@@ -1,0 +1,1 @@
+"""Interoperability tests against an independent ActivityPub peer (Fedify)."""

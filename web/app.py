@@ -1,0 +1,106 @@
+"""The application factory. Nothing does I/O at import; each resource is set up and torn down
+in its own cleanup context, in order: database, HTTP client, federation services, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from aiohttp import web
+
+from archipel.accounts import island_actor
+from archipel.settings import Settings
+from archipel.storage.engine import make_engine, make_sessionmaker
+from archipel.storage.migrate import require_current_schema
+from federation.actors import ActorDirectory
+from federation.client import FederationClient, Signer
+from federation.delivery import DeliveryWorker
+from federation.documents import ActorUrls
+from federation.inbox import InboxReceiver
+from federation.incoming_store import IncomingStore
+from federation.processing import InboxWorker
+from web import appkeys
+from web.middleware import error_middleware, proxy_middleware
+from web.pages import make_templates
+from web.routes import setup_routes
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, run_workers: bool = True) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[proxy_middleware(settings.trusted_proxies), error_middleware],
+    )
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.TEMPLATES] = make_templates()
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_http_client)
+    app.cleanup_ctx.append(_federation)
+    if run_workers:
+        app.cleanup_ctx.append(_workers)
+    setup_routes(app)
+    return app
+
+
+async def _database(app: web.Application):
+    settings = app[appkeys.SETTINGS]
+    await require_current_schema(settings.effective_database_url, str(settings.directory))
+    engine = make_engine(settings.effective_database_url)
+    app[appkeys.ENGINE] = engine
+    app[appkeys.SESSIONS] = make_sessionmaker(engine)
+    yield
+    await engine.dispose()
+
+
+async def _http_client(app: web.Application):
+    settings = app[appkeys.SETTINGS]
+    client = FederationClient(allow_private=settings.allow_private_networks,
+                              max_bytes=settings.fetch_max_bytes, timeout=settings.fetch_timeout)
+    await client.start()
+    app[appkeys.CLIENT] = client
+    yield
+    await client.close()
+
+
+async def _federation(app: web.Application):
+    settings = app[appkeys.SETTINGS]
+    async with app[appkeys.SESSIONS]() as session:
+        island = await island_actor(session)
+    signer = Signer(ActorUrls(settings.url, island.username).key_id, island.private_key_pem)
+    directory = ActorDirectory(app[appkeys.SESSIONS], app[appkeys.CLIENT], settings.url, signer)
+    app[appkeys.ISLAND_SIGNER] = signer
+    app[appkeys.DIRECTORY] = directory
+    incoming = IncomingStore(app[appkeys.SESSIONS])
+    app[appkeys.INCOMING] = incoming
+    app[appkeys.INBOX] = InboxReceiver(directory, incoming, max_body_bytes=settings.max_body_bytes)
+    await incoming.start()
+    yield
+    await incoming.stop()
+
+
+async def _workers(app: web.Application):
+    settings = app[appkeys.SETTINGS]
+    sessions = app[appkeys.SESSIONS]
+    delivery = DeliveryWorker(
+        sessions, app[appkeys.CLIENT], base_url=settings.url,
+        concurrency=settings.delivery_concurrency,
+        give_up_after=timedelta(hours=settings.delivery_give_up_hours),
+        poll_interval=settings.poll_interval,
+    )
+    inbox = InboxWorker(sessions, app[appkeys.DIRECTORY], base_url=settings.url,
+                        poll_interval=settings.poll_interval, on_sent=delivery.wake.set)
+    app[appkeys.DELIVERY_WORKER] = delivery
+    app[appkeys.INBOX_WORKER] = inbox
+    app[appkeys.INCOMING].on_stored = inbox.wake.set
+    await delivery.recover()
+    tasks = [asyncio.create_task(delivery.run_forever(), name="delivery-worker"),
+             asyncio.create_task(inbox.run_forever(), name="inbox-worker")]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,25 @@
+"""Every piece of application state, declared once with its type."""
+
+from aiohttp import web
+from jinja2 import Environment
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from archipel.settings import Settings
+from federation.actors import ActorDirectory
+from federation.client import FederationClient, Signer
+from federation.delivery import DeliveryWorker
+from federation.inbox import InboxReceiver
+from federation.incoming_store import IncomingStore
+from federation.processing import InboxWorker
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker)
+CLIENT = web.AppKey("client", FederationClient)
+ISLAND_SIGNER = web.AppKey("island_signer", Signer)
+DIRECTORY = web.AppKey("directory", ActorDirectory)
+INCOMING = web.AppKey("incoming", IncomingStore)
+INBOX = web.AppKey("inbox", InboxReceiver)
+INBOX_WORKER = web.AppKey("inbox_worker", InboxWorker)
+DELIVERY_WORKER = web.AppKey("delivery_worker", DeliveryWorker)
+TEMPLATES = web.AppKey("templates", Environment)

@@ -1,0 +1,255 @@
+"""`archipel`: the operator's command line. Every command has --help.
+
+Commands that change content (publish, follow, user add...) work while `archipel serve` runs on
+the same folder: they write to the database (deliveries included) and the serving process
+notices the new work within `poll_interval` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import secrets
+import logging
+import sys
+from pathlib import Path
+
+from archipel import accounts, content
+from archipel.errors import ArchipelError
+from archipel.frontmatter import parse_front_matter
+from archipel.settings import Settings, SettingsError, load_settings
+from archipel.storage import migrate
+from archipel.storage.tables import LocalActor
+from archipel.storage.engine import make_engine, make_sessionmaker
+from federation import actions
+from federation.actors import ActorDirectory, ActorError
+from federation.client import FederationClient, FetchError, Signer
+from federation.discovery import parse_handle, resolve_handle
+from federation.documents import ActorUrls
+from web import provision
+
+
+class CommandError(Exception):
+    """A message for the operator; the command exits with status 1."""
+
+
+class Island:
+    """An open island folder: settings and a database session factory, for one command."""
+
+    def __init__(self, directory: str):
+        self.settings: Settings = load_settings(directory)
+        self.engine = make_engine(self.settings.effective_database_url)
+        self.sessions = make_sessionmaker(self.engine)
+
+    async def __aenter__(self) -> Island:
+        await migrate.require_current_schema(self.settings.effective_database_url,
+                                             str(self.settings.directory))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.engine.dispose()
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+async def cmd_init(args) -> None:
+    settings = await provision.create_island(
+        args.directory, url=args.url, name=args.name, handle=args.handle,
+        database_url=args.database_url, allow_private_networks=args.allow_private_networks)
+    print(f"Island {args.name!r} created in {args.directory}: @{settings.handle}@{settings.host}")
+    print(f"Start it with: archipel serve {args.directory}")
+
+
+async def cmd_migrate(args) -> None:
+    settings = load_settings(args.directory)
+    before = await migrate.current_revision(settings.effective_database_url)
+    await migrate.upgrade(settings.effective_database_url)
+    print(f"schema {before or 'none'} -> {migrate.head_revision()}")
+
+
+def cmd_serve(args) -> None:
+    from aiohttp import web
+
+    from web.app import create_app
+
+    settings = load_settings(args.directory)
+    if args.listen:
+        settings = Settings(**{**settings.__dict__, "listen": args.listen})
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        asyncio.run(migrate.require_current_schema(settings.effective_database_url, args.directory))
+    except migrate.SchemaOutOfDate as error:
+        raise CommandError(str(error)) from None
+    host, port = settings.listen_host_port
+    print(f"Island {settings.name!r} serving {settings.url} on http://{host}:{port}", flush=True)
+    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+
+
+async def cmd_user_add(args) -> None:
+    if args.password_file:
+        password = Path(args.password_file).read_text("utf-8").strip()
+        generated = False
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        generated = False
+    else:
+        password, generated = secrets.token_urlsafe(12), True
+    if len(password) < 8:
+        raise CommandError("the password needs at least 8 characters")
+    async with Island(args.directory) as island:
+        await provision.add_user(island.sessions, username=args.username, password=password,
+                                 display_name=args.display_name or "", role=args.role)
+        handle = f"@{args.username}@{island.settings.host}"
+    print(f"user {handle} added ({args.role})")
+    if generated:
+        print(f"password: {password}")
+
+
+def _read_markdown(path: str) -> dict:
+    document = parse_front_matter(Path(path).read_text("utf-8"))
+    meta = document.metadata
+    title = meta.get("title") or next(
+        (line.lstrip("# ").strip() for line in document.body.splitlines() if line.startswith("# ")), "")
+    tags = meta.get("tags") or meta.get("themes") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",")]
+    return {"title": str(title), "source": document.body, "summary": str(meta.get("summary") or ""),
+            "tags": tags, "language": str(meta.get("language") or "fr")}
+
+
+async def cmd_publish(args) -> None:
+    fields = _read_markdown(args.file)
+    async with Island(args.directory) as island:
+        base = island.settings.url
+        async with island.sessions() as session:
+            author = await accounts.get_actor(session, args.as_user)
+            if args.update:
+                item = await content.get_local_object(session, args.update, author)
+                fields.pop("language")
+                item = await actions.update_article(session, base, author, item, **fields)
+            else:
+                item = await actions.publish_article(session, base, author, **fields)
+            await session.commit()
+    print(item.uri)
+
+
+async def cmd_unpublish(args) -> None:
+    async with Island(args.directory) as island:
+        async with island.sessions() as session:
+            item = await content.get_local_object(session, args.id)
+            author = await session.get(LocalActor, item.local_author_id)
+            await actions.withdraw_article(session, island.settings.url, author, item)
+            await session.commit()
+    print(f"withdrawn: {args.id}")
+
+
+async def cmd_follow(args) -> None:
+    async with Island(args.directory) as island:
+        settings = island.settings
+        client = FederationClient(allow_private=settings.allow_private_networks,
+                                  max_bytes=settings.fetch_max_bytes, timeout=settings.fetch_timeout)
+        await client.start()
+        try:
+            async with island.sessions() as session:
+                actor = (await accounts.get_actor(session, args.as_user) if args.as_user
+                         else await accounts.island_actor(session))
+                island_signer_actor = await accounts.island_actor(session)
+            signer = Signer(ActorUrls(settings.url, island_signer_actor.username).key_id,
+                            island_signer_actor.private_key_pem)
+            target_uri = args.target
+            if parse_handle(args.target) and not args.target.startswith("http"):
+                host = parse_handle(args.target)[1]
+                scheme = "http" if settings.allow_private_networks and _is_local_host(host) else "https"
+                target_uri = await resolve_handle(client, args.target, scheme=scheme)
+            directory = ActorDirectory(island.sessions, client, settings.url, signer)
+            target = await directory.get(target_uri, refresh=True)
+            async with island.sessions() as session:
+                await actions.follow(session, settings.url, actor, target)
+                await session.commit()
+        finally:
+            await client.close()
+    print(f"follow request sent to {target.uri}")
+
+
+def _is_local_host(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return name in ("localhost", "[::1]") or name.startswith("127.") or name.endswith(".localhost")
+
+
+# ---- parser -----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archipel", description="An island of the archipelago: "
+                                     "fiches and training resources shared over ActivityPub.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="create a new island in a folder")
+    init.add_argument("directory", metavar="DIR")
+    init.add_argument("--url", required=True, help="public base URL, e.g. https://ile.example")
+    init.add_argument("--name", required=True, help="display name of the island")
+    init.add_argument("--handle", help="username of the island actor (default: from the name)")
+    init.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in DIR), e.g. "
+                      "postgresql+asyncpg://user@host/db")
+    init.add_argument("--allow-private-networks", action="store_true",
+                      help="allow plain-http and loopback peers (local networks and tests)")
+    init.set_defaults(run=cmd_init)
+
+    serve = commands.add_parser("serve", help="run the island (web, federation, delivery)")
+    serve.add_argument("directory", metavar="DIR")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="address to listen on")
+    serve.set_defaults(run=cmd_serve, sync=True)
+
+    migrate_cmd = commands.add_parser("migrate", help="upgrade the database schema")
+    migrate_cmd.add_argument("directory", metavar="DIR")
+    migrate_cmd.set_defaults(run=cmd_migrate)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="user_command",
+                                                                         required=True, metavar="ACTION")
+    add = user.add_parser("add", help="add a user (prints a generated password unless given one)")
+    add.add_argument("directory", metavar="DIR")
+    add.add_argument("username", metavar="USERNAME")
+    add.add_argument("--display-name")
+    add.add_argument("--role", choices=accounts.ROLES, default="author")
+    add.add_argument("--password-file", help="read the password from this file")
+    add.set_defaults(run=cmd_user_add)
+
+    publish = commands.add_parser("publish", help="publish a Markdown file; prints the item's id")
+    publish.add_argument("directory", metavar="DIR")
+    publish.add_argument("file", metavar="FILE.md")
+    publish.add_argument("--as", dest="as_user", required=True, metavar="USERNAME")
+    publish.add_argument("--update", metavar="ID", help="replace the item with this id")
+    publish.set_defaults(run=cmd_publish)
+
+    unpublish = commands.add_parser("unpublish", help="withdraw a published item")
+    unpublish.add_argument("directory", metavar="DIR")
+    unpublish.add_argument("id", metavar="ID")
+    unpublish.set_defaults(run=cmd_unpublish)
+
+    follow = commands.add_parser("follow", help="follow a remote actor (@user@host or actor URL)")
+    follow.add_argument("directory", metavar="DIR")
+    follow.add_argument("target", metavar="HANDLE_OR_URL")
+    follow.add_argument("--as", dest="as_user", metavar="USERNAME",
+                        help="the local user who follows (default: the island)")
+    follow.set_defaults(run=cmd_follow)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "sync", False):
+            args.run(args)
+        else:
+            asyncio.run(args.run(args))
+    except (CommandError, SettingsError, ArchipelError, FetchError, ActorError,
+            migrate.SchemaOutOfDate) as error:
+        print(f"archipel: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Content negotiation: AS2 JSON for servers, HTML for browsers, on the same URL."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+AS2_CONTENT_TYPE = "application/activity+json"
+
+
+def wants_as2(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "").lower()
+    return "application/activity+json" in accept or "application/ld+json" in accept
+
+
+def as2_response(document: dict, *, status: int = 200, cache_seconds: int = 60) -> web.Response:
+    response = web.Response(
+        body=json.dumps(document, ensure_ascii=False).encode(),
+        status=status,
+        content_type=AS2_CONTENT_TYPE,
+        charset="utf-8",
+    )
+    response.headers["Vary"] = "Accept"
+    response.headers["Cache-Control"] = f"max-age={cache_seconds}, public"
+    return response
+
+
+def jrd_response(document: dict) -> web.Response:
+    response = web.json_response(document, content_type="application/jrd+json")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -1,0 +1,64 @@
+"""Creating an island and its users: shared by `archipel init`/`user add`, the demo and the tests."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from archipel import accounts
+from archipel.errors import InvalidInput
+from archipel.handles import InvalidUsername, check_username, slugify_username
+from archipel.settings import SETTINGS_FILE, Settings, load_settings, write_settings
+from archipel.storage import migrate
+from archipel.storage.engine import make_engine, make_sessionmaker
+from archipel.storage.tables import LocalActor
+from federation.keys import generate_private_key, private_key_pem, public_key_pem
+
+
+def new_key_pair() -> tuple[str, str]:
+    key = generate_private_key()
+    return private_key_pem(key), public_key_pem(key)
+
+
+async def create_island(directory: str | Path, *, url: str, name: str, handle: str | None = None,
+                        database_url: str | None = None, allow_private_networks: bool = False,
+                        **extra_settings) -> Settings:
+    directory = Path(directory)
+    if (directory / SETTINGS_FILE).exists():
+        raise InvalidInput(f"{directory} already holds an island ({SETTINGS_FILE} exists)")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise InvalidInput(f"the URL must be a base URL such as https://ile.example, not {url!r}")
+    handle = handle or slugify_username(name)
+    try:
+        check_username(handle)
+    except InvalidUsername as error:
+        raise InvalidInput(f"{error} (choose another handle)") from None
+    directory.mkdir(parents=True, exist_ok=True)
+    values = dict(url=url.rstrip("/"), name=name, handle=handle, secret_key=secrets.token_urlsafe(32),
+                  allow_private_networks=allow_private_networks, **extra_settings)
+    if database_url:
+        values["database_url"] = database_url
+    write_settings(directory, **values)
+    settings = load_settings(directory)
+    await migrate.upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            await accounts.create_actor(session, username=handle, kind="island", display_name=name,
+                                        key_pair=new_key_pair())
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return settings
+
+
+async def add_user(sessions, *, username: str, password: str, display_name: str = "",
+                   role: str = "author") -> LocalActor:
+    async with sessions() as session:
+        _, actor = await accounts.add_user(session, username=username, password=password,
+                                           display_name=display_name or username, role=role,
+                                           key_pair=new_key_pair())
+        await session.commit()
+    return actor

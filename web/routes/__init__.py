@@ -1,0 +1,11 @@
+"""All routes, in one table per concern."""
+
+from aiohttp import web
+
+from web.routes import activitypub, pages, wellknown
+
+
+def setup_routes(app: web.Application) -> None:
+    app.add_routes(wellknown.routes)
+    app.add_routes(activitypub.routes)
+    app.add_routes(pages.routes)

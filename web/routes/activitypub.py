@@ -1,0 +1,184 @@
+"""ActivityPub routes: actors, their collections, objects, inboxes. Each object URL negotiates:
+AS2 JSON for servers, HTML for browsers."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from archipel.accounts import find_actor
+
+from archipel.storage.tables import Follow, Interaction, OutgoingActivity, StoredObject
+from federation import documents
+from federation.documents import ActorUrls
+from web import appkeys
+from web.negotiation import as2_response, wants_as2
+from web.routes import pages
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+PAGE_SIZE = 20
+
+
+def _base(request) -> str:
+    return request.app[appkeys.SETTINGS].url.rstrip("/")
+
+
+async def _actor_or_404(request):
+    async with request.app[appkeys.SESSIONS]() as session:
+        actor = await find_actor(session, request.match_info["username"])
+    if actor is None:
+        raise web.HTTPNotFound(text="no such actor")
+    return actor
+
+
+@routes.get("/users/{username}")
+async def actor_view(request: web.Request) -> web.StreamResponse:
+    actor = await _actor_or_404(request)
+    if wants_as2(request):
+        return as2_response(documents.actor_document(actor, _base(request)))
+    raise web.HTTPFound(ActorUrls(_base(request), actor.username).profile)
+
+
+def _cursor(request) -> int | None:
+    value = request.query.get("max_id")
+    return int(value) if value and value.isdigit() else None
+
+
+async def _paged(request, collection_id: str, query, count_query, render_item) -> web.Response:
+    """OrderedCollection with totalItems and first; pages walk back by id (?page=1&max_id=N)."""
+    async with request.app[appkeys.SESSIONS]() as session:
+        total = await session.scalar(count_query) or 0
+        if "page" not in request.query:
+            return as2_response(documents.ordered_collection(collection_id, total, f"{collection_id}?page=1"))
+        max_id = _cursor(request)
+        if max_id is not None:
+            query = query.where(query.selected_columns[0] < max_id)
+        rows = list(await session.execute(query.order_by(query.selected_columns[0].desc()).limit(PAGE_SIZE)))
+    items = [render_item(row) for row in rows]
+    page_id = f"{collection_id}?page=1" + (f"&max_id={max_id}" if max_id else "")
+    next_page = f"{collection_id}?page=1&max_id={rows[-1][0]}" if len(rows) == PAGE_SIZE else None
+    return as2_response(documents.ordered_collection_page(page_id, collection_id, items, next_page,
+                                                          total=total))
+
+
+@routes.get("/users/{username}/followers")
+async def followers(request: web.Request) -> web.Response:
+    actor = await _actor_or_404(request)
+    urls = ActorUrls(_base(request), actor.username)
+    where = (Follow.followed_uri == urls.id, Follow.state == "accepted")
+    return await _paged(request, urls.followers, select(Follow.id, Follow.follower_uri).where(*where),
+                        select(func.count(Follow.id)).where(*where), lambda row: row[1])
+
+
+@routes.get("/users/{username}/following")
+async def following(request: web.Request) -> web.Response:
+    actor = await _actor_or_404(request)
+    urls = ActorUrls(_base(request), actor.username)
+    where = (Follow.follower_uri == urls.id, Follow.state == "accepted")
+    return await _paged(request, urls.following, select(Follow.id, Follow.followed_uri).where(*where),
+                        select(func.count(Follow.id)).where(*where), lambda row: row[1])
+
+
+@routes.get("/users/{username}/outbox")
+async def outbox(request: web.Request) -> web.Response:
+    actor = await _actor_or_404(request)
+    urls = ActorUrls(_base(request), actor.username)
+    withdrawn = select(StoredObject.uri).where(StoredObject.deleted_at.is_not(None))
+    where = (OutgoingActivity.actor_id == actor.id, OutgoingActivity.public.is_(True),
+             OutgoingActivity.activity_type.in_(("Create", "Announce")),
+             OutgoingActivity.object_uri.not_in(withdrawn))
+    return await _paged(
+        request, urls.outbox, select(OutgoingActivity.id, OutgoingActivity.payload).where(*where),
+        select(func.count(OutgoingActivity.id)).where(*where),
+        lambda row: documents.strip_context(row[1]))
+
+
+@routes.get("/users/{username}/collections/featured")
+async def featured(request: web.Request) -> web.Response:
+    actor = await _actor_or_404(request)
+    urls = ActorUrls(_base(request), actor.username)
+    document = documents.ordered_collection(urls.featured, 0, None)
+    document["orderedItems"] = []
+    return as2_response(document)
+
+
+async def _object_or_404(request) -> StoredObject:
+    uri = f"{_base(request)}/o/{request.match_info['ulid']}"
+    async with request.app[appkeys.SESSIONS]() as session:
+        item = await session.scalar(select(StoredObject).where(StoredObject.uri == uri))
+    if item is None or not item.is_local:
+        raise web.HTTPNotFound(text="no such item")
+    return item
+
+
+@routes.get("/o/{ulid}")
+async def object_view(request: web.Request) -> web.StreamResponse:
+    item = await _object_or_404(request)
+    if wants_as2(request):
+        if item.deleted_at is not None:
+            return as2_response(documents.tombstone(item), status=410)
+        return as2_response(documents.object_document(item, _base(request)))
+    return await pages.object_page(request, item)
+
+
+@routes.get("/o/{ulid}/replies")
+async def replies(request: web.Request) -> web.Response:
+    item = await _object_or_404(request)
+    where = (StoredObject.in_reply_to == item.uri, StoredObject.deleted_at.is_(None),
+             StoredObject.public.is_(True))
+    return await _paged(request, f"{item.uri}/replies", select(StoredObject.id, StoredObject.uri).where(*where),
+                        select(func.count(StoredObject.id)).where(*where), lambda row: row[1])
+
+
+async def _count_collection(request, kind: str, suffix: str) -> web.Response:
+    item = await _object_or_404(request)
+    async with request.app[appkeys.SESSIONS]() as session:
+        total = await session.scalar(select(func.count(Interaction.id)).where(
+            Interaction.object_uri == item.uri, Interaction.type == kind)) or 0
+    return as2_response(documents.ordered_collection(f"{item.uri}/{suffix}", total, None))
+
+
+@routes.get("/o/{ulid}/likes")
+async def likes(request: web.Request) -> web.Response:
+    return await _count_collection(request, "Like", "likes")
+
+
+@routes.get("/o/{ulid}/shares")
+async def shares(request: web.Request) -> web.Response:
+    return await _count_collection(request, "Announce", "shares")
+
+
+@routes.get("/a/{ulid}")
+async def activity_view(request: web.Request) -> web.Response:
+    uri = f"{_base(request)}/a/{request.match_info['ulid']}"
+    async with request.app[appkeys.SESSIONS]() as session:
+        outgoing = await session.scalar(select(OutgoingActivity).where(OutgoingActivity.activity_uri == uri))
+    if outgoing is None or not outgoing.public:
+        raise web.HTTPNotFound(text="no such activity")
+    return as2_response(outgoing.payload)
+
+
+async def _receive(request: web.Request) -> web.Response:
+    body = await request.read()
+    target_uri = f"{request.scheme}://{request.host}{request.path_qs}"
+    outcome = await request.app[appkeys.INBOX].receive(request.method, target_uri, request.headers, body)
+    if outcome.status >= 400:
+        log.info("inbox %s refused a request from %s: %s %s", request.path, request.remote,
+                 outcome.status, outcome.reason)
+    return web.json_response({"status": outcome.reason}, status=outcome.status)
+
+
+@routes.post("/inbox")
+async def shared_inbox(request: web.Request) -> web.Response:
+    return await _receive(request)
+
+
+@routes.post("/users/{username}/inbox")
+async def personal_inbox(request: web.Request) -> web.Response:
+    await _actor_or_404(request)
+    return await _receive(request)
+
+
