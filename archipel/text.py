@@ -27,7 +27,7 @@ ALLOWED_ATTRIBUTES = {
     "th": {"align"},
     "td": {"align"},
 }
-MAX_SOURCE_CHARS = 200_000
+MAX_SOURCE_CHARS = 100_000
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
 

@@ -4,6 +4,7 @@ activities to our inboxes. Stands in for Mastodon-like servers in hostile-input 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -27,6 +28,8 @@ class RemoteServer:
         self.documents: dict[str, dict] = {}  # path -> document served as AS2
         self.received: list[dict] = []  # {"path", "activity", "verified"}
         self.inbox_status = 202
+        self.inbox_delay = 0.0  # seconds an inbox takes to answer (a slow server)
+        self.verify_signatures = True
         self.runner: web.AppRunner | None = None
 
     # ---- serving ---------------------------------------------------------------------------
@@ -76,7 +79,12 @@ class RemoteServer:
 
     async def _post(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if self.inbox_delay:
+            await asyncio.sleep(self.inbox_delay)
         verified = False
+        if not self.verify_signatures:
+            self.received.append({"path": request.path, "activity": json.loads(body), "verified": None})
+            return web.Response(status=self.inbox_status)
         try:
             signed = signatures.parse_signed_request(request.method, str(request.url), request.headers, body)
             key_id = signed.key_id
