@@ -31,12 +31,13 @@ async def make_island(tmp_path, databases):
     """Factory: `await make_island("brest")` creates and starts a real island."""
     nodes: list[Node] = []
 
-    async def make(name: str = "ile", *, start: bool = True, host: str = "127.0.0.1", **settings) -> Node:
+    async def make(name: str = "ile", *, start: bool = True, workers: bool = True, host: str = "127.0.0.1",
+                   **settings) -> Node:
         node = Node(tmp_path / name, f"Île {name}", await databases.new(name), host=host, **settings)
         await node.create()
         nodes.append(node)
         if start:
-            await node.start()
+            await node.start(workers=workers)
         return node
 
     yield make

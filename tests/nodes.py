@@ -60,8 +60,9 @@ class Node:
             allow_private_networks=True, poll_interval=0.1, **self.extra_settings)
         return self
 
-    async def start(self) -> Node:
-        self.app = create_app(self.settings)
+    async def start(self, workers: bool = True) -> Node:
+        """workers=False: no background workers, tests step them (run_once) themselves."""
+        self.app = create_app(self.settings, run_workers=workers)
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
         await web.SockSite(self.runner, self.sock).start()
@@ -88,7 +89,8 @@ class Node:
         return self.settings.handle
 
     def wake(self) -> None:
-        self.app[appkeys.DELIVERY_WORKER].wake.set()
+        if appkeys.DELIVERY_WORKER in self.app:
+            self.app[appkeys.DELIVERY_WORKER].wake.set()
 
     async def add_user(self, username: str, password: str = "correct horse battery") -> LocalActor:
         return await provision.add_user(self.sessions, username=username, password=password,

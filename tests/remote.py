@@ -28,6 +28,7 @@ class RemoteServer:
         self.documents: dict[str, dict] = {}  # path -> document served as AS2
         self.received: list[dict] = []  # {"path", "activity", "verified"}
         self.inbox_status = 202
+        self.inbox_headers: dict[str, str] = {}  # added to every inbox answer (e.g. Retry-After)
         self.inbox_delay = 0.0  # seconds an inbox takes to answer (a slow server)
         self.verify_signatures = True
         self.runner: web.AppRunner | None = None
@@ -84,7 +85,7 @@ class RemoteServer:
         verified = False
         if not self.verify_signatures:
             self.received.append({"path": request.path, "activity": json.loads(body), "verified": None})
-            return web.Response(status=self.inbox_status)
+            return web.Response(status=self.inbox_status, headers=self.inbox_headers)
         try:
             signed = signatures.parse_signed_request(request.method, str(request.url), request.headers, body)
             key_id = signed.key_id
@@ -92,7 +93,7 @@ class RemoteServer:
         except signatures.SignatureError:
             pass
         self.received.append({"path": request.path, "activity": json.loads(body), "verified": verified})
-        return web.Response(status=self.inbox_status)
+        return web.Response(status=self.inbox_status, headers=self.inbox_headers)
 
     async def _verify_with_origin(self, signed, key_id: str) -> bool:
         async with self.session.get(key_id.split("#")[0],
