@@ -81,6 +81,9 @@ class InboxWorker:
             incoming = await session.get(IncomingActivity, incoming_id)
             if incoming is None or incoming.state != "received":
                 return "skipped"
+            # A rollback expires the row: keep what the log and retry need as plain values.
+            uri, kind, actor, attempts = (incoming.activity_uri, incoming.activity_type,
+                                          incoming.actor_uri, incoming.attempts)
             try:
                 activity = normalize(incoming.payload)
                 context = Context(session, self.base_url, self.directory, incoming, activity)
@@ -96,20 +99,19 @@ class InboxWorker:
                 state, error = "ignored", str(reason)
             except (FetchError, ActorError) as failure:
                 await session.rollback()
-                retry = incoming.attempts + 1 < MAX_ATTEMPTS
+                retry = attempts + 1 < MAX_ATTEMPTS
                 state, error = ("received" if retry else "failed"), str(failure)
             except Exception as failure:  # a bug or hostile input must not stop the worker
                 await session.rollback()
-                log.exception("activity %s failed", incoming.activity_uri)
+                log.exception("activity %s failed", uri)
                 state, error = "failed", f"{type(failure).__name__}: {failure}"
             if state != "processed":
-                log.info("activity %s (%s from %s): %s — %s", incoming.activity_uri,
-                         incoming.activity_type, incoming.actor_uri, state, error)
+                log.info("activity %s (%s from %s): %s — %s", uri, kind, actor, state, error)
             await session.execute(
                 update(IncomingActivity).where(IncomingActivity.id == incoming_id).values(
                     state=state, last_error=error, attempts=IncomingActivity.attempts + 1,
                     processed_at=utcnow() if state != "received" else None,
-                    next_try_at=utcnow() + timedelta(seconds=30 * 2 ** incoming.attempts)
+                    next_try_at=utcnow() + timedelta(seconds=30 * 2 ** attempts)
                     if state == "received" else None)
             )
             await session.commit()
