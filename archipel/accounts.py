@@ -21,6 +21,7 @@ async def create_actor(
     display_name: str,
     key_pair: tuple[str, str],
     summary: str = "",
+    manually_approves_followers: bool = False,
 ) -> LocalActor:
     """key_pair is (private PEM, public PEM): keys are made by the caller, who knows signatures."""
     check_username(username)
@@ -34,6 +35,7 @@ async def create_actor(
         summary=summary,
         private_key_pem=private_pem,
         public_key_pem=public_pem,
+        manually_approves_followers=manually_approves_followers,
     )
     session.add(actor)
     await session.flush()
@@ -48,11 +50,13 @@ async def add_user(
     key_pair: tuple[str, str],
     display_name: str = "",
     role: str = "author",
+    manually_approves_followers: bool = False,
 ) -> tuple[User, LocalActor]:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     actor = await create_actor(
-        session, username=username, kind="person", display_name=display_name, key_pair=key_pair
+        session, username=username, kind="person", display_name=display_name, key_pair=key_pair,
+        manually_approves_followers=manually_approves_followers,
     )
     user = User(actor_id=actor.id, password_hash=hash_password(password), role=role)
     session.add(user)

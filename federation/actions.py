@@ -6,9 +6,11 @@ The command line, the pages and the inbox worker all come through here.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import content, social
+from archipel.errors import NotFound
 from archipel.identity import activity_uri
 from archipel.storage.tables import Follow, LocalActor, RemoteActor, StoredObject
 from federation import documents
@@ -82,3 +84,27 @@ async def answer_follow(session: AsyncSession, base_url: str, actor: LocalActor,
     await enqueue(session, actor=actor, activity=answer, inboxes=[follower.inbox], public=False)
 
 
+
+
+async def pending_requests(session: AsyncSession, base_url: str, actor: LocalActor) -> list[Follow]:
+    urls = ActorUrls(base_url, actor.username)
+    return list(await session.scalars(select(Follow).where(
+        Follow.followed_uri == urls.id, Follow.state == "pending").order_by(Follow.id)))
+
+
+async def decide_follow_request(session: AsyncSession, base_url: str, actor: LocalActor,
+                                follower: RemoteActor, *, accept: bool) -> Follow:
+    """Manual approval: answer a pending Follow. The answer embeds the Follow as we received it
+    (its id is what the follower's server matches)."""
+    urls = ActorUrls(base_url, actor.username)
+    relation = await social.find_follow(session, follower.uri, urls.id)
+    if relation is None or relation.state != "pending":
+        raise NotFound(f"no pending follow request from {follower.uri} to {actor.username}")
+    follow_activity = {"id": relation.activity_uri, "type": "Follow", "actor": follower.uri,
+                       "object": urls.id}
+    await answer_follow(session, base_url, actor, follower, follow_activity, accept=accept)
+    if accept:
+        await social.set_follow_state(session, relation, "accepted")
+    else:
+        await social.remove_follow(session, follower.uri, urls.id)
+    return relation

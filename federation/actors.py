@@ -134,7 +134,14 @@ class ActorDirectory:
         url = key_id.split("#")[0]
         document = await self.client.fetch_json(url, self.signer)
         if any(kind in ACTOR_TYPES for kind in types_of(document)):
-            actor = await self.store(document, url)
+            actor_id = document.get("id")
+            if actor_id == url:
+                actor = await self.store(document, url)
+            elif isinstance(actor_id, str) and host_of(actor_id) == host_of(url):
+                # GoToSocial serves an actor stub at its key URL: the actor itself is elsewhere.
+                actor = await self.get(actor_id, refresh=True)
+            else:
+                raise ActorError(f"{key_id} is served by an actor on another host ({actor_id})")
         else:
             owner = id_of(document.get("owner"))
             if document.get("id") != key_id or not owner:

@@ -53,12 +53,22 @@ def same_host(a: str | None, b: str | None) -> bool:
 
 def text_value(document: dict, key: str) -> str:
     """A natural-language value, from `key` or the first entry of `keyMap`."""
-    value = document.get(key)
-    if isinstance(value, str):
-        return value
+    found = _first_string(document.get(key))
+    if found:
+        return found
     mapped = document.get(key + "Map")
     if isinstance(mapped, dict):
         for text in mapped.values():
-            if isinstance(text, str):
-                return text
+            found = _first_string(text)
+            if found:
+                return found
+    return ""
+
+
+def _first_string(value) -> str:
+    """Normalised documents may hold a list where a server sent the same text twice."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return next((v for v in value if isinstance(v, str) and v), "")
     return ""

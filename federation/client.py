@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -54,6 +55,15 @@ class FederationClient:
         self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5))
         self.user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        # Signature scheme that last worked per host. Draft-cavage first (what most servers
+        # read); a host that refuses it with 400/401 is asked again with RFC 9421, and remembered.
+        self._scheme_by_host: dict[str, str] = {}
+
+    def preferred_scheme(self, url: str) -> str:
+        return self._scheme_by_host.get(urlsplit(url).netloc.lower(), "cavage")
+
+    def _remember_scheme(self, url: str, scheme: str) -> None:
+        self._scheme_by_host[urlsplit(url).netloc.lower()] = scheme
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -84,9 +94,22 @@ class FederationClient:
             self.check(url)
         except BlockedAddress as error:
             raise FetchError(str(error)) from None
+        first = self.preferred_scheme(url)
+        try:
+            return await self._get_json(url, signer, accept, first)
+        except FetchError as error:
+            if signer is None or error.status not in (400, 401):
+                raise
+            second = "rfc9421" if first == "cavage" else "cavage"
+            document = await self._get_json(url, signer, accept, second)
+            self._remember_scheme(url, second)
+            return document
+
+    async def _get_json(self, url: str, signer: Signer | None, accept: str, scheme: str) -> dict:
         headers = {"Accept": accept}
         if signer is not None:
-            headers.update(signatures.sign_request("GET", url, signer.key_id, signer.private_key))
+            headers.update(signatures.sign_request("GET", url, signer.key_id, signer.private_key,
+                                                   scheme=scheme))
         try:
             async with self.session.get(url, headers=headers, allow_redirects=True, max_redirects=3) as response:
                 if response.status >= 400:
@@ -113,10 +136,19 @@ class FederationClient:
     async def post_activity(self, inbox_url: str, body: bytes, signer: Signer) -> PostResult:
         """Signed POST of an activity; signs now, so a retry never carries a stale Date."""
         self.check(inbox_url)
-        content_type = "application/activity+json"
-        headers = signatures.sign_request(
-            "POST", inbox_url, signer.key_id, signer.private_key, body=body, content_type=content_type
-        )
+        first = self.preferred_scheme(inbox_url)
+        result = await self._post_signed(inbox_url, body, signer, first)
+        if result.status in (400, 401):
+            second = "rfc9421" if first == "cavage" else "cavage"
+            retried = await self._post_signed(inbox_url, body, signer, second)
+            if retried.status < 300:
+                self._remember_scheme(inbox_url, second)
+                return retried
+        return result
+
+    async def _post_signed(self, inbox_url: str, body: bytes, signer: Signer, scheme: str) -> PostResult:
+        headers = signatures.sign_request("POST", inbox_url, signer.key_id, signer.private_key, body=body,
+                                          content_type="application/activity+json", scheme=scheme)
         async with self.session.post(inbox_url, data=body, headers=headers, allow_redirects=False) as response:
             excerpt = (await response.content.read(300)).decode("utf-8", "replace")
             return PostResult(response.status, response.headers.get("Retry-After"), excerpt)

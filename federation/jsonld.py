@@ -98,10 +98,12 @@ def _has_prefixed_keys(document) -> bool:
     return False
 
 
-def normalize(document: dict) -> dict:
-    """The document in our canonical compacted form (without its @context)."""
+def normalize(document: dict, *, full: bool = False) -> dict:
+    """The document in our canonical compacted form (without its @context).
+
+    full=True forces the JSON-LD algorithm (tests compare both paths)."""
     context = document.get("@context", AS)
-    if _fast_path_ok(context) and not _has_prefixed_keys(document):
+    if not full and _fast_path_ok(context) and not _has_prefixed_keys(document):
         result = {k: v for k, v in document.items() if k != "@context"}
     else:
         result = _full_path(document)

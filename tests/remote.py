@@ -26,11 +26,13 @@ class RemoteServer:
         self.private_key = load_private_key(self.private_pem)
         self.public_pem = public_key_pem(self.private_key)
         self.documents: dict[str, dict] = {}  # path -> document served as AS2
-        self.received: list[dict] = []  # {"path", "activity", "verified"}
+        self.received: list[dict] = []  # {"path", "activity", "verified", "scheme"}
+        self.refused: list[dict] = []  # requests answered 401 for their signature scheme
         self.inbox_status = 202
         self.inbox_headers: dict[str, str] = {}  # added to every inbox answer (e.g. Retry-After)
         self.inbox_delay = 0.0  # seconds an inbox takes to answer (a slow server)
         self.verify_signatures = True
+        self.accepted_schemes = {"cavage", "rfc9421"}  # others get 401, like a strict server
         self.runner: web.AppRunner | None = None
 
     # ---- serving ---------------------------------------------------------------------------
@@ -86,13 +88,18 @@ class RemoteServer:
         if not self.verify_signatures:
             self.received.append({"path": request.path, "activity": json.loads(body), "verified": None})
             return web.Response(status=self.inbox_status, headers=self.inbox_headers)
+        scheme = "rfc9421" if "Signature-Input" in request.headers else "cavage"
+        if scheme not in self.accepted_schemes:
+            self.refused.append({"path": request.path, "scheme": scheme})
+            return web.Response(status=401)
         try:
             signed = signatures.parse_signed_request(request.method, str(request.url), request.headers, body)
             key_id = signed.key_id
             verified = await self._verify_with_origin(signed, key_id)
         except signatures.SignatureError:
             pass
-        self.received.append({"path": request.path, "activity": json.loads(body), "verified": verified})
+        self.received.append({"path": request.path, "activity": json.loads(body), "verified": verified,
+                              "scheme": scheme})
         return web.Response(status=self.inbox_status, headers=self.inbox_headers)
 
     async def _verify_with_origin(self, signed, key_id: str) -> bool:

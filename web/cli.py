@@ -15,12 +15,14 @@ import logging
 import sys
 from pathlib import Path
 
+from sqlalchemy import select
+
 from archipel import accounts, content
 from archipel.errors import ArchipelError
 from archipel.frontmatter import parse_front_matter
 from archipel.settings import Settings, SettingsError, load_settings
 from archipel.storage import migrate
-from archipel.storage.tables import LocalActor
+from archipel.storage.tables import LocalActor, RemoteActor
 from archipel.storage.engine import make_engine, make_sessionmaker
 from federation import actions
 from federation.actors import ActorDirectory, ActorError
@@ -56,7 +58,8 @@ class Island:
 async def cmd_init(args) -> None:
     settings = await provision.create_island(
         args.directory, url=args.url, name=args.name, handle=args.handle,
-        database_url=args.database_url, allow_private_networks=args.allow_private_networks)
+        database_url=args.database_url, allow_private_networks=args.allow_private_networks,
+        manually_approves_followers=args.manual_approval)
     print(f"Island {args.name!r} created in {args.directory}: @{settings.handle}@{settings.host}")
     print(f"Start it with: archipel serve {args.directory}")
 
@@ -101,7 +104,8 @@ async def cmd_user_add(args) -> None:
         raise CommandError("the password needs at least 8 characters")
     async with Island(args.directory) as island:
         await provision.add_user(island.sessions, username=args.username, password=password,
-                                 display_name=args.display_name or "", role=args.role)
+                                 display_name=args.display_name or "", role=args.role,
+                                 manually_approves_followers=args.manual_approval)
         handle = f"@{args.username}@{island.settings.host}"
     print(f"user {handle} added ({args.role})")
     if generated:
@@ -174,6 +178,29 @@ async def cmd_follow(args) -> None:
     print(f"follow request sent to {target.uri}")
 
 
+async def cmd_requests(args) -> None:
+    async with Island(args.directory) as island:
+        settings = island.settings
+        async with island.sessions() as session:
+            actor = (await accounts.get_actor(session, args.as_user) if args.as_user
+                     else await accounts.island_actor(session))
+            decision = args.accept or args.reject
+            if decision is None:
+                pending = await actions.pending_requests(session, settings.url, actor)
+                for relation in pending:
+                    print(relation.follower_uri)
+                if not pending:
+                    print(f"no pending follow request for {actor.username}")
+                return
+            follower = await session.scalar(select(RemoteActor).where(RemoteActor.uri == decision))
+            if follower is None:
+                raise CommandError(f"no known actor {decision}")
+            await actions.decide_follow_request(session, settings.url, actor, follower,
+                                                accept=bool(args.accept))
+            await session.commit()
+    print(f"{'accepted' if args.accept else 'rejected'}: {decision}")
+
+
 def _is_local_host(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     return name in ("localhost", "[::1]") or name.startswith("127.") or name.endswith(".localhost")
@@ -195,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "postgresql+asyncpg://user@host/db")
     init.add_argument("--allow-private-networks", action="store_true",
                       help="allow plain-http and loopback peers (local networks and tests)")
+    init.add_argument("--manual-approval", action="store_true",
+                      help="follows of the island wait for approval (archipel requests)")
     init.set_defaults(run=cmd_init)
 
     serve = commands.add_parser("serve", help="run the island (web, federation, delivery)")
@@ -214,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name")
     add.add_argument("--role", choices=accounts.ROLES, default="author")
     add.add_argument("--password-file", help="read the password from this file")
+    add.add_argument("--manual-approval", action="store_true",
+                     help="follows of this user wait for approval (archipel requests)")
     add.set_defaults(run=cmd_user_add)
 
     publish = commands.add_parser("publish", help="publish a Markdown file; prints the item's id")
@@ -234,6 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("--as", dest="as_user", metavar="USERNAME",
                         help="the local user who follows (default: the island)")
     follow.set_defaults(run=cmd_follow)
+
+    requests = commands.add_parser("requests", help="list, accept or reject pending follow requests")
+    requests.add_argument("directory", metavar="DIR")
+    requests.add_argument("--as", dest="as_user", metavar="USERNAME",
+                          help="whose requests (default: the island's)")
+    decision = requests.add_mutually_exclusive_group()
+    decision.add_argument("--accept", metavar="ACTOR_URL")
+    decision.add_argument("--reject", metavar="ACTOR_URL")
+    requests.set_defaults(run=cmd_requests)
     return parser
 
 

@@ -23,7 +23,7 @@ def new_key_pair() -> tuple[str, str]:
 
 async def create_island(directory: str | Path, *, url: str, name: str, handle: str | None = None,
                         database_url: str | None = None, allow_private_networks: bool = False,
-                        **extra_settings) -> Settings:
+                        manually_approves_followers: bool = False, **extra_settings) -> Settings:
     directory = Path(directory)
     if (directory / SETTINGS_FILE).exists():
         raise InvalidInput(f"{directory} already holds an island ({SETTINGS_FILE} exists)")
@@ -47,7 +47,8 @@ async def create_island(directory: str | Path, *, url: str, name: str, handle: s
     try:
         async with make_sessionmaker(engine)() as session:
             await accounts.create_actor(session, username=handle, kind="island", display_name=name,
-                                        key_pair=new_key_pair())
+                                        key_pair=new_key_pair(),
+                                        manually_approves_followers=manually_approves_followers)
             await session.commit()
     finally:
         await engine.dispose()
@@ -55,10 +56,11 @@ async def create_island(directory: str | Path, *, url: str, name: str, handle: s
 
 
 async def add_user(sessions, *, username: str, password: str, display_name: str = "",
-                   role: str = "author") -> LocalActor:
+                   role: str = "author", manually_approves_followers: bool = False) -> LocalActor:
     async with sessions() as session:
         _, actor = await accounts.add_user(session, username=username, password=password,
                                            display_name=display_name or username, role=role,
-                                           key_pair=new_key_pair())
+                                           key_pair=new_key_pair(),
+                                           manually_approves_followers=manually_approves_followers)
         await session.commit()
     return actor

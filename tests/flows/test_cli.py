@@ -72,5 +72,5 @@ def test_clear_errors_for_operator_mistakes(tmp_path):
     assert bad_handle.returncode == 1 and "invalid username" in bad_handle.stderr
     assert "not found" in cli("serve", tmp_path / "nothing", check=False).stderr
     for command in (["--help"], ["init", "--help"], ["serve", "--help"], ["user", "add", "--help"],
-                    ["publish", "--help"], ["unpublish", "--help"], ["follow", "--help"], ["migrate", "--help"]):
+                    ["publish", "--help"], ["unpublish", "--help"], ["requests", "--help"], ["follow", "--help"], ["migrate", "--help"]):
         assert cli(*command).stdout.startswith("usage: archipel")

@@ -142,3 +142,20 @@ async def test_a_failing_host_is_paused_without_blocking_others(make_island, rem
         assert len(remote.received_of_type("Create")) == 6  # the healthy host got everything
     finally:
         await down.stop()
+
+
+async def test_a_host_that_refuses_draft_cavage_gets_rfc9421_and_it_is_remembered(make_island, remote):
+    node = await make_island("brest", workers=False)
+    await node.add_user("alice")
+    await follower(node, remote, "rosa")
+    remote.accepted_schemes = {"rfc9421"}
+    step = worker(node)
+    await node.publish("alice", "Une")
+    await step.run_once()
+    assert [r["scheme"] for r in remote.refused] == ["cavage"]
+    assert [(r["scheme"], r["verified"]) for r in remote.received] == [("rfc9421", True)]
+    await node.publish("alice", "Deux")
+    await step.run_once()
+    assert len(remote.refused) == 1  # the second delivery went straight with RFC 9421
+    assert [r["scheme"] for r in remote.received] == ["rfc9421", "rfc9421"]
+    assert {d.state for d in await node.deliveries()} == {"sent"}
