@@ -27,6 +27,8 @@ class RemoteServer:
         self.public_pem = public_key_pem(self.private_key)
         self.documents: dict[str, dict] = {}  # path -> document served as AS2
         self.received: list[dict] = []  # {"path", "activity", "verified", "scheme"}
+        self.fetches: list[str] = []  # paths of every GET served
+        self.get_delay = 0.0
         self.refused: list[dict] = []  # requests answered 401 for their signature scheme
         self.inbox_status = 202
         self.inbox_headers: dict[str, str] = {}  # added to every inbox answer (e.g. Retry-After)
@@ -73,6 +75,9 @@ class RemoteServer:
             await self.runner.cleanup()
 
     async def _get(self, request: web.Request) -> web.Response:
+        self.fetches.append(request.path)
+        if self.get_delay:
+            await asyncio.sleep(self.get_delay)
         document = self.documents.get(request.path)
         if document is None:
             return web.Response(status=404)
