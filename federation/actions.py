@@ -18,7 +18,6 @@ from federation.documents import ActorUrls
 from federation.outbox import enqueue, follower_inboxes
 
 
-
 async def publish_article(session: AsyncSession, base_url: str, author: LocalActor, **fields) -> StoredObject:
     article = await content.create_article(session, base_url=base_url, author=author, **fields)
     await _send_to_followers(session, base_url, author, documents.create_or_update(

@@ -23,6 +23,7 @@ from federation.client import FederationClient, Signer
 from federation.documents import ActorUrls
 from federation.netguard import BlockedAddress
 from federation.retry import backoff, host_pause, is_final_failure, parse_retry_after
+from federation.workers import run_forever
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +56,7 @@ class DeliveryWorker:
         return result.rowcount
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                sent = await self.run_once()
-            except Exception:
-                log.exception("delivery round failed")
-                sent = 0
-            if sent == 0:
-                try:
-                    await asyncio.wait_for(self.wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
-                self.wake.clear()
+        await run_forever(self.run_once, self.wake, self.poll_interval, "delivery")
 
     async def run_once(self) -> int:
         """Claim the due deliveries, send them concurrently; returns how many were attempted."""

@@ -16,8 +16,8 @@ from archipel.accounts import find_actor
 from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject, utcnow
 from archipel.text import html_to_text, sanitize_html
 from federation import actions
-from federation.jsonld import normalize
 from federation.as2 import as_list, has_type, host_of, id_of, ids_of, same_host, text_value, types_of
+from federation.jsonld import normalize
 from federation.vocabulary import ACTOR_TYPES, PUBLIC
 
 CONTENT_TYPES = ("Note", "Article", "Page", "Question", "Event", "Video", "Image", "Audio", "Document")

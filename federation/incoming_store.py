@@ -60,7 +60,7 @@ class IncomingStore:
                     if not future.done():
                         future.set_exception(error)
                 continue
-            for (_, future), inserted in zip(batch, results):
+            for (_, future), inserted in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(inserted)
             self.on_stored()

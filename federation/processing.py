@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
@@ -20,6 +19,7 @@ from federation.actors import ActorDirectory, ActorError
 from federation.client import FetchError
 from federation.handlers import HANDLERS, Ignored, object_type_of
 from federation.jsonld import normalize
+from federation.workers import run_forever
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +49,7 @@ class InboxWorker:
         self.wake = asyncio.Event()
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("inbox round failed")
-                done = 0
-            if done == 0:
-                try:
-                    await asyncio.wait_for(self.wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
-                self.wake.clear()
+        await run_forever(self.run_once, self.wake, self.poll_interval, "inbox")
 
     async def run_once(self) -> int:
         async with self.sessionmaker() as session:

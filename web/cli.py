@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import secrets
 import logging
+import secrets
 import sys
 from pathlib import Path
 
@@ -22,8 +22,8 @@ from archipel.errors import ArchipelError
 from archipel.frontmatter import parse_front_matter
 from archipel.settings import Settings, SettingsError, load_settings
 from archipel.storage import migrate
-from archipel.storage.tables import LocalActor, RemoteActor
 from archipel.storage.engine import make_engine, make_sessionmaker
+from archipel.storage.tables import LocalActor, RemoteActor
 from federation import actions
 from federation.actors import ActorDirectory, ActorError
 from federation.client import FederationClient, FetchError, Signer

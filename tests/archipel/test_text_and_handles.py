@@ -1,7 +1,7 @@
 import pytest
 
-from archipel.frontmatter import parse_front_matter
 from archipel.errors import InvalidInput
+from archipel.frontmatter import parse_front_matter
 from archipel.handles import InvalidUsername, check_username, slugify_username
 from archipel.ids import is_ulid, new_ulid
 from archipel.text import html_to_text, render_markdown, sanitize_html

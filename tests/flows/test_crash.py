@@ -3,9 +3,9 @@
 import sqlite3
 from collections import Counter
 
+from tests.flows.test_cli import _free_url
 from tests.nodes import wait_for
 from tests.processes import ServeProcess, cli
-from tests.flows.test_cli import _free_url
 
 FOLLOWERS = 120
 

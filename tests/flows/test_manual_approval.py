@@ -1,8 +1,8 @@
 """Manual approval: follows wait as requests until accepted or rejected."""
 
+from archipel import accounts
 from archipel.social import find_follow, follower_uris
 from federation import actions
-from archipel import accounts
 from tests.nodes import wait_for
 from web import provision
 

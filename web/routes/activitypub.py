@@ -9,7 +9,6 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from archipel.accounts import find_actor
-
 from archipel.storage.tables import Follow, Interaction, OutgoingActivity, StoredObject
 from federation import documents
 from federation.documents import ActorUrls
