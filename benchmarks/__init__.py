@@ -1,0 +1,1 @@
+"""Benchmarks of an island on loopback; see benchmarks/README.md. Run as `python -m benchmarks.NAME`."""
