@@ -54,7 +54,7 @@ class Settings:
     )
     delivery_concurrency: int = _setting(32, "Deliveries sent at the same time by one node.")
     poll_interval: float = _setting(
-        0.5, "Seconds between looks at the database for work written by other processes."
+        0.25, "Seconds between looks at the database for work written by other processes."
     )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
 

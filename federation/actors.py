@@ -8,8 +8,9 @@ make us hammer a server.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -34,7 +35,7 @@ class ActorKey:
     key_id: str
     owner: str
     public_key_pem: str
-    fetched_at: object = None
+    fetched_at: datetime | None = None
 
 
 def _keys_in(document: dict) -> list[dict]:
@@ -73,12 +74,23 @@ def parse_actor(document: dict, fetched_from: str) -> dict:
 
 
 class ActorDirectory:
+    KEY_CACHE_SIZE = 10_000
+
     def __init__(self, sessionmaker: async_sessionmaker, client: FederationClient, base_url: str,
                  signer: Signer):
         self.sessionmaker = sessionmaker
         self.client = client
         self.base_url = base_url.rstrip("/")
         self.signer = signer
+        # keyId -> key, in memory: reading the actor row on every POST costs more than verifying.
+        self._keys: OrderedDict[str, ActorKey] = OrderedDict()
+
+    def _remember_key(self, key: ActorKey) -> ActorKey:
+        self._keys[key.key_id] = key
+        self._keys.move_to_end(key.key_id)
+        while len(self._keys) > self.KEY_CACHE_SIZE:
+            self._keys.popitem(last=False)
+        return key
 
     def is_local(self, uri: str) -> bool:
         return host_of(uri) == host_of(self.base_url)
@@ -115,17 +127,26 @@ class ActorDirectory:
                     setattr(actor, name, value)
             actor.fetched_at = utcnow()
             await session.commit()
-            return actor
+        if actor.key_id and actor.public_key_pem:
+            self._remember_key(ActorKey(actor.key_id, actor.uri, actor.public_key_pem, actor.fetched_at))
+        return actor
+
+    def forget(self, actor_uri: str) -> None:
+        """A deleted actor's keys must not verify anything any more."""
+        for key_id in [k for k, key in self._keys.items() if key.owner == actor_uri]:
+            del self._keys[key_id]
 
     async def key(self, key_id: str, *, refresh: bool = False) -> ActorKey | None:
         """The public key named by a signature's keyId, with the actor that owns it."""
         if self.is_local(key_id):
             return await self._local_key(key_id)
+        if not refresh and key_id in self._keys:
+            return self._keys[key_id]
         async with self.sessionmaker() as session:
             actor = await session.scalar(select(RemoteActor).where(RemoteActor.key_id == key_id))
         if actor is not None and actor.public_key_pem:
             if not refresh:
-                return ActorKey(key_id, actor.uri, actor.public_key_pem, actor.fetched_at)
+                return self._remember_key(ActorKey(key_id, actor.uri, actor.public_key_pem, actor.fetched_at))
             if utcnow() - actor.fetched_at < KEY_REFRESH_INTERVAL:
                 return None  # refreshed recently: do not fetch again
         return await self._fetch_key(key_id)

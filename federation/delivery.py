@@ -132,17 +132,24 @@ class DeliveryWorker:
         return delivery, status, retry_after, error
 
     async def _record(self, outcomes: list[tuple]) -> None:
-        """Write the outcome of a round in one transaction."""
+        """Write the outcome of a round in one transaction; successes in one statement."""
         now = utcnow()
+        sent: dict[int, list[int]] = defaultdict(list)  # status -> delivery ids
         host_alive: dict[str, bool] = {}
         host_error: dict[str, str | None] = {}
         async with self.sessionmaker() as session:
             for delivery, status, retry_after, error in outcomes:
                 ok = status is not None and 200 <= status < 300
-                values: dict = {"last_status": status, "last_error": error}
+                # A 4xx answer still proves the host is up; one success in a round is enough.
+                alive = ok or is_final_failure(status)
+                host_alive[delivery.host] = host_alive.get(delivery.host, False) or alive
+                if not alive:
+                    host_error.setdefault(delivery.host, error)
                 if ok:
-                    values.update(state="sent", finished_at=now)
-                elif is_final_failure(status) or now - delivery.created_at > self.give_up_after:
+                    sent[status].append(delivery.id)
+                    continue
+                values: dict = {"last_status": status, "last_error": error}
+                if is_final_failure(status) or now - delivery.created_at > self.give_up_after:
                     values.update(state="gave_up", finished_at=now)
                     log.warning("delivery %d to %s abandoned: %s", delivery.id, delivery.inbox_url, error)
                 else:
@@ -151,11 +158,11 @@ class DeliveryWorker:
                     log.info("delivery %d to %s failed (%s), next try in %s", delivery.id,
                              delivery.inbox_url, error, delay)
                 await session.execute(update(Delivery).where(Delivery.id == delivery.id).values(**values))
-                # A 4xx answer still proves the host is up; one success in a round is enough.
-                alive = ok or is_final_failure(status)
-                host_alive[delivery.host] = host_alive.get(delivery.host, False) or alive
-                if not alive:
-                    host_error.setdefault(delivery.host, error)
+            for status, ids in sent.items():
+                for start in range(0, len(ids), 500):
+                    await session.execute(
+                        update(Delivery).where(Delivery.id.in_(ids[start:start + 500]))
+                        .values(state="sent", finished_at=now, last_status=status, last_error=None))
             for host, alive in host_alive.items():
                 await self._record_host(session, host, alive, host_error.get(host), now)
             await session.commit()

@@ -256,6 +256,7 @@ async def _forget_actor(ctx, actor_uri: str) -> None:
             StoredObject.author_uri == actor_uri, StoredObject.deleted_at.is_(None))):
         await content.withdraw(ctx.session, item)
     await ctx.session.execute(sql_delete(RemoteActor).where(RemoteActor.uri == actor_uri))
+    ctx.directory.forget(actor_uri)
 
 
 # ---- likes and boosts -------------------------------------------------------------------------

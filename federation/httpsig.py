@@ -167,18 +167,17 @@ def parse_signature_params(value: str) -> dict[str, str]:
             return params  # tolerate a trailing comma
 
 
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_ESCAPE = re.compile(r"\\(.)")
+
+
 def _quoted_string(value: str, pos: int) -> tuple[str, int]:
-    chars, pos = [], pos + 1
-    while pos < len(value):
-        char = value[pos]
-        if char == '"':
-            return "".join(chars), pos + 1
-        if char == "\\" and pos + 1 < len(value):
-            pos += 1
-            char = value[pos]
-        chars.append(char)
-        pos += 1
-    raise SignatureError("Malformed Signature header: unterminated quoted string")
+    """A quoted-string at `pos` (one regex match: signature values are long base64 strings)."""
+    match = _QUOTED.match(value, pos)
+    if not match:
+        raise SignatureError("Malformed Signature header: unterminated quoted string")
+    text = match.group(1)
+    return (_ESCAPE.sub(r"\1", text) if "\\" in text else text), match.end()
 
 
 def _signature_field(headers: Mapping[str, str]) -> str:

@@ -11,8 +11,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from archipel.storage.tables import IncomingActivity, utcnow
@@ -66,31 +66,28 @@ class IncomingStore:
             self.on_stored()
 
     async def _write_batch(self, rows: list[dict]) -> list[bool]:
-        try:
-            return await self._insert_new(rows)
-        except IntegrityError:
-            # Another process stored one of these ids meanwhile: fall back to one row at a time.
-            return [(await self._insert_new([row]))[0] for row in rows]
+        """Insert the rows; an activity id already stored (or repeated in the batch) is skipped.
 
-    async def _insert_new(self, rows: list[dict]) -> list[bool]:
-        ids = {row["activity_uri"] for row in rows if row["activity_uri"]}
+        ON CONFLICT DO NOTHING makes the check and the insert one statement, so two processes
+        (or two requests in one batch) can never store the same activity twice."""
+        now = utcnow()
+        fresh = [{**row, "state": "received", "attempts": 0, "received_at": now} for row in rows]
         async with self.sessionmaker() as session:
-            known = set()
-            if ids:
-                known = set(await session.scalars(
-                    select(IncomingActivity.activity_uri).where(IncomingActivity.activity_uri.in_(ids))
-                ))
-            results, fresh = [], []
-            for row in rows:
-                uri = row["activity_uri"]
-                if uri and uri in known:
-                    results.append(False)
-                    continue
-                if uri:
-                    known.add(uri)
+            dialect = session.bind.dialect.name
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            statement = (insert(IncomingActivity).on_conflict_do_nothing(index_elements=["activity_uri"])
+                         .returning(IncomingActivity.activity_uri))
+            stored = await session.execute(statement, fresh)
+            stored_ids = [uri for (uri,) in stored]
+            await session.commit()
+        results, remaining = [], {}
+        for uri in stored_ids:
+            remaining[uri] = remaining.get(uri, 0) + 1
+        for row in rows:
+            uri = row["activity_uri"]
+            if remaining.get(uri, 0) > 0:
+                remaining[uri] -= 1
                 results.append(True)
-                fresh.append({**row, "state": "received", "attempts": 0, "received_at": utcnow()})
-            if fresh:
-                await session.execute(insert(IncomingActivity), fresh)
-                await session.commit()
+            else:
+                results.append(False)
         return results
