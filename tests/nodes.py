@@ -55,9 +55,9 @@ class Node:
         self.runner: web.AppRunner | None = None
 
     async def create(self) -> Node:
+        settings = {"allow_private_networks": True, "poll_interval": 0.1, **self.extra_settings}
         self.settings = await provision.create_island(
-            self.directory, url=self.url, name=self.name, database_url=self.database_url,
-            allow_private_networks=True, poll_interval=0.1, **self.extra_settings)
+            self.directory, url=self.url, name=self.name, database_url=self.database_url, **settings)
         return self
 
     async def start(self, workers: bool = True) -> Node:

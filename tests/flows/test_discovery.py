@@ -98,6 +98,16 @@ async def test_objects_negotiate_between_as2_and_html(island):
     assert "<strong>ateliers</strong>" in html
 
 
+async def test_activity_urls_serve_as2_and_send_browsers_to_the_item(island):
+    uri = await island.publish("alice", "Fiche")
+    _, _, outbox = await get_json(island.actor_uri("alice") + "/outbox?page=1")
+    create = outbox["orderedItems"][0]
+    status, _, activity = await get_json(create["id"])
+    assert status == 200 and activity["type"] == "Create" and activity["object"]["id"] == uri
+    status, headers, _ = await get(create["id"], HTML)
+    assert status == 302 and headers["Location"] == uri
+
+
 async def test_withdrawn_items_answer_410_with_a_tombstone(island):
     uri = await island.publish("alice", "Fiche")
     await island.withdraw(uri)

@@ -355,3 +355,16 @@ async def test_loopback_fetch_works_when_private_networks_are_allowed(remote):
         await client.close()
     assert document["id"] == remote.actor_uri("rosa")
     assert document["publicKey"]["publicKeyPem"] == remote.public_pem
+
+
+async def test_a_key_url_on_a_private_address_is_refused_when_private_networks_are_off(make_island, remote):
+    """An island in production mode never fetches a key from loopback or a private network."""
+    strict = await make_island("strict", allow_private_networks=False)
+    await strict.add_user("alice")
+    status, body = await remote.post(f"{strict.url}/users/alice/inbox", {
+        "@context": "https://www.w3.org/ns/activitystreams", "id": f"{remote.url}/follows/strict",
+        "type": "Follow", "actor": remote.actor_uri("rosa"), "object": strict.actor_uri("alice")})
+    assert status == 401
+    assert re.search(r"private|local|plain http", body, re.IGNORECASE), body
+    assert remote.fetches == []  # nothing was fetched from the private address
+    assert await strict.incoming() == []

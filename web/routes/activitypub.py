@@ -157,6 +157,8 @@ async def activity_view(request: web.Request) -> web.Response:
         outgoing = await session.scalar(select(OutgoingActivity).where(OutgoingActivity.activity_uri == uri))
     if outgoing is None or not outgoing.public:
         raise web.HTTPNotFound(text="no such activity")
+    if not wants_as2(request) and outgoing.object_uri:
+        raise web.HTTPFound(outgoing.object_uri)  # a person wants the item, not the envelope
     return as2_response(outgoing.payload)
 
 
