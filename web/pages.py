@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
-import gettext
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from babel.dates import format_date, format_datetime
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
-from web import appkeys
+from web import appkeys, i18n
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+# One Environment serves every language: the gettext callables read the language from the render
+# context (`lang`, set by `render`). The alternative, one Environment per language, would keep a
+# copy of every compiled template per language and would not fit the one TEMPLATES app key; the
+# price here is a dictionary look-up per message, and the language can never leak from one
+# request to another since nothing global changes between renders.
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return i18n.gettext(context.get("lang", i18n.DEFAULT_LANGUAGE), message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return i18n.ngettext(context.get("lang", i18n.DEFAULT_LANGUAGE), singular, plural, n)
+
+
+@pass_context
+def _format_date(context: Context, value: datetime) -> str:
+    """`12 mars 2025` / `March 12, 2025`."""
+    return format_date(value, "long", locale=context.get("lang", i18n.DEFAULT_LANGUAGE))
+
+
+@pass_context
+def _format_datetime(context: Context, value: datetime) -> str:
+    """`12/03/2025 14:05` / `3/12/25, 2:05 PM` (UTC)."""
+    return format_datetime(value, "short", locale=context.get("lang", i18n.DEFAULT_LANGUAGE))
 
 
 def make_templates() -> Environment:
@@ -21,19 +50,24 @@ def make_templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # French is the source language; the English catalogue comes with the pages issue.
-    environment.install_gettext_translations(gettext.NullTranslations(), newstyle=True)
+    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)
+    environment.globals["languages"] = i18n.LANGUAGE_NAMES
+    environment.filters["format_date"] = _format_date
+    environment.filters["format_datetime"] = _format_datetime
+    i18n.translations()  # compile the catalogues now, not during the first request
     return environment
 
 
 def render(request: web.Request, template: str, *, status: int = 200, alternate: str | None = None,
            **context) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
+    lang = i18n.negotiate_language(request)
     html = request.app[appkeys.TEMPLATES].get_template(template).render(
-        island_name=settings.name, base_url=settings.url, alternate=alternate, lang="fr", **context
+        island_name=settings.name, base_url=settings.url, alternate=alternate, lang=lang, **context
     )
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
-    response.headers["Vary"] = "Accept"
+    response.headers["Content-Language"] = lang
+    response.headers["Vary"] = "Accept, Accept-Language, Cookie"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
@@ -41,4 +75,5 @@ def render(request: web.Request, template: str, *, status: int = 200, alternate:
     )
     if alternate:
         response.headers["Link"] = f'<{alternate}>; rel="alternate"; type="application/activity+json"'
+    i18n.remember_language(request, response)
     return response
