@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archipel import fiches, revisions
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.identity import actor_uri, object_uri
-from archipel.storage.tables import LocalActor, StoredObject, utcnow
-from archipel.text import html_to_text, render_markdown
+from archipel.rendering import render_item
+from archipel.storage.tables import ItemAuthor, LocalActor, StoredObject, utcnow
+from archipel.text import html_to_text
 from archipel.themes import clean_tags
 
 MAX_TITLE = 300
@@ -29,36 +32,109 @@ def _check_title(title: str) -> str:
     return title
 
 
-async def create_article(
+def _territory_columns(fields: dict) -> dict:
+    territory = fields.get("territory") or {}
+    return {"place": territory.get("place") or "", "region": territory.get("region") or "",
+            "latitude": territory.get("latitude"), "longitude": territory.get("longitude")}
+
+
+async def create_item(
     session: AsyncSession,
     *,
     base_url: str,
-    author: LocalActor,
+    authors: list[LocalActor],
+    kind: str = "article",
     title: str,
-    source: str,
+    source: str = "",
     summary: str = "",
     tags=(),
     language: str = "fr",
+    licence: str | None = None,
+    state: str = "published",
+    based_on: str | None = None,
+    data: dict | None = None,
 ) -> StoredObject:
+    """A new local item. `data` carries the structured fields of a fiche or a resource."""
+    if kind not in fiches.KINDS:
+        raise InvalidInput(f"unknown kind {kind!r}: one of {', '.join(fiches.KINDS)}")
+    if not authors:
+        raise InvalidInput("an item needs at least one author")
+    fields, private = fiches.fields_for(kind, data or {})
+    licence = fiches.check_licence(licence) if kind != "article" or licence else None
     uri = object_uri(base_url)
-    article = StoredObject(
-        uri=uri,
-        is_local=True,
-        type="Article",
-        author_uri=actor_uri(base_url, author.username),
-        local_author_id=author.id,
-        name=_check_title(title),
-        summary=html_to_text(summary)[:1000],
-        source=source,
-        content=render_markdown(source),
-        language=language or "fr",
-        url=uri,
-        tags=clean_tags(tags),
-        published=utcnow(),
+    author_uris = list(dict.fromkeys(actor_uri(base_url, a.username) for a in authors))
+    item = StoredObject(
+        uri=uri, is_local=True, type="Article", kind=kind, state=fiches.check_state(state),
+        author_uri=author_uris[0], local_author_id=authors[0].id,
+        name=_check_title(title), summary=html_to_text(summary)[:1000], source=source,
+        content=render_item(kind, source, fields, licence), language=language or "fr", url=uri,
+        tags=clean_tags(tags), licence=licence, based_on=based_on, fields=fields, private_fields=private,
+        published=utcnow(), **_territory_columns(fields),
     )
-    session.add(article)
+    session.add(item)
     await session.flush()
-    return article
+    for position, author in enumerate(author_uris):
+        session.add(ItemAuthor(object_id=item.id, actor_uri=author, position=position))
+    if item.state != "draft":
+        await revisions.record(session, item, author_uris[0])
+    await session.flush()
+    return item
+
+
+async def create_article(session: AsyncSession, *, base_url: str, author: LocalActor, title: str,
+                         source: str, summary: str = "", tags=(), language: str = "fr") -> StoredObject:
+    return await create_item(session, base_url=base_url, authors=[author], title=title, source=source,
+                             summary=summary, tags=tags, language=language)
+
+
+_EDITABLE = ("title", "source", "summary", "tags", "language", "licence", "state", "data")
+
+
+async def update_item(session: AsyncSession, item: StoredObject, *, editor_uri: str, **changes) -> StoredObject:
+    """Change a local item; a published item gets a new `updated` date and a revision."""
+    unknown = set(changes) - set(_EDITABLE)
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+    if not item.is_local:
+        raise Forbidden("an item received from another server cannot be edited here: reuse it instead")
+    if item.deleted_at is not None:
+        raise InvalidInput("this item was withdrawn")
+    if changes.get("title") is not None:
+        item.name = _check_title(changes["title"])
+    if changes.get("source") is not None:
+        item.source = changes["source"]
+    if changes.get("summary") is not None:
+        item.summary = html_to_text(changes["summary"])[:1000]
+    if changes.get("tags") is not None:
+        item.tags = clean_tags(changes["tags"])
+    if changes.get("language"):
+        item.language = changes["language"]
+    if changes.get("licence") is not None and item.kind != "article":
+        item.licence = fiches.check_licence(changes["licence"])
+    if changes.get("state") is not None:
+        item.state = fiches.check_state(changes["state"])
+    if changes.get("data") is not None:
+        merged = {**item.fields, **(changes["data"] or {})}
+        if item.kind == "fiche" and "holders" not in (changes["data"] or {}):
+            merged["holders"] = _holders_with_contacts(item)
+        item.fields, item.private_fields = fiches.fields_for(item.kind, merged)
+        for name, value in _territory_columns(item.fields).items():
+            setattr(item, name, value)
+    item.content = render_item(item.kind, item.source or "", item.fields, item.licence)
+    if item.state != "draft":
+        item.updated = _later_than(item.updated or item.published)
+        await revisions.record(session, item, editor_uri)
+    await session.flush()
+    return item
+
+
+def _holders_with_contacts(item: StoredObject) -> list[dict]:
+    """Holders as stored, with their private contacts put back, so re-checking keeps them."""
+    holders = [dict(holder) for holder in item.fields.get("holders", [])]
+    for contact in (item.private_fields or {}).get("contacts", []):
+        if contact["holder"] < len(holders):
+            holders[contact["holder"]]["contact"] = contact["contact"]
+    return holders
 
 
 async def update_article(
@@ -70,22 +146,22 @@ async def update_article(
     summary: str | None = None,
     tags=None,
 ) -> StoredObject:
-    if not article.is_local:
-        raise Forbidden("an item received from another server cannot be edited here")
-    if article.deleted_at is not None:
-        raise InvalidInput("this item was withdrawn")
-    if title is not None:
-        article.name = _check_title(title)
-    if source is not None:
-        article.source = source
-        article.content = render_markdown(source)
-    if summary is not None:
-        article.summary = html_to_text(summary)[:1000]
-    if tags is not None:
-        article.tags = clean_tags(tags)
-    article.updated = _later_than(article.updated or article.published)
+    return await update_item(session, article, editor_uri=article.author_uri, title=title, source=source,
+                             summary=summary, tags=tags)
+
+
+async def authors_of(session: AsyncSession, item: StoredObject) -> list[str]:
+    rows = await session.scalars(select(ItemAuthor.actor_uri).where(ItemAuthor.object_id == item.id)
+                                 .order_by(ItemAuthor.position))
+    return list(rows) or [item.author_uri]
+
+
+async def set_authors(session: AsyncSession, item: StoredObject, author_uris: list[str]) -> None:
+    """For items received from other islands: the authors their origin names."""
+    await session.execute(sql_delete(ItemAuthor).where(ItemAuthor.object_id == item.id))
+    for position, uri in enumerate(dict.fromkeys(author_uris)):
+        session.add(ItemAuthor(object_id=item.id, actor_uri=uri, position=position))
     await session.flush()
-    return article
 
 
 async def withdraw(session: AsyncSession, item: StoredObject) -> StoredObject:

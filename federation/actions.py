@@ -18,29 +18,59 @@ from federation.documents import ActorUrls
 from federation.outbox import enqueue, follower_inboxes
 
 
+FEDERATED_STATES = ("published", "archived")
+
+
+async def publish_item(session: AsyncSession, base_url: str, authors: list[LocalActor], **fields) -> StoredObject:
+    """Create an item; a published one goes to its authors' followers as a Create."""
+    item = await content.create_item(session, base_url=base_url, authors=authors, **fields)
+    if item.state in FEDERATED_STATES:
+        await _announce_change(session, base_url, item, "Create")
+    return item
+
+
+async def edit_item(session: AsyncSession, base_url: str, item: StoredObject, *, editor: LocalActor,
+                    **changes) -> StoredObject:
+    """Change an item: followers get an Update (or its first Create when a draft is published)."""
+    was_federated = item.state in FEDERATED_STATES
+    item = await content.update_item(session, item, editor_uri=ActorUrls(base_url, editor.username).id,
+                                     **changes)
+    if item.state in FEDERATED_STATES:
+        await _announce_change(session, base_url, item, "Update" if was_federated else "Create")
+    return item
+
+
 async def publish_article(session: AsyncSession, base_url: str, author: LocalActor, **fields) -> StoredObject:
-    article = await content.create_article(session, base_url=base_url, author=author, **fields)
-    await _send_to_followers(session, base_url, author, documents.create_or_update(
-        "Create", article, base_url, activity_uri(base_url)))
-    return article
+    return await publish_item(session, base_url, [author], **fields)
 
 
 async def update_article(session: AsyncSession, base_url: str, author: LocalActor,
                          article: StoredObject, **fields) -> StoredObject:
-    article = await content.update_article(session, article, **fields)
-    await _send_to_followers(session, base_url, author, documents.create_or_update(
-        "Update", article, base_url, activity_uri(base_url)))
-    return article
+    return await edit_item(session, base_url, article, editor=author,
+                           **{k: v for k, v in fields.items() if v is not None})
 
 
 async def withdraw_article(session: AsyncSession, base_url: str, author: LocalActor,
                            article: StoredObject) -> StoredObject:
     if article.deleted_at is not None:
         return article
+    was_federated = article.state in FEDERATED_STATES
     article = await content.withdraw(session, article)
-    await _send_to_followers(session, base_url, author,
-                             documents.delete(article, activity_uri(base_url)))
+    if was_federated:
+        await _send_to_followers(session, base_url, author,
+                                 documents.delete(article, activity_uri(base_url)))
     return article
+
+
+async def _announce_change(session, base_url: str, item: StoredObject, kind: str) -> None:
+    """Create or Update, from the first author, to the followers of every author."""
+    authors = await content.authors_of(session, item)
+    author = await session.get(LocalActor, item.local_author_id)
+    activity = documents.create_or_update(kind, item, base_url, activity_uri(base_url), authors=authors)
+    inboxes = set()
+    for uri in authors:
+        inboxes.update(await follower_inboxes(session, uri))
+    await enqueue(session, actor=author, activity=activity, inboxes=sorted(inboxes))
 
 
 async def _send_to_followers(session, base_url: str, actor: LocalActor, activity: dict) -> None:

@@ -9,6 +9,7 @@ from archipel.identity import actor_uri
 from archipel.storage.tables import LocalActor, StoredObject
 from archipel.text import html_to_text
 from archipel.themes import hashtag_for
+from federation.items import extension_properties, teaser_facts
 from federation.vocabulary import ACTIVITY_CONTEXT, ACTOR_CONTEXT, OBJECT_CONTEXT, PUBLIC
 
 
@@ -67,14 +68,16 @@ def teaser(item: StoredObject) -> str:
     text = item.summary or html_to_text(item.content)
     if len(text) > 400:
         text = text[:400].rsplit(" ", 1)[0] + "…"
-    parts = [f"<p>{html.escape(text)}</p>"] if text else []
+    parts = [f"<p>{html.escape(fact)}</p>" for fact in teaser_facts(item)]
+    parts += [f"<p>{html.escape(text)}</p>"] if text else []
     if item.tags:
         parts.append("<p>" + html.escape(" ".join("#" + hashtag_for(t) for t in item.tags)) + "</p>")
     return "".join(parts)
 
 
-def object_document(item: StoredObject, base_url: str, *, with_context: bool = True) -> dict:
-    """A local item as AS2 (an Article now; fiches and resources add their fields later)."""
+def object_document(item: StoredObject, base_url: str, *, authors: list[str] | None = None,
+                    with_context: bool = True) -> dict:
+    """A local item as AS2: an Article (fiches and resources add their fields), or a Note."""
     followers = f"{item.author_uri}/followers"
     document = {
         "id": item.uri,
@@ -104,6 +107,7 @@ def object_document(item: StoredObject, base_url: str, *, with_context: bool = T
         document["updated"] = rfc3339(item.updated)
     if item.in_reply_to:
         document["inReplyTo"] = item.in_reply_to
+    document.update(extension_properties(item, authors or [item.author_uri]))
     if with_context:
         document = {"@context": OBJECT_CONTEXT, **document}
     return document
@@ -129,8 +133,9 @@ def activity(kind: str, *, id: str, actor: str, object, to=None, cc=None, publis
     return document
 
 
-def create_or_update(kind: str, item: StoredObject, base_url: str, activity_id: str) -> dict:
-    obj = object_document(item, base_url, with_context=False)
+def create_or_update(kind: str, item: StoredObject, base_url: str, activity_id: str,
+                     authors: list[str] | None = None) -> dict:
+    obj = object_document(item, base_url, authors=authors, with_context=False)
     moment = item.updated if kind == "Update" else item.published
     return activity(kind, id=activity_id, actor=item.author_uri, object=obj, to=obj["to"],
                     cc=obj["cc"], published=moment, context=OBJECT_CONTEXT)

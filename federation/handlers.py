@@ -11,11 +11,11 @@ from datetime import datetime
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 
-from archipel import content, social
+from archipel import content, revisions, social
 from archipel.accounts import find_actor
 from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject, utcnow
 from archipel.text import html_to_text, sanitize_html
-from federation import actions
+from federation import actions, items
 from federation.as2 import as_list, has_type, host_of, id_of, ids_of, same_host, text_value, types_of
 from federation.jsonld import normalize
 from federation.vocabulary import ACTOR_TYPES, PUBLIC
@@ -174,7 +174,7 @@ def _object_fields(obj: dict, author: str) -> dict:
     tags = [tag.get("name") for tag in as_list(obj.get("tag"))
             if isinstance(tag, dict) and has_type(tag, "Hashtag") and isinstance(tag.get("name"), str)]
     url = obj.get("url")
-    return {
+    fields = {
         "type": next((t for t in types_of(obj) if t in CONTENT_TYPES), "Note"),
         "author_uri": author,
         "in_reply_to": id_of(obj.get("inReplyTo")),
@@ -187,7 +187,12 @@ def _object_fields(obj: dict, author: str) -> dict:
         "public": PUBLIC in audience,
         "published": parse_time(obj.get("published")) or utcnow(),
         "updated": parse_time(obj.get("updated")),
+        "kind": "article" if "Article" in types_of(obj) else "note",
     }
+    rich = items.item_columns(obj)  # a fiche or resource from another island: rebuilt, checked
+    if rich is not None:
+        fields.update(rich)
+    return fields
 
 
 async def on_create(ctx) -> None:
@@ -204,8 +209,12 @@ async def on_create(ctx) -> None:
         raise Ignored("an object of ours cannot be created from outside")
     if not await _is_relevant(ctx, obj, author):
         raise Ignored("not addressed to us, not a reply to our items, not from someone we follow")
-    ctx.session.add(StoredObject(uri=obj["id"], is_local=False, **_object_fields(obj, author)))
+    item = StoredObject(uri=obj["id"], is_local=False, **_object_fields(obj, author))
+    ctx.session.add(item)
     await ctx.session.flush()
+    await content.set_authors(ctx.session, item, items.authors_in(obj, author))
+    if item.kind in items.RICH_KINDS:
+        await revisions.record(ctx.session, item, author)
 
 
 async def on_update(ctx) -> None:
@@ -221,9 +230,14 @@ async def on_update(ctx) -> None:
     newer = fields["updated"] or utcnow()
     if existing.updated and newer <= existing.updated:
         raise Ignored("update not newer than what we have")
-    for name in ("name", "summary", "content", "tags", "url", "language"):
-        setattr(existing, name, fields[name])
+    for name in ("name", "summary", "content", "tags", "url", "language", "kind", "state", "licence",
+                 "based_on", "fields", "source", "place", "region", "latitude", "longitude", "cover"):
+        if name in fields:
+            setattr(existing, name, fields[name])
     existing.updated = newer
+    if existing.kind in items.RICH_KINDS:
+        await content.set_authors(ctx.session, existing, items.authors_in(obj, existing.author_uri))
+        await revisions.record(ctx.session, existing, actor_of(ctx))
 
 
 async def on_update_actor(ctx) -> None:

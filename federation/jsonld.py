@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pyld import jsonld
 
-from federation.vocabulary import AS, PUBLIC, PUBLIC_FORMS, SECURITY
+from federation.vocabulary import AS, ITEM_TERMS, PUBLIC, PUBLIC_FORMS, SECURITY
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +41,18 @@ _CORE_TERMS = frozenset(
     nameMap summaryMap first next items orderedItems totalItems partOf replies source""".split()
 )
 
+_PREFIXES = frozenset({"schema", "archipel"})  # prefixes, not terms: keys using them take the full path
+
 CANONICAL_CONTEXT = [
     AS,
     SECURITY,
     {
         "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
-        "sensitive": "as:sensitive",
-        "Hashtag": "as:Hashtag",
         "toot": "http://joinmastodon.org/ns#",
         "featured": {"@id": "toot:featured", "@type": "@id"},
         "discoverable": "toot:discoverable",
         "indexable": "toot:indexable",
-        "schema": "http://schema.org/",
+        **ITEM_TERMS,
     },
 ]
 
@@ -75,24 +75,48 @@ def offline_loader(url: str, options=None) -> dict:
             "document": document, "tag": "static"}
 
 
-def _fast_path_ok(context) -> bool:
+def _fast_path_ok(context, document: dict) -> bool:
+    """True when the compacted document already means what our code reads.
+
+    Our own extension terms (`details`, `license`...) count only if the sender's context defines
+    them exactly as we do: the same word from another vocabulary is not ours."""
     entries = context if isinstance(context, list) else [context]
+    ours = set()
     for entry in entries:
         if isinstance(entry, str):
             if _ALIASES.get(entry, entry) not in (AS, SECURITY):
                 return False
         elif isinstance(entry, dict):
-            if any(term in _CORE_TERMS or term.startswith("@") for term in entry):
-                return False
+            for term, definition in entry.items():
+                if term in _CORE_TERMS or term.startswith("@"):
+                    return False
+                if term in ITEM_TERMS and term not in _PREFIXES:
+                    if definition != ITEM_TERMS[term]:
+                        return False
+                    ours.add(term)
         else:
             return False
-    return True
+    return _used_terms(document, set(ITEM_TERMS) - _PREFIXES) <= ours
+
+
+def _used_terms(document, terms: set) -> set:
+    found = set()
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key in terms:
+                found.add(key)
+            if key != "details":  # a JSON literal's keys are data, not terms
+                found |= _used_terms(value, terms)
+    elif isinstance(document, list):
+        for value in document:
+            found |= _used_terms(value, terms)
+    return found
 
 
 def _has_prefixed_keys(document) -> bool:
     if isinstance(document, dict):
         return any((":" in key and not key.startswith("http")) or _has_prefixed_keys(value)
-                   for key, value in document.items() if key != "@context")
+                   for key, value in document.items() if key not in ("@context", "details"))
     if isinstance(document, list):
         return any(_has_prefixed_keys(value) for value in document)
     return False
@@ -103,7 +127,7 @@ def normalize(document: dict, *, full: bool = False) -> dict:
 
     full=True forces the JSON-LD algorithm (tests compare both paths)."""
     context = document.get("@context", AS)
-    if not full and _fast_path_ok(context) and not _has_prefixed_keys(document):
+    if not full and _fast_path_ok(context, document) and not _has_prefixed_keys(document):
         result = {k: v for k, v in document.items() if k != "@context"}
     else:
         result = _full_path(document)

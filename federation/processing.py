@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from archipel.errors import ArchipelError
 from archipel.storage.tables import IncomingActivity, utcnow
 from federation.actors import ActorDirectory, ActorError
 from federation.client import FetchError
@@ -83,7 +84,7 @@ class InboxWorker:
                                   f"{object_type_of(activity) or 'an IRI'}")
                 await handler(context)
                 state, error = "processed", None
-            except Ignored as reason:
+            except (Ignored, ArchipelError) as reason:  # nothing to do, or invalid content
                 await session.rollback()
                 state, error = "ignored", str(reason)
             except (FetchError, ActorError) as failure:

@@ -26,15 +26,27 @@ ACTOR_CONTEXT = [
     },
 ]
 
-OBJECT_CONTEXT = [
-    AS,
-    {
-        "Hashtag": "as:Hashtag",
-        "sensitive": "as:sensitive",
-        "schema": "http://schema.org/",
-        "archipel": ARCHIPEL_NS,
-    },
-]
+# Terms of fiches and resources: schema.org where it has the word, our namespace for the rest.
+# `details` is a JSON literal holding every structured field, so another island rebuilds the
+# same item whatever other software does with the schema.org terms.
+ITEM_TERMS = {
+    "Hashtag": "as:Hashtag",
+    "sensitive": "as:sensitive",
+    "schema": "http://schema.org/",
+    "archipel": ARCHIPEL_NS,
+    "license": {"@id": "schema:license", "@type": "@id"},
+    "isBasedOn": {"@id": "schema:isBasedOn", "@type": "@id"},
+    "spatialCoverage": "schema:spatialCoverage",
+    "about": "schema:about",
+    "educationalLevel": "schema:educationalLevel",
+    "timeRequired": "schema:timeRequired",
+    "learningResourceType": "schema:learningResourceType",
+    "coAuthors": {"@id": "archipel:coAuthors", "@type": "@id", "@container": "@list"},
+    "itemKind": "archipel:kind",
+    "details": {"@id": "archipel:details", "@type": "@json"},
+}
+
+OBJECT_CONTEXT = [AS, ITEM_TERMS]
 
 ACTIVITY_CONTEXT = AS
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from archipel import accounts, content
 from archipel.errors import ArchipelError
-from archipel.frontmatter import parse_front_matter
+from archipel.markdown_items import read_item
 from archipel.settings import Settings, SettingsError, load_settings
 from archipel.storage import migrate
 from archipel.storage.engine import make_engine, make_sessionmaker
@@ -112,30 +112,21 @@ async def cmd_user_add(args) -> None:
         print(f"password: {password}")
 
 
-def _read_markdown(path: str) -> dict:
-    document = parse_front_matter(Path(path).read_text("utf-8"))
-    meta = document.metadata
-    title = meta.get("title") or next(
-        (line.lstrip("# ").strip() for line in document.body.splitlines() if line.startswith("# ")), "")
-    tags = meta.get("tags") or meta.get("themes") or []
-    if isinstance(tags, str):
-        tags = [t.strip() for t in tags.split(",")]
-    return {"title": str(title), "source": document.body, "summary": str(meta.get("summary") or ""),
-            "tags": tags, "language": str(meta.get("language") or "fr")}
-
-
 async def cmd_publish(args) -> None:
-    fields = _read_markdown(args.file)
+    fields = read_item(Path(args.file).read_text("utf-8"))
+    co_authors = [str(name) for name in fields.pop("authors")]
     async with Island(args.directory) as island:
         base = island.settings.url
         async with island.sessions() as session:
             author = await accounts.get_actor(session, args.as_user)
             if args.update:
-                item = await content.get_local_object(session, args.update, author)
-                fields.pop("language")
-                item = await actions.update_article(session, base, author, item, **fields)
+                item = await content.get_local_object(session, args.update)
+                changes = {key: fields[key] for key in ("title", "source", "summary", "tags", "language",
+                                                         "licence", "state", "data")}
+                item = await actions.edit_item(session, base, item, editor=author, **changes)
             else:
-                item = await actions.publish_article(session, base, author, **fields)
+                others = [await accounts.get_actor(session, name) for name in co_authors if name != args.as_user]
+                item = await actions.publish_item(session, base, [author, *others], **fields)
             await session.commit()
     print(item.uri)
 
@@ -247,7 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="follows of this user wait for approval (archipel requests)")
     add.set_defaults(run=cmd_user_add)
 
-    publish = commands.add_parser("publish", help="publish a Markdown file; prints the item's id")
+    publish = commands.add_parser(
+        "publish", help="publish a fiche, resource or article from Markdown; prints its id",
+        description="Publish a Markdown file whose front matter carries the fields (kind: fiche by "
+                    "default, resource or article; title, summary, tags, licence, territory, holders, "
+                    "pitch, audience, started, authors...). In the body, '## <section>' headings start "
+                    "the sections of a fiche and '## Mode d'emploi' lists its steps.")
     publish.add_argument("directory", metavar="DIR")
     publish.add_argument("file", metavar="FILE.md")
     publish.add_argument("--as", dest="as_user", required=True, metavar="USERNAME")

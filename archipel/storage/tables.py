@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -125,6 +126,42 @@ class StoredObject(Base):
     published: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Fiches and training resources (see archipel/fiches.py); articles and notes leave them empty.
+    kind: Mapped[str] = mapped_column(String(16), default="article", index=True)
+    state: Mapped[str] = mapped_column(String(16), default="published")
+    licence: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    based_on: Mapped[str | None] = mapped_column(String(2000), nullable=True, index=True)
+    place: Mapped[str] = mapped_column(String(500), default="")
+    region: Mapped[str] = mapped_column(String(500), default="")
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    private_fields: Mapped[dict] = mapped_column(JSON, default=dict)  # never federated
+    cover: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {url, name (alt), mediaType}
+
+
+class ItemAuthor(Base):
+    """The authors of an item, in order; the first is its `attributedTo`."""
+
+    __tablename__ = "item_authors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), index=True)
+    actor_uri: Mapped[str] = mapped_column(String(2000), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (UniqueConstraint("object_id", "actor_uri"),)
+
+
+class Revision(Base):
+    """A saved state of a published item: who changed it, when, and everything it said."""
+
+    __tablename__ = "revisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    editor_uri: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    snapshot: Mapped[dict] = mapped_column(JSON)
+    __table_args__ = (UniqueConstraint("object_id", "number"),)
 
 
 class Interaction(Base):

@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 from sqlalchemy import func, select
 
+from archipel import content
 from archipel.accounts import find_actor
 from archipel.storage.tables import Follow, Interaction, OutgoingActivity, StoredObject
 from federation import documents
@@ -116,10 +117,14 @@ async def _object_or_404(request) -> StoredObject:
 @routes.get("/o/{ulid}")
 async def object_view(request: web.Request) -> web.StreamResponse:
     item = await _object_or_404(request)
+    if item.deleted_at is None and item.state not in ("published", "archived"):
+        raise web.HTTPNotFound(text="no such item")  # drafts and proposals are not public
     if wants_as2(request):
         if item.deleted_at is not None:
             return as2_response(documents.tombstone(item), status=410)
-        return as2_response(documents.object_document(item, _base(request)))
+        async with request.app[appkeys.SESSIONS]() as session:
+            authors = await content.authors_of(session, item)
+        return as2_response(documents.object_document(item, _base(request), authors=authors))
     return await pages.object_page(request, item)
 
 

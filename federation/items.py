@@ -1,0 +1,105 @@
+"""Fiches and resources as AS2, both ways.
+
+Out: an `Article` that Mastodon shows well (name, a teaser `summary`, `url`), GoToSocial reads in
+full (`content`), and that carries the item losslessly for another Archipel island: the
+structured fields in `details` (a JSON literal), the licence, origin, territory and themes also as
+schema.org terms for other software.
+In: the same fields, checked again (the sender is not trusted more than a form is) and the HTML
+re-rendered here from them.
+"""
+
+from __future__ import annotations
+
+from archipel import fiches
+from archipel.errors import InvalidInput
+from archipel.rendering import render_item
+from archipel.storage.tables import StoredObject
+from archipel.themes import clean_tags
+from federation.as2 import as_list, id_of, ids_of, same_host
+
+RICH_KINDS = ("fiche", "resource")
+
+
+def extension_properties(item: StoredObject, authors: list[str]) -> dict:
+    """The properties a fiche or resource adds to its Article."""
+    if item.kind not in RICH_KINDS:
+        return {}
+    properties = {
+        "itemKind": item.kind,
+        "coAuthors": authors,
+        "about": list(item.tags),
+        "details": {
+            "summary": item.summary, "source": item.source or "", "tags": list(item.tags),
+            "state": item.state, "fields": item.fields,
+        },
+    }
+    if item.licence:
+        properties["license"] = fiches.licence_url(item.licence)
+    if item.based_on:
+        properties["isBasedOn"] = item.based_on
+    if item.place or item.latitude is not None:
+        place = {"type": "Place", "name": ", ".join(p for p in (item.place, item.region) if p)}
+        if item.latitude is not None:
+            place.update(latitude=item.latitude, longitude=item.longitude)
+        properties["spatialCoverage"] = place
+    if item.kind == "resource":
+        for term, key in (("timeRequired", "duration"), ("learningResourceType", "format"),
+                          ("educationalLevel", "audience")):
+            if item.fields.get(key):
+                properties[term] = item.fields[key]
+    if item.cover:
+        properties["image"] = {"type": "Image", **item.cover}
+    return properties
+
+
+def teaser_facts(item: StoredObject) -> list[str]:
+    """Plain-text lines for the Mastodon teaser: pitch and place come first."""
+    facts = []
+    if item.fields.get("pitch"):
+        facts.append(item.fields["pitch"])
+    place = ", ".join(p for p in (item.place, item.region) if p)
+    if place:
+        facts.append(f"📍 {place}")
+    return facts
+
+
+def item_columns(obj: dict) -> dict | None:
+    """Columns of a received fiche or resource, or None when the object is not one of ours."""
+    kind = obj.get("itemKind")
+    details = obj.get("details")
+    if kind not in RICH_KINDS or not isinstance(details, dict):
+        return None
+    try:
+        fields, _ = fiches.fields_for(kind, details.get("fields") or {})
+        licence = fiches.licence_from_url(id_of(obj.get("license"))) or fiches.DEFAULT_LICENCE
+        state = fiches.check_state(details.get("state"))
+    except InvalidInput as error:
+        raise InvalidInput(f"received {kind} {obj.get('id')} is invalid: {error}") from None
+    source = details.get("source") if isinstance(details.get("source"), str) else ""
+    territory = fields.get("territory") or {}
+    image = obj.get("image")
+    image = image[0] if isinstance(image, list) and image else image
+    cover = None
+    if isinstance(image, dict) and isinstance(id_of(image.get("url")), str):
+        cover = {"url": id_of(image.get("url")), "name": str(image.get("name") or "")[:500],
+                 "mediaType": str(image.get("mediaType") or "")[:100]}
+    return {
+        "kind": kind,
+        "state": state if state in ("published", "archived") else "published",
+        "licence": licence,
+        "based_on": id_of(obj.get("isBasedOn")),
+        "fields": fields,
+        "source": source[:100_000],
+        "summary": str(details.get("summary") or "")[:1000],
+        "tags": clean_tags(details.get("tags") or as_list(obj.get("about"))),
+        "content": render_item(kind, source, fields, licence),
+        "place": territory.get("place") or "", "region": territory.get("region") or "",
+        "latitude": territory.get("latitude"), "longitude": territory.get("longitude"),
+        "cover": cover,
+    }
+
+
+def authors_in(obj: dict, attributed_to: str) -> list[str]:
+    """attributedTo first, then co-authors on the same host (nobody can claim a stranger)."""
+    others = [uri for uri in ids_of(obj.get("coAuthors")) if same_host(uri, attributed_to)]
+    return list(dict.fromkeys([attributed_to, *others]))
