@@ -87,7 +87,7 @@ async def create_article(session: AsyncSession, *, base_url: str, author: LocalA
                              summary=summary, tags=tags, language=language)
 
 
-_EDITABLE = ("title", "source", "summary", "tags", "language", "licence", "state", "data")
+_EDITABLE = ("title", "source", "summary", "tags", "language", "licence", "state", "data", "cover")
 
 
 async def update_item(session: AsyncSession, item: StoredObject, *, editor_uri: str, **changes) -> StoredObject:
@@ -113,6 +113,8 @@ async def update_item(session: AsyncSession, item: StoredObject, *, editor_uri: 
         item.licence = fiches.check_licence(changes["licence"])
     if changes.get("state") is not None:
         item.state = fiches.check_state(changes["state"])
+    if "cover" in changes:
+        item.cover = _check_cover(changes["cover"])
     if changes.get("data") is not None:
         merged = {**item.fields, **(changes["data"] or {})}
         if item.kind == "fiche" and "holders" not in (changes["data"] or {}):
@@ -126,6 +128,18 @@ async def update_item(session: AsyncSession, item: StoredObject, *, editor_uri: 
         await revisions.record(session, item, editor_uri)
     await session.flush()
     return item
+
+
+def _check_cover(cover: dict | None) -> dict | None:
+    """{url, name (alt text), mediaType} of an image, or None to remove it."""
+    if not cover:
+        return None
+    url = str(cover.get("url") or "")
+    if not url.startswith(("https://", "http://")):
+        raise InvalidInput("a cover image needs an http(s) URL")
+    if not str(cover.get("name") or "").strip():
+        raise InvalidInput("a cover image needs a text alternative (alt) describing it")
+    return {"url": url, "name": str(cover["name"]).strip()[:500], "mediaType": str(cover.get("mediaType") or "")[:100]}
 
 
 def _holders_with_contacts(item: StoredObject) -> list[dict]:

@@ -22,6 +22,7 @@ from federation.inbox import InboxReceiver
 from federation.incoming_store import IncomingStore
 from federation.processing import InboxWorker
 from web import appkeys
+from web.auth import csrf_middleware
 from web.middleware import error_middleware, proxy_middleware
 from web.pages import make_templates
 from web.routes import setup_routes
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, *, run_workers: bool = True) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[proxy_middleware(settings.trusted_proxies), error_middleware],
+        middlewares=[proxy_middleware(settings.trusted_proxies), error_middleware, csrf_middleware],
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.TEMPLATES] = make_templates()

@@ -10,7 +10,7 @@ from babel.dates import format_date, format_datetime
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
-from web import appkeys, i18n
+from web import appkeys, auth, i18n
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -77,3 +77,9 @@ def render(request: web.Request, template: str, *, status: int = 200, alternate:
         response.headers["Link"] = f'<{alternate}>; rel="alternate"; type="application/activity+json"'
     i18n.remember_language(request, response)
     return response
+
+
+async def page(request: web.Request, template: str, **context) -> web.Response:
+    """render(), with who is logged in and the CSRF token every form needs."""
+    user = await auth.current_user(request)
+    return render(request, template, user=user, csrf_token=await auth.csrf_token(request), **context)

@@ -263,3 +263,33 @@ class HostHealth(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LoginSession(Base):
+    """A logged-in browser. Only a hash of the cookie's token is stored."""
+
+    __tablename__ = "login_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Media(Base):
+    """An uploaded image or file. Images are re-encoded (metadata such as GPS positions gone)."""
+
+    __tablename__ = "media"
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)  # ULID, part of its URL
+    owner_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id"), index=True)
+    object_id: Mapped[int | None] = mapped_column(ForeignKey("objects.id", ondelete="SET NULL"),
+                                                  nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # image | file
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    alt: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

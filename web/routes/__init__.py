@@ -2,10 +2,11 @@
 
 from aiohttp import web
 
-from web.routes import activitypub, pages, wellknown
+from web.routes import account, activitypub, pages, wellknown
 
 
 def setup_routes(app: web.Application) -> None:
     app.add_routes(wellknown.routes)
     app.add_routes(activitypub.routes)
     app.add_routes(pages.routes)
+    app.add_routes(account.routes)

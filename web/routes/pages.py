@@ -11,7 +11,7 @@ from archipel.storage.tables import LocalActor, StoredObject
 from archipel.text import html_to_text
 from federation.documents import ActorUrls
 from web import appkeys
-from web.pages import render
+from web.pages import page, render
 
 routes = web.RouteTableDef()
 
@@ -29,7 +29,7 @@ async def home(request: web.Request) -> web.Response:
                                        StoredObject.in_reply_to.is_(None))
             .order_by(StoredObject.id.desc()).limit(20)))
     urls = ActorUrls(request.app[appkeys.SETTINGS].url, island.username)
-    return render(request, "home.html", alternate=urls.id, items=items,
+    return await page(request, "home.html", alternate=urls.id, items=items,
                   island_handle=_handle(request, island.username))
 
 
@@ -48,7 +48,7 @@ async def profile(request: web.Request) -> web.Response:
         followers = await social.count_follows(session, followed_uri=urls.id)
     if request.headers.get("Accept", "").find("activity+json") >= 0:
         raise web.HTTPFound(urls.id)
-    return render(request, "actor.html", alternate=urls.id, actor=actor, items=items,
+    return await page(request, "actor.html", alternate=urls.id, actor=actor, items=items,
                   followers=followers, handle=_handle(request, actor.username))
 
 
@@ -64,6 +64,6 @@ async def object_page(request: web.Request, item: StoredObject) -> web.Response:
             .order_by(StoredObject.published).limit(200)))
     settings = request.app[appkeys.SETTINGS]
     author_url = ActorUrls(settings.url, author.username).profile if author else item.author_uri
-    return render(request, "object.html", alternate=item.uri, item=item, counts=counts, replies=replies,
+    return await page(request, "object.html", alternate=item.uri, item=item, counts=counts, replies=replies,
                   author_url=author_url, author_name=author.display_name if author else item.author_uri,
                   description=item.summary or html_to_text(item.content)[:300])

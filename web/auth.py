@@ -1,0 +1,141 @@
+"""Logging in, who is logged in, and protection of every form against cross-site requests.
+
+A session cookie holds a random token; the database keeps only its SHA-256, with a CSRF token.
+Every POST to a page (not to an inbox) must carry that CSRF token (form field `csrf_token` or
+header `X-CSRF-Token`); before logging in, a double-submit cookie plays that role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import delete, select
+
+from archipel.passwords import verify_password
+from archipel.storage.tables import LocalActor, LoginSession, User, utcnow
+from web import appkeys
+
+SESSION_COOKIE = "archipel_session"
+CSRF_COOKIE = "archipel_csrf"
+SESSION_LIFETIME = timedelta(days=14)
+_EXEMPT_SUFFIXES = ("/inbox",)  # federation endpoints: signed, not cookie-authenticated
+
+ROLE_RANK = {"author": 1, "moderator": 2, "admin": 3}
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    user_id: int
+    role: str
+    actor: LocalActor
+    csrf_token: str
+
+    @property
+    def username(self) -> str:
+        return self.actor.username
+
+    def has_role(self, role: str) -> bool:
+        return ROLE_RANK.get(self.role, 0) >= ROLE_RANK[role]
+
+
+_CURRENT = web.RequestKey("current_user", object)  # CurrentUser | None, once per request
+_NEW_CSRF_COOKIE = web.RequestKey("new_csrf_cookie", str)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _secure(request: web.Request) -> bool:
+    return request.app[appkeys.SETTINGS].scheme == "https"
+
+
+async def current_user(request: web.Request) -> CurrentUser | None:
+    if _CURRENT in request:
+        return request[_CURRENT]
+    user = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        async with request.app[appkeys.SESSIONS]() as session:
+            row = await session.execute(
+                select(LoginSession, User, LocalActor)
+                .join(User, User.id == LoginSession.user_id)
+                .join(LocalActor, LocalActor.id == User.actor_id)
+                .where(LoginSession.token_hash == _hash(token), LoginSession.expires_at > utcnow()))
+            found = row.first()
+        if found:
+            login, account, actor = found
+            user = CurrentUser(account.id, account.role, actor, login.csrf_token)
+    request[_CURRENT] = user
+    return user
+
+
+async def require_user(request: web.Request, role: str = "author") -> CurrentUser:
+    """The logged-in user with at least `role`; anonymous visitors are sent to the login page."""
+    user = await current_user(request)
+    if user is None:
+        raise web.HTTPFound(f"/login?next={request.path_qs}")
+    if not user.has_role(role):
+        raise web.HTTPForbidden(text="your role does not allow this")
+    return user
+
+
+async def log_in(request: web.Request, response: web.StreamResponse, username: str, password: str) -> bool:
+    async with request.app[appkeys.SESSIONS]() as session:
+        found = (await session.execute(
+            select(User).join(LocalActor, LocalActor.id == User.actor_id)
+            .where(LocalActor.username == username.strip().lower()))).scalar_one_or_none()
+        if found is None or not verify_password(password, found.password_hash):
+            return False
+        token = secrets.token_urlsafe(32)
+        session.add(LoginSession(token_hash=_hash(token), user_id=found.id,
+                                 csrf_token=secrets.token_urlsafe(32), expires_at=utcnow() + SESSION_LIFETIME))
+        await session.commit()
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(SESSION_LIFETIME.total_seconds()), httponly=True,
+                        samesite="Lax", secure=_secure(request), path="/")
+    return True
+
+
+async def log_out(request: web.Request, response: web.StreamResponse) -> None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        async with request.app[appkeys.SESSIONS]() as session:
+            await session.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(token)))
+            await session.commit()
+    response.del_cookie(SESSION_COOKIE, path="/")
+
+
+def anonymous_csrf_token(request: web.Request) -> str:
+    """The double-submit token of a visitor who is not logged in (made on first need)."""
+    token = request.cookies.get(CSRF_COOKIE) or request.get(_NEW_CSRF_COOKIE)
+    if not token:
+        token = request[_NEW_CSRF_COOKIE] = secrets.token_urlsafe(32)
+    return token
+
+
+async def csrf_token(request: web.Request) -> str:
+    user = await current_user(request)
+    return user.csrf_token if user else anonymous_csrf_token(request)
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler):
+    if request.method == "POST" and not request.path.endswith(_EXEMPT_SUFFIXES):
+        user = await current_user(request)
+        expected = user.csrf_token if user else request.cookies.get(CSRF_COOKIE)
+        given = request.headers.get("X-CSRF-Token")
+        if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            given = (await request.post()).get("csrf_token")
+        if not expected or not isinstance(given, str) or not hmac.compare_digest(given, expected):
+            raise web.HTTPForbidden(text="this form has expired or did not come from this site: reload the page")
+    response = await handler(request)
+    new_cookie = request.get(_NEW_CSRF_COOKIE)
+    if new_cookie and isinstance(response, web.StreamResponse) and not response.prepared:
+        response.set_cookie(CSRF_COOKIE, new_cookie, httponly=True, samesite="Lax", secure=_secure(request),
+                            path="/")
+    return response
