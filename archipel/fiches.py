@@ -172,6 +172,7 @@ def fiche_fields(data: dict) -> tuple[dict, dict]:
         "territory": check_territory(data.get("territory")),
         "audience": _text(data.get("audience"), "audience", MAX_LINE),
         "started": _date(data.get("started"), "started"),
+        "attribution": _text(data.get("attribution"), "attribution", 2000),
     }
     return fields, {"contacts": contacts} if contacts else {}
 
@@ -199,6 +200,7 @@ def resource_fields(data: dict) -> tuple[dict, dict]:
         "materials": materials,
         "related": [_text(uri, "related fiche", 2000) for uri in _list(data.get("related"), "related fiches")],
         "territory": check_territory(data.get("territory")),
+        "attribution": _text(data.get("attribution"), "attribution", 2000),
     }
     return fields, {}
 

@@ -23,6 +23,8 @@ def render_item(kind: str, source: str, fields: dict, licence: str | None) -> st
         body = _resource(source, fields)
     else:
         return render_markdown(source or "")
+    if fields.get("attribution"):
+        body.append(f"<p><em>{html.escape(fields['attribution'])}</em></p>")
     if licence in LICENCES:
         label, url = LICENCES[licence]
         body.append(f'<p>Licence : <a href="{url}" rel="license">{html.escape(label)}</a></p>')

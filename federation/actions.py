@@ -70,7 +70,22 @@ async def _announce_change(session, base_url: str, item: StoredObject, kind: str
     inboxes = set()
     for uri in authors:
         inboxes.update(await follower_inboxes(session, uri))
+    origin_author = await _remote_origin_author(session, item)
+    if origin_author is not None:
+        # A reuse tells the origin's author (and so its island) that their work lives on.
+        activity["cc"] = [*activity["cc"], origin_author.uri]
+        activity["object"]["cc"] = activity["cc"]
+        inboxes.add(origin_author.shared_inbox or origin_author.inbox)
     await enqueue(session, actor=author, activity=activity, inboxes=sorted(inboxes))
+
+
+async def _remote_origin_author(session, item: StoredObject) -> RemoteActor | None:
+    if not item.based_on:
+        return None
+    origin = await content.find_object(session, item.based_on)
+    if origin is None or origin.is_local:
+        return None
+    return await session.scalar(select(RemoteActor).where(RemoteActor.uri == origin.author_uri))
 
 
 async def _send_to_followers(session, base_url: str, actor: LocalActor, activity: dict) -> None:

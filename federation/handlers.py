@@ -155,6 +155,9 @@ async def _is_relevant(ctx, obj: dict, author: str) -> bool:
     in_reply_to = id_of(obj.get("inReplyTo"))
     if in_reply_to and await content.find_object(ctx.session, in_reply_to):
         return True
+    based_on = id_of(obj.get("isBasedOn"))
+    if based_on and host_of(based_on) == host_of(ctx.base_url) and await content.find_object(ctx.session, based_on):
+        return True  # a reuse of one of our items, made on another island
     addressed = ids_of(obj.get("to")) + ids_of(obj.get("cc"))
     addressed += [id_of(tag.get("href")) for tag in as_list(obj.get("tag"))
                   if isinstance(tag, dict) and has_type(tag, "Mention")]

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from web.routes import account, activitypub, pages, wellknown
+from web.routes import account, activitypub, pages, reuse, wellknown
 
 
 def setup_routes(app: web.Application) -> None:
@@ -10,3 +10,4 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(activitypub.routes)
     app.add_routes(pages.routes)
     app.add_routes(account.routes)
+    app.add_routes(reuse.routes)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from archipel import social
+from archipel import content, reuse, social
+from archipel.fiches import LICENCES
 from archipel.accounts import find_actor, island_actor
-from archipel.storage.tables import LocalActor, StoredObject
+from archipel.storage.tables import LocalActor, RemoteActor, StoredObject
 from archipel.text import html_to_text
 from federation.documents import ActorUrls
 from web import appkeys
@@ -63,7 +64,39 @@ async def object_page(request: web.Request, item: StoredObject) -> web.Response:
                                        StoredObject.deleted_at.is_(None), StoredObject.public.is_(True))
             .order_by(StoredObject.published).limit(200)))
     settings = request.app[appkeys.SETTINGS]
+    if item.kind in ("fiche", "resource"):
+        return await fiche_page(request, item, counts, replies)
     author_url = ActorUrls(settings.url, author.username).profile if author else item.author_uri
     return await page(request, "object.html", alternate=item.uri, item=item, counts=counts, replies=replies,
                   author_url=author_url, author_name=author.display_name if author else item.author_uri,
                   description=item.summary or html_to_text(item.content)[:300])
+
+
+async def author_links(session, settings, uris: list[str]) -> list[dict]:
+    """Name and page of each author, local or remote."""
+    links = []
+    for uri in uris:
+        local = await find_actor(session, uri.rsplit("/", 1)[-1]) if uri.startswith(settings.url) else None
+        if local is not None:
+            links.append({"name": local.display_name, "url": ActorUrls(settings.url, local.username).profile})
+            continue
+        remote = await session.scalar(select(RemoteActor).where(RemoteActor.uri == uri))
+        links.append({"name": (remote.display_name or remote.username) if remote else uri,
+                      "url": (remote.url or uri) if remote else uri})
+    return links
+
+
+async def fiche_page(request: web.Request, item: StoredObject, counts, replies) -> web.Response:
+    settings = request.app[appkeys.SETTINGS]
+    async with request.app[appkeys.SESSIONS]() as session:
+        authors = await author_links(session, settings, await content.authors_of(session, item))
+        origin = await content.find_object(session, item.based_on) if item.based_on else None
+        derivatives = await reuse.derivatives_of(session, item.uri)
+    licence = None
+    if item.licence in LICENCES:
+        label, url = LICENCES[item.licence]
+        licence = {"label": label, "url": url}
+    description = item.fields.get("pitch") or item.summary or html_to_text(item.content)[:300]
+    return await page(request, "fiche.html", alternate=item.uri, item=item, authors=authors, origin=origin,
+                      derivatives=derivatives, licence=licence, counts=counts, replies=replies,
+                      description=description)

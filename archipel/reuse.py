@@ -1,0 +1,49 @@
+"""Reuse: a new item based on another one, local or received from another island.
+
+The copy starts as a draft of the person who reuses, linked to its origin (`based_on`), with
+the attribution text that the origin's licence asks for. Share-alike origins keep their licence.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from archipel import content, fiches
+from archipel.errors import InvalidInput
+from archipel.storage.tables import LocalActor, StoredObject
+
+SHARE_ALIKE = {"CC-BY-SA-4.0"}
+
+
+def attribution_text(origin: StoredObject, author_names: list[str], island_name: str = "") -> str:
+    """« D'après « Titre », par A et B (île), sous licence CC BY-SA 4.0 : URL » — what the licence asks."""
+    licence = fiches.LICENCES.get(origin.licence or "", ("", ""))[0]
+    names = " et ".join(n for n in author_names if n) or "ses auteur·ices"
+    where = f" ({island_name})" if island_name else ""
+    if origin.licence == "CC0-1.0":
+        return f"D'après « {origin.name} », par {names}{where}, placé dans le domaine public (CC0) : {origin.url or origin.uri}"
+    return f"D'après « {origin.name} », par {names}{where}, sous licence {licence} : {origin.url or origin.uri}"
+
+
+async def derive(session: AsyncSession, *, base_url: str, origin: StoredObject, author: LocalActor,
+                 author_names: list[str], island_name: str = "") -> StoredObject:
+    if origin.kind not in ("fiche", "resource"):
+        raise InvalidInput("only fiches and training resources can be reused")
+    if origin.deleted_at is not None:
+        raise InvalidInput("this item was withdrawn and cannot be reused")
+    # origin.fields never holds contacts (they are private_fields): nothing private is copied.
+    data = {**origin.fields, "attribution": attribution_text(origin, author_names, island_name)}
+    return await content.create_item(
+        session, base_url=base_url, authors=[author], kind=origin.kind, title=origin.name,
+        source=origin.source or "", summary=origin.summary, tags=origin.tags, language=origin.language,
+        licence=origin.licence if origin.licence in SHARE_ALIKE else (origin.licence or None),
+        state="draft", based_on=origin.uri, data=data)
+
+
+async def derivatives_of(session: AsyncSession, uri: str) -> list[StoredObject]:
+    """Published reuses of an item, here or on other islands that told us."""
+    return list(await session.scalars(
+        select(StoredObject).where(StoredObject.based_on == uri, StoredObject.deleted_at.is_(None),
+                                   StoredObject.state.in_(("published", "archived")))
+        .order_by(StoredObject.published)))

@@ -1,0 +1,31 @@
+"""« Réutiliser »: start your own version of a fiche or resource, linked to its origin."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from archipel import content, reuse
+from archipel.errors import NotFound
+from web import appkeys, auth
+from web.routes.pages import author_links
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/reutiliser")
+async def reuse_item(request: web.Request) -> web.Response:
+    user = await auth.require_user(request)
+    origin_uri = str((await request.post()).get("origin", ""))
+    settings = request.app[appkeys.SETTINGS]
+    async with request.app[appkeys.SESSIONS]() as session:
+        origin = await content.find_object(session, origin_uri)
+        if origin is None:
+            raise NotFound("this item is not known here")
+        names = [link["name"] for link in
+                 await author_links(session, settings, await content.authors_of(session, origin))]
+        island = settings.name if origin.is_local else ""
+        derived = await reuse.derive(session, base_url=settings.url, origin=origin, author=user.actor,
+                                     author_names=names, island_name=island)
+        await session.commit()
+    ulid = derived.uri.rsplit("/", 1)[-1]
+    raise web.HTTPSeeOther(f"/espace/items/{ulid}/modifier")
