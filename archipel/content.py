@@ -9,16 +9,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import fiches, revisions
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.identity import actor_uri, object_uri
 from archipel.rendering import render_item
-from archipel.storage.tables import ItemAuthor, LocalActor, StoredObject, utcnow
+from archipel.storage.tables import ItemAuthor, ItemTheme, LocalActor, StoredObject, utcnow
 from archipel.text import html_to_text
-from archipel.themes import clean_tags
+from archipel.themes import clean_tags, theme_key
 
 MAX_TITLE = 300
 
@@ -75,6 +75,7 @@ async def create_item(
     await session.flush()
     for position, author in enumerate(author_uris):
         session.add(ItemAuthor(object_id=item.id, actor_uri=author, position=position))
+    await sync_themes(session, item)
     if item.state != "draft":
         await revisions.record(session, item, author_uris[0])
     await session.flush()
@@ -123,6 +124,7 @@ async def update_item(session: AsyncSession, item: StoredObject, *, editor_uri: 
         for name, value in _territory_columns(item.fields).items():
             setattr(item, name, value)
     item.content = render_item(item.kind, item.source or "", item.fields, item.licence)
+    await sync_themes(session, item)
     if item.state != "draft":
         item.updated = _later_than(item.updated or item.published)
         await revisions.record(session, item, editor_uri)
@@ -162,6 +164,50 @@ async def update_article(
 ) -> StoredObject:
     return await update_item(session, article, editor_uri=article.author_uri, title=title, source=source,
                              summary=summary, tags=tags)
+
+
+async def sync_themes(session: AsyncSession, item: StoredObject) -> None:
+    """Keep item_themes equal to the item's tags (by normalised key)."""
+    await session.flush()
+    await session.execute(sql_delete(ItemTheme).where(ItemTheme.object_id == item.id))
+    seen = set()
+    for label in item.tags or []:
+        key = theme_key(label)[:100]
+        if key and key not in seen:
+            seen.add(key)
+            session.add(ItemTheme(object_id=item.id, key=key, label=label[:100]))
+    await session.flush()
+
+
+PUBLIC_STATES = ("published", "archived")
+LISTED_KINDS = ("article", "fiche", "resource")
+
+
+def public_items(*, local: bool | None = True, kinds=LISTED_KINDS, author_uri: str | None = None,
+                 theme: str | None = None):
+    """The query of items anyone may see (no drafts, no withdrawn items, no replies), newest first."""
+    query = select(StoredObject).where(
+        StoredObject.deleted_at.is_(None), StoredObject.state.in_(PUBLIC_STATES),
+        StoredObject.in_reply_to.is_(None), StoredObject.kind.in_(kinds))
+    if local is not None:
+        query = query.where(StoredObject.is_local.is_(local))
+    if author_uri:
+        query = query.where(StoredObject.id.in_(
+            select(ItemAuthor.object_id).where(ItemAuthor.actor_uri == author_uri)))
+    if theme:
+        query = query.where(StoredObject.id.in_(
+            select(ItemTheme.object_id).where(ItemTheme.key == theme_key(theme))))
+    return query.order_by(StoredObject.published.desc(), StoredObject.id.desc())
+
+
+async def theme_counts(session: AsyncSession, *, local: bool | None = True, limit: int = 40) -> list[tuple]:
+    """(key, label, count) of the themes of public items, most used first."""
+    visible = public_items(local=local).with_only_columns(StoredObject.id).order_by(None)
+    rows = await session.execute(
+        select(ItemTheme.key, func.min(ItemTheme.label), func.count(ItemTheme.id))
+        .where(ItemTheme.object_id.in_(visible)).group_by(ItemTheme.key)
+        .order_by(func.count(ItemTheme.id).desc(), ItemTheme.key).limit(limit))
+    return [tuple(row) for row in rows]
 
 
 async def authors_of(session: AsyncSession, item: StoredObject) -> list[str]:

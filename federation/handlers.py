@@ -216,6 +216,7 @@ async def on_create(ctx) -> None:
     ctx.session.add(item)
     await ctx.session.flush()
     await content.set_authors(ctx.session, item, items.authors_in(obj, author))
+    await content.sync_themes(ctx.session, item)
     if item.kind in items.RICH_KINDS:
         await revisions.record(ctx.session, item, author)
 
@@ -238,6 +239,7 @@ async def on_update(ctx) -> None:
         if name in fields:
             setattr(existing, name, fields[name])
     existing.updated = newer
+    await content.sync_themes(ctx.session, existing)
     if existing.kind in items.RICH_KINDS:
         await content.set_authors(ctx.session, existing, items.authors_in(obj, existing.author_uri))
         await revisions.record(ctx.session, existing, actor_of(ctx))

@@ -151,6 +151,18 @@ class ItemAuthor(Base):
     __table_args__ = (UniqueConstraint("object_id", "actor_uri"),)
 
 
+class ItemTheme(Base):
+    """The themes of an item by their normalised key ('Transition alimentaire' =
+    '#TransitionAlimentaire'), so that pages, filters and theme actors can find items by theme."""
+
+    __tablename__ = "item_themes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    __table_args__ = (UniqueConstraint("object_id", "key"),)
+
+
 class Revision(Base):
     """A saved state of a published item: who changed it, when, and everything it said."""
 

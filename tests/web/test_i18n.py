@@ -130,7 +130,7 @@ async def test_home_is_french_by_default(island):
     status, headers, html, cookies = await fetch(f"{island.url}/")
     assert status == 200
     assert_language(headers, html, "fr")
-    assert "Dernières publications" in html and "Latest posts" not in html
+    assert "Dernières fiches d'innovation" in html and "Latest innovation sheets" not in html
     assert "lang" not in cookies  # nothing chosen, nothing remembered
 
 
@@ -138,8 +138,8 @@ async def test_home_follows_accept_language(island):
     status, headers, html, cookies = await fetch(f"{island.url}/", **{"Accept-Language": "en-GB,en;q=0.9"})
     assert status == 200
     assert_language(headers, html, "en")
-    assert "Latest posts" in html and "Dernières publications" not in html
-    assert "Nothing has been published here yet." in html
+    assert "Latest innovation sheets" in html and "Dernières fiches d'innovation" not in html
+    assert "No innovation sheet yet." in html
     assert "lang" not in cookies
 
 
@@ -148,7 +148,7 @@ async def test_an_explicit_choice_is_remembered_in_a_cookie(island):
         status, headers, html, cookies = await fetch(f"{island.url}/?lang=en", session)
         assert status == 200
         assert_language(headers, html, "en")
-        assert "Latest posts" in html
+        assert "Latest innovation sheets" in html
         cookie = cookies["lang"]
         assert cookie.value == "en" and cookie["samesite"] == "Lax" and cookie["path"] == "/"
         assert int(cookie["max-age"]) > 30 * 24 * 3600
@@ -163,7 +163,7 @@ async def test_an_explicit_choice_is_remembered_in_a_cookie(island):
         assert_language(headers, html, "fr") and cookies["lang"].value == "fr"
         _, headers, html, _ = await fetch(f"{island.url}/", session)
         assert_language(headers, html, "fr")
-        assert "Dernières publications" in html
+        assert "Dernières fiches d'innovation" in html
 
 
 async def test_the_language_switcher(island):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from archipel import content, reuse, social
 from archipel.fiches import LICENCES
 from archipel.accounts import find_actor, island_actor
 from archipel.storage.tables import LocalActor, RemoteActor, StoredObject
 from archipel.text import html_to_text
+from archipel.themes import theme_key
 from federation.documents import ActorUrls
 from web import appkeys
 from web.pages import page, render
@@ -25,13 +26,37 @@ def _handle(request, username: str) -> str:
 async def home(request: web.Request) -> web.Response:
     async with request.app[appkeys.SESSIONS]() as session:
         island = await island_actor(session)
-        items = list(await session.scalars(
-            select(StoredObject).where(StoredObject.is_local.is_(True), StoredObject.deleted_at.is_(None),
-                                       StoredObject.in_reply_to.is_(None))
-            .order_by(StoredObject.id.desc()).limit(20)))
+        fiches = list(await session.scalars(content.public_items(kinds=("fiche",)).limit(12)))
+        resources = list(await session.scalars(content.public_items(kinds=("resource",)).limit(8)))
+        articles = list(await session.scalars(content.public_items(kinds=("article",)).limit(8)))
+        themes = await content.theme_counts(session)
     urls = ActorUrls(request.app[appkeys.SETTINGS].url, island.username)
-    return await page(request, "home.html", alternate=urls.id, items=items,
-                  island_handle=_handle(request, island.username))
+    return await page(request, "home.html", alternate=urls.id, fiches=fiches, resources=resources,
+                      articles=articles, themes=themes, island_handle=_handle(request, island.username))
+
+
+@routes.get("/tags/{tag}")
+async def theme(request: web.Request) -> web.Response:
+    key = theme_key(request.match_info["tag"])
+    async with request.app[appkeys.SESSIONS]() as session:
+        items = list(await session.scalars(content.public_items(local=None, theme=key).limit(100)))
+        label = next((label for k, label, _ in await content.theme_counts(session, local=None, limit=1000)
+                      if k == key), request.match_info["tag"])
+    return await page(request, "theme.html", items=items, label=label)
+
+
+@routes.get("/about")
+async def about(request: web.Request) -> web.Response:
+    async with request.app[appkeys.SESSIONS]() as session:
+        island = await island_actor(session)
+        members = list(await session.scalars(
+            select(LocalActor).where(LocalActor.kind == "person").order_by(LocalActor.display_name)))
+        counts = {kind: await session.scalar(
+            content.public_items(kinds=(kind,)).with_only_columns(func.count(StoredObject.id)).order_by(None))
+            for kind in ("fiche", "resource")}
+    urls = ActorUrls(request.app[appkeys.SETTINGS].url, island.username)
+    return await page(request, "about.html", alternate=urls.id, island=island, members=members, counts=counts,
+                      island_handle=_handle(request, island.username), licences=LICENCES)
 
 
 @routes.get("/@{username}")
@@ -42,15 +67,14 @@ async def profile(request: web.Request) -> web.Response:
         if actor is None:
             raise web.HTTPNotFound(text="no such actor")
         urls = ActorUrls(settings.url, actor.username)
-        items = list(await session.scalars(
-            select(StoredObject).where(StoredObject.local_author_id == actor.id,
-                                       StoredObject.deleted_at.is_(None))
-            .order_by(StoredObject.id.desc()).limit(50)))
+        query = (content.public_items(author_uri=urls.id) if actor.kind == "person"
+                 else content.public_items())
+        items = list(await session.scalars(query.limit(50)))
         followers = await social.count_follows(session, followed_uri=urls.id)
-    if request.headers.get("Accept", "").find("activity+json") >= 0:
+    if "activity+json" in request.headers.get("Accept", ""):
         raise web.HTTPFound(urls.id)
     return await page(request, "actor.html", alternate=urls.id, actor=actor, items=items,
-                  followers=followers, handle=_handle(request, actor.username))
+                      followers=followers, handle=_handle(request, actor.username))
 
 
 async def object_page(request: web.Request, item: StoredObject) -> web.Response:
