@@ -9,13 +9,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from archipel import content, social
+from archipel import accounts, content, social
 from archipel.errors import NotFound
 from archipel.identity import activity_uri
 from archipel.storage.tables import Follow, LocalActor, RemoteActor, StoredObject
 from federation import documents
 from federation.documents import ActorUrls
 from federation.outbox import enqueue, follower_inboxes
+from federation.vocabulary import PUBLIC
 
 
 FEDERATED_STATES = ("published", "archived")
@@ -57,9 +58,20 @@ async def withdraw_article(session: AsyncSession, base_url: str, author: LocalAc
     was_federated = article.state in FEDERATED_STATES
     article = await content.withdraw(session, article)
     if was_federated:
-        await _send_to_followers(session, base_url, author,
-                                 documents.delete(article, activity_uri(base_url)))
+        # Whoever received the item, from its authors or through the island's re-share, hears of it.
+        inboxes = await _audience_inboxes(session, base_url, await content.authors_of(session, article))
+        await enqueue(session, actor=author, activity=documents.delete(article, activity_uri(base_url)),
+                      inboxes=sorted(inboxes))
     return article
+
+
+async def _audience_inboxes(session, base_url: str, author_uris: list[str]) -> set[str]:
+    """Inboxes of the followers of every author and of the island (which re-shares their items)."""
+    island = await accounts.island_actor(session)
+    inboxes = set()
+    for uri in [*author_uris, ActorUrls(base_url, island.username).id]:
+        inboxes.update(await follower_inboxes(session, uri))
+    return inboxes
 
 
 async def _announce_change(session, base_url: str, item: StoredObject, kind: str) -> None:
@@ -67,7 +79,7 @@ async def _announce_change(session, base_url: str, item: StoredObject, kind: str
     authors = await content.authors_of(session, item)
     author = await session.get(LocalActor, item.local_author_id)
     activity = documents.create_or_update(kind, item, base_url, activity_uri(base_url), authors=authors)
-    inboxes = set()
+    inboxes = await _audience_inboxes(session, base_url, authors) if kind == "Update" else set()
     for uri in authors:
         inboxes.update(await follower_inboxes(session, uri))
     origin_author = await _remote_origin_author(session, item)
@@ -77,6 +89,23 @@ async def _announce_change(session, base_url: str, item: StoredObject, kind: str
         activity["object"]["cc"] = activity["cc"]
         inboxes.add(origin_author.shared_inbox or origin_author.inbox)
     await enqueue(session, actor=author, activity=activity, inboxes=sorted(inboxes))
+    if kind == "Create":
+        await _island_reshare(session, base_url, item)
+
+
+async def _island_reshare(session, base_url: str, item: StoredObject) -> None:
+    """The island re-shares what its members publish: following one island is enough.
+
+    Announce of the object IRI (what Mastodon understands), with FEP-1b12's `audience`."""
+    island = await accounts.island_actor(session)
+    urls = ActorUrls(base_url, island.username)
+    inboxes = await follower_inboxes(session, urls.id)
+    if not inboxes:
+        return
+    announce = documents.activity("Announce", id=activity_uri(base_url), actor=urls.id, object=item.uri,
+                                  to=[PUBLIC], cc=[urls.followers], published=item.published)
+    announce["audience"] = urls.id
+    await enqueue(session, actor=island, activity=announce, inboxes=inboxes)
 
 
 async def _remote_origin_author(session, item: StoredObject) -> RemoteActor | None:

@@ -198,6 +198,18 @@ def _object_fields(obj: dict, author: str) -> dict:
     return fields
 
 
+async def _store_received(ctx, obj: dict, author: str) -> StoredObject:
+    """A checked object from another server, stored like ours (authors, themes, first revision)."""
+    item = StoredObject(uri=obj["id"], is_local=False, **_object_fields(obj, author))
+    ctx.session.add(item)
+    await ctx.session.flush()
+    await content.set_authors(ctx.session, item, items.authors_in(obj, author))
+    await content.sync_themes(ctx.session, item)
+    if item.kind in items.RICH_KINDS:
+        await revisions.record(ctx.session, item, author)
+    return item
+
+
 async def on_create(ctx) -> None:
     obj = await _trusted_object(ctx)
     author = _author(obj)
@@ -212,13 +224,7 @@ async def on_create(ctx) -> None:
         raise Ignored("an object of ours cannot be created from outside")
     if not await _is_relevant(ctx, obj, author):
         raise Ignored("not addressed to us, not a reply to our items, not from someone we follow")
-    item = StoredObject(uri=obj["id"], is_local=False, **_object_fields(obj, author))
-    ctx.session.add(item)
-    await ctx.session.flush()
-    await content.set_authors(ctx.session, item, items.authors_in(obj, author))
-    await content.sync_themes(ctx.session, item)
-    if item.kind in items.RICH_KINDS:
-        await revisions.record(ctx.session, item, author)
+    await _store_received(ctx, obj, author)
 
 
 async def on_update(ctx) -> None:
@@ -298,7 +304,29 @@ async def on_like(ctx) -> None:
 
 
 async def on_announce(ctx) -> None:
-    await _on_interaction(ctx, "Announce")
+    """A boost of one of our items is counted; a re-share by an actor we follow (an island, a
+    person) brings the item here, fetched from its origin."""
+    target = id_of(ctx.activity.get("object"))
+    if target and host_of(target) == host_of(ctx.base_url):
+        await _on_interaction(ctx, "Announce")
+        return
+    require_trusted(ctx)
+    followed = await ctx.session.scalar(select(Follow.id).where(
+        Follow.followed_uri == actor_of(ctx), Follow.state == "accepted").limit(1))
+    if not followed or not target:
+        raise Ignored("re-share by an actor nobody here follows")
+    existing = await content.find_object(ctx.session, target)
+    if existing is not None:
+        raise Ignored("already known" if existing.deleted_at is None else "deleted: never re-created")
+    obj = normalize(await ctx.directory.client.fetch_json(target, ctx.directory.signer))
+    if obj.get("id") != target:
+        raise Ignored(f"{target} answered with another id ({obj.get('id')})")
+    author = _author(obj)
+    if not author or not same_host(author, target):
+        raise Ignored(f"{target} is attributed to {author}, not an actor of its host")
+    if not has_type(obj, *CONTENT_TYPES):
+        raise Ignored(f"re-share of something that is not content ({types_of(obj)})")
+    await _store_received(ctx, obj, author)
 
 
 async def _on_undo_interaction(ctx, kind: str) -> None:
