@@ -192,6 +192,24 @@ async def cmd_requests(args) -> None:
     print(f"{'accepted' if args.accept else 'rejected'}: {decision}")
 
 
+async def cmd_export(args) -> None:
+    from web import portability
+
+    async with Island(args.directory) as island:
+        report = await portability.export_island(island.settings, island.sessions, args.out,
+                                                 format=args.format, include_private=args.include_private)
+    print("\n".join(report.lines()))
+
+
+async def cmd_import(args) -> None:
+    from web import portability
+
+    async with Island(args.directory) as island:
+        report = await portability.import_island(island.settings, island.sessions, args.source,
+                                                 as_user=args.as_user)
+    print("\n".join(report.lines()))
+
+
 def _is_local_host(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     return name in ("localhost", "[::1]") or name.startswith("127.") or name.endswith(".localhost")
@@ -270,6 +288,34 @@ def build_parser() -> argparse.ArgumentParser:
     decision.add_argument("--accept", metavar="ACTOR_URL")
     decision.add_argument("--reject", metavar="ACTOR_URL")
     requests.set_defaults(run=cmd_requests)
+
+    export = commands.add_parser(
+        "export", help="write every local fiche, resource and article (drafts included) to a folder",
+        description="Write the island's own items, their revisions and attachments to the folder OUT "
+                    "(created; must be empty): one file per item (jsonld: the ActivityStreams document, "
+                    "withdrawn items as tombstones; markdown: the file `archipel publish` reads), "
+                    "revisions/<id>.json and manifest.json. Private contacts stay out unless "
+                    "--include-private.")
+    export.add_argument("directory", metavar="DIR")
+    export.add_argument("out", metavar="OUT")
+    export.add_argument("--format", choices=("jsonld", "markdown"), default="jsonld")
+    export.add_argument("--include-private", action="store_true",
+                        help="also write the private contacts of project holders")
+    export.set_defaults(run=cmd_export)
+
+    import_cmd = commands.add_parser(
+        "import", help="read a folder made by `archipel export` into this island (nothing is federated)",
+        description="Create the items of an export folder on this island, with new ids, their revisions "
+                    "and dates, in one transaction: a file that cannot be read stops the import and "
+                    "nothing is written. Nothing is federated: no Create is sent to anyone. Authors are "
+                    "matched by username; importing the same folder again changes nothing. Withdrawn "
+                    "items are skipped. Prints the original id -> new id of every item.")
+    import_cmd.add_argument("directory", metavar="DIR")
+    import_cmd.add_argument("source", metavar="IN")
+    import_cmd.add_argument("--as", dest="as_user", metavar="USERNAME",
+                            help="author of the items (and revisions) whose users do not exist here; "
+                                 "required when some do not")
+    import_cmd.set_defaults(run=cmd_import)
     return parser
 
 
