@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from archipel.storage.tables import LocalActor, RemoteActor, utcnow
@@ -116,7 +117,21 @@ class ActorDirectory:
         return await self.store(document, uri)
 
     async def store(self, document: dict, fetched_from: str) -> RemoteActor:
+        """Insert or refresh the actor. Two requests may fetch the same new actor at once: the
+        second insert then loses the race and updates instead."""
         values = parse_actor(document, fetched_from)
+        for attempt in range(2):
+            try:
+                actor = await self._upsert(values)
+                break
+            except IntegrityError:
+                if attempt:
+                    raise
+        if actor.key_id and actor.public_key_pem:
+            self._remember_key(ActorKey(actor.key_id, actor.uri, actor.public_key_pem, actor.fetched_at))
+        return actor
+
+    async def _upsert(self, values: dict) -> RemoteActor:
         async with self.sessionmaker() as session:
             actor = await session.scalar(select(RemoteActor).where(RemoteActor.uri == values["uri"]))
             if actor is None:
@@ -127,9 +142,7 @@ class ActorDirectory:
                     setattr(actor, name, value)
             actor.fetched_at = utcnow()
             await session.commit()
-        if actor.key_id and actor.public_key_pem:
-            self._remember_key(ActorKey(actor.key_id, actor.uri, actor.public_key_pem, actor.fetched_at))
-        return actor
+            return actor
 
     def forget(self, actor_uri: str) -> None:
         """A deleted actor's keys must not verify anything any more."""

@@ -210,6 +210,16 @@ async def cmd_import(args) -> None:
     print("\n".join(report.lines()))
 
 
+def cmd_demo(args) -> None:
+    from web.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run_demo(Path(args.directory), args.islands, base_port=args.base_port))
+    except KeyboardInterrupt:
+        pass
+
+
 def _is_local_host(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     return name in ("localhost", "[::1]") or name.startswith("127.") or name.endswith(".localhost")
@@ -279,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("--as", dest="as_user", metavar="USERNAME",
                         help="the local user who follows (default: the island)")
     follow.set_defaults(run=cmd_follow)
+
+    demo = commands.add_parser("demo", help="run a demo archipelago of N islands on this machine",
+                               description="Create (or reuse) N islands in DIR on ports BASE, BASE+1..., "
+                                           "with members and fiches; they follow each other. Ctrl-C stops them.")
+    demo.add_argument("--islands", type=int, default=3, metavar="N", help="how many islands (default 3)")
+    demo.add_argument("--directory", default="demo", metavar="DIR", help="where the islands live (default ./demo)")
+    demo.add_argument("--base-port", type=int, default=8001, metavar="PORT", help="port of the first island")
+    demo.set_defaults(run=cmd_demo, sync=True)
 
     requests = commands.add_parser("requests", help="list, accept or reject pending follow requests")
     requests.add_argument("directory", metavar="DIR")

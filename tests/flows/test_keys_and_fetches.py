@@ -76,3 +76,22 @@ async def test_only_activitystreams_documents_are_accepted(client, remote):
             await client.fetch_json(f"http://127.0.0.1:{sock.getsockname()[1]}/plain", None)
     finally:
         await runner.cleanup()
+
+
+async def test_concurrent_first_requests_from_a_new_actor_all_succeed(island, remote):
+    """Each request fetches the unknown key; the racing inserts must not fail any of them."""
+    import asyncio
+
+    remote.get_delay = 0.2  # so that the fetches overlap
+    statuses = await asyncio.gather(*(remote.post(f"{island.url}/inbox", like(remote, island, 100 + n))
+                                      for n in range(6)))
+    assert [status for status, _ in statuses] == [202] * 6
+
+
+async def test_storing_the_same_new_actor_concurrently_never_fails(island, remote):
+    import asyncio
+
+    document = remote.documents["/users/rosa"]
+    stored = await asyncio.gather(*(island.directory_service.store(document, remote.actor_uri("rosa"))
+                                    for _ in range(5)))
+    assert {actor.uri for actor in stored} == {remote.actor_uri("rosa")}

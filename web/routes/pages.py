@@ -29,10 +29,12 @@ async def home(request: web.Request) -> web.Response:
         fiches = list(await session.scalars(content.public_items(kinds=("fiche",)).limit(12)))
         resources = list(await session.scalars(content.public_items(kinds=("resource",)).limit(8)))
         articles = list(await session.scalars(content.public_items(kinds=("article",)).limit(8)))
-        themes = await content.theme_counts(session)
+        archipelago = list(await session.scalars(
+            content.public_items(local=False, kinds=("fiche", "resource")).limit(12)))
+        themes = await content.theme_counts(session, local=None)
     urls = ActorUrls(request.app[appkeys.SETTINGS].url, island.username)
     return await page(request, "home.html", alternate=urls.id, fiches=fiches, resources=resources,
-                      articles=articles, themes=themes, island_handle=_handle(request, island.username))
+                      articles=articles, archipelago=archipelago, themes=themes, island_handle=_handle(request, island.username))
 
 
 @routes.get("/tags/{tag}")
