@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from web.routes import account, activitypub, pages, reuse, wellknown
+from web.routes import account, activitypub, federated, authoring, media, pages, reuse, wellknown
 
 
 def setup_routes(app: web.Application) -> None:
@@ -10,4 +10,8 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(activitypub.routes)
     app.add_routes(pages.routes)
     app.add_routes(account.routes)
+    app.add_routes(media.routes)
     app.add_routes(reuse.routes)
+    app.add_routes(federated.routes)
+    app.add_routes(authoring.routes)
+    app.router.add_static("/static", authoring.STATIC_DIR)
