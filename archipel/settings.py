@@ -47,6 +47,10 @@ class Settings:
         "X-Forwarded-Proto headers are believed.",
     )
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted by the inbox.")
+    max_upload_bytes: int = _setting(10_000_000, "Largest image or file a user can upload.")
+    media_directory: str = _setting(
+        "", "Folder of uploaded images and files; empty means DIR/media (relative: inside DIR)."
+    )
     fetch_max_bytes: int = _setting(1_000_000, "Largest document we read from another server.")
     fetch_timeout: float = _setting(10.0, "Seconds allowed for one outgoing request.")
     delivery_give_up_hours: float = _setting(
@@ -81,6 +85,13 @@ class Settings:
             return host or "127.0.0.1", int(port)
         parts = urlsplit(self.url)
         return "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+
+    @property
+    def effective_media_directory(self) -> Path:
+        if not self.media_directory:
+            return self.directory / "media"
+        path = Path(self.media_directory).expanduser()
+        return path if path.is_absolute() else self.directory / path
 
     def absolute(self, path: str) -> str:
         return self.url.rstrip("/") + path

@@ -11,6 +11,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from archipel.accounts import island_actor
+from archipel.media import MULTIPART_ALLOWANCE
 from archipel.settings import Settings
 from archipel.storage.engine import make_engine, make_sessionmaker
 from archipel.storage.migrate import require_current_schema
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, run_workers: bool = True) -> web.Application:
     app = web.Application(
-        client_max_size=settings.max_body_bytes,
+        # Uploads need more than inboxes; inboxes read at most max_body_bytes themselves.
+        client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes + MULTIPART_ALLOWANCE),
         middlewares=[proxy_middleware(settings.trusted_proxies), error_middleware, csrf_middleware],
     )
     app[appkeys.SETTINGS] = settings

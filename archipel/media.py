@@ -1,0 +1,309 @@
+"""Uploaded images and files: checked from their bytes, images re-encoded, stored on disk.
+
+What a file *is* comes from its bytes only, never from its name or the type the browser declared:
+a page renamed `photo.jpg` is not an image. Images (JPEG, PNG, WebP, GIF) are decoded and encoded
+again, which is the reliable way to drop their metadata (EXIF with GPS positions, XMP, comments):
+the new file holds pixels and nothing else. EXIF orientation is applied first, so the picture
+stays upright once the tag is gone. Other files are kept as sent, but only of a few kinds (PDF,
+OpenDocument, Office Open XML, UTF-8 text and Markdown); the web layer serves them as downloads.
+Text must be named .txt or .md and must not start like HTML, SVG or XML: a page is not a note.
+
+Files live under `directory/<last 2 characters of the id>/<id>`; the id is a ULID, whose first
+characters only change every few decades, so the random end spreads the files out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from archipel.errors import InvalidInput
+from archipel.ids import is_ulid, new_ulid
+from archipel.storage.tables import LocalActor, Media, StoredObject
+
+DEFAULT_MAX_BYTES = 10_000_000
+MAX_SIDE = 4096  # larger images are scaled down to fit in MAX_SIDE x MAX_SIDE
+MAX_PIXELS = 50_000_000  # refused before decoding: a small file can claim a huge canvas
+MAX_ANIMATION_PIXELS = 100_000_000  # all frames of a GIF together; longer ones keep one frame
+MAX_FRAMES = 200
+MAX_ALT = 1500
+MAX_FILENAME = 100
+MULTIPART_ALLOWANCE = 64 * 1024  # room for the multipart envelope and the alt text of an upload
+
+IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+_EXTENSIONS = {
+    "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
+    "application/pdf": "pdf",
+    "application/vnd.oasis.opendocument.text": "odt",
+    "application/vnd.oasis.opendocument.spreadsheet": "ods",
+    "application/vnd.oasis.opendocument.presentation": "odp",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
+    "text/plain; charset=utf-8": "txt",
+    "text/markdown; charset=utf-8": "md",
+}
+_OOXML_MAIN_PARTS = {
+    "word/document.xml": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xl/workbook.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt/presentation.xml": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+
+ACCEPTED = "images JPEG, PNG, WebP, GIF ; PDF, OpenDocument, Word/Excel/PowerPoint, texte, Markdown"
+
+
+class MediaTooLarge(InvalidInput):
+    """The upload is over the size limit (the web layer answers 413)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What is written to disk and described in the `media` row."""
+
+    kind: str  # image | file
+    content_type: str
+    data: bytes
+    width: int | None = None
+    height: int | None = None
+
+
+# ---- checking and cleaning (pure, CPU-bound: run in a thread) ------------------------------------
+
+def prepare(data: bytes, filename: str = "") -> Prepared:
+    """The bytes to store for an upload, or InvalidInput saying why it is refused."""
+    if not data:
+        raise InvalidInput("le fichier est vide")
+    image = _open_image(data)
+    if image is not None:
+        return _reencode(image)
+    content_type = _file_type(data, filename)
+    if content_type is None:
+        raise InvalidInput(f"type de fichier non accepté ({ACCEPTED})")
+    return Prepared("file", content_type, data)
+
+
+def _open_image(data: bytes) -> Image.Image | None:
+    try:
+        image = Image.open(io.BytesIO(data), formats=list(IMAGE_TYPES))
+    except UnidentifiedImageError:
+        return None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own limit, met while reading the header; its warning (an error where warnings
+        # are errors) only happens above MAX_PIXELS, refused just below anyway.
+        raise InvalidInput("image trop grande (en pixels)") from None
+    except (OSError, ValueError, SyntaxError):
+        raise InvalidInput("image illisible") from None
+    width, height = image.size
+    if width < 1 or height < 1 or width * height > MAX_PIXELS:
+        raise InvalidInput(f"image trop grande ({width} × {height} pixels)")
+    return image
+
+
+def _reencode(image: Image.Image) -> Prepared:
+    # Phones write MPO: a JPEG followed by more pictures (depth, preview). Its first picture is kept.
+    fmt = "JPEG" if image.format == "MPO" else image.format
+    try:
+        if fmt == "GIF" and getattr(image, "n_frames", 1) > 1:
+            out, width, height = _reencode_animation(image)
+        else:
+            out, width, height = _reencode_still(image, fmt)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidInput("image trop grande (en pixels)") from None
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise InvalidInput("image illisible") from None
+    return Prepared("image", IMAGE_TYPES[fmt], out, width, height)
+
+
+def _fit(image: Image.Image) -> Image.Image:
+    if image.width > MAX_SIDE or image.height > MAX_SIDE:
+        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    return image
+
+
+def _pixels_only(image: Image.Image) -> Image.Image:
+    """A copy without any of the metadata Pillow read (EXIF, XMP, text chunks, comments)."""
+    transparency = image.info.get("transparency")
+    image.info = {}
+    if transparency is not None:
+        image.info["transparency"] = transparency
+    return image
+
+
+def _reencode_still(image: Image.Image, fmt: str) -> tuple[bytes, int, int]:
+    image.load()
+    icc = image.info.get("icc_profile")  # colours, not a description of the picture or its author
+    image = ImageOps.exif_transpose(image)  # a new image; the orientation tag goes with the rest
+    if fmt == "JPEG":
+        if image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+    elif fmt == "WEBP":
+        if image.mode not in ("RGB", "RGBA"):
+            image = image.convert("RGBA")
+    elif fmt == "GIF":
+        if image.mode not in ("P", "L"):
+            image = image.convert("RGBA").convert("P", palette=Image.Palette.ADAPTIVE)
+    elif image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):  # PNG: 16-bit and others
+        image = image.convert("RGBA")
+    image = _pixels_only(_fit(image))
+    options: dict = {}
+    if icc and fmt in ("JPEG", "PNG", "WEBP"):
+        options["icc_profile"] = icc
+    if fmt == "JPEG":
+        options.update(quality=88, optimize=True)
+    elif fmt == "WEBP":
+        options.update(quality=88)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue(), image.width, image.height
+
+
+def _reencode_animation(image: Image.Image) -> tuple[bytes, int, int]:
+    frames = image.n_frames
+    if frames > MAX_FRAMES or frames * image.width * image.height > MAX_ANIMATION_PIXELS:
+        image.seek(0)
+        return _reencode_still(image, "GIF")  # too long to keep moving: its first picture
+    durations, pictures = [], []
+    for frame in ImageSequence.Iterator(image):
+        durations.append(frame.info.get("duration", 100))
+        pictures.append(_pixels_only(_fit(frame.convert("RGBA"))))
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=durations, loop=image.info.get("loop", 0), disposal=2)
+    return buffer.getvalue(), pictures[0].width, pictures[0].height
+
+
+def _file_type(data: bytes, filename: str) -> str | None:
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    if data.startswith(b"PK\x03\x04"):
+        return _zip_type(data)
+    return _text_type(data, filename)
+
+
+_TEXT_EXTENSIONS = {".txt": "text/plain; charset=utf-8", ".md": "text/markdown; charset=utf-8",
+                    ".markdown": "text/markdown; charset=utf-8"}
+# What a browser that ignores our headers would take for a page or a picture (WHATWG sniffing).
+_MARKUP = re.compile(rb"<(!doctype|html|head|body|script|iframe|svg|\?xml|!--)", re.IGNORECASE)
+
+
+def _text_type(data: bytes, filename: str) -> str | None:
+    """UTF-8 text without NUL, named .txt or .md (the name only chooses between these two: any
+    other name means the sender believes it is something else), and not starting like markup."""
+    extension = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if extension not in _TEXT_EXTENSIONS or b"\x00" in data:
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if _MARKUP.match(data.removeprefix(b"\xef\xbb\xbf").lstrip()):
+        return None
+    return _TEXT_EXTENSIONS[extension]
+
+
+def _zip_type(data: bytes) -> str | None:
+    """OpenDocument (a `mimetype` entry first) or Office Open XML (its content types and main part).
+    Only the list of entries and one tiny entry are read: nothing is unpacked."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+            names = {entry.filename for entry in entries}
+            if entries and entries[0].filename == "mimetype" and entries[0].file_size <= 100:
+                declared = archive.read("mimetype").decode("ascii", "replace").strip()
+                if _EXTENSIONS.get(declared) in ("odt", "ods", "odp"):
+                    return declared
+                return None
+            if "[Content_Types].xml" in names:
+                for part, content_type in _OOXML_MAIN_PARTS.items():
+                    if part in names:
+                        return content_type
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
+        return None
+    return None
+
+
+def clean_filename(filename: str, content_type: str) -> str:
+    """A name safe in a URL and a header: ASCII letters, digits, `.-_`, the right extension."""
+    # Some clients (aiohttp's among them) percent-encode the name; browsers send it as UTF-8.
+    name = re.split(r"[\\/]", unquote(filename or ""))[-1]
+    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_")[: MAX_FILENAME - 10] or "fichier"
+    return f"{stem}.{_EXTENSIONS[content_type]}"
+
+
+# ---- storage ------------------------------------------------------------------------------------
+
+def media_path(directory: str | Path, media_id: str) -> Path:
+    if not is_ulid(media_id):
+        raise InvalidInput("identifiant de média invalide")
+    return Path(directory) / media_id[-2:] / media_id
+
+
+def media_url(base_url: str, media: Media) -> str:
+    return f"{base_url.rstrip('/')}/media/{media.id}/{media.filename}"
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+async def store_upload(session: AsyncSession, directory: str | Path, owner: LocalActor, filename: str,
+                       data: bytes, declared_type: str = "", alt: str = "", *,
+                       max_bytes: int = DEFAULT_MAX_BYTES) -> Media:
+    """Check, clean and store one upload; the row is flushed, the caller commits.
+
+    `declared_type` (what the browser said) is not believed: the bytes decide."""
+    del declared_type
+    if len(data) > max_bytes:
+        raise MediaTooLarge(f"fichier trop gros ({_megabytes(len(data))} ; maximum {_megabytes(max_bytes)})")
+    prepared = await asyncio.to_thread(prepare, data, filename or "")
+    media_id = new_ulid()
+    await asyncio.to_thread(_write, media_path(directory, media_id), prepared.data)
+    media = Media(
+        id=media_id, owner_id=owner.id, kind=prepared.kind, content_type=prepared.content_type,
+        filename=clean_filename(filename, prepared.content_type), size=len(prepared.data),
+        sha256=hashlib.sha256(prepared.data).hexdigest(), width=prepared.width,
+        height=prepared.height, alt=" ".join((alt or "").split())[:MAX_ALT],
+    )
+    session.add(media)
+    await session.flush()
+    return media
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
+
+
+async def get_media(session: AsyncSession, media_id: str) -> Media | None:
+    if not is_ulid(media_id):
+        return None
+    return await session.get(Media, media_id)
+
+
+async def attach(session: AsyncSession, media: Media, item: StoredObject) -> Media:
+    """Link an upload to the item it illustrates (its cover, or a file it offers)."""
+    if not item.is_local:
+        raise InvalidInput("un média ne peut illustrer qu'un contenu de cette île")
+    if media.object_id is not None and media.object_id != item.id:
+        raise InvalidInput("ce média illustre déjà un autre contenu")
+    media.object_id = item.id
+    await session.flush()
+    return media
