@@ -6,10 +6,10 @@ publishing path.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import fiches, revisions
@@ -258,3 +258,37 @@ async def get_local_object(session: AsyncSession, uri: str, author: LocalActor |
     if author is not None and item.local_author_id != author.id:
         raise Forbidden(f"{uri} is not an item of {author.username}")
     return item
+
+
+def changed_at():
+    """When an item last changed (its Update or withdrawal, else its publication)."""
+    return func.coalesce(StoredObject.updated, StoredObject.published)
+
+
+def catalog_items(after: tuple | None, limit: int):
+    """Local items that other islands replicate (published, archived or withdrawn), in the order
+    they last changed, after a (moment, id) position: a cursor, never an offset."""
+    query = select(StoredObject).where(
+        StoredObject.is_local.is_(True), StoredObject.in_reply_to.is_(None),
+        StoredObject.kind.in_(LISTED_KINDS),
+        or_(StoredObject.state.in_(PUBLIC_STATES), StoredObject.deleted_at.is_not(None)))
+    if after is not None:
+        moment, ident = after
+        query = query.where(or_(changed_at() > moment, and_(changed_at() == moment, StoredObject.id > ident)))
+    return query.order_by(changed_at(), StoredObject.id).limit(limit)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def encode_position(moment: datetime, ident: int) -> str:
+    """A cursor '<microseconds since 1970>_<id>', exact (no floating point)."""
+    return f"{(moment - _EPOCH) // timedelta(microseconds=1)}_{ident}"
+
+
+def decode_position(text: str | None) -> tuple[datetime, int] | None:
+    micros, _, ident = (text or "").partition("_")
+    try:
+        return _EPOCH + timedelta(microseconds=int(micros)), int(ident)
+    except (ValueError, OverflowError):
+        return None

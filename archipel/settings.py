@@ -60,6 +60,9 @@ class Settings:
     poll_interval: float = _setting(
         0.25, "Seconds between looks at the database for work written by other processes."
     )
+    catchup_minutes: float = _setting(
+        15.0, "Minutes between two catch-up walks of each followed island's catalog."
+    )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
 
     # ---- derived values -------------------------------------------------------------------

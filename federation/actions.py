@@ -6,13 +6,14 @@ The command line, the pages and the inbox worker all come through here.
 
 from __future__ import annotations
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import accounts, content, social
 from archipel.errors import NotFound
 from archipel.identity import activity_uri
-from archipel.storage.tables import Follow, LocalActor, RemoteActor, StoredObject
+from archipel.storage.tables import CatalogSync, Follow, LocalActor, RemoteActor, StoredObject
 from federation import documents
 from federation.documents import ActorUrls
 from federation.outbox import enqueue, follower_inboxes
@@ -143,6 +144,7 @@ async def unfollow(session: AsyncSession, base_url: str, actor: LocalActor, targ
         documents.activity("Follow", id=relation.activity_uri, actor=urls.id, object=target.uri))
     undo = documents.activity("Undo", id=activity_uri(base_url), actor=urls.id, object=inner)
     await social.remove_follow(session, urls.id, target.uri)
+    await session.execute(sql_delete(CatalogSync).where(CatalogSync.actor_uri == target.uri))
     await enqueue(session, actor=actor, activity=undo, inboxes=[target.inbox], public=False)
     return True
 

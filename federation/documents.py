@@ -29,6 +29,7 @@ class ActorUrls:
         self.followers = f"{self.id}/followers"
         self.following = f"{self.id}/following"
         self.featured = f"{self.id}/collections/featured"
+        self.catalog = f"{self.id}/catalog"
         self.key_id = f"{self.id}#main-key"
         self.shared_inbox = f"{self.base_url}/inbox"
         self.profile = f"{self.base_url}/@{username}"
@@ -55,6 +56,7 @@ def actor_document(actor: LocalActor, base_url: str) -> dict:
         "indexable": True,
         "published": rfc3339(actor.created_at),
         "publicKey": {"id": urls.key_id, "owner": urls.id, "publicKeyPem": actor.public_key_pem},
+        **({"catalog": urls.catalog} if actor.kind == "island" else {}),
     }
 
 
@@ -168,4 +170,13 @@ def ordered_collection_page(id: str, part_of: str, items: list, next: str | None
         document["next"] = next
     if prev:
         document["prev"] = prev
+    return document
+
+
+def catalog_page(id: str, part_of: str, items: list, next: str | None) -> dict:
+    """A page of an island's catalog: whole items (and tombstones) in the order they changed."""
+    document = {"@context": OBJECT_CONTEXT, "id": id, "type": "OrderedCollectionPage", "partOf": part_of,
+                "orderedItems": items}
+    if next:
+        document["next"] = next
     return document

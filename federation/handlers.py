@@ -6,21 +6,16 @@ trusts nothing in a body that was signed by someone other than its actor.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 
-from archipel import content, revisions, social
+from archipel import content, social
 from archipel.accounts import find_actor
-from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject, utcnow
-from archipel.text import html_to_text, sanitize_html
-from federation import actions, items
-from federation.as2 import as_list, has_type, host_of, id_of, ids_of, same_host, text_value, types_of
+from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject
+from federation import actions, catalog_sync, replicas
+from federation.as2 import as_list, has_type, host_of, id_of, ids_of, same_host, types_of
 from federation.jsonld import normalize
-from federation.vocabulary import ACTOR_TYPES, PUBLIC
-
-CONTENT_TYPES = ("Note", "Article", "Page", "Question", "Event", "Video", "Image", "Audio", "Document")
+from federation.vocabulary import ACTOR_TYPES
 
 
 class Ignored(Exception):
@@ -35,7 +30,7 @@ def object_type_of(activity: dict) -> str | None:
     for kind in kinds:
         if kind in ACTOR_TYPES:
             return "Actor"
-        if kind in CONTENT_TYPES:
+        if kind in replicas.CONTENT_TYPES:
             return "Content"
     return kinds[0] if kinds else None
 
@@ -56,16 +51,6 @@ def require_trusted(ctx) -> None:
 
 def actor_of(ctx) -> str:
     return ctx.incoming.actor_uri
-
-
-def parse_time(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
 
 
 # ---- follows ----------------------------------------------------------------------------------
@@ -117,6 +102,11 @@ async def _our_follow(ctx) -> Follow:
 async def on_accept_follow(ctx) -> None:
     require_trusted(ctx)
     await social.set_follow_state(ctx.session, await _our_follow(ctx), "accepted")
+    # An island with a catalog: import what it already published (backfill), then keep up.
+    actor = await ctx.directory.get(actor_of(ctx))
+    catalog = id_of((actor.document or {}).get("catalog"))
+    if catalog and same_host(catalog, actor.uri):
+        await catalog_sync.start_sync(ctx.session, actor.uri, catalog)
 
 
 async def on_reject_follow(ctx) -> None:
@@ -144,12 +134,6 @@ async def _trusted_object(ctx) -> dict:
     return fetched
 
 
-def _author(obj: dict) -> str | None:
-    attributed = as_list(obj.get("attributedTo"))
-    authors = [a for a in (id_of(x) for x in attributed) if a]
-    return authors[0] if authors else None
-
-
 async def _is_relevant(ctx, obj: dict, author: str) -> bool:
     """We keep replies to our items, posts addressing our actors, and posts of actors we follow."""
     in_reply_to = id_of(obj.get("inReplyTo"))
@@ -170,49 +154,9 @@ async def _is_relevant(ctx, obj: dict, author: str) -> bool:
     return followed is not None
 
 
-def _object_fields(obj: dict, author: str) -> dict:
-    content_map = obj.get("contentMap")
-    language = next(iter(content_map), "") if isinstance(content_map, dict) and content_map else ""
-    audience = ids_of(obj.get("to")) + ids_of(obj.get("cc"))
-    tags = [tag.get("name") for tag in as_list(obj.get("tag"))
-            if isinstance(tag, dict) and has_type(tag, "Hashtag") and isinstance(tag.get("name"), str)]
-    url = obj.get("url")
-    fields = {
-        "type": next((t for t in types_of(obj) if t in CONTENT_TYPES), "Note"),
-        "author_uri": author,
-        "in_reply_to": id_of(obj.get("inReplyTo")),
-        "name": html_to_text(text_value(obj, "name"))[:500],
-        "summary": html_to_text(text_value(obj, "summary"))[:2000],
-        "content": sanitize_html(text_value(obj, "content")),
-        "language": (language or "und")[:16],
-        "url": id_of(url[0] if isinstance(url, list) and url else url) or obj["id"],
-        "tags": [t.lstrip("#")[:100] for t in tags][:50],
-        "public": PUBLIC in audience,
-        "published": parse_time(obj.get("published")) or utcnow(),
-        "updated": parse_time(obj.get("updated")),
-        "kind": "article" if "Article" in types_of(obj) else "note",
-    }
-    rich = items.item_columns(obj)  # a fiche or resource from another island: rebuilt, checked
-    if rich is not None:
-        fields.update(rich)
-    return fields
-
-
-async def _store_received(ctx, obj: dict, author: str) -> StoredObject:
-    """A checked object from another server, stored like ours (authors, themes, first revision)."""
-    item = StoredObject(uri=obj["id"], is_local=False, **_object_fields(obj, author))
-    ctx.session.add(item)
-    await ctx.session.flush()
-    await content.set_authors(ctx.session, item, items.authors_in(obj, author))
-    await content.sync_themes(ctx.session, item)
-    if item.kind in items.RICH_KINDS:
-        await revisions.record(ctx.session, item, author)
-    return item
-
-
 async def on_create(ctx) -> None:
     obj = await _trusted_object(ctx)
-    author = _author(obj)
+    author = replicas.author_of(obj)
     if not author or not same_host(author, obj["id"]):
         raise Ignored(f"{obj['id']} is attributed to {author}, not an actor of its host")
     if ctx.incoming.body_trusted and author != actor_of(ctx):
@@ -224,7 +168,7 @@ async def on_create(ctx) -> None:
         raise Ignored("an object of ours cannot be created from outside")
     if not await _is_relevant(ctx, obj, author):
         raise Ignored("not addressed to us, not a reply to our items, not from someone we follow")
-    await _store_received(ctx, obj, author)
+    await replicas.store(ctx.session, obj, author)
 
 
 async def on_update(ctx) -> None:
@@ -232,23 +176,12 @@ async def on_update(ctx) -> None:
     existing = await content.find_object(ctx.session, obj["id"])
     if existing is None or existing.is_local:
         raise Ignored("update of an object we do not hold")
-    if existing.author_uri != _author(obj) or (ctx.incoming.body_trusted and existing.author_uri != actor_of(ctx)):
+    if existing.author_uri != replicas.author_of(obj) or (ctx.incoming.body_trusted and existing.author_uri != actor_of(ctx)):
         raise Ignored(f"{actor_of(ctx)} may not update {obj['id']}")
     if existing.deleted_at is not None:
         raise Ignored("update of a deleted object")
-    fields = _object_fields(obj, existing.author_uri)
-    newer = fields["updated"] or utcnow()
-    if existing.updated and newer <= existing.updated:
+    if not await replicas.update(ctx.session, existing, obj, actor_of(ctx)):
         raise Ignored("update not newer than what we have")
-    for name in ("name", "summary", "content", "tags", "url", "language", "kind", "state", "licence",
-                 "based_on", "fields", "source", "place", "region", "latitude", "longitude", "cover"):
-        if name in fields:
-            setattr(existing, name, fields[name])
-    existing.updated = newer
-    await content.sync_themes(ctx.session, existing)
-    if existing.kind in items.RICH_KINDS:
-        await content.set_authors(ctx.session, existing, items.authors_in(obj, existing.author_uri))
-        await revisions.record(ctx.session, existing, actor_of(ctx))
 
 
 async def on_update_actor(ctx) -> None:
@@ -321,12 +254,12 @@ async def on_announce(ctx) -> None:
     obj = normalize(await ctx.directory.client.fetch_json(target, ctx.directory.signer))
     if obj.get("id") != target:
         raise Ignored(f"{target} answered with another id ({obj.get('id')})")
-    author = _author(obj)
+    author = replicas.author_of(obj)
     if not author or not same_host(author, target):
         raise Ignored(f"{target} is attributed to {author}, not an actor of its host")
-    if not has_type(obj, *CONTENT_TYPES):
+    if not has_type(obj, *replicas.CONTENT_TYPES):
         raise Ignored(f"re-share of something that is not content ({types_of(obj)})")
-    await _store_received(ctx, obj, author)
+    await replicas.store(ctx.session, obj, author)
 
 
 async def _on_undo_interaction(ctx, kind: str) -> None:

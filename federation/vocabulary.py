@@ -23,6 +23,8 @@ ACTOR_CONTEXT = [
         "schema": "http://schema.org/",
         "PropertyValue": "schema:PropertyValue",
         "value": "schema:value",
+        "archipel": ARCHIPEL_NS,
+        "catalog": {"@id": "archipel:catalog", "@type": "@id"},
     },
 ]
 

@@ -73,6 +73,14 @@ class Node:
             await self.runner.cleanup()
             self.runner = None
 
+    async def restart(self, workers: bool = True) -> Node:
+        """Start again on the same address, as after a reboot (the database is kept)."""
+        await self.stop()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((self.host, self.port))
+        return await self.start(workers=workers)
+
     @property
     def sessions(self):
         return self.app[appkeys.SESSIONS]

@@ -16,6 +16,7 @@ from archipel.settings import Settings
 from archipel.storage.engine import make_engine, make_sessionmaker
 from archipel.storage.migrate import require_current_schema
 from federation.actors import ActorDirectory
+from federation.catalog_sync import CatalogSyncWorker
 from federation.client import FederationClient, Signer
 from federation.delivery import DeliveryWorker
 from federation.documents import ActorUrls
@@ -95,12 +96,17 @@ async def _workers(app: web.Application):
     )
     inbox = InboxWorker(sessions, app[appkeys.DIRECTORY], base_url=settings.url,
                         poll_interval=settings.poll_interval, on_sent=delivery.wake.set)
+    catalogs = CatalogSyncWorker(sessions, app[appkeys.DIRECTORY],
+                                 interval=timedelta(minutes=settings.catchup_minutes),
+                                 poll_interval=max(settings.poll_interval, 0.5))
     app[appkeys.DELIVERY_WORKER] = delivery
     app[appkeys.INBOX_WORKER] = inbox
+    app[appkeys.CATALOG_WORKER] = catalogs
     app[appkeys.INCOMING].on_stored = inbox.wake.set
     await delivery.recover()
     tasks = [asyncio.create_task(delivery.run_forever(), name="delivery-worker"),
-             asyncio.create_task(inbox.run_forever(), name="inbox-worker")]
+             asyncio.create_task(inbox.run_forever(), name="inbox-worker"),
+             asyncio.create_task(catalogs.run_forever(), name="catalog-sync")]
     yield
     for task in tasks:
         task.cancel()

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from archipel.settings import Settings
 from federation.actors import ActorDirectory
+from federation.catalog_sync import CatalogSyncWorker
 from federation.client import FederationClient, Signer
 from federation.delivery import DeliveryWorker
 from federation.inbox import InboxReceiver
@@ -22,4 +23,5 @@ INCOMING = web.AppKey("incoming", IncomingStore)
 INBOX = web.AppKey("inbox", InboxReceiver)
 INBOX_WORKER = web.AppKey("inbox_worker", InboxWorker)
 DELIVERY_WORKER = web.AppKey("delivery_worker", DeliveryWorker)
+CATALOG_WORKER = web.AppKey("catalog_worker", CatalogSyncWorker)
 TEMPLATES = web.AppKey("templates", Environment)

@@ -305,3 +305,22 @@ class Media(Base):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     alt: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CatalogSync(Base):
+    """Walking another island's catalog: first everything (backfill), then what changed (catch-up).
+
+    `cursor` is the position after the last item applied, saved after every page, so an
+    interrupted walk resumes where it stopped and a later walk sees only newer changes.
+    """
+
+    __tablename__ = "catalog_syncs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_uri: Mapped[str] = mapped_column(String(2000), unique=True)
+    catalog_url: Mapped[str] = mapped_column(String(2000))
+    cursor: Mapped[str] = mapped_column(String(100), default="")
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    items_applied: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

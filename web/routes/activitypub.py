@@ -96,6 +96,41 @@ async def outbox(request: web.Request) -> web.Response:
         lambda row: documents.strip_context(row[1]))
 
 
+CATALOG_PAGE = 50
+
+
+@routes.get("/users/{username}/catalog")
+async def catalog(request: web.Request) -> web.Response:
+    """The island's items for other islands to replicate (backfill, then catch-up from a cursor)."""
+    actor = await _actor_or_404(request)
+    if actor.kind != "island":
+        raise web.HTTPNotFound(text="only islands have a catalog")
+    urls = ActorUrls(_base(request), actor.username)
+    if "after" not in request.query:
+        async with request.app[appkeys.SESSIONS]() as session:
+            total = await session.scalar(content.catalog_items(None, 10**9).with_only_columns(
+                func.count(StoredObject.id)).order_by(None).limit(None)) or 0
+        return as2_response(documents.ordered_collection(urls.catalog, total, f"{urls.catalog}?after="))
+    after = request.query["after"]
+    async with request.app[appkeys.SESSIONS]() as session:
+        rows = list(await session.scalars(content.catalog_items(content.decode_position(after), CATALOG_PAGE)))
+        items = []
+        for item in rows:
+            if item.deleted_at is not None:
+                document = documents.tombstone(item)
+                document["updated"] = documents.rfc3339(item.deleted_at)
+            else:
+                document = documents.object_document(
+                    item, _base(request), authors=await content.authors_of(session, item))
+            items.append(documents.strip_context(document))
+    next_page = None
+    if rows:  # a walker stops at the first empty page; its cursor then stays after the last item
+        last = rows[-1]
+        next_page = f"{urls.catalog}?after={content.encode_position(last.updated or last.published, last.id)}"
+    return as2_response(documents.catalog_page(f"{urls.catalog}?after={after}", urls.catalog, items, next_page),
+                        cache_seconds=0)
+
+
 @routes.get("/users/{username}/collections/featured")
 async def featured(request: web.Request) -> web.Response:
     actor = await _actor_or_404(request)
@@ -167,8 +202,27 @@ async def activity_view(request: web.Request) -> web.Response:
     return as2_response(outgoing.payload)
 
 
+async def _read_bounded(request: web.Request, limit: int) -> bytes:
+    """At most limit + 1 bytes: enough to know a body is too big without holding all of it.
+    (The app's client_max_size is raised for uploads; it must never apply to inboxes.)"""
+    chunks, total = [], 0
+    while total <= limit:
+        chunk = await request.content.read(limit + 1 - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
 async def _receive(request: web.Request) -> web.Response:
-    body = await request.read()
+    limit = request.app[appkeys.SETTINGS].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        log.info("inbox %s refused a request from %s: 413 body of %d bytes announced",
+                 request.path, request.remote, request.content_length)
+        return web.json_response({"status": f"body of {request.content_length} bytes is over {limit}"},
+                                 status=413)
+    body = await _read_bounded(request, limit)
     target_uri = f"{request.scheme}://{request.host}{request.path_qs}"
     outcome = await request.app[appkeys.INBOX].receive(request.method, target_uri, request.headers, body)
     if outcome.status >= 400:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
-
 from aiohttp import web
 from sqlalchemy import and_, func, or_, select
 
@@ -54,16 +52,15 @@ def _filtered(filters: dict):
 
 
 def _cursor(item: StoredObject) -> str:
-    return f"{item.published.timestamp():.6f}_{item.id}"
+    return content.encode_position(item.published, item.id)
 
 
 def _after_cursor(query, cursor: str | None):
     """Items older than the cursor (published, id): stable while new items keep arriving."""
-    try:
-        stamp, _, ident = (cursor or "").partition("_")
-        moment, ident = datetime.fromtimestamp(float(stamp), tz=timezone.utc), int(ident)
-    except ValueError:
+    position = content.decode_position(cursor)
+    if position is None:
         return query
+    moment, ident = position
     return query.where(or_(StoredObject.published < moment,
                            and_(StoredObject.published == moment, StoredObject.id < ident)))
 

@@ -1,0 +1,95 @@
+"""Items received from other servers: stored and updated exactly like local ones.
+
+Used by the inbox handlers (Create, Update, Announce) and by catalog walks (backfill and
+catch-up), after each has checked who may say what about the object.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from archipel import content, revisions
+from archipel.storage.tables import StoredObject, utcnow
+from archipel.text import html_to_text, sanitize_html
+from federation import items
+from federation.as2 import as_list, has_type, id_of, ids_of, text_value, types_of
+from federation.vocabulary import PUBLIC
+
+CONTENT_TYPES = ("Note", "Article", "Page", "Question", "Event", "Video", "Image", "Audio", "Document")
+REPLICATED = ("name", "summary", "content", "tags", "url", "language", "kind", "state", "licence", "based_on",
+              "fields", "source", "place", "region", "latitude", "longitude", "cover")
+
+
+def parse_time(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def author_of(obj: dict) -> str | None:
+    attributed = as_list(obj.get("attributedTo"))
+    authors = [a for a in (id_of(x) for x in attributed) if a]
+    return authors[0] if authors else None
+
+
+def object_fields(obj: dict, author: str) -> dict:
+    content_map = obj.get("contentMap")
+    language = next(iter(content_map), "") if isinstance(content_map, dict) and content_map else ""
+    audience = ids_of(obj.get("to")) + ids_of(obj.get("cc"))
+    tags = [tag.get("name") for tag in as_list(obj.get("tag"))
+            if isinstance(tag, dict) and has_type(tag, "Hashtag") and isinstance(tag.get("name"), str)]
+    url = obj.get("url")
+    fields = {
+        "type": next((t for t in types_of(obj) if t in CONTENT_TYPES), "Note"),
+        "author_uri": author,
+        "in_reply_to": id_of(obj.get("inReplyTo")),
+        "name": html_to_text(text_value(obj, "name"))[:500],
+        "summary": html_to_text(text_value(obj, "summary"))[:2000],
+        "content": sanitize_html(text_value(obj, "content")),
+        "language": (language or "und")[:16],
+        "url": id_of(url[0] if isinstance(url, list) and url else url) or obj["id"],
+        "tags": [t.lstrip("#")[:100] for t in tags][:50],
+        "public": PUBLIC in audience,
+        "published": parse_time(obj.get("published")) or utcnow(),
+        "updated": parse_time(obj.get("updated")),
+        "kind": "article" if "Article" in types_of(obj) else "note",
+    }
+    rich = items.item_columns(obj)  # a fiche or resource from another island: rebuilt, checked
+    if rich is not None:
+        fields.update(rich)
+    return fields
+
+
+async def store(session: AsyncSession, obj: dict, author: str) -> StoredObject:
+    """A checked object from another server, stored like ours (authors, themes, first revision)."""
+    item = StoredObject(uri=obj["id"], is_local=False, **object_fields(obj, author))
+    session.add(item)
+    await session.flush()
+    await content.set_authors(session, item, items.authors_in(obj, author))
+    await content.sync_themes(session, item)
+    if item.kind in items.RICH_KINDS:
+        await revisions.record(session, item, author)
+    return item
+
+
+async def update(session: AsyncSession, existing: StoredObject, obj: dict, editor: str) -> bool:
+    """Apply a newer version of a received object; False when it is not newer than ours."""
+    fields = object_fields(obj, existing.author_uri)
+    newer = fields["updated"] or utcnow()
+    if existing.updated and newer <= existing.updated:
+        return False
+    for name in REPLICATED:
+        if name in fields:
+            setattr(existing, name, fields[name])
+    existing.updated = newer
+    await content.sync_themes(session, existing)
+    if existing.kind in items.RICH_KINDS:
+        await content.set_authors(session, existing, items.authors_in(obj, existing.author_uri))
+        await revisions.record(session, existing, editor)
+    return True
