@@ -19,7 +19,6 @@ from federation.documents import ActorUrls
 from federation.outbox import enqueue, follower_inboxes
 from federation.vocabulary import PUBLIC
 
-
 FEDERATED_STATES = ("published", "archived")
 
 

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from web.routes import account, activitypub, federated, authoring, media, pages, reuse, wellknown
+from web.routes import account, activitypub, authoring, federated, media, pages, reuse, wellknown
 
 
 def setup_routes(app: web.Application) -> None:

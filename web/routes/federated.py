@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+
 from aiohttp import web
 from sqlalchemy import and_, func, or_, select
 
 from archipel import content
 from archipel.accounts import island_actor
 from archipel.storage.tables import Follow, HostHealth, IncomingActivity, StoredObject
-from archipel.themes import theme_key
 from federation.as2 import host_of
 from federation.documents import ActorUrls
 from web import appkeys

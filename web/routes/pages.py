@@ -6,8 +6,8 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from archipel import content, reuse, social
-from archipel.fiches import LICENCES
 from archipel.accounts import find_actor, island_actor
+from archipel.fiches import LICENCES
 from archipel.storage.tables import LocalActor, RemoteActor, StoredObject
 from archipel.text import html_to_text
 from archipel.themes import theme_key
