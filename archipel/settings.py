@@ -60,6 +60,10 @@ class Settings:
     poll_interval: float = _setting(
         0.25, "Seconds between looks at the database for work written by other processes."
     )
+    hub: bool = _setting(
+        False, "Re-share what this island receives from the islands it follows (a hub of the "
+        "archipelago), so that islands following the hub receive it too.",
+    )
     catchup_minutes: float = _setting(
         15.0, "Minutes between two catch-up walks of each followed island's catalog."
     )

@@ -90,13 +90,15 @@ async def _announce_change(session, base_url: str, item: StoredObject, kind: str
         inboxes.add(origin_author.shared_inbox or origin_author.inbox)
     await enqueue(session, actor=author, activity=activity, inboxes=sorted(inboxes))
     if kind == "Create":
-        await _island_reshare(session, base_url, item)
+        await reshare(session, base_url, item)
 
 
-async def _island_reshare(session, base_url: str, item: StoredObject) -> None:
-    """The island re-shares what its members publish: following one island is enough.
+async def reshare(session, base_url: str, item: StoredObject) -> None:
+    """The island re-shares an item: what its members publish (following one island is enough),
+    and in hub mode what it receives, again each time that changes.
 
-    Announce of the object IRI (what Mastodon understands), with FEP-1b12's `audience`."""
+    Announce of the object IRI (what Mastodon understands), with FEP-1b12's `audience`; a
+    receiver that already holds the item refreshes it from its origin."""
     island = await accounts.island_actor(session)
     urls = ActorUrls(base_url, island.username)
     inboxes = await follower_inboxes(session, urls.id)

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from archipel import content, social
 from archipel.accounts import find_actor
 from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject
-from federation import actions, catalog_sync, replicas
+from federation import actions, catalog_sync, items, replicas
 from federation.as2 import as_list, has_type, host_of, id_of, ids_of, same_host, types_of
+from federation.client import FetchError
 from federation.jsonld import normalize
 from federation.vocabulary import ACTOR_TYPES
 
@@ -51,6 +52,12 @@ def require_trusted(ctx) -> None:
 
 def actor_of(ctx) -> str:
     return ctx.incoming.actor_uri
+
+
+async def hub_reshare(ctx, item: StoredObject) -> None:
+    """A hub re-shares what changed here, and only that: a cycle of hubs therefore ends."""
+    if ctx.hub and not item.is_local and item.kind in items.RICH_KINDS + ("article",):
+        await actions.reshare(ctx.session, ctx.base_url, item)
 
 
 # ---- follows ----------------------------------------------------------------------------------
@@ -168,7 +175,7 @@ async def on_create(ctx) -> None:
         raise Ignored("an object of ours cannot be created from outside")
     if not await _is_relevant(ctx, obj, author):
         raise Ignored("not addressed to us, not a reply to our items, not from someone we follow")
-    await replicas.store(ctx.session, obj, author)
+    await hub_reshare(ctx, await replicas.store(ctx.session, obj, author))
 
 
 async def on_update(ctx) -> None:
@@ -182,6 +189,7 @@ async def on_update(ctx) -> None:
         raise Ignored("update of a deleted object")
     if not await replicas.update(ctx.session, existing, obj, actor_of(ctx)):
         raise Ignored("update not newer than what we have")
+    await hub_reshare(ctx, existing)
 
 
 async def on_update_actor(ctx) -> None:
@@ -204,6 +212,7 @@ async def on_delete(ctx) -> None:
     if existing.author_uri != actor_of(ctx):
         raise Ignored(f"{actor_of(ctx)} may not delete {target}")
     await content.withdraw(ctx.session, existing)
+    await hub_reshare(ctx, existing)
 
 
 async def _forget_actor(ctx, actor_uri: str) -> None:
@@ -249,9 +258,16 @@ async def on_announce(ctx) -> None:
     if not followed or not target:
         raise Ignored("re-share by an actor nobody here follows")
     existing = await content.find_object(ctx.session, target)
-    if existing is not None:
-        raise Ignored("already known" if existing.deleted_at is None else "deleted: never re-created")
-    obj = normalize(await ctx.directory.client.fetch_json(target, ctx.directory.signer))
+    if existing is not None and (existing.deleted_at is not None or existing.is_local):
+        raise Ignored("deleted: never re-created" if existing.deleted_at else "one of ours")
+    try:
+        obj = normalize(await ctx.directory.client.fetch_json(target, ctx.directory.signer))
+    except FetchError as error:
+        if existing is not None and error.status == 410:  # re-shared because it was withdrawn
+            await content.withdraw(ctx.session, existing)
+            await hub_reshare(ctx, existing)
+            return
+        raise
     if obj.get("id") != target:
         raise Ignored(f"{target} answered with another id ({obj.get('id')})")
     author = replicas.author_of(obj)
@@ -259,7 +275,13 @@ async def on_announce(ctx) -> None:
         raise Ignored(f"{target} is attributed to {author}, not an actor of its host")
     if not has_type(obj, *replicas.CONTENT_TYPES):
         raise Ignored(f"re-share of something that is not content ({types_of(obj)})")
-    await replicas.store(ctx.session, obj, author)
+    if existing is not None:
+        # Known already: the re-share says it changed; its origin tells how (the newest wins).
+        if existing.author_uri != author or not await replicas.update(ctx.session, existing, obj, author):
+            raise Ignored("already known, unchanged")
+        await hub_reshare(ctx, existing)
+        return
+    await hub_reshare(ctx, await replicas.store(ctx.session, obj, author))
 
 
 async def _on_undo_interaction(ctx, kind: str) -> None:

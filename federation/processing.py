@@ -37,16 +37,18 @@ class Context:
     directory: ActorDirectory
     incoming: IncomingActivity
     activity: dict  # normalised
+    hub: bool = False  # re-share what we receive from the islands we follow
 
 
 class InboxWorker:
     def __init__(self, sessionmaker: async_sessionmaker, directory: ActorDirectory, *, base_url: str,
-                 poll_interval: float = 0.5, on_sent=lambda: None):
+                 poll_interval: float = 0.5, on_sent=lambda: None, hub: bool = False):
         self.sessionmaker = sessionmaker
         self.directory = directory
         self.base_url = base_url
         self.poll_interval = poll_interval
-        self.on_sent = on_sent  # wakes the delivery worker when a handler queued something
+        self.on_sent = on_sent
+        self.hub = hub  # wakes the delivery worker when a handler queued something
         self.wake = asyncio.Event()
 
     async def run_forever(self) -> None:
@@ -76,7 +78,7 @@ class InboxWorker:
                                           incoming.actor_uri, incoming.attempts)
             try:
                 activity = normalize(incoming.payload)
-                context = Context(session, self.base_url, self.directory, incoming, activity)
+                context = Context(session, self.base_url, self.directory, incoming, activity, self.hub)
                 handler = HANDLERS.get((incoming.activity_type, object_type_of(activity))) or \
                     HANDLERS.get((incoming.activity_type, None))
                 if handler is None:

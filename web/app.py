@@ -95,7 +95,7 @@ async def _workers(app: web.Application):
         poll_interval=settings.poll_interval,
     )
     inbox = InboxWorker(sessions, app[appkeys.DIRECTORY], base_url=settings.url,
-                        poll_interval=settings.poll_interval, on_sent=delivery.wake.set)
+                        poll_interval=settings.poll_interval, on_sent=delivery.wake.set, hub=settings.hub)
     catalogs = CatalogSyncWorker(sessions, app[appkeys.DIRECTORY],
                                  interval=timedelta(minutes=settings.catchup_minutes),
                                  poll_interval=max(settings.poll_interval, 0.5))
