@@ -65,8 +65,10 @@ def teaser_facts(item: StoredObject) -> list[str]:
 
 def item_columns(obj: dict) -> dict | None:
     """Columns of a received fiche or resource, or None when the object is not one of ours."""
-    kind = obj.get("itemKind")
+    kind = next(iter(as_list(obj.get("itemKind"))), None)  # other compactions send one-element arrays
     details = obj.get("details")
+    if isinstance(details, list) and len(details) == 1:
+        details = details[0]
     if kind not in RICH_KINDS or not isinstance(details, dict):
         return None
     try:

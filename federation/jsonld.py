@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pyld import jsonld
 
-from federation.vocabulary import AS, ITEM_TERMS, PUBLIC, PUBLIC_FORMS, SECURITY
+from federation.vocabulary import ARCHIPEL_NS, AS, ITEM_TERMS, PUBLIC, PUBLIC_FORMS, SECURITY
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ _CORE_TERMS = frozenset(
     nameMap summaryMap first next items orderedItems totalItems partOf replies source""".split()
 )
 
-_PREFIXES = frozenset({"schema", "archipel"})  # prefixes, not terms: keys using them take the full path
+_SCHEMA_TERMS_WE_READ = frozenset({"license", "isBasedOn", "spatialCoverage", "about", "educationalLevel",
+                                   "timeRequired", "learningResourceType"})
 
 CANONICAL_CONTEXT = [
     AS,
@@ -75,13 +76,39 @@ def offline_loader(url: str, options=None) -> dict:
             "document": document, "tag": "static"}
 
 
+_AS_NS = AS + "#"
+_OUR_PREFIXES = {"schema": "http://schema.org/", "archipel": ARCHIPEL_NS}
+
+
+def _definition_iri(definition) -> str:
+    value = definition.get("@id", "") if isinstance(definition, dict) else definition
+    return value if isinstance(value, str) else ""
+
+
+def _harmless(term: str, definition) -> bool:
+    """An inline term the fast path may leave alone: it cannot change what our code reads."""
+    iri = _definition_iri(definition)
+    for prefix in ("as:", _AS_NS):
+        if iri.startswith(prefix):
+            return iri[len(prefix):] == term  # `movedTo: as:movedTo` is AS itself; a rename is not
+    if iri.startswith(("archipel:", ARCHIPEL_NS)):
+        return False  # our vocabulary under another name
+    if iri.startswith(("schema:", "http://schema.org/", "https://schema.org/")):
+        name = iri.split(":", 1)[1].rsplit("/", 1)[-1].lstrip("/")
+        return name not in _SCHEMA_TERMS_WE_READ
+    return True
+
+
 def _fast_path_ok(context, document: dict) -> bool:
     """True when the compacted document already means what our code reads.
 
     Our own extension terms (`details`, `license`...) count only if the sender's context defines
-    them exactly as we do: the same word from another vocabulary is not ours."""
+    them (and the prefixes they use) exactly as we do: the same word from another vocabulary is
+    not ours, and our vocabulary under other words must go through the full algorithm."""
+    if context is None:
+        return False  # an expanded document, or one that relies on no context at all
     entries = context if isinstance(context, list) else [context]
-    ours = set()
+    ours, prefixes = set(), {}
     for entry in entries:
         if isinstance(entry, str):
             if _ALIASES.get(entry, entry) not in (AS, SECURITY):
@@ -90,13 +117,37 @@ def _fast_path_ok(context, document: dict) -> bool:
             for term, definition in entry.items():
                 if term in _CORE_TERMS or term.startswith("@"):
                     return False
-                if term in ITEM_TERMS and term not in _PREFIXES:
+                if term in _OUR_PREFIXES:
+                    prefixes[term] = definition
+                elif term in ITEM_TERMS:
                     if definition != ITEM_TERMS[term]:
                         return False
                     ours.add(term)
+                elif not _harmless(term, definition):
+                    return False
         else:
             return False
-    return _used_terms(document, set(ITEM_TERMS) - _PREFIXES) <= ours
+    used = _used_terms(document, set(ITEM_TERMS) - set(_OUR_PREFIXES))
+    if not used <= ours:
+        return False
+    if used - {"Hashtag", "sensitive"} and any(prefixes.get(p) != iri for p, iri in _OUR_PREFIXES.items()):
+        return False  # `license` means schema.org's only if `schema` does
+    return not _has_nested_context_or_iri_keys(document)
+
+
+def _has_nested_context_or_iri_keys(document, top: bool = True) -> bool:
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key == "details":
+                continue
+            if (key == "@context" and not top) or key in ("@id", "@type", "@value", "@graph") or \
+                    key.startswith(("http://", "https://")):
+                return True
+            if key != "@context" and _has_nested_context_or_iri_keys(value, top=False):
+                return True
+    elif isinstance(document, list):
+        return any(_has_nested_context_or_iri_keys(value, top=False) for value in document)
+    return False
 
 
 def _used_terms(document, terms: set) -> set:
@@ -126,11 +177,11 @@ def normalize(document: dict, *, full: bool = False) -> dict:
     """The document in our canonical compacted form (without its @context).
 
     full=True forces the JSON-LD algorithm (tests compare both paths)."""
-    context = document.get("@context", AS)
+    context = document.get("@context")
     if not full and _fast_path_ok(context, document) and not _has_prefixed_keys(document):
-        result = {k: v for k, v in document.items() if k != "@context"}
+        result = _compact_arrays({k: v for k, v in document.items() if k != "@context"})
     else:
-        result = _full_path(document)
+        result = _full_path(_public_iri(document))  # before expansion: a bare `Public` has no base
     return _public_iri(result)
 
 
@@ -144,12 +195,31 @@ def _full_path(document: dict) -> dict:
     return compacted
 
 
-def _public_iri(value):
-    """Every spelling of the public collection becomes the full IRI."""
+_LIST_TERMS = frozenset({"orderedItems", "coAuthors"})  # declared @list: order matters, stay lists
+
+
+def _compact_arrays(value, key: str | None = None):
+    """One-element arrays become single values, as pyld's compaction does (compactArrays)."""
+    if key == "details":
+        return value  # a JSON literal: data, not JSON-LD
     if isinstance(value, dict):
-        return {k: _public_iri(v) for k, v in value.items()}
+        return {k: _compact_arrays(v, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_public_iri(v) for v in value]
-    if isinstance(value, str) and value in PUBLIC_FORMS:
+        items = [_compact_arrays(v) for v in value]
+        return items[0] if len(items) == 1 and key not in _LIST_TERMS else items
+    return value
+
+
+_ADDRESSING = frozenset({"to", "cc", "bto", "bcc", "audience"})
+
+
+def _public_iri(value, key: str | None = None):
+    """Every spelling of the public collection in addressing properties becomes the full IRI
+    (only there: a fiche may well be titled "Public")."""
+    if isinstance(value, dict):
+        return {k: v if k == "details" else _public_iri(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public_iri(v, key) for v in value]
+    if key in _ADDRESSING and isinstance(value, str) and value in PUBLIC_FORMS:
         return PUBLIC
     return value

@@ -23,6 +23,8 @@ REPLICATED = ("name", "summary", "content", "tags", "url", "language", "kind", "
 
 
 def parse_time(value) -> datetime | None:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
     if not isinstance(value, str):
         return None
     try:

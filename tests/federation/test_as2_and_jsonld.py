@@ -68,5 +68,14 @@ def test_prefixed_terms_and_unknown_contexts_are_normalised_without_network():
 
 def test_public_in_any_spelling_becomes_the_full_iri():
     for spelling in ("as:Public", "Public", PUBLIC):
-        assert normalize({"@context": "https://www.w3.org/ns/activitystreams", "id": "https://a/1",
-                          "type": "Note", "to": [spelling]})["to"] == [PUBLIC]
+        document = {"@context": "https://www.w3.org/ns/activitystreams", "id": "https://a/1",
+                    "type": "Note", "to": [spelling]}
+        assert ids_of(normalize(document)["to"]) == ids_of(normalize(document, full=True)["to"]) == [PUBLIC]
+
+
+def test_only_addressing_is_rewritten_to_the_public_iri():
+    document = {"@context": "https://www.w3.org/ns/activitystreams", "id": "https://a/1", "type": "Article",
+                "name": "Public", "to": "Public"}
+    for full in (False, True):
+        result = normalize(dict(document), full=full)
+        assert result["name"] == "Public" and result["to"] == PUBLIC
