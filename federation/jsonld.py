@@ -15,8 +15,6 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
-from pyld import jsonld
-
 from federation.vocabulary import ARCHIPEL_NS, AS, ITEM_TERMS, PUBLIC, PUBLIC_FORMS, SECURITY
 
 log = logging.getLogger(__name__)
@@ -186,6 +184,10 @@ def normalize(document: dict, *, full: bool = False) -> dict:
 
 
 def _full_path(document: dict) -> dict:
+    # Imported here: pyld (with lxml) weighs ~10 MB more in every island, and most documents
+    # never need it (the fast path above).
+    from pyld import jsonld
+
     options = {"documentLoader": offline_loader}
     expanded = jsonld.expand(copy.deepcopy(document), options)
     compacted = jsonld.compact(expanded, {"@context": CANONICAL_CONTEXT}, options)
