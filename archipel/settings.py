@@ -60,6 +60,16 @@ class Settings:
     poll_interval: float = _setting(
         0.25, "Seconds between looks at the database for work written by other processes."
     )
+    blocked_domains: tuple[str, ...] = _setting(
+        (), "Domains (or host:port) this island never federates with, subdomains included: "
+        "their activities are dropped without a hint, nothing is fetched from or sent to them.",
+    )
+    allowed_domains: tuple[str, ...] = _setting(
+        (), "If set, the only domains (or host:port) this island federates with (a closed network).",
+    )
+    follow_back: bool = _setting(
+        False, "When another island follows this one, follow it back.",
+    )
     hub: bool = _setting(
         False, "Re-share what this island receives from the islands it follows (a hub of the "
         "archipelago), so that islands following the hub receive it too.",

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from federation import signatures
+from federation.domains import DomainPolicy
 from federation.keys import load_private_key
 from federation.netguard import BlockedAddress, GuardedResolver, check_url
 
@@ -49,8 +50,10 @@ class PostResult:
 
 
 class FederationClient:
-    def __init__(self, *, allow_private: bool, max_bytes: int, timeout: float, user_agent: str = USER_AGENT):
+    def __init__(self, *, allow_private: bool, max_bytes: int, timeout: float, user_agent: str = USER_AGENT,
+                 policy: DomainPolicy | None = None):
         self.allow_private = allow_private
+        self.policy = policy or DomainPolicy()
         self.max_bytes = max_bytes
         self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5))
         self.user_agent = user_agent
@@ -86,7 +89,11 @@ class FederationClient:
         return self._session
 
     def check(self, url: str) -> str:
-        return check_url(url, allow_private=self.allow_private)
+        url = check_url(url, allow_private=self.allow_private)
+        host = urlsplit(url).netloc
+        if not self.policy.allows(host):
+            raise BlockedAddress(f"{host} is not a server this island federates with")
+        return url
 
     async def fetch_json(self, url: str, signer: Signer | None, *, accept: str = ACCEPT_AS2) -> dict:
         """Signed GET of an AS2 (or JRD) document: size-limited, must be a JSON object."""

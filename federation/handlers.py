@@ -78,6 +78,10 @@ async def on_follow(ctx) -> None:
     if state == "accepted":
         await actions.answer_follow(ctx.session, ctx.base_url, target, follower, ctx.incoming.payload,
                                     accept=True)
+        if ctx.follow_back and target.kind == "island" and follower.type == "Group":
+            ours = f"{ctx.base_url}/users/{target.username}"
+            if await social.find_follow(ctx.session, ours, follower.uri) is None:
+                await actions.follow(ctx.session, ctx.base_url, target, follower)
 
 
 async def on_undo_follow(ctx) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from federation.actors import ActorDirectory, ActorError
-from federation.as2 import id_of, types_of
+from federation.as2 import host_of, id_of, types_of
 from federation.client import FetchError
 from federation.incoming_store import IncomingStore
 from federation.jsonld import normalize
@@ -60,6 +60,10 @@ class InboxReceiver:
         if len(kinds) != 1 or not actor_uri:
             return InboxOutcome(400, "an activity needs one type and an actor")
         kind = kinds[0]
+        if not self.directory.client.policy.allows(host_of(actor_uri)):
+            # A blocked server gets the answer any server gets, and nothing is fetched from it.
+            log.info("activity from blocked %s dropped", host_of(actor_uri))
+            return InboxOutcome(202, ACCEPTED)
 
         try:
             signed = parse_signed_request(method, target_uri, headers, body, now=now)

@@ -38,17 +38,20 @@ class Context:
     incoming: IncomingActivity
     activity: dict  # normalised
     hub: bool = False  # re-share what we receive from the islands we follow
+    follow_back: bool = False  # follow back the islands that follow ours
 
 
 class InboxWorker:
     def __init__(self, sessionmaker: async_sessionmaker, directory: ActorDirectory, *, base_url: str,
-                 poll_interval: float = 0.5, on_sent=lambda: None, hub: bool = False):
+                 poll_interval: float = 0.5, on_sent=lambda: None, hub: bool = False,
+                 follow_back: bool = False):
         self.sessionmaker = sessionmaker
         self.directory = directory
         self.base_url = base_url
         self.poll_interval = poll_interval
         self.on_sent = on_sent
-        self.hub = hub  # wakes the delivery worker when a handler queued something
+        self.hub = hub
+        self.follow_back = follow_back  # wakes the delivery worker when a handler queued something
         self.wake = asyncio.Event()
 
     async def run_forever(self) -> None:
@@ -78,7 +81,8 @@ class InboxWorker:
                                           incoming.actor_uri, incoming.attempts)
             try:
                 activity = normalize(incoming.payload)
-                context = Context(session, self.base_url, self.directory, incoming, activity, self.hub)
+                context = Context(session, self.base_url, self.directory, incoming, activity, self.hub,
+                                  self.follow_back)
                 handler = HANDLERS.get((incoming.activity_type, object_type_of(activity))) or \
                     HANDLERS.get((incoming.activity_type, None))
                 if handler is None:

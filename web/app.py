@@ -17,6 +17,7 @@ from archipel.storage.engine import make_engine, make_sessionmaker
 from archipel.storage.migrate import require_current_schema
 from federation.actors import ActorDirectory
 from federation.catalog_sync import CatalogSyncWorker
+from federation.domains import DomainPolicy
 from federation.client import FederationClient, Signer
 from federation.delivery import DeliveryWorker
 from federation.documents import ActorUrls
@@ -62,7 +63,9 @@ async def _database(app: web.Application):
 async def _http_client(app: web.Application):
     settings = app[appkeys.SETTINGS]
     client = FederationClient(allow_private=settings.allow_private_networks,
-                              max_bytes=settings.fetch_max_bytes, timeout=settings.fetch_timeout)
+                              max_bytes=settings.fetch_max_bytes, timeout=settings.fetch_timeout,
+                              policy=DomainPolicy.from_settings(settings.blocked_domains,
+                                                                settings.allowed_domains))
     await client.start()
     app[appkeys.CLIENT] = client
     yield
@@ -95,7 +98,8 @@ async def _workers(app: web.Application):
         poll_interval=settings.poll_interval,
     )
     inbox = InboxWorker(sessions, app[appkeys.DIRECTORY], base_url=settings.url,
-                        poll_interval=settings.poll_interval, on_sent=delivery.wake.set, hub=settings.hub)
+                        poll_interval=settings.poll_interval, on_sent=delivery.wake.set, hub=settings.hub,
+                        follow_back=settings.follow_back)
     catalogs = CatalogSyncWorker(sessions, app[appkeys.DIRECTORY],
                                  interval=timedelta(minutes=settings.catchup_minutes),
                                  poll_interval=max(settings.poll_interval, 0.5))

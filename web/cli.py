@@ -26,6 +26,7 @@ from archipel.storage.engine import make_engine, make_sessionmaker
 from archipel.storage.tables import LocalActor, RemoteActor
 from federation import actions
 from federation.actors import ActorDirectory, ActorError
+from federation.domains import DomainPolicy
 from federation.client import FederationClient, FetchError, Signer
 from federation.discovery import parse_handle, resolve_handle
 from federation.documents import ActorUrls
@@ -145,7 +146,9 @@ async def cmd_follow(args) -> None:
     async with Island(args.directory) as island:
         settings = island.settings
         client = FederationClient(allow_private=settings.allow_private_networks,
-                                  max_bytes=settings.fetch_max_bytes, timeout=settings.fetch_timeout)
+                                  max_bytes=settings.fetch_max_bytes, timeout=settings.fetch_timeout,
+                              policy=DomainPolicy.from_settings(settings.blocked_domains,
+                                                                settings.allowed_domains))
         await client.start()
         try:
             async with island.sessions() as session:
