@@ -42,6 +42,12 @@ def _format_datetime(context: Context, value: datetime) -> str:
     return format_datetime(value, "short", locale=context.get("lang", i18n.DEFAULT_LANGUAGE))
 
 
+def page_url(item) -> str:
+    """Where this island shows an item: its own URL if local, else the local page of the replica
+    (the origin is linked from there), so the archipelago stays readable when an island is down."""
+    return (item.url or item.uri) if item.is_local else f"/r/{item.id}"
+
+
 def make_templates() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -54,6 +60,7 @@ def make_templates() -> Environment:
     environment.globals["languages"] = i18n.LANGUAGE_NAMES
     environment.filters["format_date"] = _format_date
     environment.filters["format_datetime"] = _format_datetime
+    environment.filters["page_url"] = page_url
     i18n.translations()  # compile the catalogues now, not during the first request
     return environment
 

@@ -43,19 +43,21 @@ async def test_timeline_shows_local_and_replicated_items_with_filters(make_islan
     await wait_for(lambda: nantes.object(atelier), message="replication")
 
     page = await get(f"{nantes.url}/federated")
-    for uri in (papi, atelier, local):
-        assert f'href="{uri}"' in page
+    assert f'href="{local}"' in page  # ours, at its own URL
+    for title in ("Les Points d&#39;Accès Public à Internet de Brest", "Atelier « contribuer à un wiki"):
+        assert title in page  # replicas, at their local pages
     host = brest.url.split("//")[1]
     assert f"{nantes.url}/federated/islands/{host}" in page
 
+    papi_title, atelier_title = "Les Points d&#39;Accès Public", "Atelier « contribuer à un wiki"
     only_brest = await get(f"{nantes.url}/federated?island={host}")
-    assert papi in only_brest and local not in only_brest
+    assert papi_title in only_brest and local not in only_brest
     resources = await get(f"{nantes.url}/federated?type=resource")
-    assert atelier in resources and papi not in resources
+    assert atelier_title in resources and papi_title not in resources
     theme = await get(f"{nantes.url}/federated?theme=MediationNumerique")
-    assert papi in theme and atelier not in theme
+    assert papi_title in theme and atelier_title not in theme
     territory = await get(f"{nantes.url}/federated?territory=bretagne")
-    assert papi in territory and local not in territory
+    assert papi_title in territory and local not in territory
     assert local not in await get(f"{nantes.url}/federated?language=en")
 
     state = await get(f"{nantes.url}/federated/islands/{host}")
@@ -103,4 +105,5 @@ async def test_the_stream_sends_new_items_matching_the_filters(make_island):
         await asyncio.sleep(1.5)
     finally:
         listener.cancel()
-    assert len(events) == 1 and fiche in events[0]
+    assert len(events) == 1 and "Les Points d&#39;Accès Public à Internet de Brest" in events[0]
+    assert fiche  # published on brest; the card links to its local replica page on nantes

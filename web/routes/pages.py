@@ -47,6 +47,19 @@ async def theme(request: web.Request) -> web.Response:
     return await page(request, "theme.html", items=items, label=label)
 
 
+@routes.get(r"/r/{id:\d+}")
+async def replica(request: web.Request) -> web.StreamResponse:
+    """A replicated item, read-only here. Servers are sent to its canonical id: an AS2 document
+    is only ever served at its own id, by its own island."""
+    async with request.app[appkeys.SESSIONS]() as session:
+        item = await session.get(StoredObject, int(request.match_info["id"]))
+    if item is None or item.is_local or item.in_reply_to or item.state not in content.PUBLIC_STATES:
+        raise web.HTTPNotFound(text="no such item")
+    if "activity+json" in request.headers.get("Accept", "") or "ld+json" in request.headers.get("Accept", ""):
+        raise web.HTTPFound(item.uri, headers={"Vary": "Accept"})
+    return await object_page(request, item)
+
+
 @routes.get("/about")
 async def about(request: web.Request) -> web.Response:
     async with request.app[appkeys.SESSIONS]() as session:

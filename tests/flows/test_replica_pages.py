@@ -1,0 +1,34 @@
+"""Replicated items have read-only local pages; servers are sent to the canonical id."""
+
+import re
+
+import aiohttp
+
+from tests.flows.test_backfill import island_follows
+from tests.flows.test_fiches import publish_file
+from tests.nodes import wait_for
+
+
+async def test_a_replica_is_readable_here_even_when_its_island_is_down(make_island):
+    brest, nantes = await make_island("brest"), await make_island("nantes")
+    await brest.add_user("alice")
+    await island_follows(nantes, brest)
+    uri = await publish_file(brest, "papi-brest.md", "alice")
+    await wait_for(lambda: nantes.object(uri), message="the replica")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{nantes.url}/") as response:
+            home = await response.text()
+        local = re.search(r'href="(/r/\d+)">Les Points', home).group(1)
+        await brest.stop()  # the origin is down: its replica stays readable
+        async with http.get(f"{nantes.url}{local}") as response:
+            page = await response.text()
+            assert response.status == 200
+        assert "Les Points d&#39;Accès Public à Internet de Brest" in page
+        assert f'href="{uri}"' in page  # the original, credited
+        assert f'<link rel="alternate" type="application/activity+json" href="{uri}">' in page
+        assert "<h2>Mode d&#39;emploi</h2>" in page or "Mode d'emploi" in page
+        async with http.get(f"{nantes.url}{local}", headers={"Accept": "application/activity+json"},
+                            allow_redirects=False) as response:
+            assert response.status == 302 and response.headers["Location"] == uri
+        async with http.get(f"{nantes.url}/r/999999") as response:
+            assert response.status == 404
