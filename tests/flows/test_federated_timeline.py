@@ -37,7 +37,7 @@ async def get(url: str) -> str:
 
 async def test_timeline_shows_local_and_replicated_items_with_filters(make_island):
     brest, nantes = await archipelago(make_island)
-    papi = await publish_file(brest, "papi-brest.md", "alice")
+    await publish_file(brest, "papi-brest.md", "alice")
     atelier = await publish_file(brest, "atelier-wiki.md", "alice")
     local = await nantes.publish("bob", "Un article nantais", "Texte.", tags=["Vélo"])
     await wait_for(lambda: nantes.object(atelier), message="replication")

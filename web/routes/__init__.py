@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from web.routes import account, activitypub, authoring, federated, media, pages, reuse, wellknown
+from web.routes import account, activitypub, archipelago, authoring, federated, media, pages, reuse, wellknown
 
 
 def setup_routes(app: web.Application) -> None:
@@ -13,5 +13,6 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(media.routes)
     app.add_routes(reuse.routes)
     app.add_routes(federated.routes)
+    app.add_routes(archipelago.routes)
     app.add_routes(authoring.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)
