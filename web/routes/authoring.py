@@ -1,0 +1,402 @@
+"""Writing on the island: one's space, the item form (create, edit, archive, withdraw), the live
+preview, and the public history of an item with readable diffs.
+
+Every change goes through federation.actions, which writes the outgoing activity in the same
+transaction; a form with any error writes nothing (everything is checked before the first write,
+and a refusal from the domain rolls the whole transaction back).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from markupsafe import Markup
+from sqlalchemy import func, or_, select
+
+from archipel import content, fiches, revisions
+from archipel.accounts import find_actor
+from archipel.errors import Forbidden, InvalidInput, NotFound
+from archipel.identity import actor_uri, object_uri
+from archipel.ids import is_ulid
+from archipel.storage.tables import ItemAuthor, LocalActor, StoredObject
+from federation import actions
+from web import appkeys, auth, forms
+from web.auth import CurrentUser
+from web.i18n import gettext, negotiate_language
+from web.pages import page, render
+
+routes = web.RouteTableDef()
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"  # editor.js, editor.css
+FEDERATED = ("published", "archived")
+LIST_LIMIT = 500
+
+
+def _base(request: web.Request) -> str:
+    return request.app[appkeys.SETTINGS].url.rstrip("/")
+
+
+def _lang(request: web.Request) -> str:
+    return negotiate_language(request)
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """What the pages need of an item, read once (it stays usable after a rollback)."""
+
+    uri: str
+    ulid: str
+    kind: str
+    state: str
+    name: str
+    language: str
+    local_author_id: int | None
+    based_on: str | None
+
+    @property
+    def federated(self) -> bool:
+        return self.state in FEDERATED
+
+    @property
+    def edit_url(self) -> str:
+        return f"/espace/items/{self.ulid}/modifier"
+
+    @classmethod
+    def of(cls, item: StoredObject) -> ItemInfo:
+        origin = item.based_on if (item.based_on or "").startswith(("https://", "http://")) else None
+        return cls(item.uri, item.uri.rsplit("/", 1)[-1], item.kind, item.state, item.name, item.language,
+                   item.local_author_id, origin)
+
+
+def _labels(lang: str) -> dict:
+    return {"sections": forms.section_labels(lang), "kind_names": forms.kind_labels(lang),
+            "state_names": forms.state_labels(lang), "formats": forms.format_labels(lang),
+            "licences": {code: label for code, (label, _) in fiches.LICENCES.items()},
+            "item_languages": forms.ITEM_LANGUAGES}
+
+
+async def _can_edit(session, request: web.Request, user: CurrentUser | None, item: StoredObject) -> bool:
+    if user is None:
+        return False
+    if user.has_role("moderator"):
+        return True
+    return actor_uri(_base(request), user.username) in await content.authors_of(session, item)
+
+
+async def _find(session, request: web.Request) -> StoredObject:
+    ulid = request.match_info["ulid"]
+    if not is_ulid(ulid):
+        raise web.HTTPNotFound(text="no such item")
+    item = await content.find_object(session, object_uri(_base(request), ulid))
+    if item is None:
+        raise web.HTTPNotFound(text="no such item")
+    return item
+
+
+async def _blocked(request: web.Request, message: str, status: int = 403) -> web.Response:
+    return await page(request, "item_form.html", status=status, blocked=message, **_labels(_lang(request)))
+
+
+async def _editable(session, request: web.Request, user: CurrentUser) -> StoredObject | web.Response:
+    """The item, or the page that says why it cannot be edited."""
+    lang = _lang(request)
+    item = await _find(session, request)
+    if not item.is_local:
+        return await _blocked(request, gettext(lang, "Cet élément vient d'une autre île : il ne peut être "
+                                                     "modifié que là-bas. Vous pouvez le réutiliser dans "
+                                                     "une nouvelle fiche."))
+    if item.deleted_at is not None:
+        return await _blocked(request, gettext(lang, "Cet élément a été retiré : il ne peut plus être modifié."),
+                              status=410)
+    if not await _can_edit(session, request, user, item):
+        return await _blocked(request, gettext(lang, "Seul·es les auteur·ices de cet élément et l'équipe de "
+                                                     "modération de l'île peuvent le modifier."))
+    return item
+
+
+def _username_of(request: web.Request, uri: str) -> str:
+    prefix = f"{_base(request)}/users/"
+    return uri.removeprefix(prefix) if uri.startswith(prefix) else uri
+
+
+async def _coauthors(session, request, lang: str, usernames: list[str], first_author: str,
+                     errors: dict) -> list[str]:
+    """Actor URIs of the co-authors (local people); unknown names go into `errors`."""
+    uris = []
+    for username in usernames:
+        actor = await find_actor(session, username)
+        if actor is None or actor.kind != "person":
+            errors.setdefault("coauthors", gettext(lang, "« %(name)s » n'est pas un·e utilisateur·ice de cette "
+                                                         "île.") % {"name": username})
+            continue
+        uri = actor_uri(_base(request), actor.username)
+        if uri != first_author and uri not in uris:
+            uris.append(uri)
+    return uris
+
+
+def _preview_fragment(lang: str, kind: str, values: forms.FormValues) -> Markup:
+    """Title, summary and body as the published page will show them (all escaped or sanitised)."""
+    if not values["title"]:
+        values = forms.FormValues(values.kind, {**values.texts, "title": gettext(lang, "Sans titre")},
+                                  values.holders)
+    parsed, errors = forms.parse(values, lang, known_language=values["language"])
+    if parsed is None:
+        messages = "".join(f"<li>{html.escape(message)}</li>" for message in errors.values())
+        return Markup(f'<p>{html.escape(gettext(lang, "Corrigez ces erreurs pour voir l’aperçu :"))}</p>'
+                      f"<ul>{messages}</ul>")
+    try:
+        body = forms.preview(kind, parsed)
+    except (InvalidInput, ValueError) as error:
+        return Markup(f"<p>{html.escape(str(error))}</p>")
+    summary = f"<p><strong>{html.escape(parsed.summary)}</strong></p>" if parsed.summary else ""
+    return Markup(f'<p class="preview-title">{html.escape(parsed.title)}</p>{summary}'
+                  f'<div class="preview-body" lang="{html.escape(parsed.language)}">{body}</div>')
+
+
+async def _form_page(request: web.Request, *, values: forms.FormValues, info: ItemInfo | None = None,
+                     errors: dict | None = None, status: int = 200, done: str | None = None,
+                     withdraw_error: str | None = None) -> web.Response:
+    lang = _lang(request)
+    errors = dict(errors or {})
+    general = [errors.pop("")] if "" in errors else []
+    if info is None:
+        action = f"/espace/nouveau?kind={values.kind}"
+        state_options = []
+    else:
+        action = info.edit_url
+        state_options = list(FEDERATED) if info.federated else list(fiches.STATES)
+    return await page(
+        request, "item_form.html", status=status, values=values, kind=values.kind, info=info, errors=errors,
+        general=general, action=action, state_options=state_options, done=done, withdraw_error=withdraw_error,
+        preview=_preview_fragment(lang, values.kind, values), section_field=forms.section_field,
+        holder_field=forms.holder_field, **_labels(lang))
+
+
+# ---- one's space ---------------------------------------------------------------------------
+
+@routes.get("/espace")
+async def espace(request: web.Request) -> web.Response:
+    user = await auth.require_user(request)
+    everyone = user.has_role("moderator")
+    query = select(StoredObject).where(StoredObject.is_local.is_(True), StoredObject.deleted_at.is_(None),
+                                       StoredObject.in_reply_to.is_(None))
+    if not everyone:
+        mine = select(ItemAuthor.object_id).where(ItemAuthor.actor_uri == actor_uri(_base(request), user.username))
+        query = query.where(or_(StoredObject.id.in_(mine), StoredObject.local_author_id == user.actor.id))
+    query = query.order_by(func.coalesce(StoredObject.updated, StoredObject.published).desc(),
+                           StoredObject.id.desc()).limit(LIST_LIMIT)
+    async with request.app[appkeys.SESSIONS]() as session:
+        items = list(await session.scalars(query))
+        author_ids = {item.local_author_id for item in items if item.local_author_id}
+        authors = {actor.id: actor.display_name for actor in await session.scalars(
+            select(LocalActor).where(LocalActor.id.in_(author_ids)))} if author_ids else {}
+    return await page(request, "espace.html", items=[(ItemInfo.of(item), item) for item in items],
+                      everyone=everyone, authors=authors, done=request.query.get("done"),
+                      **_labels(_lang(request)))
+
+
+# ---- creating ------------------------------------------------------------------------------
+
+def _new_kind(request: web.Request) -> str:
+    kind = request.query.get("kind", "fiche")
+    if kind not in forms.FORM_KINDS:
+        raise web.HTTPBadRequest(text="kind must be fiche or resource")
+    return kind
+
+
+@routes.get("/espace/nouveau")
+async def new_form(request: web.Request) -> web.Response:
+    await auth.require_user(request)
+    return await _form_page(request, values=forms.blank(_new_kind(request)))
+
+
+@routes.post("/espace/nouveau")
+async def create(request: web.Request) -> web.Response:
+    user = await auth.require_user(request)
+    lang = _lang(request)
+    post = await request.post()
+    values = forms.read_post(post, _new_kind(request))
+    action = post.get("action") or "draft"
+    state = {"draft": "draft", "propose": "proposed", "publish": "published"}.get(action, "draft")
+    parsed, errors = forms.parse(values, lang)
+    if action == "preview" and parsed is None:
+        return await _form_page(request, values=values, errors=errors)
+    async with request.app[appkeys.SESSIONS]() as session:
+        me = actor_uri(_base(request), user.username)
+        coauthors = await _coauthors(session, request, lang, parsed.coauthors if parsed else
+                                     forms.parse_usernames(values), me, errors)
+        if errors:
+            return await _form_page(request, values=values, errors=errors, status=400)
+        if action == "preview":
+            return await _form_page(request, values=values)
+        authors = [user.actor] + [await find_actor(session, _username_of(request, uri)) for uri in coauthors]
+        try:
+            item = await actions.publish_item(session, _base(request), authors, kind=values.kind, state=state,
+                                              **parsed.item_arguments())
+            info = ItemInfo.of(item)
+            await session.commit()
+        except (InvalidInput, Forbidden) as error:
+            await session.rollback()
+            return await _form_page(request, values=values, errors={"": str(error)}, status=400)
+    _wake(request)
+    raise web.HTTPSeeOther(f"{info.edit_url}?done={'published' if state == 'published' else 'created'}")
+
+
+def _wake(request: web.Request) -> None:
+    """Tell the delivery worker (when it runs in this process) that there is something to send."""
+    if appkeys.DELIVERY_WORKER in request.app:
+        request.app[appkeys.DELIVERY_WORKER].wake.set()
+
+
+# ---- editing -------------------------------------------------------------------------------
+
+@routes.get("/espace/items/{ulid}/modifier")
+async def edit_form(request: web.Request) -> web.Response:
+    user = await auth.require_user(request)
+    async with request.app[appkeys.SESSIONS]() as session:
+        item = await _editable(session, request, user)
+        if isinstance(item, web.Response):
+            return item
+        authors = await content.authors_of(session, item)
+        values = forms.from_item(item, [_username_of(request, uri) for uri in authors[1:]])
+        info = ItemInfo.of(item)
+    return await _form_page(request, values=values, info=info, done=request.query.get("done"))
+
+
+@routes.post("/espace/items/{ulid}/modifier")
+async def edit(request: web.Request) -> web.Response:
+    user = await auth.require_user(request)
+    lang = _lang(request)
+    post = await request.post()
+    async with request.app[appkeys.SESSIONS]() as session:
+        item = await _editable(session, request, user)
+        if isinstance(item, web.Response):
+            return item
+        info = ItemInfo.of(item)
+        values = forms.read_post(post, item.kind)
+        action = post.get("action") or "save"
+        state = "published" if action == "publish" else values["state"] or info.state
+        parsed, errors = forms.parse(values, lang, known_language=info.language)
+        if state not in fiches.STATES:
+            errors["state"] = gettext(lang, "Choisissez un état de la liste.")
+        elif info.federated and state not in FEDERATED:
+            errors["state"] = gettext(lang, "Un élément déjà publié ne redevient pas un brouillon : "
+                                            "archivez-le ou retirez-le.")
+        authors = await content.authors_of(session, item)
+        coauthors = await _coauthors(session, request, lang, parsed.coauthors if parsed else
+                                     forms.parse_usernames(values), authors[0], errors)
+        if errors or action == "preview":
+            return await _form_page(request, values=values, info=info, errors=errors,
+                                    status=400 if errors and action != "preview" else 200)
+        try:
+            if [authors[0], *coauthors] != authors:
+                await content.set_authors(session, item, [authors[0], *coauthors])
+            await actions.edit_item(session, _base(request), item, editor=user.actor, state=state,
+                                    **parsed.item_arguments())
+            await session.commit()
+        except (InvalidInput, Forbidden) as error:
+            await session.rollback()
+            return await _form_page(request, values=values, info=info, errors={"": str(error)}, status=400)
+    _wake(request)
+    done = "published" if state == "published" and not info.federated else "saved"
+    raise web.HTTPSeeOther(f"{info.edit_url}?done={done}")
+
+
+@routes.post("/espace/items/{ulid}/retirer")
+async def withdraw(request: web.Request) -> web.Response:
+    user = await auth.require_user(request)
+    post = await request.post()
+    async with request.app[appkeys.SESSIONS]() as session:
+        item = await _editable(session, request, user)
+        if isinstance(item, web.Response):
+            return item
+        if post.get("confirm") != "yes":
+            authors = await content.authors_of(session, item)
+            values = forms.from_item(item, [_username_of(request, uri) for uri in authors[1:]])
+            return await _form_page(
+                request, values=values, info=ItemInfo.of(item), status=400,
+                withdraw_error=gettext(_lang(request), "Cochez la case pour confirmer le retrait."))
+        # The Delete comes from the first author, who sent the Create.
+        author = await session.get(LocalActor, item.local_author_id)
+        await actions.withdraw_article(session, _base(request), author, item)
+        await session.commit()
+    _wake(request)
+    raise web.HTTPSeeOther("/espace?done=withdrawn")
+
+
+# ---- live preview --------------------------------------------------------------------------
+
+@routes.post("/espace/apercu")
+async def preview(request: web.Request) -> web.Response:
+    """The preview region's content for the posted form (X-CSRF-Token header, or the form's token)."""
+    await auth.require_user(request)
+    post = await request.post()
+    kind = post.get("kind")
+    if kind not in (*forms.FORM_KINDS, "article"):
+        raise web.HTTPBadRequest(text="kind must be fiche, resource or article")
+    fragment = _preview_fragment(_lang(request), kind, forms.read_post(post, kind))
+    response = web.Response(text=str(fragment), content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# ---- history -------------------------------------------------------------------------------
+
+async def _readable(session, request: web.Request) -> StoredObject | web.Response:
+    """A local item whose history this visitor may read: everyone for published items."""
+    item = await _find(session, request)
+    if not item.is_local:
+        raise web.HTTPNotFound(text="no such item")
+    if item.deleted_at is not None:
+        return render(request, "gone.html", status=410)
+    if item.state not in FEDERATED and not await _can_edit(session, request, await auth.current_user(request),
+                                                            item):
+        raise web.HTTPNotFound(text="no such item")
+    return item
+
+
+async def _editor_names(session, request, uris) -> dict[str, str]:
+    names = {}
+    for uri in set(uris):
+        actor = await find_actor(session, _username_of(request, uri)) if uri.startswith(_base(request)) else None
+        names[uri] = actor.display_name if actor else uri
+    return names
+
+
+@routes.get("/o/{ulid}/historique")
+async def history(request: web.Request) -> web.Response:
+    async with request.app[appkeys.SESSIONS]() as session:
+        item = await _readable(session, request)
+        if isinstance(item, web.Response):
+            return item
+        found = await revisions.history(session, item)
+        names = await _editor_names(session, request, [revision.editor_uri for revision in found])
+        can_edit = await _can_edit(session, request, await auth.current_user(request), item)
+        info = ItemInfo.of(item)
+    return await page(request, "history.html", info=info, revisions=found, names=names, can_edit=can_edit,
+                      latest=found[0].number if found else None, **_labels(_lang(request)))
+
+
+@routes.get(r"/o/{ulid}/historique/{a:\d{1,9}}/{b:\d{1,9}}")
+async def revision_diff(request: web.Request) -> web.Response:
+    lang = _lang(request)
+    async with request.app[appkeys.SESSIONS]() as session:
+        item = await _readable(session, request)
+        if isinstance(item, web.Response):
+            return item
+        try:
+            old = await revisions.get(session, item, int(request.match_info["a"]))
+            new = await revisions.get(session, item, int(request.match_info["b"]))
+        except NotFound:
+            raise web.HTTPNotFound(text="no such revision") from None
+        names = await _editor_names(session, request, [old.editor_uri, new.editor_uri])
+        info = ItemInfo.of(item)
+    changes = [(forms.diff_label(lang, change.label), change.lines)
+               for change in revisions.diff(old.snapshot, new.snapshot)]
+    return await page(request, "diff.html", info=info, old=old, new=new, names=names, changes=changes,
+                      **_labels(lang))
