@@ -135,7 +135,10 @@ class CatalogSyncWorker:
         if not author or host_of(author) != host_of(object_id):
             return False
         if existing is None:
-            await replicas.store(session, entry, author)
+            try:
+                await replicas.store(session, entry, author)
+            except replicas.AlreadyStored:
+                return False  # the inbox stored it meanwhile: nothing left to do
             return True
         if existing.is_local or existing.deleted_at is not None or existing.author_uri != author:
             return False

@@ -179,7 +179,14 @@ async def on_create(ctx) -> None:
         raise Ignored("an object of ours cannot be created from outside")
     if not await _is_relevant(ctx, obj, author):
         raise Ignored("not addressed to us, not a reply to our items, not from someone we follow")
-    await hub_reshare(ctx, await replicas.store(ctx.session, obj, author))
+    await hub_reshare(ctx, await _store(ctx, obj, author))
+
+
+async def _store(ctx, obj: dict, author: str) -> StoredObject:
+    try:
+        return await replicas.store(ctx.session, obj, author)
+    except replicas.AlreadyStored:
+        raise Ignored("already known (stored meanwhile by another worker)") from None
 
 
 async def on_update(ctx) -> None:
@@ -285,7 +292,7 @@ async def on_announce(ctx) -> None:
             raise Ignored("already known, unchanged")
         await hub_reshare(ctx, existing)
         return
-    await hub_reshare(ctx, await replicas.store(ctx.session, obj, author))
+    await hub_reshare(ctx, await _store(ctx, obj, author))
 
 
 async def _on_undo_interaction(ctx, kind: str) -> None:

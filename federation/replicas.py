@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import content, revisions
@@ -68,11 +70,23 @@ def object_fields(obj: dict, author: str) -> dict:
     return fields
 
 
+class AlreadyStored(Exception):
+    """Another worker stored this object first (a catalog walk and the inbox may race)."""
+
+
 async def store(session: AsyncSession, obj: dict, author: str) -> StoredObject:
-    """A checked object from another server, stored like ours (authors, themes, first revision)."""
-    item = StoredObject(uri=obj["id"], is_local=False, **object_fields(obj, author))
-    session.add(item)
-    await session.flush()
+    """A checked object from another server, stored like ours (authors, themes, first revision).
+
+    The row is inserted with ON CONFLICT DO NOTHING: if another worker stored the same id a
+    moment ago, this one gets AlreadyStored instead of a failed transaction."""
+    values = {"uri": obj["id"], "is_local": False, "extra": {}, "private_fields": {},
+              **object_fields(obj, author)}
+    insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    new_id = await session.scalar(insert(StoredObject).values(**values)
+                                  .on_conflict_do_nothing(index_elements=["uri"]).returning(StoredObject.id))
+    if new_id is None:
+        raise AlreadyStored(obj["id"])
+    item = await session.get(StoredObject, new_id)
     await content.set_authors(session, item, items.authors_in(obj, author))
     await content.sync_themes(session, item)
     if item.kind in items.RICH_KINDS:

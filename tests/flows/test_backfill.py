@@ -116,3 +116,26 @@ async def _deliveries_failed(node) -> bool:
 
 async def _no_pending(node) -> bool:
     return all(d.state == "sent" for d in await node.deliveries())
+
+
+async def test_two_workers_storing_the_same_item_never_fail(make_island, remote):
+    """A catalog walk and the inbox worker may store one item at the same moment."""
+    import asyncio
+
+    from federation import replicas
+
+    island = await make_island("brest")
+    obj = {"id": f"{remote.url}/notes/1", "type": "Note", "attributedTo": remote.actor_uri("rosa"),
+           "content": "<p>Bonjour</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"]}
+
+    async def store_once():
+        async with island.sessions() as session:
+            try:
+                await replicas.store(session, obj, remote.actor_uri("rosa"))
+            except replicas.AlreadyStored:
+                return "already"
+            await session.commit()
+            return "stored"
+
+    outcomes = await asyncio.gather(store_once(), store_once(), store_once())
+    assert sorted(outcomes) == ["already", "already", "stored"]
