@@ -90,15 +90,17 @@ async def _announce_change(session, base_url: str, item: StoredObject, kind: str
         inboxes.add(origin_author.shared_inbox or origin_author.inbox)
     await enqueue(session, actor=author, activity=activity, inboxes=sorted(inboxes))
     if kind == "Create":
-        await reshare(session, base_url, item)
+        await reshare(session, base_url, item, activity)
 
 
-async def reshare(session, base_url: str, item: StoredObject) -> None:
+async def reshare(session, base_url: str, item: StoredObject, activity: dict | None = None) -> None:
     """The island re-shares an item: what its members publish (following one island is enough),
     and in hub mode what it receives, again each time that changes.
 
     Announce of the object IRI (what Mastodon understands), with FEP-1b12's `audience`; a
-    receiver that already holds the item refreshes it from its origin."""
+    receiver that already holds the item refreshes it from its origin. For a member's new
+    item, group followers (islands, Lemmy-like communities) also get FEP-1b12's own form, the
+    Announce of the Create activity itself; Mastodon ignores that form, so others never get it."""
     island = await accounts.island_actor(session)
     urls = ActorUrls(base_url, island.username)
     inboxes = await follower_inboxes(session, urls.id)
@@ -108,6 +110,14 @@ async def reshare(session, base_url: str, item: StoredObject) -> None:
                                   to=[PUBLIC], cc=[urls.followers], published=item.published)
     announce["audience"] = urls.id
     await enqueue(session, actor=island, activity=announce, inboxes=inboxes)
+    groups = await follower_inboxes(session, urls.id, actor_types=("Group",)) if activity else []
+    if groups:
+        wrapped = documents.activity("Announce", id=activity_uri(base_url), actor=urls.id,
+                                     object=documents.strip_context(activity), to=[PUBLIC],
+                                     cc=[urls.followers], published=item.published,
+                                     context=documents.OBJECT_CONTEXT)
+        wrapped["audience"] = urls.id
+        await enqueue(session, actor=island, activity=wrapped, inboxes=groups)
 
 
 async def _remote_origin_author(session, item: StoredObject) -> RemoteActor | None:

@@ -256,6 +256,12 @@ async def on_like(ctx) -> None:
     await _on_interaction(ctx, "Like")
 
 
+async def on_announce_activity(ctx) -> None:
+    """FEP-1b12's Announce(Create|Update|Delete): islands also send the Announce of the object,
+    which carries the same item and is what we act on."""
+    raise Ignored("FEP-1b12 form: the Announce of the object carries this item")
+
+
 async def on_announce(ctx) -> None:
     """A boost of one of our items is counted; a re-share by an actor we follow (an island, a
     person) brings the item here, fetched from its origin."""
@@ -351,5 +357,8 @@ HANDLERS = {
     ("Like", None): on_like,
     ("Like", "Content"): on_like,
     ("Announce", None): on_announce,
+    ("Announce", "Create"): on_announce_activity,
+    ("Announce", "Update"): on_announce_activity,
+    ("Announce", "Delete"): on_announce_activity,
     ("Announce", "Content"): on_announce,
 }

@@ -13,13 +13,15 @@ from archipel.storage.tables import Delivery, Follow, LocalActor, OutgoingActivi
 from federation.as2 import host_of, id_of
 
 
-async def follower_inboxes(session: AsyncSession, followed_uri: str) -> list[str]:
+async def follower_inboxes(session: AsyncSession, followed_uri: str,
+                           actor_types: tuple[str, ...] | None = None) -> list[str]:
     """One inbox per follower, shared inboxes merged: one POST per server, not per follower."""
-    rows = await session.execute(
-        select(func.coalesce(RemoteActor.shared_inbox, RemoteActor.inbox))
-        .join(Follow, Follow.follower_uri == RemoteActor.uri)
-        .where(Follow.followed_uri == followed_uri, Follow.state == "accepted")
-    )
+    query = (select(func.coalesce(RemoteActor.shared_inbox, RemoteActor.inbox))
+             .join(Follow, Follow.follower_uri == RemoteActor.uri)
+             .where(Follow.followed_uri == followed_uri, Follow.state == "accepted"))
+    if actor_types:
+        query = query.where(RemoteActor.type.in_(actor_types))
+    rows = await session.execute(query)
     return sorted({inbox for (inbox,) in rows if inbox})
 
 

@@ -54,3 +54,24 @@ async def test_the_reshare_is_an_announce_of_the_object_as_mastodon_expects(make
     assert announce["to"] == ["https://www.w3.org/ns/activitystreams#Public"]
     assert announce["cc"] == [f"{island}/followers"] and announce["audience"] == island
     assert remote.received_of_type("Create") == []  # rosa follows the island, not alice
+
+
+async def test_group_followers_also_get_the_fep_1b12_form(make_island, remote):
+    brest = await make_island("brest")
+    await brest.add_user("alice")
+    group = remote.add_actor("ile-x", type="Group")
+    status, _ = await remote.post(f"{brest.url}/users/{brest.island_username}/inbox", {
+        "@context": "https://www.w3.org/ns/activitystreams", "id": f"{remote.url}/follows/group",
+        "type": "Follow", "actor": group, "object": brest.actor_uri(brest.island_username)}, name="ile-x")
+    assert status == 202
+    await wait_for(lambda: remote.received_of_type("Accept"), message="Accept")
+    uri = await publish_file(brest, "papi-brest.md", "alice")
+    announces = await wait_for(lambda: len(remote.received_of_type("Announce")) == 2
+                               and remote.received_of_type("Announce"), message="both Announce forms")
+    island = brest.actor_uri(brest.island_username)
+    by_form = {isinstance(a["object"], dict): a for a in announces}
+    assert by_form[False]["object"] == uri
+    wrapped = by_form[True]
+    assert wrapped["object"]["type"] == "Create" and wrapped["object"]["object"]["id"] == uri
+    assert wrapped["audience"] == island and wrapped["actor"] == island
+    assert all(entry["verified"] for entry in remote.received)
