@@ -148,3 +148,18 @@ class Node:
     async def deliveries(self) -> list[Delivery]:
         async with self.sessions() as session:
             return list(await session.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+async def island_follows(follower: Node, followed: Node) -> None:
+    """The follower island's actor follows the other island's actor; returns once accepted."""
+    from archipel.social import find_follow
+
+    await follower.follow(follower.island_username, followed.actor_uri(followed.island_username))
+
+    async def accepted():
+        async with follower.sessions() as session:
+            follow = await find_follow(session, follower.actor_uri(follower.island_username),
+                                       followed.actor_uri(followed.island_username))
+            return follow is not None and follow.state == "accepted"
+
+    await wait_for(accepted, message=f"{follower.name} follows {followed.name}")

@@ -5,12 +5,11 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from archipel import accounts
-from archipel.social import find_follow
 from archipel.storage.tables import CatalogSync, Delivery, StoredObject, utcnow
 from federation import actions
 from federation.catalog_sync import CatalogSyncWorker
 from tests.flows.test_fiches import snapshot_of
-from tests.nodes import wait_for
+from tests.nodes import island_follows, wait_for
 from web import appkeys
 
 
@@ -27,18 +26,6 @@ async def publish_many(node, count: int, prefix: str = "Fiche") -> list[str]:
         await session.commit()
     node.wake()
     return uris
-
-
-async def island_follows(follower, followed) -> None:
-    await follower.follow(follower.island_username, followed.actor_uri(followed.island_username))
-
-    async def accepted():
-        async with follower.sessions() as session:
-            follow = await find_follow(session, follower.actor_uri(follower.island_username),
-                                       followed.actor_uri(followed.island_username))
-            return follow is not None and follow.state == "accepted"
-
-    await wait_for(accepted, message="the island follow")
 
 
 async def replicated_count(node, origin) -> int:

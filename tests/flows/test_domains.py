@@ -4,8 +4,7 @@ import pytest
 
 from archipel.social import find_follow
 from federation.domains import DomainPolicy
-from tests.flows.test_backfill import island_follows
-from tests.nodes import wait_for
+from tests.nodes import island_follows, wait_for
 
 
 def test_domain_policy():

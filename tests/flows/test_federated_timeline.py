@@ -6,25 +6,16 @@ import json
 import aiohttp
 
 from archipel import accounts
-from archipel.social import find_follow
 from federation import actions
 from tests.flows.test_fiches import publish_file
-from tests.nodes import wait_for
+from tests.nodes import island_follows, wait_for
 
 
 async def archipelago(make_island):
     brest, nantes = await make_island("brest"), await make_island("nantes")
     await brest.add_user("alice")
     await nantes.add_user("bob")
-    await nantes.follow(nantes.island_username, brest.actor_uri(brest.island_username))
-
-    async def accepted():
-        async with nantes.sessions() as session:
-            follow = await find_follow(session, nantes.actor_uri(nantes.island_username),
-                                       brest.actor_uri(brest.island_username))
-            return follow is not None and follow.state == "accepted"
-
-    await wait_for(accepted, message="nantes follows brest")
+    await island_follows(nantes, brest)
     return brest, nantes
 
 

@@ -1,22 +1,13 @@
 """Following one island is enough: the island re-shares what its members publish."""
 
-from archipel.social import find_follow
 from tests.flows.test_fiches import publish_file, snapshot_of
-from tests.nodes import wait_for
+from tests.nodes import island_follows, wait_for
 
 
 async def test_an_island_that_follows_another_receives_its_members_items(make_island, remote):
     brest, nantes = await make_island("brest"), await make_island("nantes")
     await brest.add_user("alice")
-    await nantes.follow(nantes.island_username, brest.actor_uri(brest.island_username))
-
-    async def accepted():
-        async with nantes.sessions() as session:
-            follow = await find_follow(session, nantes.actor_uri(nantes.island_username),
-                                       brest.actor_uri(brest.island_username))
-            return follow is not None and follow.state == "accepted"
-
-    await wait_for(accepted, message="nantes follows brest")
+    await island_follows(nantes, brest)
     uri = await publish_file(brest, "papi-brest.md", "alice")
     await wait_for(lambda: snapshot_of(nantes, uri), message="the re-shared fiche on nantes")
     original, authors, _ = await snapshot_of(brest, uri)

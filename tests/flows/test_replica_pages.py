@@ -4,9 +4,8 @@ import re
 
 import aiohttp
 
-from tests.flows.test_backfill import island_follows
 from tests.flows.test_fiches import publish_file
-from tests.nodes import wait_for
+from tests.nodes import island_follows, wait_for
 
 
 async def test_a_replica_is_readable_here_even_when_its_island_is_down(make_island):

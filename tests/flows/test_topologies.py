@@ -5,9 +5,8 @@ import asyncio
 from sqlalchemy import func, select
 
 from archipel.storage.tables import OutgoingActivity, StoredObject
-from tests.flows.test_backfill import island_follows
 from tests.flows.test_fiches import publish_file, snapshot_of
-from tests.nodes import wait_for
+from tests.nodes import island_follows, wait_for
 
 
 async def same_everywhere(origin, others, uri, check) -> None:
