@@ -67,6 +67,12 @@ class LocalActor(Base):
     public_key_pem: Mapped[str] = mapped_column(Text)
     manually_approves_followers: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A theme actor shares every item of its theme, matched by this normalised key (themes.py).
+    theme_key: Mapped[str | None] = mapped_column(String(100), nullable=True, unique=True)
+    # Profile: images as {url, mediaType, name}; links as [{name, url}] (shown as PropertyValue).
+    avatar: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    header: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    links: Mapped[list] = mapped_column(JSON, default=list)
 
 
 class User(Base):
@@ -138,6 +144,8 @@ class StoredObject(Base):
     fields: Mapped[dict] = mapped_column(JSON, default=dict)
     private_fields: Mapped[dict] = mapped_column(JSON, default=dict)  # never federated
     cover: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {url, name (alt), mediaType}
+    # A moderator hid it from the island's pages (a reply, typically); it stays stored.
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ItemAuthor(Base):
@@ -324,3 +332,126 @@ class CatalogSync(Base):
     items_applied: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Share(Base):
+    """A local actor's Announce of an item (a theme actor re-sharing the fiches of its theme),
+    kept so that it can be undone when the item leaves the theme."""
+
+    __tablename__ = "shares"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    object_uri: Mapped[str] = mapped_column(String(2000), index=True)
+    activity_uri: Mapped[str] = mapped_column(String(2000), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("actor_id", "object_uri"),)
+
+
+class Notification(Base):
+    """Something a local actor should hear of: a follower, a reply, a like, a boost, a reuse,
+    a report. `actor_uri` did it, `object_uri` is what it concerns."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    actor_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    object_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (Index("ix_notifications_recipient", "recipient_id", "id"),)
+
+
+class Proposal(Base):
+    """A fiche (or an improvement to one) proposed by someone without an account, from the public
+    form or by mentioning the island from the fediverse. The proposer's e-mail is private and is
+    erased once the decision has been sent.
+
+    state: pending -> accepted | refused
+    """
+
+    __tablename__ = "proposals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # the proposer's status link
+    kind: Mapped[str] = mapped_column(String(16))  # new | edit
+    item_kind: Mapped[str] = mapped_column(String(16), default="fiche")
+    target_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)  # edit: the item
+    origin: Mapped[str] = mapped_column(String(16))  # form | mention
+    activity_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True, unique=True)
+    proposer_name: Mapped[str] = mapped_column(String(200), default="")
+    proposer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    proposer_actor_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)  # what was proposed
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("local_actors.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    published_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (Index("ix_proposals_state", "state", "id"),)
+
+
+class Report(Base):
+    """A report about content or an account: received as a Flag from another server, or made here
+    (and then sent as a Flag from the island). state: open -> resolved"""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(16))  # received | sent
+    activity_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True, unique=True)
+    reporter_uri: Mapped[str] = mapped_column(String(2000))
+    target_actor_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True, index=True)
+    object_uris: Mapped[list] = mapped_column(JSON, default=list)
+    content: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("local_actors.id"), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (Index("ix_reports_state", "state", "id"),)
+
+
+class Block(Base):
+    """A remote account or a whole domain that the island blocks (nothing in, nothing out, their
+    replies removed) or silences (kept, hidden from public pages)."""
+
+    __tablename__ = "blocks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # account | domain
+    target: Mapped[str] = mapped_column(String(2000))  # actor URI, or host
+    severity: Mapped[str] = mapped_column(String(16))  # block | silence
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("local_actors.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("kind", "target"),)
+
+
+class ModerationEntry(Base):
+    """The audit log: every moderation decision, who made it, on what, and why."""
+
+    __tablename__ = "moderation_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("local_actors.id"), nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(2000))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class OutgoingMail(Base):
+    """An e-mail to send (a proposer told of the decision): queued in the transaction that decided,
+    sent by a worker, the address erased once sent. state: pending -> sent | gave_up"""
+
+    __tablename__ = "outgoing_mail"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (Index("ix_outgoing_mail_due", "state", "next_try_at"),)
