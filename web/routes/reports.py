@@ -41,7 +41,7 @@ async def _view(session, report, own_host: str) -> dict:
 
     target = report.target_actor_uri
     remote_target = bool(target) and host_of(target) != own_host
-    return {"report": report, "items": [(item, _excerpt(item)) for item in items],
+    return {"report": report, "objects": [(item, _excerpt(item)) for item in items],
             "reporter": name(report.reporter_uri), "target": name(target) if target else "",
             "blockable": remote_target, "target_host": host_of(target) if remote_target else ""}
 
