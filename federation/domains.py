@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import blocks
-from archipel.blocks import host_matches, normalise_domain
+from archipel.blocks import normalise_domain
 from federation.as2 import host_of
 
 
@@ -50,17 +50,19 @@ class DomainPolicy:
             static_blocked=self.static_blocked,
         )
 
-    @staticmethod
-    def _matches(host: str, entries: tuple[str, ...]) -> bool:
-        return any(host_matches(host, entry) for entry in entries)
+    def __post_init__(self):
+        # Sets for the hot inbox path: a look-up per domain suffix, not a scan of every rule.
+        object.__setattr__(self, "_blocked", _entries(self.blocked))
+        object.__setattr__(self, "_allowed", _entries(self.allowed))
+        object.__setattr__(self, "_silenced", {domain: moment for domain, moment in self.silenced})
 
     def allows(self, host: str) -> bool:
         """May we talk with this host[:port] at all?"""
         if not host:
             return False
-        if self._matches(host, self.blocked):
+        if _covered(host, self._blocked):
             return False
-        return not self.allowed or self._matches(host, self.allowed)
+        return not self.allowed or _covered(host, self._allowed)
 
     def allows_actor(self, uri: str | None) -> bool:
         """May this actor be heard? (its server allowed, the account itself not blocked)"""
@@ -73,10 +75,13 @@ class DomainPolicy:
     def _account_blocked(self, uri: str) -> bool:
         if not self.blocked_accounts:
             return False
-        if uri.split("#")[0] in self.blocked_accounts:
-            return True
-        # Documents under an actor's id (Mastodon: /users/x/statuses/1) belong to that actor.
-        return any(uri.startswith(account + "/") for account in self.blocked_accounts)
+        # The actor itself, or a document under its id (Mastodon: /users/x/statuses/1).
+        path = uri.split("#")[0]
+        while "/" in path.split("://", 1)[-1]:
+            if path in self.blocked_accounts:
+                return True
+            path = path.rsplit("/", 1)[0]
+        return False
 
     def silenced_at(self, author_uri: str | None) -> datetime | None:
         """When the silence covering this author began (its mark on hidden objects), or None."""
@@ -84,8 +89,33 @@ class DomainPolicy:
             return None
         if author_uri in self.silenced_accounts:
             return self.silenced_accounts[author_uri]
-        host = host_of(author_uri)
-        return next((moment for domain, moment in self.silenced if host_matches(host, domain)), None)
+        host = normalise_domain(host_of(author_uri))
+        for candidate in _candidates(host):
+            if candidate in self._silenced:
+                return self._silenced[candidate]
+        return None
+
+
+def _entries(domains) -> frozenset[str]:
+    return frozenset(domains)
+
+
+def _candidates(host: str):
+    """The entries that would cover host[:port]: itself, its name, and every parent domain
+    ('a.b.example.org:8443' -> 'a.b.example.org:8443', 'a.b.example.org', 'b.example.org', ...).
+    Same rules as archipel.blocks.host_matches, as set look-ups."""
+    yield host
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    while name:
+        yield name
+        name = name.partition(".")[2]
+
+
+def _covered(host: str, entries: frozenset[str]) -> bool:
+    if not entries:
+        return False
+    host = normalise_domain(host)
+    return any(candidate in entries for candidate in _candidates(host))
 
 
 async def refresh(client, session: AsyncSession) -> DomainPolicy:
