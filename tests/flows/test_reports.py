@@ -4,6 +4,8 @@ island actor; the report page's actions (resolve, hide, delete, block) are audit
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from sqlalchemy import select
 
@@ -132,8 +134,13 @@ async def test_the_island_reports_remote_content_to_its_server(scene):
     await processed(island, rosa_reply["id"])
     note = rosa_reply["object"]["id"]
 
+    link = f"/espace/moderation/signaler?uri={quote(note, safe='/')}"
+    async with browser_like() as http, http.get(article, headers={"Accept": "text/html"}) as response:
+        assert "on essaie" not in (page := await response.text()) and link not in page
     async with browser_like() as http:
         await log_in(http, island, "gwen")
+        async with http.get(article, headers={"Accept": "text/html"}) as response:
+            assert link in await response.text(), "moderators can report a remote reply from its page"
         async with http.get(f"{island.url}/espace/moderation/signaler", params={"uri": note}) as response:
             page = await response.text()
             assert response.status == 200 and "Réponse 12" in page
