@@ -389,3 +389,25 @@ async def test_moderation_pages_are_for_moderators(island):
     async with browser_like() as http:
         async with http.get(f"{island.url}/espace/moderation/blocages", allow_redirects=False) as response:
             assert response.status == 302
+
+
+async def test_an_account_is_blocked_by_its_handle_through_webfinger(make_island):
+    brest = await make_island("brest", host="127.0.0.2")
+    nantes = await make_island("nantes", host="127.0.0.3")
+    await nantes.add_user("yann")
+    await nantes.add_user("lena")
+    await add_moderator(brest)
+    async with browser_like() as http:
+        await log_in(http, brest, "gwen")
+        async with http.get(f"{brest.url}/espace/moderation/blocages") as response:
+            token = hidden_csrf(await response.text())
+        async with http.post(f"{brest.url}/espace/moderation/blocages", allow_redirects=False,
+                             data={"csrf_token": token, "kind": "account",
+                                   "target": f"@yann@{nantes.settings.host}", "severity": "block",
+                                   "reason": "Insultes"}) as response:
+            assert response.status == 303
+    async with brest.sessions() as session:
+        [block] = list(await session.scalars(select(Block)))
+    assert (block.kind, block.target) == ("account", nantes.actor_uri("yann"))
+    policy = brest.app[appkeys.CLIENT].policy
+    assert not policy.allows_actor(nantes.actor_uri("yann")) and policy.allows_actor(nantes.actor_uri("lena"))
