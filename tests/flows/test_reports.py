@@ -155,6 +155,8 @@ async def test_the_island_reports_remote_content_to_its_server(scene):
                              data={"csrf_token": token, "target": note,
                                    "comment": "Propos injurieux sous un article"}) as response:
             assert response.status == 303
+        async with http.get(f"{island.url}{response.headers['Location']}") as response:
+            assert "Le signalement a été envoyé" in await response.text()
 
     [received] = await wait_for(lambda: mastodon.received_of_type("Flag"), message="the Flag at the remote")
     [delivery] = [r for r in mastodon.received if r["activity"]["type"] == "Flag"]

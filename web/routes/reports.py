@@ -52,7 +52,8 @@ async def listing(request: web.Request, error: str | None = None, status: int = 
     settings = request.app[appkeys.SETTINGS]
     async with request.app[appkeys.SESSIONS]() as session:
         views = [await _view(session, r, settings.host) for r in await reports.listing(session)]
-    return await page(request, "moderation_reports.html", status=status, views=views, error=error)
+    return await page(request, "moderation_reports.html", status=status, views=views, error=error,
+                      sent="envoye" in request.query)
 
 
 @routes.post(PATH + "/{id:\\d+}")
