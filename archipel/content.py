@@ -185,9 +185,10 @@ LISTED_KINDS = ("article", "fiche", "resource")
 
 def public_items(*, local: bool | None = True, kinds=LISTED_KINDS, author_uri: str | None = None,
                  theme: str | None = None):
-    """The query of items anyone may see (no drafts, no withdrawn items, no replies), newest first."""
+    """The query of items anyone may see (no drafts, no withdrawn items, no replies, nothing a
+    moderator or a silence hid), newest first."""
     query = select(StoredObject).where(
-        StoredObject.deleted_at.is_(None), StoredObject.state.in_(PUBLIC_STATES),
+        StoredObject.deleted_at.is_(None), StoredObject.hidden_at.is_(None), StoredObject.state.in_(PUBLIC_STATES),
         StoredObject.in_reply_to.is_(None), StoredObject.kind.in_(kinds))
     if local is not None:
         query = query.where(StoredObject.is_local.is_(local))

@@ -23,6 +23,7 @@ from federation import replicas
 from federation.actors import ActorDirectory
 from federation.as2 import as_list, has_type, host_of, id_of, same_host
 from federation.client import FetchError
+from federation.domains import mark_if_silenced
 from federation.jsonld import normalize
 from federation.workers import run_forever
 
@@ -136,7 +137,7 @@ class CatalogSyncWorker:
             return False
         if existing is None:
             try:
-                await replicas.store(session, entry, author)
+                mark_if_silenced(self.directory.client.policy, await replicas.store(session, entry, author))
             except replicas.AlreadyStored:
                 return False  # the inbox stored it meanwhile: nothing left to do
             return True

@@ -90,9 +90,8 @@ class FederationClient:
 
     def check(self, url: str) -> str:
         url = check_url(url, allow_private=self.allow_private)
-        host = urlsplit(url).netloc
-        if not self.policy.allows(host):
-            raise BlockedAddress(f"{host} is not a server this island federates with")
+        if not self.policy.allows_url(url):
+            raise BlockedAddress(f"{urlsplit(url).netloc} is not a server this island federates with")
         return url
 
     async def fetch_json(self, url: str, signer: Signer | None, *, accept: str = ACCEPT_AS2) -> dict:

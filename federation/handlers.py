@@ -12,9 +12,10 @@ from sqlalchemy import select
 from archipel import content, social
 from archipel.accounts import find_actor
 from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject
-from federation import actions, catalog_sync, items, replicas
+from federation import actions, catalog_sync, flags, items, replicas
 from federation.as2 import as_list, has_type, host_of, id_of, ids_of, same_host, types_of
 from federation.client import FetchError
+from federation.domains import mark_if_silenced
 from federation.jsonld import normalize
 from federation.vocabulary import ACTOR_TYPES
 
@@ -184,7 +185,7 @@ async def on_create(ctx) -> None:
 
 async def _store(ctx, obj: dict, author: str) -> StoredObject:
     try:
-        return await replicas.store(ctx.session, obj, author)
+        return mark_if_silenced(ctx.directory.client.policy, await replicas.store(ctx.session, obj, author))
     except replicas.AlreadyStored:
         raise Ignored("already known (stored meanwhile by another worker)") from None
 
@@ -336,6 +337,12 @@ async def on_undo_reference(ctx) -> None:
     await social.remove_follow(ctx.session, relation.follower_uri, relation.followed_uri)
 
 
+# ---- reports -----------------------------------------------------------------------------------
+
+async def on_flag(ctx) -> None:
+    await flags.receive_flag(ctx, local_actor_at, Ignored)
+
+
 HANDLERS = {
     ("Follow", None): on_follow,
     ("Follow", "Actor"): on_follow,
@@ -361,4 +368,5 @@ HANDLERS = {
     ("Announce", "Update"): on_announce_activity,
     ("Announce", "Delete"): on_announce_activity,
     ("Announce", "Content"): on_announce,
+    ("Flag", None): on_flag,  # any object shape: one IRI, a list, embedded objects
 }

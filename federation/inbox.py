@@ -60,15 +60,21 @@ class InboxReceiver:
         if len(kinds) != 1 or not actor_uri:
             return InboxOutcome(400, "an activity needs one type and an actor")
         kind = kinds[0]
-        if not self.directory.client.policy.allows(host_of(actor_uri)):
-            # A blocked server gets the answer any server gets, and nothing is fetched from it.
-            log.info("activity from blocked %s dropped", host_of(actor_uri))
+        policy = self.directory.client.policy  # in memory: no query on this path
+        if not policy.allows_actor(actor_uri):
+            # A blocked server or account gets the answer any server gets, and nothing is
+            # fetched from it: no hint that it is blocked.
+            log.info("activity from blocked %s dropped", actor_uri)
             return InboxOutcome(202, ACCEPTED)
 
         try:
             signed = parse_signed_request(method, target_uri, headers, body, now=now)
         except SignatureError as error:
             return InboxOutcome(401, f"signature: {error}")
+        if host_of(signed.key_id) and not policy.allows_url(signed.key_id):
+            # Relayed by a blocked signer: dropped the same way, before its key is fetched.
+            log.info("activity signed by blocked %s dropped", signed.key_id)
+            return InboxOutcome(202, ACCEPTED)
 
         if kind == "Delete" and id_of(normalised.get("object")) == actor_uri:
             # An account deletion: its key is gone (410). If we never knew the actor there is

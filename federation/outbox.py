@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from archipel.storage.tables import Delivery, Follow, LocalActor, OutgoingActivity, RemoteActor
+from archipel.blocks import uri_matches
+from archipel.storage.tables import Block, Delivery, Follow, LocalActor, OutgoingActivity, RemoteActor
 from federation.as2 import host_of, id_of
 
 
@@ -33,7 +34,9 @@ async def enqueue(
     inboxes: list[str],
     public: bool = True,
 ) -> OutgoingActivity:
-    """Record the activity (it appears in the outbox if public) and one delivery per inbox."""
+    """Record the activity (it appears in the outbox if public) and one delivery per inbox;
+    an inbox that moderators blocked gets nothing (read from the table, so a command run in
+    another process than the server's obeys the same rules)."""
     outgoing = OutgoingActivity(
         activity_uri=activity["id"],
         activity_type=activity["type"],
@@ -44,7 +47,10 @@ async def enqueue(
     )
     session.add(outgoing)
     await session.flush()
+    blocked = (await session.execute(select(Block.kind, Block.target).where(Block.severity == "block"))).all()
     for inbox in dict.fromkeys(inboxes):  # keeps order, drops repeats
+        if any(uri_matches(inbox, kind, target) for kind, target in blocked):
+            continue
         session.add(Delivery(outgoing_id=outgoing.id, inbox_url=inbox, host=host_of(inbox)))
     await session.flush()
     return outgoing

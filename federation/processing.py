@@ -80,6 +80,8 @@ class InboxWorker:
             uri, kind, actor, attempts = (incoming.activity_uri, incoming.activity_type,
                                           incoming.actor_uri, incoming.attempts)
             try:
+                if not self.directory.client.policy.allows_actor(actor):
+                    raise Ignored("blocked by a moderator after it was received")
                 activity = normalize(incoming.payload)
                 context = Context(session, self.base_url, self.directory, incoming, activity, self.hub,
                                   self.follow_back)

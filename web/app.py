@@ -17,6 +17,7 @@ from archipel.storage.engine import make_engine, make_sessionmaker
 from archipel.storage.migrate import require_current_schema
 from federation.actors import ActorDirectory
 from federation.catalog_sync import CatalogSyncWorker
+from federation import domains
 from federation.domains import DomainPolicy
 from federation.client import FederationClient, Signer
 from federation.delivery import DeliveryWorker
@@ -76,6 +77,7 @@ async def _federation(app: web.Application):
     settings = app[appkeys.SETTINGS]
     async with app[appkeys.SESSIONS]() as session:
         island = await island_actor(session)
+        await domains.refresh(app[appkeys.CLIENT], session)  # the moderators' blocks and silences
     signer = Signer(ActorUrls(settings.url, island.username).key_id, island.private_key_pem)
     directory = ActorDirectory(app[appkeys.SESSIONS], app[appkeys.CLIENT], settings.url, signer)
     app[appkeys.ISLAND_SIGNER] = signer

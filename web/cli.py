@@ -24,7 +24,7 @@ from archipel.settings import Settings, SettingsError, load_settings
 from archipel.storage import migrate
 from archipel.storage.engine import make_engine, make_sessionmaker
 from archipel.storage.tables import LocalActor, RemoteActor
-from federation import actions
+from federation import actions, domains
 from federation.actors import ActorDirectory, ActorError
 from federation.domains import DomainPolicy
 from federation.client import FederationClient, FetchError, Signer
@@ -155,6 +155,7 @@ async def cmd_follow(args) -> None:
                 actor = (await accounts.get_actor(session, args.as_user) if args.as_user
                          else await accounts.island_actor(session))
                 island_signer_actor = await accounts.island_actor(session)
+                await domains.refresh(client, session)  # moderators' blocks, not only the settings'
             signer = Signer(ActorUrls(settings.url, island_signer_actor.username).key_id,
                             island_signer_actor.private_key_pem)
             target_uri = args.target
