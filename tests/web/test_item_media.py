@@ -241,6 +241,18 @@ async def test_an_oversized_file_is_refused_in_the_form(make_island):
         assert [row.filename for row in await media_rows(island)] == ["juste.pdf"]
 
 
+async def test_files_beyond_what_the_island_reads_get_a_plain_answer(make_island):
+    island = await make_island("petite", max_upload_bytes=100_000, max_body_bytes=200_000)
+    await island.add_user("alice")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        alice = await Visitor(island, http).login("alice")
+        status, page, _ = await post_files(alice, "/espace/nouveau?kind=fiche", {**FICHE_FORM, "action": "publish"},
+                                           [("attachment_files", "enorme.pdf", pdf(600_000))])
+    assert status == 413
+    assert page.startswith("Cet envoi dépasse 0,2 Mo : rien n'a été enregistré.")
+    assert await count_items(island) == 0 and await media_rows(island) == [] and files_on_disk(island) == []
+
+
 async def test_a_bad_file_in_an_edit_changes_nothing(island, visitors):
     alice = await visitors("alice")
     uri = await create_with_files(alice, "fiche", {**FICHE_FORM, "cover_alt": "Une image"},
