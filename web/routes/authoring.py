@@ -330,8 +330,10 @@ async def edit(request: web.Request) -> web.Response:
         settings = request.app[appkeys.SETTINGS]
         directory = settings.effective_media_directory
         old_cover, attachments = await media_store.cover_and_attachments(session, _base(request), item)
-        changes = await item_media.read(post, lang, limit=settings.max_upload_bytes, cover=item.cover,
-                                        attachments=attachments, errors=errors)
+        changes = item_media.MediaChanges()  # an article's form has no file fields
+        if item.kind in forms.FORM_KINDS:
+            changes = await item_media.read(post, lang, limit=settings.max_upload_bytes, cover=item.cover,
+                                            attachments=attachments, errors=errors)
         values.removed = changes.remove_ids
         dropped = changes.files_sent
         if errors or action == "preview":
