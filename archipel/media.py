@@ -78,6 +78,10 @@ class MediaTooLarge(InvalidInput):
     """The upload is over the size limit (the web layer answers 413)."""
 
 
+class UnsupportedType(InvalidInput):
+    """The bytes are none of the accepted kinds of file."""
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What is written to disk and described in the `media` row."""
@@ -100,7 +104,7 @@ def prepare(data: bytes, filename: str = "") -> Prepared:
         return _reencode(image)
     content_type = _file_type(data, filename)
     if content_type is None:
-        raise InvalidInput(f"type de fichier non accepté ({ACCEPTED})")
+        raise UnsupportedType(f"type de fichier non accepté ({ACCEPTED})")
     return Prepared("file", content_type, data)
 
 

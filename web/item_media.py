@@ -80,12 +80,14 @@ async def _check_file(upload: web.FileField, lang: str, limit: int, *, image_onl
             "name": name, "max": _size(lang, limit)}
     try:
         prepared = await asyncio.to_thread(media_store.prepare, data, upload.filename or "")
-    except InvalidInput as error:
+    except media_store.UnsupportedType:
         if image_only:
             return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
-        return gettext(lang, "« %(name)s » est refusé (%(reason)s). Fichiers acceptés : images JPEG, PNG, WebP, "
-                             "GIF ; PDF ; documents OpenDocument ou Word, Excel, PowerPoint ; texte (.txt, .md).") % {
-            "name": name, "reason": str(error)}
+        return gettext(lang, "« %(name)s » : ce type de fichier n'est pas accepté. Fichiers acceptés : images JPEG, "
+                             "PNG, WebP, GIF ; PDF ; documents OpenDocument ou Word, Excel, PowerPoint ; texte (.txt, "
+                             ".md).") % {"name": name}
+    except InvalidInput as error:  # an image that cannot be read, an empty file...
+        return gettext(lang, "« %(name)s » est refusé : %(reason)s.") % {"name": name, "reason": str(error)}
     if image_only and prepared.kind != "image":
         return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
     return Upload(upload.filename or "", prepared)

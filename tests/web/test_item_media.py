@@ -203,9 +203,14 @@ async def test_the_edit_form_replaces_and_removes_the_cover_and_files(island, vi
     ([("cover_file", "logo.svg", SVG_WITH_SCRIPT)], {"cover_alt": "Un logo"}, "cover_file",
      "« logo.svg » n'est pas une image JPEG, PNG, WebP ou GIF lisible."),
     ([("attachment_files", "dessin.svg", SVG_WITH_SCRIPT)], {}, "attachment_files",
-     "« dessin.svg » est refusé (type de fichier non accepté"),
-    ([("attachment_files", "page.pdf", HTML_AS_PNG)], {}, "attachment_files", "« page.pdf » est refusé"),
-    ([("attachment_files", "notes.txt", HTML_AS_PNG)], {}, "attachment_files", "« notes.txt » est refusé"),
+     "« dessin.svg » : ce type de fichier n'est pas accepté. Fichiers acceptés : images JPEG"),
+    ([("attachment_files", "page.pdf", HTML_AS_PNG)], {}, "attachment_files",
+     "« page.pdf » : ce type de fichier n'est pas accepté."),
+    ([("attachment_files", "notes.txt", HTML_AS_PNG)], {}, "attachment_files",
+     "« notes.txt » : ce type de fichier n'est pas accepté."),
+    ([("attachment_files", "vide.pdf", b"")], {}, "attachment_files", "« vide.pdf » est refusé : le fichier est vide."),
+    ([("attachment_files", "photo.png", png()[:60])], {}, "attachment_files",  # cut short
+     "« photo.png » est refusé : image illisible."),
     ([("cover_file", "photo.jpg", jpeg_with_gps())], {"cover_alt": "  "}, "cover_alt",
      "Décrivez l'image de couverture en quelques mots (texte alternatif)"),
 ])
