@@ -53,6 +53,7 @@ async def create_item(
     state: str = "published",
     based_on: str | None = None,
     data: dict | None = None,
+    cover: dict | None = None,
 ) -> StoredObject:
     """A new local item. `data` carries the structured fields of a fiche or a resource."""
     if kind not in fiches.KINDS:
@@ -69,7 +70,7 @@ async def create_item(
         name=_check_title(title), summary=html_to_text(summary)[:1000], source=source,
         content=render_item(kind, source, fields, licence), language=language or "fr", url=uri,
         tags=clean_tags(tags), licence=licence, based_on=based_on, fields=fields, private_fields=private,
-        published=utcnow(), **_territory_columns(fields),
+        cover=_check_cover(cover), published=utcnow(), **_territory_columns(fields),
     )
     session.add(item)
     await session.flush()

@@ -10,6 +10,12 @@ Text must be named .txt or .md and must not start like HTML, SVG or XML: a page 
 
 Files live under `directory/<last 2 characters of the id>/<id>`; the id is a ULID, whose first
 characters only change every few decades, so the random end spreads the files out.
+
+A file and its row appear together or not at all. The bytes are first written (and synced) as
+`<id>.pending`; only once the transaction holding the row commits is the file renamed to `<id>`,
+and a rollback removes it. A crash between the two leaves a `.pending` file: if its row was
+committed, the file is promoted the first time it is asked for (or by `sweep_pending`); if not,
+`sweep_pending` removes it. Files of deleted rows are removed after the commit, the same way.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ import os
 import re
 import unicodedata
 import zipfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel.errors import InvalidInput
@@ -40,6 +48,9 @@ MAX_FRAMES = 200
 MAX_ALT = 1500
 MAX_FILENAME = 100
 MULTIPART_ALLOWANCE = 64 * 1024  # room for the multipart envelope and the alt text of an upload
+MAX_ATTACHMENTS = 20  # files offered by one item, besides its cover
+PENDING = ".pending"
+STALE_PENDING_SECONDS = 3600  # an upload is never that long between its write and its commit
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 _EXTENSIONS = {
@@ -67,6 +78,10 @@ class MediaTooLarge(InvalidInput):
     """The upload is over the size limit (the web layer answers 413)."""
 
 
+class UnsupportedType(InvalidInput):
+    """The bytes are none of the accepted kinds of file."""
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What is written to disk and described in the `media` row."""
@@ -89,7 +104,7 @@ def prepare(data: bytes, filename: str = "") -> Prepared:
         return _reencode(image)
     content_type = _file_type(data, filename)
     if content_type is None:
-        raise InvalidInput(f"type de fichier non accepté ({ACCEPTED})")
+        raise UnsupportedType(f"type de fichier non accepté ({ACCEPTED})")
     return Prepared("file", content_type, data)
 
 
@@ -255,28 +270,85 @@ def media_url(base_url: str, media: Media) -> str:
     return f"{base_url.rstrip('/')}/media/{media.id}/{media.filename}"
 
 
-def _write(path: Path, data: bytes) -> None:
+def media_id_in(base_url: str, url: str) -> str | None:
+    """The id of one of this island's media from its URL (None for any other URL)."""
+    prefix = f"{base_url.rstrip('/')}/media/"
+    if not (url or "").startswith(prefix):
+        return None
+    media_id = url[len(prefix):].split("/", 1)[0]
+    return media_id if is_ulid(media_id) else None
+
+
+def _pending(path: Path) -> Path:
+    return path.with_name(path.name + PENDING)
+
+
+def _write_pending(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    with open(temporary, "wb") as handle:
+    with open(_pending(path), "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
-async def store_upload(session: AsyncSession, directory: str | Path, owner: LocalActor, filename: str,
-                       data: bytes, declared_type: str = "", alt: str = "", *,
-                       max_bytes: int = DEFAULT_MAX_BYTES) -> Media:
-    """Check, clean and store one upload; the row is flushed, the caller commits.
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
 
-    `declared_type` (what the browser said) is not believed: the bytes decide."""
-    del declared_type
+
+# Files waiting for the end of a session's transaction: promoted (or deleted) when it commits,
+# removed (or kept) when it rolls back. Sync callbacks: renaming a file is quick.
+_TO_PROMOTE = "archipel.media.to_promote"
+_TO_DELETE = "archipel.media.to_delete"
+
+
+def _watch(session: AsyncSession) -> dict:
+    info = session.sync_session.info
+    if _TO_PROMOTE not in info:
+        info[_TO_PROMOTE], info[_TO_DELETE] = [], []
+        event.listen(session.sync_session, "after_commit", _after_commit)
+        event.listen(session.sync_session, "after_transaction_end", _after_transaction_end)
+    return info
+
+
+def _after_commit(sync_session) -> None:
+    info = sync_session.info
+    for path in info[_TO_PROMOTE]:
+        try:
+            os.replace(_pending(path), path)
+        except FileNotFoundError:  # promoted already by a reader
+            pass
+    for path in info[_TO_DELETE]:
+        _remove(path)
+    info[_TO_PROMOTE].clear()
+    info[_TO_DELETE].clear()
+
+
+def _after_transaction_end(sync_session, transaction) -> None:
+    if transaction.parent is not None:  # a savepoint: the outer transaction decides
+        return
+    info = sync_session.info
+    for path in info[_TO_PROMOTE]:  # still there: the transaction did not commit
+        _remove(_pending(path))
+    info[_TO_PROMOTE].clear()
+    info[_TO_DELETE].clear()
+
+
+def check_size(data: bytes, max_bytes: int) -> None:
     if len(data) > max_bytes:
         raise MediaTooLarge(f"fichier trop gros ({_megabytes(len(data))} ; maximum {_megabytes(max_bytes)})")
-    prepared = await asyncio.to_thread(prepare, data, filename or "")
+
+
+async def store_prepared(session: AsyncSession, directory: str | Path, owner: LocalActor, filename: str,
+                         prepared: Prepared, alt: str = "") -> Media:
+    """Write checked bytes (as pending) and add their row; the file is kept only if the caller commits."""
+    info = _watch(session)
     media_id = new_ulid()
-    await asyncio.to_thread(_write, media_path(directory, media_id), prepared.data)
+    path = media_path(directory, media_id)
+    await asyncio.to_thread(_write_pending, path, prepared.data)
+    info[_TO_PROMOTE].append(path)
     media = Media(
         id=media_id, owner_id=owner.id, kind=prepared.kind, content_type=prepared.content_type,
         filename=clean_filename(filename, prepared.content_type), size=len(prepared.data),
@@ -286,6 +358,62 @@ async def store_upload(session: AsyncSession, directory: str | Path, owner: Loca
     session.add(media)
     await session.flush()
     return media
+
+
+async def store_upload(session: AsyncSession, directory: str | Path, owner: LocalActor, filename: str,
+                       data: bytes, declared_type: str = "", alt: str = "", *,
+                       max_bytes: int = DEFAULT_MAX_BYTES) -> Media:
+    """Check, clean and store one upload; the row is flushed, the caller commits.
+
+    `declared_type` (what the browser said) is not believed: the bytes decide."""
+    del declared_type
+    check_size(data, max_bytes)
+    prepared = await asyncio.to_thread(prepare, data, filename or "")
+    return await store_prepared(session, directory, owner, filename, prepared, alt)
+
+
+async def delete_media(session: AsyncSession, directory: str | Path, media: Media) -> None:
+    """Delete the row now and its file once the transaction commits."""
+    _watch(session)[_TO_DELETE].append(media_path(directory, media.id))
+    await session.delete(media)
+    await session.flush()
+
+
+def existing_file(directory: str | Path, media: Media) -> Path | None:
+    """The file of a row read from the database, promoting a pending one: the row proves its
+    transaction committed, and only a crash right after the commit leaves it pending."""
+    path = media_path(directory, media.id)
+    if path.is_file():
+        return path
+    try:
+        os.replace(_pending(path), path)
+    except FileNotFoundError:
+        return None
+    return path
+
+
+async def sweep_pending(session: AsyncSession, directory: str | Path, *,
+                        older_than: float = STALE_PENDING_SECONDS) -> tuple[int, int]:
+    """After a crash: promote the pending files whose row exists, remove the others.
+    Only files older than `older_than` seconds are looked at (younger ones may be in a
+    transaction right now). Returns (promoted, removed)."""
+    root = Path(directory)
+    if not root.is_dir():
+        return 0, 0
+    limit = time.time() - older_than
+    found = await asyncio.to_thread(lambda: [p for p in root.glob(f"*/*{PENDING}")
+                                             if p.is_file() and p.stat().st_mtime < limit])
+    by_id = {p.name.removesuffix(PENDING): p for p in found if is_ulid(p.name.removesuffix(PENDING))}
+    known = set(await session.scalars(select(Media.id).where(Media.id.in_(list(by_id))))) if by_id else set()
+    promoted = removed = 0
+    for media_id, pending in by_id.items():
+        if media_id in known:
+            os.replace(pending, pending.with_name(media_id))
+            promoted += 1
+        else:
+            _remove(pending)
+            removed += 1
+    return promoted, removed
 
 
 def _megabytes(size: int) -> str:
@@ -307,3 +435,18 @@ async def attach(session: AsyncSession, media: Media, item: StoredObject) -> Med
     media.object_id = item.id
     await session.flush()
     return media
+
+
+async def media_of(session: AsyncSession, item: StoredObject) -> list[Media]:
+    """Everything attached to an item (its cover included), oldest first."""
+    return list(await session.scalars(select(Media).where(Media.object_id == item.id)
+                                      .order_by(Media.created_at, Media.id)))
+
+
+async def cover_and_attachments(session: AsyncSession, base_url: str,
+                                item: StoredObject) -> tuple[Media | None, list[Media]]:
+    """The media row of the item's cover (when it is one of ours) and the files it offers."""
+    cover_id = media_id_in(base_url, (item.cover or {}).get("url", ""))
+    attached = await media_of(session, item)
+    cover = next((media for media in attached if media.id == cover_id), None)
+    return cover, [media for media in attached if media is not cover]

@@ -16,9 +16,11 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy import delete, select
 
+from archipel.media import MULTIPART_ALLOWANCE
 from archipel.passwords import verify_password
 from archipel.storage.tables import LocalActor, LoginSession, User, utcnow
 from web import appkeys
+from web.i18n import gettext, negotiate_language
 
 SESSION_COOKIE = "archipel_session"
 CSRF_COOKIE = "archipel_csrf"
@@ -123,6 +125,19 @@ async def csrf_token(request: web.Request) -> str:
     return user.csrf_token if user else anonymous_csrf_token(request)
 
 
+def _too_large(request: web.Request) -> web.Response:
+    """A form too big to be read (files, mostly): say so plainly; nothing was read, nothing saved."""
+    settings = request.app[appkeys.SETTINGS]
+    limit = max(settings.max_body_bytes, settings.max_upload_bytes + MULTIPART_ALLOWANCE)  # as web.app sets it
+    size = f"{limit / 1_000_000:.1f}"
+    lang = negotiate_language(request)
+    if lang == "fr":
+        size = size.replace(".", ",")
+    message = gettext(lang, "Cet envoi dépasse %(size)s Mo : rien n'a été enregistré. Revenez à la page "
+                            "précédente et joignez des fichiers plus petits, ou moins de fichiers à la fois.")
+    return web.Response(status=413, text=message % {"size": size}, content_type="text/plain", charset="utf-8")
+
+
 @web.middleware
 async def csrf_middleware(request: web.Request, handler):
     if request.method == "POST" and not request.path.endswith(_EXEMPT_SUFFIXES):
@@ -130,7 +145,10 @@ async def csrf_middleware(request: web.Request, handler):
         expected = user.csrf_token if user else request.cookies.get(CSRF_COOKIE)
         given = request.headers.get("X-CSRF-Token")
         if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            given = (await request.post()).get("csrf_token")
+            try:
+                given = (await request.post()).get("csrf_token")
+            except web.HTTPRequestEntityTooLarge:
+                return _too_large(request)
         if not expected or not isinstance(given, str) or not hmac.compare_digest(given, expected):
             raise web.HTTPForbidden(text="this form has expired or did not come from this site: reload the page")
     response = await handler(request)

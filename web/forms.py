@@ -40,7 +40,8 @@ ITEM_LANGUAGES = {
 
 TEXT_FIELDS = ("title", "summary", "source", "pitch", "steps", "place", "region", "latitude", "longitude",
                "audience", "started", "themes", "language", "licence", "coauthors", "learning_goals",
-               "duration", "format", "prerequisites", "materials", "related", "attribution", "state")
+               "duration", "format", "prerequisites", "materials", "related", "attribution", "state",
+               "cover_alt", "cover_remove")
 HOLDER_PARTS = ("name", "kind", "url", "contact")
 
 
@@ -114,6 +115,7 @@ class FormValues:
     kind: str
     texts: dict[str, str]
     holders: list[dict[str, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # ids of the attached files ticked for removal
 
     def __getitem__(self, name: str) -> str:
         return self.texts.get(name, "")
@@ -182,7 +184,7 @@ def from_item(item: StoredObject, coauthors: list[str]) -> FormValues:
         materials="\n".join(f"{m['title']} | {m['url']}" if m.get("title") else m["url"]
                             for m in data.get("materials") or []),
         related="\n".join(data.get("related") or []), attribution=data.get("attribution") or "",
-        state=item.state,
+        state=item.state, cover_alt=(item.cover or {}).get("name") or "",
     )
     for name in fiches.FICHE_SECTIONS:
         texts[section_field(name)] = (data.get("sections") or {}).get(name) or ""

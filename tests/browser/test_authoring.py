@@ -1,16 +1,25 @@
 """Writing a fiche in a real browser (Debian's Chromium): log in, fill every section, watch the live
-preview, publish, edit, read the history and its diff, withdraw; axe-core on every writing page."""
+preview, publish, edit, read the history and its diff, upload a cover image and a file, reuse the
+fiche, withdraw it; axe-core on every writing page."""
 
 from __future__ import annotations
 
 import re
 
+import aiohttp
+from sqlalchemy import func, select
+
 from archipel import content, revisions
 from archipel.fiches import FICHE_SECTIONS
+from archipel.storage.tables import StoredObject
 from tests.browser.conftest import axe_violations, describe_violations
+from tests.web.test_media import jpeg_with_gps, pdf
 
 PASSWORD = "correct horse battery"
 TITLE = "Repair café de quartier"
+COVER = {"name": "atelier.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps()}
+ATTACHMENT = {"name": "mode d'emploi.pdf", "mimeType": "application/pdf", "buffer": pdf(4000)}
+ALT = "Des voisin·es réparent un grille-pain"
 SECTIONS = {
     "genesis": "Des voisin·es lassé·es de **jeter** des grille-pain.",
     "goals": "Réparer ensemble plutôt que racheter.",
@@ -128,6 +137,63 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     assert "Réparer ensemble plutôt que racheter." in await page.locator("del.line").first.inner_text()
     await assert_accessible(page)
 
+    # A cover image and a file, chosen in the form: without alt text, the form says so and keeps nothing.
+    await page.goto(f"{island.url}/espace/items/{ulid}/modifier")
+    await page.get_by_label("Image de couverture", exact=True).set_input_files(COVER)
+    await page.get_by_label("Ajouter des fichiers joints").set_input_files(ATTACHMENT)
+    await page.get_by_role("button", name="Enregistrer", exact=True).click()
+    alert = page.get_by_role("alert")
+    await alert.wait_for()
+    assert "texte alternatif" in await alert.inner_text()
+    assert "choisissez-les de nouveau" in await alert.inner_text()
+    assert await page.get_by_label("Texte alternatif de l'image").get_attribute("aria-invalid") == "true"
+    item, _ = await stored(island, uri)
+    assert item.cover is None
+    await assert_accessible(page)  # the form with its upload fields, in its error state
+
+    await page.get_by_label("Image de couverture", exact=True).set_input_files(COVER)
+    await page.get_by_label("Texte alternatif de l'image").fill(ALT)
+    await page.get_by_label("Ajouter des fichiers joints").set_input_files(ATTACHMENT)
+    await page.get_by_role("button", name="Enregistrer", exact=True).click()
+    await page.wait_for_url(re.compile(r".*\?done=saved$"))
+    item, _ = await stored(island, uri)
+    assert item.cover["name"] == ALT and item.cover["url"].endswith("/atelier.jpg")
+    await page.get_by_role("img", name=ALT).wait_for()  # the current cover, in the form
+    await page.get_by_role("link", name="mode-d-emploi.pdf").wait_for()
+    await assert_accessible(page)
+
+    # The published page shows the cover and lists the file with its type and size.
+    await page.goto(uri)
+    cover = page.get_by_role("img", name=ALT)
+    await cover.wait_for()
+    assert await cover.evaluate("image => image.complete && image.naturalWidth") == 200  # turned upright
+    files = page.get_by_role("region", name="Fichiers joints")
+    assert "mode-d-emploi.pdf" in await files.inner_text() and "(Document PDF, 4 ko)" in await files.inner_text()
+    file_url = await files.get_by_role("link", name="mode-d-emploi.pdf").get_attribute("href")
+    await assert_accessible(page)
+
+    # Reuse it: a draft of one's own, linked to its origin, with the credit the licence asks for.
+    await page.get_by_role("button", name="Réutiliser").click()
+    await page.wait_for_url(re.compile(r".*/espace/items/[0-9a-z]{26}/modifier$"))
+    derived_ulid = re.search(r"/items/([0-9a-z]{26})/", page.url).group(1)
+    assert derived_ulid != ulid
+    assert await page.get_by_role("link", name=uri).count() == 1  # « Réutilisation de <origin> »
+    assert f"D'après « {TITLE} »" in await page.get_by_label("Crédits").input_value()
+    assert await page.get_by_label("Titre").input_value() == TITLE
+    await assert_accessible(page)
+    await page.get_by_label("Titre").fill("Repair café du bourg")
+    await page.get_by_label("Lieu").fill("Landerneau")
+    await page.get_by_role("button", name="Publier").click()
+    await page.wait_for_url(re.compile(r".*\?done=published$"))
+    derived_uri = f"{island.url}/o/{derived_ulid}"
+    derived, _ = await stored(island, derived_uri)
+    assert derived.based_on == uri and derived.state == "published"
+    await page.goto(derived_uri)
+    await page.get_by_role("complementary", name="Origine").get_by_role("link", name=TITLE).wait_for()
+    await assert_accessible(page)
+    await page.goto(uri)
+    await page.get_by_role("region", name="Réutilisations").get_by_role("link", name="Repair café du bourg").wait_for()
+
     # Withdraw: refused without the confirmation, done with it.
     await page.goto(f"{island.url}/espace/items/{ulid}/modifier")
     await page.get_by_role("button", name="Retirer définitivement").click()
@@ -140,6 +206,10 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     assert (await stored(island, uri))[0].deleted_at is not None
     response = await page.goto(uri)
     assert response.status == 410
+    async with aiohttp.ClientSession() as anonymous:  # its files went with it
+        for url in (item.cover["url"], file_url):
+            async with anonymous.get(url) as answer:
+                assert answer.status == 404, url
 
 
 async def test_the_form_without_javascript_and_its_errors(island, new_page):
@@ -199,3 +269,28 @@ async def log_in_english(page, island) -> None:
     await page.locator("#password").fill(PASSWORD)
     await page.locator("form button[type=submit]").click()
     await page.wait_for_url(f"{island.url}/espace")
+
+
+async def test_a_file_too_big_is_refused_before_it_travels(make_island, page):
+    island = await make_island("petite", max_upload_bytes=50_000)
+    await island.add_user("alice")
+    await log_in(page, island)
+    await page.goto(f"{island.url}/espace/nouveau?kind=resource")
+    await page.get_by_label("Titre").fill("Atelier vélo")
+    files = page.get_by_label("Ajouter des fichiers au matériel")
+    await files.set_input_files([{"name": "gros.pdf", "mimeType": "application/pdf", "buffer": pdf(80_000)}])
+    await page.get_by_role("button", name="Enregistrer le brouillon").click()
+    message = page.get_by_text("« gros.pdf » est trop gros : 50 ko au plus par fichier.")
+    await message.wait_for()
+    assert await files.get_attribute("aria-invalid") == "true"
+    assert await page.evaluate("document.activeElement.id") == "f-attachment_files"
+    assert "/espace/nouveau" in page.url  # nothing was sent
+    await assert_accessible(page)
+    async with island.sessions() as session:
+        assert await session.scalar(select(func.count(StoredObject.id))) == 0
+    # A smaller file: the message goes, the draft is saved with it.
+    await files.set_input_files([{"name": "juste.pdf", "mimeType": "application/pdf", "buffer": pdf(40_000)}])
+    assert await message.count() == 0 and await files.get_attribute("aria-invalid") is None
+    await page.get_by_role("button", name="Enregistrer le brouillon").click()
+    await page.wait_for_url(re.compile(r".*\?done=created$"))
+    await page.get_by_role("link", name="juste.pdf").wait_for()

@@ -12,6 +12,7 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(pages.routes)
     app.add_routes(account.routes)
     app.add_routes(media.routes)
+    app.on_startup.append(media.sweep_pending_files)  # after the database is set up (cleanup_ctx runs first)
     app.add_routes(reuse.routes)
     app.add_routes(federated.routes)
     app.add_routes(archipelago.routes)

@@ -3,7 +3,9 @@ preview, and the public history of an item with readable diffs.
 
 Every change goes through federation.actions, which writes the outgoing activity in the same
 transaction; a form with any error writes nothing (everything is checked before the first write,
-and a refusal from the domain rolls the whole transaction back).
+and a refusal from the domain rolls the whole transaction back). The form is multipart: the cover
+image and attached files come with it (web.item_media), checked with the rest and written in the
+same transaction, their files kept only if it commits.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from markupsafe import Markup
 from sqlalchemy import func, or_, select
 
 from archipel import content, fiches, revisions
+from archipel import media as media_store
 from archipel.accounts import find_actor
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.identity import actor_uri, object_uri
 from archipel.ids import is_ulid
 from archipel.storage.tables import ItemAuthor, LocalActor, StoredObject
 from federation import actions
-from web import appkeys, auth, forms
+from web import appkeys, auth, forms, item_media
 from web.auth import CurrentUser
 from web.i18n import gettext, negotiate_language
 from web.pages import page, render
@@ -157,10 +160,31 @@ def _preview_fragment(lang: str, kind: str, values: forms.FormValues) -> Markup:
                   f'<div class="preview-body" lang="{html.escape(parsed.language)}">{body}</div>')
 
 
+@dataclass(frozen=True)
+class CurrentMedia:
+    """An item's cover and files, as the form shows them."""
+
+    cover: dict | None
+    cover_file: dict | None  # the cover's own upload, when it is one
+    attachments: list[dict]
+
+    @classmethod
+    async def of(cls, session, request: web.Request, item: StoredObject) -> CurrentMedia:
+        lang, base = _lang(request), _base(request)
+        cover, attachments = await media_store.cover_and_attachments(session, base, item)
+        return cls(item.cover, item_media.describe(lang, base, cover) if cover else None,
+                   [item_media.describe(lang, base, media) for media in attachments])
+
+
+NO_MEDIA = CurrentMedia(None, None, [])
+
+
 async def _form_page(request: web.Request, *, values: forms.FormValues, info: ItemInfo | None = None,
                      errors: dict | None = None, status: int = 200, done: str | None = None,
-                     withdraw_error: str | None = None) -> web.Response:
+                     withdraw_error: str | None = None, media: CurrentMedia = NO_MEDIA,
+                     files_dropped: bool = False) -> web.Response:
     lang = _lang(request)
+    settings = request.app[appkeys.SETTINGS]
     errors = dict(errors or {})
     general = [errors.pop("")] if "" in errors else []
     if info is None:
@@ -173,7 +197,11 @@ async def _form_page(request: web.Request, *, values: forms.FormValues, info: It
         request, "item_form.html", status=status, values=values, kind=values.kind, info=info, errors=errors,
         general=general, action=action, state_options=state_options, done=done, withdraw_error=withdraw_error,
         preview=_preview_fragment(lang, values.kind, values), section_field=forms.section_field,
-        holder_field=forms.holder_field, **_labels(lang))
+        holder_field=forms.holder_field, media=media, files_dropped=files_dropped,
+        upload_limit=item_media.limit_text(lang, settings.max_upload_bytes),
+        upload_limit_bytes=settings.max_upload_bytes, request_limit_bytes=item_media.request_limit(settings),
+        image_accept=item_media.IMAGE_ACCEPT, file_accept=item_media.FILE_ACCEPT,
+        max_attachments=media_store.MAX_ATTACHMENTS, **_labels(lang))
 
 
 # ---- one's space ---------------------------------------------------------------------------
@@ -223,25 +251,33 @@ async def create(request: web.Request) -> web.Response:
     action = post.get("action") or "draft"
     state = {"draft": "draft", "propose": "proposed", "publish": "published"}.get(action, "draft")
     parsed, errors = forms.parse(values, lang)
+    settings = request.app[appkeys.SETTINGS]
+    changes = await item_media.read(post, lang, limit=settings.max_upload_bytes, cover=None, attachments=[],
+                                    errors=errors)
+    dropped = changes.files_sent
     if action == "preview" and parsed is None:
-        return await _form_page(request, values=values, errors=errors)
+        return await _form_page(request, values=values, errors=errors, files_dropped=dropped)
     async with request.app[appkeys.SESSIONS]() as session:
         me = actor_uri(_base(request), user.username)
         coauthors = await _coauthors(session, request, lang, parsed.coauthors if parsed else
                                      forms.parse_usernames(values), me, errors)
         if errors:
-            return await _form_page(request, values=values, errors=errors, status=400)
+            return await _form_page(request, values=values, errors=errors, status=400, files_dropped=dropped)
         if action == "preview":
-            return await _form_page(request, values=values)
+            return await _form_page(request, values=values, files_dropped=dropped)
         authors = [user.actor] + [await find_actor(session, _username_of(request, uri)) for uri in coauthors]
         try:
+            stored = await item_media.store(session, settings.effective_media_directory, user.actor, changes)
+            cover = item_media.cover_value(_base(request), stored.cover, changes.cover_alt) if stored.cover else None
             item = await actions.publish_item(session, _base(request), authors, kind=values.kind, state=state,
-                                              **parsed.item_arguments())
+                                              cover=cover, **parsed.item_arguments())
+            await item_media.attach(session, item, stored)
             info = ItemInfo.of(item)
             await session.commit()
         except (InvalidInput, Forbidden) as error:
             await session.rollback()
-            return await _form_page(request, values=values, errors={"": str(error)}, status=400)
+            return await _form_page(request, values=values, errors={"": str(error)}, status=400,
+                                    files_dropped=dropped)
     _wake(request)
     raise web.HTTPSeeOther(f"{info.edit_url}?done={'published' if state == 'published' else 'created'}")
 
@@ -264,7 +300,8 @@ async def edit_form(request: web.Request) -> web.Response:
         authors = await content.authors_of(session, item)
         values = forms.from_item(item, [_username_of(request, uri) for uri in authors[1:]])
         info = ItemInfo.of(item)
-    return await _form_page(request, values=values, info=info, done=request.query.get("done"))
+        media = await CurrentMedia.of(session, request, item)
+    return await _form_page(request, values=values, info=info, done=request.query.get("done"), media=media)
 
 
 @routes.post("/espace/items/{ulid}/modifier")
@@ -277,6 +314,7 @@ async def edit(request: web.Request) -> web.Response:
         if isinstance(item, web.Response):
             return item
         info = ItemInfo.of(item)
+        media = await CurrentMedia.of(session, request, item)
         values = forms.read_post(post, item.kind)
         action = post.get("action") or "save"
         state = "published" if action == "publish" else values["state"] or info.state
@@ -289,18 +327,33 @@ async def edit(request: web.Request) -> web.Response:
         authors = await content.authors_of(session, item)
         coauthors = await _coauthors(session, request, lang, parsed.coauthors if parsed else
                                      forms.parse_usernames(values), authors[0], errors)
+        settings = request.app[appkeys.SETTINGS]
+        directory = settings.effective_media_directory
+        old_cover, attachments = await media_store.cover_and_attachments(session, _base(request), item)
+        changes = item_media.MediaChanges()  # an article's form has no file fields
+        if item.kind in forms.FORM_KINDS:
+            changes = await item_media.read(post, lang, limit=settings.max_upload_bytes, cover=item.cover,
+                                            attachments=attachments, errors=errors)
+        values.removed = changes.remove_ids
+        dropped = changes.files_sent
         if errors or action == "preview":
-            return await _form_page(request, values=values, info=info, errors=errors,
-                                    status=400 if errors and action != "preview" else 200)
+            return await _form_page(request, values=values, info=info, errors=errors, media=media,
+                                    status=400 if errors and action != "preview" else 200, files_dropped=dropped)
         try:
             if [authors[0], *coauthors] != authors:
                 await content.set_authors(session, item, [authors[0], *coauthors])
+            stored = await item_media.store(session, directory, user.actor, changes)
+            cover = await item_media.cover_change(session, directory, _base(request), item, old_cover, changes,
+                                                  stored)
+            await item_media.remove_attachments(session, directory, attachments, changes.remove_ids)
             await actions.edit_item(session, _base(request), item, editor=user.actor, state=state,
-                                    **parsed.item_arguments())
+                                    **cover, **parsed.item_arguments())
+            await item_media.attach(session, item, stored)
             await session.commit()
         except (InvalidInput, Forbidden) as error:
             await session.rollback()
-            return await _form_page(request, values=values, info=info, errors={"": str(error)}, status=400)
+            return await _form_page(request, values=values, info=info, errors={"": str(error)}, status=400,
+                                    media=media, files_dropped=dropped)
     _wake(request)
     done = "published" if state == "published" and not info.federated else "saved"
     raise web.HTTPSeeOther(f"{info.edit_url}?done={done}")
@@ -319,6 +372,7 @@ async def withdraw(request: web.Request) -> web.Response:
             values = forms.from_item(item, [_username_of(request, uri) for uri in authors[1:]])
             return await _form_page(
                 request, values=values, info=ItemInfo.of(item), status=400,
+                media=await CurrentMedia.of(session, request, item),
                 withdraw_error=gettext(_lang(request), "Cochez la case pour confirmer le retrait."))
         # The Delete comes from the first author, who sent the Create.
         author = await session.get(LocalActor, item.local_author_id)

@@ -3,6 +3,11 @@
 An upload never runs as a page of the island: every answer says `nosniff` and a sandboxing CSP,
 and only images are shown inline; any other file is a download. The URL holds the id (a ULID,
 never reused) and the cleaned filename, so answers can be cached for good.
+
+A file is public once the item it belongs to is (published or archived). Before that (a draft, a
+proposal) only the item's authors and the moderators see it; an upload not attached to anything
+yet is its owner's alone; a withdrawn item's files go with it. Anyone else gets the same 404 as
+for an id that never existed, and answers that are not public are never cached.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import logging
 
 from aiohttp import web
 
+from archipel import content
 from archipel import media as media_store
 from archipel.errors import InvalidInput
+from archipel.identity import actor_uri
+from archipel.storage.tables import Media, StoredObject
 from web import appkeys
-from web.auth import require_user
+from web.auth import CurrentUser, current_user, require_user
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -86,23 +94,57 @@ async def upload(request: web.Request) -> web.Response:
     }, status=201, dumps=json.dumps)
 
 
+PUBLIC_STATES = ("published", "archived")
+
+
+async def _public(session, stored: Media) -> bool:
+    if stored.object_id is None:
+        return False
+    item = await session.get(StoredObject, stored.object_id)
+    return item is not None and item.state in PUBLIC_STATES and item.deleted_at is None
+
+
+async def _may_see(session, request: web.Request, user: CurrentUser | None, stored: Media) -> bool:
+    """Whether this logged-in visitor may see a file that is not public."""
+    if user is None:
+        return False
+    if stored.object_id is None:
+        return stored.owner_id == user.actor.id
+    if user.has_role("moderator") or stored.owner_id == user.actor.id:
+        return True
+    item = await session.get(StoredObject, stored.object_id)
+    me = actor_uri(request.app[appkeys.SETTINGS].url, user.username)
+    return item is not None and me in await content.authors_of(session, item)
+
+
 @routes.get("/media/{id}/{filename}")
 async def serve(request: web.Request) -> web.StreamResponse:
     media_id, filename = request.match_info["id"], request.match_info["filename"]
     async with request.app[appkeys.SESSIONS]() as session:
         stored = await media_store.get_media(session, media_id)
-    if stored is None or stored.filename != filename:
-        raise web.HTTPNotFound(text="no such file")
-    path = media_store.media_path(request.app[appkeys.SETTINGS].effective_media_directory, stored.id)
-    if not path.is_file():
-        log.warning("media %s is in the database but its file %s is missing", stored.id, path)
+        if stored is None or stored.filename != filename:
+            raise web.HTTPNotFound(text="no such file")
+        public = await _public(session, stored)
+        if not public and not await _may_see(session, request, await current_user(request), stored):
+            raise web.HTTPNotFound(text="no such file")
+    path = media_store.existing_file(request.app[appkeys.SETTINGS].effective_media_directory, stored)
+    if path is None:
+        log.warning("media %s is in the database but its file is missing", stored.id)
         raise web.HTTPNotFound(text="no such file")
     disposition = "inline" if stored.kind == "image" else "attachment"
     headers = {
         **SECURITY_HEADERS,
         "Content-Type": stored.content_type,
         "Content-Disposition": f'{disposition}; filename="{stored.filename}"',
-        "Cache-Control": CACHE_FOREVER,
+        "Cache-Control": CACHE_FOREVER if public else "private, no-store",
     }
     return web.FileResponse(path, headers=headers)
 
+
+async def sweep_pending_files(app: web.Application) -> None:
+    """At start: settle the uploads a crash left between their write and their commit."""
+    async with app[appkeys.SESSIONS]() as session:
+        promoted, removed = await media_store.sweep_pending(session, app[appkeys.SETTINGS].effective_media_directory)
+    if promoted or removed:
+        log.warning("media files left by a crash: %d promoted (committed), %d removed (never committed)",
+                    promoted, removed)

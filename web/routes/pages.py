@@ -12,7 +12,8 @@ from archipel.storage.tables import LocalActor, RemoteActor, StoredObject
 from archipel.text import html_to_text
 from archipel.themes import theme_key
 from federation.documents import ActorUrls
-from web import appkeys
+from web import appkeys, item_media
+from web.i18n import negotiate_language
 from web.pages import page, render
 
 routes = web.RouteTableDef()
@@ -131,6 +132,7 @@ async def fiche_page(request: web.Request, item: StoredObject, counts, replies) 
         authors = await author_links(session, settings, await content.authors_of(session, item))
         origin = await content.find_object(session, item.based_on) if item.based_on else None
         derivatives = await reuse.derivatives_of(session, item.uri)
+        attachments = await item_media.listed(session, negotiate_language(request), settings.url, item)
     licence = None
     if item.licence in LICENCES:
         label, url = LICENCES[item.licence]
@@ -138,4 +140,4 @@ async def fiche_page(request: web.Request, item: StoredObject, counts, replies) 
     description = item.fields.get("pitch") or item.summary or html_to_text(item.content)[:300]
     return await page(request, "fiche.html", alternate=item.uri, item=item, authors=authors, origin=origin,
                       derivatives=derivatives, licence=licence, counts=counts, replies=replies,
-                      description=description)
+                      description=description, attachments=attachments)

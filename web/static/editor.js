@@ -69,3 +69,75 @@
   form.addEventListener("change", schedule);
   lastSent = formBody(); // the server rendered the preview of what the page holds now
 })();
+
+// Files too big for the island are refused before they travel: the message appears next to the
+// file field, as the server's would (the server checks again; this only spares a long upload
+// that would be refused, or cut off by the request size limit).
+(function () {
+  "use strict";
+  var form = document.getElementById("item-form");
+  var box = document.getElementById("media-fieldset");
+  if (!form || !box) {
+    return;
+  }
+  var perFile = parseInt(box.getAttribute("data-upload-limit"), 10);
+  var perRequest = parseInt(box.getAttribute("data-request-limit"), 10);
+  var inputs = box.querySelectorAll('input[type="file"]');
+
+  function showError(input, message) {
+    var id = "c-" + input.id;
+    var existing = document.getElementById(id);
+    if (existing) {
+      existing.parentNode.removeChild(existing);
+    }
+    var described = (input.getAttribute("aria-describedby") || "").split(" ").filter(function (part) {
+      return part && part !== id;
+    });
+    if (message) {
+      var note = document.createElement("p");
+      note.id = id;
+      note.className = "field-error";
+      note.textContent = message;
+      input.parentNode.insertBefore(note, input);
+      described.push(id);
+      input.setAttribute("aria-invalid", "true");
+    } else if (!document.getElementById("e-" + input.id.replace(/^f-/, ""))) {
+      input.removeAttribute("aria-invalid");
+    }
+    input.setAttribute("aria-describedby", described.join(" "));
+  }
+
+  function check() {
+    var total = 0;
+    var first = null;
+    Array.prototype.forEach.call(inputs, function (input) {
+      var message = "";
+      Array.prototype.forEach.call(input.files || [], function (file) {
+        total += file.size;
+        if (!message && file.size > perFile) {
+          message = box.getAttribute("data-too-large").replace("{name}", file.name);
+        }
+      });
+      showError(input, message);
+      if (message && !first) {
+        first = input;
+      }
+    });
+    if (!first && total > perRequest - 65536 && inputs.length) {
+      first = inputs[inputs.length - 1];
+      showError(first, box.getAttribute("data-too-much"));
+    }
+    return first;
+  }
+
+  Array.prototype.forEach.call(inputs, function (input) {
+    input.addEventListener("change", check);
+  });
+  form.addEventListener("submit", function (event) {
+    var wrong = check();
+    if (wrong) {
+      event.preventDefault();
+      wrong.focus();
+    }
+  });
+})();

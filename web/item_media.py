@@ -1,0 +1,224 @@
+"""The cover image and attached files of the item form: read from the posted form, checked,
+stored with the item, and described for the pages.
+
+Everything is checked before anything is written: the bytes of every file (archipel.media.prepare,
+in a thread), the size limit, the alt text of a cover. Only then does the route open its
+transaction and call `store`; the files written there are kept only if that transaction commits
+(archipel.media keeps them pending until then), so a refused item leaves neither rows nor files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from babel.numbers import format_decimal
+
+from archipel import media as media_store
+from archipel.errors import InvalidInput
+from archipel.storage.tables import LocalActor, Media, StoredObject
+from web.i18n import gettext
+
+MAX_COVER_ALT = 500  # what content keeps of a cover's text alternative
+COVER_FIELD = "cover_file"
+ATTACHMENTS_FIELD = "attachment_files"
+REMOVE_FIELD = "attachment_remove"
+IMAGE_ACCEPT = "image/jpeg,image/png,image/webp,image/gif"
+FILE_ACCEPT = (".pdf,.odt,.ods,.odp,.docx,.xlsx,.pptx,.txt,.md,.jpg,.jpeg,.png,.webp,.gif,"
+               "application/pdf,image/jpeg,image/png,image/webp,image/gif")
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    prepared: media_store.Prepared
+
+
+@dataclass
+class MediaChanges:
+    """What the posted form asks for the item's media, once checked."""
+
+    cover: Upload | None = None
+    cover_alt: str = ""
+    remove_cover: bool = False
+    attachments: list[Upload] = field(default_factory=list)
+    remove_ids: list[str] = field(default_factory=list)
+    files_sent: bool = False  # files were chosen: if the form comes back, they must be chosen again
+
+
+def _files(post, name: str) -> list[web.FileField]:
+    return [value for value in post.getall(name, []) if isinstance(value, web.FileField) and value.filename]
+
+
+def _read(upload: web.FileField, limit: int) -> bytes:
+    try:
+        return upload.file.read(limit + 1)
+    finally:
+        upload.file.close()
+
+
+def _size(lang: str, size: int) -> str:
+    if size < 1000:
+        return gettext(lang, "%(size)s octets") % {"size": size}
+    if size < 1_000_000:
+        return gettext(lang, "%(size)s ko") % {"size": format_decimal(round(size / 1000), locale=lang)}
+    return gettext(lang, "%(size)s Mo") % {"size": format_decimal(round(size / 1_000_000, 1), locale=lang)}
+
+
+def _display_name(upload: web.FileField) -> str:
+    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return name[:100]
+
+
+async def _check_file(upload: web.FileField, lang: str, limit: int, *, image_only: bool) -> Upload | str:
+    """The checked upload, or the message saying why it is refused."""
+    name = _display_name(upload)
+    data = await asyncio.to_thread(_read, upload, limit)
+    if len(data) > limit:
+        return gettext(lang, "« %(name)s » est trop gros : %(max)s au plus par fichier.") % {
+            "name": name, "max": _size(lang, limit)}
+    try:
+        prepared = await asyncio.to_thread(media_store.prepare, data, upload.filename or "")
+    except media_store.UnsupportedType:
+        if image_only:
+            return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
+        return gettext(lang, "« %(name)s » : ce type de fichier n'est pas accepté. Fichiers acceptés : images JPEG, "
+                             "PNG, WebP, GIF ; PDF ; documents OpenDocument ou Word, Excel, PowerPoint ; texte (.txt, "
+                             ".md).") % {"name": name}
+    except InvalidInput as error:  # an image that cannot be read, an empty file...
+        return gettext(lang, "« %(name)s » est refusé : %(reason)s.") % {"name": name, "reason": str(error)}
+    if image_only and prepared.kind != "image":
+        return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
+    return Upload(upload.filename or "", prepared)
+
+
+async def read(post, lang: str, *, limit: int, cover: dict | None, attachments: list[Media],
+               errors: dict) -> MediaChanges:
+    """The checked media changes of a posted form; every problem goes into `errors` by field."""
+    changes = MediaChanges()
+    cover_files = _files(post, COVER_FIELD)
+    attachment_files = _files(post, ATTACHMENTS_FIELD)
+    changes.files_sent = bool(cover_files or attachment_files)
+    alt = post.get("cover_alt")
+    changes.cover_alt = " ".join(alt.split()) if isinstance(alt, str) else ""
+    changes.remove_cover = post.get("cover_remove") == "yes" and not cover_files
+    known = {media.id for media in attachments}
+    changes.remove_ids = [value for value in post.getall(REMOVE_FIELD, []) if value in known]
+
+    if cover_files:
+        checked = await _check_file(cover_files[0], lang, limit, image_only=True)
+        if isinstance(checked, str):
+            errors.setdefault(COVER_FIELD, checked)
+        else:
+            changes.cover = checked
+    needs_alt = bool(cover_files) or (cover is not None and not changes.remove_cover)
+    if needs_alt and not changes.cover_alt:
+        errors.setdefault("cover_alt", gettext(lang, "Décrivez l'image de couverture en quelques mots (texte "
+                                                     "alternatif) : il est lu à qui ne la voit pas."))
+    elif len(changes.cover_alt) > MAX_COVER_ALT:
+        errors.setdefault("cover_alt", gettext(lang, "Le texte alternatif dépasse %(max)s caractères.")
+                          % {"max": MAX_COVER_ALT})
+
+    refused = []
+    for upload in attachment_files:
+        checked = await _check_file(upload, lang, limit, image_only=False)
+        if isinstance(checked, str):
+            refused.append(checked)
+        else:
+            changes.attachments.append(checked)
+    if refused:
+        errors.setdefault(ATTACHMENTS_FIELD, " ".join(refused))
+    elif len(attachments) - len(changes.remove_ids) + len(attachment_files) > media_store.MAX_ATTACHMENTS:
+        errors.setdefault(ATTACHMENTS_FIELD, gettext(lang, "Pas plus de %(max)s fichiers joints par élément.")
+                          % {"max": media_store.MAX_ATTACHMENTS})
+    return changes
+
+
+@dataclass
+class Stored:
+    cover: Media | None = None
+    attachments: list[Media] = field(default_factory=list)
+
+
+async def store(session, directory, owner: LocalActor, changes: MediaChanges) -> Stored:
+    """Write the checked files (pending until the caller commits) and their rows."""
+    stored = Stored()
+    if changes.cover is not None:
+        stored.cover = await media_store.store_prepared(session, directory, owner, changes.cover.filename,
+                                                        changes.cover.prepared, changes.cover_alt)
+    for upload in changes.attachments:
+        stored.attachments.append(await media_store.store_prepared(session, directory, owner, upload.filename,
+                                                                   upload.prepared))
+    return stored
+
+
+def cover_value(base_url: str, media: Media, alt: str) -> dict:
+    return {"url": media_store.media_url(base_url, media), "name": alt, "mediaType": media.content_type}
+
+
+async def attach(session, item: StoredObject, stored: Stored) -> None:
+    for media in ([stored.cover] if stored.cover else []) + stored.attachments:
+        await media_store.attach(session, media, item)
+
+
+async def cover_change(session, directory, base_url: str, item: StoredObject, old_cover: Media | None,
+                       changes: MediaChanges, stored: Stored) -> dict:
+    """The `cover` argument of edit_item ({} when the cover stays as it is); a replaced or removed
+    cover's file is deleted with the commit."""
+    if stored.cover is not None or changes.remove_cover:
+        if old_cover is not None:
+            await media_store.delete_media(session, directory, old_cover)
+        return {"cover": cover_value(base_url, stored.cover, changes.cover_alt) if stored.cover else None}
+    if item.cover and changes.cover_alt and changes.cover_alt != item.cover.get("name"):
+        if old_cover is not None:
+            old_cover.alt = changes.cover_alt
+        return {"cover": {**item.cover, "name": changes.cover_alt}}
+    return {}
+
+
+async def remove_attachments(session, directory, attachments: list[Media], ids: list[str]) -> None:
+    for media in attachments:
+        if media.id in ids:
+            await media_store.delete_media(session, directory, media)
+
+
+# ---- for the pages -------------------------------------------------------------------------
+
+def type_label(lang: str, content_type: str) -> str:
+    labels = {
+        "image/jpeg": gettext(lang, "Image JPEG"), "image/png": gettext(lang, "Image PNG"),
+        "image/webp": gettext(lang, "Image WebP"), "image/gif": gettext(lang, "Image GIF"),
+        "application/pdf": gettext(lang, "Document PDF"),
+        "application/vnd.oasis.opendocument.text": gettext(lang, "Texte OpenDocument"),
+        "application/vnd.oasis.opendocument.spreadsheet": gettext(lang, "Tableur OpenDocument"),
+        "application/vnd.oasis.opendocument.presentation": gettext(lang, "Présentation OpenDocument"),
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document": gettext(lang, "Document Word"),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": gettext(lang, "Classeur Excel"),
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation":
+            gettext(lang, "Présentation PowerPoint"),
+        "text/plain; charset=utf-8": gettext(lang, "Texte"),
+        "text/markdown; charset=utf-8": gettext(lang, "Texte Markdown"),
+    }
+    return labels.get(content_type, content_type)
+
+
+def describe(lang: str, base_url: str, media: Media) -> dict:
+    """What a page shows of a file: its link, name, type and size."""
+    return {"id": media.id, "url": media_store.media_url(base_url, media), "name": media.filename,
+            "type": type_label(lang, media.content_type), "size": _size(lang, media.size)}
+
+
+async def listed(session, lang: str, base_url: str, item: StoredObject) -> list[dict]:
+    """The files an item offers (its cover aside), described for a page."""
+    _cover, attachments = await media_store.cover_and_attachments(session, base_url, item)
+    return [describe(lang, base_url, media) for media in attachments]
+
+
+def limit_text(lang: str, limit: int) -> str:
+    return _size(lang, limit)
+
+
+def request_limit(settings) -> int:
+    """The largest body the island reads (web.app sets it): all the files of one form together."""
+    return max(settings.max_body_bytes, settings.max_upload_bytes + media_store.MULTIPART_ALLOWANCE)
