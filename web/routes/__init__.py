@@ -3,6 +3,7 @@
 from aiohttp import web
 
 from web.routes import account, activitypub, archipelago, authoring, federated, media, pages, reuse, wellknown
+from web.routes import conversations, notifications
 
 
 def setup_routes(app: web.Application) -> None:
@@ -15,4 +16,6 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(federated.routes)
     app.add_routes(archipelago.routes)
     app.add_routes(authoring.routes)
+    app.add_routes(conversations.routes)
+    app.add_routes(notifications.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)

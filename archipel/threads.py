@@ -1,0 +1,279 @@
+"""Conversations under an item: every reply, replies to replies too, as a paginated tree.
+
+A page is built from two light queries whatever the size of the thread: the shape of the whole
+thread (a recursive query returning a few columns per reply), then the full rows and authors of
+the replies on the requested page only. Pages cut the thread between top-level replies, so a
+sub-thread is never split, and a page also stops growing once it holds `MAX_ROWS_PER_PAGE` replies.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from archipel.errors import InvalidInput
+from archipel.identity import actor_uri, object_uri
+from archipel.storage.tables import LocalActor, RemoteActor, StoredObject, utcnow
+from archipel.text import render_markdown, sanitize_html
+
+TOP_LEVEL_PER_PAGE = 50
+MAX_ROWS_PER_PAGE = 300
+MAX_DEPTH = 60  # far beyond any real thread; a bound on what the recursive query may walk
+SHOWN_DEPTH = 5  # deeper replies are drawn at this indentation
+MAX_REPLY_CHARS = 5000
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) URLs ever become links or images (a remote profile may claim `javascript:`)."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
+@dataclass
+class Author:
+    uri: str
+    name: str
+    url: str | None
+    avatar: str | None
+    handle: str = ""
+
+
+@dataclass
+class Entry:
+    """One reply as shown. `state` is shown | hidden (a moderator sees it) | gone (a placeholder
+    keeping its children in place: withdrawn, hidden or not public)."""
+
+    id: int
+    uri: str
+    depth: int
+    state: str
+    reply: StoredObject | None = None
+    author: Author | None = None
+    children: list[Entry] = field(default_factory=list)
+
+    @property
+    def shown_depth(self) -> int:
+        return min(self.depth, SHOWN_DEPTH)
+
+    @property
+    def link(self) -> str | None:
+        """The original, on its own server (for a local reply: its own page)."""
+        return (safe_url(self.reply.url) or safe_url(self.reply.uri)) if self.reply else None
+
+
+@dataclass
+class Thread:
+    entries: list[Entry]  # the page's top-level entries, each with its children
+    page: int
+    pages: int
+    total: int  # visible replies in the whole thread
+
+    @property
+    def flat(self) -> list[Entry]:
+        """Depth-first, in reading order: what a template draws."""
+        out: list[Entry] = []
+
+        def walk(entry: Entry) -> None:
+            out.append(entry)
+            for child in entry.children:
+                walk(child)
+
+        for entry in self.entries:
+            walk(entry)
+        return out
+
+
+@dataclass
+class _Node:
+    id: int
+    uri: str
+    parent: str
+    published: datetime
+    visible: bool
+    hidden: bool
+    children: list[_Node] = field(default_factory=list)
+    size: int = 0  # nodes in this subtree that will be drawn (itself included)
+
+
+def thread_shape(root_uri: str):
+    """Every reply below `root_uri`, at any depth: (id, uri, in_reply_to, published, deleted_at,
+    hidden_at, public), by one recursive query (SQLite and PostgreSQL)."""
+    tree = (select(StoredObject.uri, literal(1).label("depth"))
+            .where(StoredObject.in_reply_to == root_uri).cte("tree", recursive=True))
+    tree = tree.union_all(
+        select(StoredObject.uri, (tree.c.depth + 1).label("depth"))
+        .join(tree, StoredObject.in_reply_to == tree.c.uri).where(tree.c.depth < MAX_DEPTH))
+    return (select(StoredObject.id, StoredObject.uri, StoredObject.in_reply_to, StoredObject.published,
+                   StoredObject.deleted_at, StoredObject.hidden_at, StoredObject.public)
+            .where(StoredObject.uri.in_(select(tree.c.uri))))
+
+
+def _build(rows, include_hidden: bool) -> list[_Node]:
+    nodes = {}
+    for id_, uri, parent, published, deleted_at, hidden_at, public in rows:
+        visible = deleted_at is None and public and (hidden_at is None or include_hidden)
+        nodes[uri] = _Node(id_, uri, parent, published, visible, hidden_at is not None)
+    tops = []
+    for node in nodes.values():
+        (nodes[node.parent].children if node.parent in nodes else tops).append(node)
+    order = lambda n: (n.published, n.id)  # noqa: E731 - oldest first within a level
+
+    def settle(node: _Node) -> int:
+        node.children.sort(key=order)
+        node.children = [c for c in node.children if settle(c)]
+        node.size = (1 if node.visible or node.children else 0) + sum(c.size for c in node.children)
+        return node.size
+
+    tops.sort(key=order)
+    return [t for t in tops if settle(t)]
+
+
+def _paginate(tops: list[_Node]) -> list[list[_Node]]:
+    pages, current, rows = [], [], 0
+    for node in tops:
+        if current and (len(current) >= TOP_LEVEL_PER_PAGE or rows + node.size > MAX_ROWS_PER_PAGE):
+            pages.append(current)
+            current, rows = [], 0
+        current.append(node)
+        rows += node.size
+    if current:
+        pages.append(current)
+    return pages
+
+
+async def load(session: AsyncSession, root: StoredObject, *, base_url: str, page: int = 1,
+               include_hidden: bool = False) -> Thread:
+    """The page `page` (from 1) of the conversation under `root`. Moderators (`include_hidden`)
+    also see hidden replies, marked as such."""
+    tops = _build((await session.execute(thread_shape(root.uri))).all(), include_hidden)
+    pages = _paginate(tops)
+    page = min(max(page, 1), max(len(pages), 1))
+    chosen = pages[page - 1] if pages else []
+    wanted: list[_Node] = []
+
+    def collect(node: _Node) -> None:
+        wanted.append(node)
+        for child in node.children:
+            collect(child)
+
+    for node in chosen:
+        collect(node)
+    shown_ids = [n.id for n in wanted if n.visible]
+    replies = {r.id: r for r in await session.scalars(
+        select(StoredObject).where(StoredObject.id.in_(shown_ids)))} if shown_ids else {}
+    authors = await describe_authors(session, base_url, {r.author_uri for r in replies.values()})
+
+    def entry(node: _Node, depth: int) -> Entry:
+        reply = replies.get(node.id) if node.visible else None
+        state = "gone" if reply is None else ("hidden" if node.hidden else "shown")
+        return Entry(node.id, node.uri, depth, state, reply,
+                     authors.get(reply.author_uri) if reply else None,
+                     [entry(child, depth + 1) for child in node.children])
+
+    total = sum(_count_visible(t) for t in tops)
+    return Thread([entry(n, 1) for n in chosen], page, len(pages), total)
+
+
+async def page_of(session: AsyncSession, root: StoredObject, reply_uri: str, *,
+                  include_hidden: bool = False) -> int:
+    """The page of the conversation where a reply is drawn (1 if it is not there)."""
+    pages = _paginate(_build((await session.execute(thread_shape(root.uri))).all(), include_hidden))
+
+    def holds(node: _Node) -> bool:
+        return node.uri == reply_uri or any(holds(child) for child in node.children)
+
+    for number, tops in enumerate(pages, start=1):
+        if any(holds(node) for node in tops):
+            return number
+    return 1
+
+
+def _count_visible(node: _Node) -> int:
+    return (1 if node.visible else 0) + sum(_count_visible(c) for c in node.children)
+
+
+async def describe_authors(session: AsyncSession, base_url: str, uris: set[str]) -> dict[str, Author]:
+    """Name, profile link and avatar of each actor, local or remote: two queries for any number."""
+    found: dict[str, Author] = {}
+    prefix = actor_uri(base_url, "")
+    local_names = {uri[len(prefix):]: uri for uri in uris if uri.startswith(prefix)}
+    if local_names:
+        for actor in await session.scalars(select(LocalActor).where(LocalActor.username.in_(local_names))):
+            uri = local_names[actor.username]
+            host = base_url.split("://", 1)[-1].rstrip("/")
+            found[uri] = Author(uri, actor.display_name or actor.username, f"{base_url.rstrip('/')}/@{actor.username}",
+                                safe_url((actor.avatar or {}).get("url")) if actor.avatar else None,
+                                f"@{actor.username}@{host}")
+    remote = [uri for uri in uris if uri not in found]
+    if remote:
+        for actor in await session.scalars(select(RemoteActor).where(RemoteActor.uri.in_(remote))):
+            found[actor.uri] = Author(actor.uri, actor.display_name or actor.username or actor.uri,
+                                      safe_url(actor.url) or safe_url(actor.uri), safe_url(actor.icon_url),
+                                      f"@{actor.username}@{actor.host}" if actor.username else "")
+    for uri in uris - set(found):
+        found[uri] = Author(uri, uri, safe_url(uri), None)
+    return found
+
+
+async def root_of(session: AsyncSession, item: StoredObject) -> StoredObject:
+    """The item a conversation hangs under (walking up from a reply; bounded)."""
+    current = item
+    for _ in range(MAX_DEPTH):
+        if not current.in_reply_to:
+            return current
+        parent = await session.scalar(select(StoredObject).where(StoredObject.uri == current.in_reply_to))
+        if parent is None:
+            return current
+        current = parent
+    return current
+
+
+async def ancestors(session: AsyncSession, item: StoredObject) -> list[StoredObject]:
+    """Parent, grand-parent ... up to the root item (nearest first)."""
+    found, current = [], item
+    for _ in range(MAX_DEPTH):
+        if not current.in_reply_to:
+            break
+        parent = await session.scalar(select(StoredObject).where(StoredObject.uri == current.in_reply_to))
+        if parent is None:
+            break
+        found.append(parent)
+        current = parent
+    return found
+
+
+def check_reply_text(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("a reply cannot be empty")
+    if len(text) > MAX_REPLY_CHARS:
+        raise InvalidInput(f"a reply is limited to {MAX_REPLY_CHARS} characters")
+    return text
+
+
+async def create_reply(session: AsyncSession, *, base_url: str, author: LocalActor, parent: StoredObject,
+                       text: str, mentions: list[dict]) -> StoredObject:
+    """A local Note answering `parent`; `mentions` are {href, name, url} of the actors it names
+    (at least the parent's author). The HTML is rendered here from Markdown, then sanitised."""
+    if parent.deleted_at is not None:
+        raise InvalidInput("this message was withdrawn: it cannot be answered")
+    text = check_reply_text(text)
+    prefix = ""
+    if mentions:
+        first = mentions[0]
+        link = safe_url(first.get("url")) or safe_url(first["href"])
+        prefix = (f'<p><span class="h-card"><a href="{link}" class="u-url mention">'
+                  f'{html.escape(first["name"], quote=True)}</a></span></p>') if link else ""
+    uri = object_uri(base_url)
+    reply = StoredObject(
+        uri=uri, url=uri, is_local=True, type="Note", kind="note", state="published",
+        author_uri=actor_uri(base_url, author.username), local_author_id=author.id,
+        in_reply_to=parent.uri, name="", source=text, language=parent.language or "fr",
+        content=sanitize_html(prefix + render_markdown(text)), tags=[], public=True,
+        extra={"mentions": mentions}, published=utcnow())
+    session.add(reply)
+    await session.flush()
+    return reply
