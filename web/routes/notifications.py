@@ -43,8 +43,9 @@ async def notifications_page(request: web.Request) -> web.Response:
         objects = {item.uri: item for item in await session.scalars(
             select(StoredObject).where(StoredObject.uri.in_(uris)))} if uris else {}
         links = await _links(session, objects)
-        await notifications.mark_read(session, user.actor.id)  # the rows above keep their unread state
+        unread = {n.id for n in rows if n.read_at is None}  # before marking (which updates the rows too)
+        await notifications.mark_read(session, user.actor.id)
         await session.commit()
     older = rows[-1].id if len(rows) == PAGE_SIZE else None
-    return await page(request, "notifications.html", notices=rows, actors=actors, objects=objects, links=links,
+    return await page(request, "notifications.html", notices=rows, unread=unread, actors=actors, objects=objects, links=links,
                       older=older, unread_notifications=0)
