@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import notifications
 from archipel.identity import actor_uri
-from archipel.storage.tables import ItemAuthor, LocalActor, StoredObject, User
+from archipel.storage.tables import ItemAuthor, LocalActor, Notification, StoredObject, User
 
 INTERACTION_KINDS = {"Like": "like", "Announce": "boost"}
 
@@ -63,7 +63,14 @@ async def on_follow(session: AsyncSession, base_url: str, *, follower_uri: str, 
     else:
         return
     for recipient in recipients:
-        if actor_uri(base_url, recipient.username) != follower_uri:
+        if actor_uri(base_url, recipient.username) == follower_uri:
+            continue
+        # A server may send the same Follow again (a retry, a refresh): one unread notice is enough.
+        already = await session.scalar(select(Notification.id).where(
+            Notification.recipient_id == recipient.id, Notification.kind == "follow",
+            Notification.actor_uri == follower_uri, Notification.object_uri == followed_uri,
+            Notification.read_at.is_(None)).limit(1))
+        if already is None:
             await notifications.notify(session, recipient.id, "follow", actor_uri=follower_uri,
                                        object_uri=followed_uri, detail="request" if pending else "")
 

@@ -247,6 +247,9 @@ async def test_hidden_and_deleted_replies(island, remote):
     assert reply_ids(html) == [str(rude_id), str(await object_id(island, under))]
     assert "1 réponse" in html
     assert (await island.object(spam)).deleted_at is not None
+    async with browser_like() as public:  # other servers are not shown hidden replies either
+        async with public.get(f"{fiche.uri}/replies?page=1", headers={"Accept": "application/activity+json"}) as response:
+            assert (await response.json(content_type=None))["orderedItems"] == []
 
     # A withdrawn reply is never re-created by a new Create, and a moderator can show a hidden one again.
     async with browser_like() as http:

@@ -92,6 +92,8 @@ async def test_follow_requests_reports_and_pages(island, remote):
         await session.commit()
     rosa = Speaker(island, remote, "rosa")
     await rosa.send({"id": f"{rosa.uri}/follows/1", "type": "Follow", "object": island.actor_uri("alice")})
+    await rosa.send({"id": f"{rosa.uri}/follows/1-again", "type": "Follow", "object": island.actor_uri("alice")})
+    assert len(await notices(island, "alice")) == 1  # the same request, sent again: one notice
     async with island.sessions() as session:
         # Written by the moderation of reports (another module): shown generically here.
         await notifications.notify(session, alice.id, "report", actor_uri=island.actor_uri(island.island_username),
