@@ -12,12 +12,12 @@ import html
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import literal, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel.errors import InvalidInput
 from archipel.identity import actor_uri, object_uri
-from archipel.storage.tables import LocalActor, RemoteActor, StoredObject, utcnow
+from archipel.storage.tables import Interaction, LocalActor, RemoteActor, StoredObject, utcnow
 from archipel.text import render_markdown, sanitize_html
 
 TOP_LEVEL_PER_PAGE = 50
@@ -53,6 +53,8 @@ class Entry:
     reply: StoredObject | None = None
     author: Author | None = None
     children: list[Entry] = field(default_factory=list)
+    likes: int = 0
+    boosts: int = 0
 
     @property
     def shown_depth(self) -> int:
@@ -165,16 +167,28 @@ async def load(session: AsyncSession, root: StoredObject, *, base_url: str, page
     replies = {r.id: r for r in await session.scalars(
         select(StoredObject).where(StoredObject.id.in_(shown_ids)))} if shown_ids else {}
     authors = await describe_authors(session, base_url, {r.author_uri for r in replies.values()})
+    counts = await _interaction_counts(session, [r.uri for r in replies.values() if r.is_local])
 
     def entry(node: _Node, depth: int) -> Entry:
         reply = replies.get(node.id) if node.visible else None
         state = "gone" if reply is None else ("hidden" if node.hidden else "shown")
         return Entry(node.id, node.uri, depth, state, reply,
                      authors.get(reply.author_uri) if reply else None,
-                     [entry(child, depth + 1) for child in node.children])
+                     [entry(child, depth + 1) for child in node.children],
+                     counts.get((node.uri, "Like"), 0), counts.get((node.uri, "Announce"), 0))
 
     total = sum(_count_visible(t) for t in tops)
     return Thread([entry(n, 1) for n in chosen], page, len(pages), total)
+
+
+async def _interaction_counts(session: AsyncSession, uris: list[str]) -> dict[tuple[str, str], int]:
+    """Likes and boosts of our own replies (those of remote replies are counted on their server)."""
+    if not uris:
+        return {}
+    rows = await session.execute(select(Interaction.object_uri, Interaction.type, func.count(Interaction.id))
+                                 .where(Interaction.object_uri.in_(uris))
+                                 .group_by(Interaction.object_uri, Interaction.type))
+    return {(uri, kind): n for uri, kind, n in rows}
 
 
 async def page_of(session: AsyncSession, root: StoredObject, reply_uri: str, *,

@@ -354,3 +354,51 @@ async def test_a_reply_on_a_replica_reaches_its_island(make_island):
     async with browser_like() as http:
         html = await fetch_page(http, fiche.uri)
     assert "on essaie à Nantes" in html and ">Bob<" in html
+
+
+async def test_a_moderator_deletes_a_local_reply_and_its_servers_hear_of_it(island, remote):
+    await provision.add_user(island.sessions, username="modo", password="correct horse battery", role="moderator")
+    await island.add_user("bob")
+    article = await island.publish("alice", "Un article", "Du texte.")  # articles have conversations too
+    rosa = Speaker(island, remote, "rosa")
+    question = await rosa.reply(article, "<p>Une question sur l'article</p>")
+    async with browser_like() as http:
+        await log_in(http, island, "bob")
+        form = {"csrf_token": hidden_csrf(await fetch_page(http, article)),
+                "in_reply_to": str(await object_id(island, question)), "text": "Une réponse déplacée"}
+        async with http.post(f"{island.url}/discussion/repondre", data=form, allow_redirects=False) as response:
+            assert response.status == 303
+        html = await fetch_page(http, article)
+        assert "Une question sur l" in html
+        assert "Une réponse déplacée" in html
+        [create] = await wait_for(lambda: remote.received_of_type("Create"), message="bob's reply at rosa's server")
+    async with island.sessions() as session:
+        bobs = await session.scalar(select(StoredObject).where(StoredObject.id == int(reply_ids(html)[-1])))
+    assert create["object"]["id"] == bobs.uri
+
+    async with browser_like() as http:
+        await log_in(http, island, "bob")  # bob may not delete rosa's reply
+        token = hidden_csrf(await fetch_page(http, article))
+        async with http.post(f"{island.url}/discussion/{await object_id(island, question)}/supprimer",
+                             data={"csrf_token": token}, allow_redirects=False) as response:
+            assert response.status == 403
+    async with browser_like() as http:
+        await log_in(http, island, "modo")
+        confirm = await fetch_page(http, f"{island.url}/discussion/{bobs.id}/supprimer")
+        assert "ont reçue en seront informés" in confirm
+        async with http.post(f"{island.url}/discussion/{bobs.id}/supprimer",
+                             data={"csrf_token": hidden_csrf(confirm), "reason": "hors sujet"},
+                             allow_redirects=False) as response:
+            assert response.status == 303
+    [delete] = await wait_for(lambda: [r for r in remote.received if r["activity"]["type"] == "Delete"],
+                              message="the Delete of bob's reply at rosa's server")
+    assert delete["verified"] is True
+    assert delete["activity"]["actor"] == island.actor_uri("bob") and delete["activity"]["object"]["id"] == bobs.uri
+    async with browser_like() as http:
+        assert "Une réponse déplacée" not in await fetch_page(http, article)
+        async with http.get(bobs.uri, headers={"Accept": "application/activity+json"}) as response:
+            assert response.status == 410
+    async with island.sessions() as session:
+        [entry] = list(await session.scalars(select(ModerationEntry)))
+    assert (entry.action, entry.subject, entry.reason) == ("delete_reply", bobs.uri, "hors sujet")
+    assert entry.details == {"author": island.actor_uri("bob")}

@@ -87,10 +87,19 @@ async def test_a_conversation_with_the_peer_on_the_fiche_page(scene: Scene) -> N
     looked_up = await peer.lookup(note["id"])
     assert looked_up["ok"] is True and looked_up["type"] == "Note", looked_up
 
-    # bob deletes his reply: it is gone, alice's answer stays under a placeholder.
+    # bob answers alice's answer and likes it: nested under it, counted on it.
+    again = await peer.reply(note["id"], scene.alice, "<p>Avec plaisir</p>")
+    await peer.like(note["id"])
+    html = await page_until(fiche.uri, lambda h: "Avec plaisir" in h and h.count("1 j'aime") == 1,
+                            "bob's second reply and his like of alice's answer")
+    ours = (await island.object(note["id"])).id
+    alice_block = html[html.index(f'id="reponse-{ours}"'):]
+    assert "Avec plaisir" in alice_block and alice_block.index("1 j'aime") < alice_block.index("Avec plaisir")
+
+    # bob deletes his first reply: it is gone, the answers below it stay under a placeholder.
     await peer.delete(reply["id"])
     html = await page_until(fiche.uri, lambda h: "Version corrigée" not in h, "bob's reply gone from the page")
-    assert "Message supprimé" in html and "à samedi" in html
-    assert reply_ids(html) == [str(stored.id), str((await island.object(note["id"])).id)]
-    assert "1 réponse" in html
+    assert "Message supprimé" in html and "à samedi" in html and "Avec plaisir" in html
+    assert reply_ids(html) == [str(stored.id), str(ours), str((await island.object(again["id"])).id)]
+    assert "2 réponses" in html
     await scene.assert_peer_healthy()
