@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from archipel.errors import InvalidInput
 from archipel.identity import actor_uri, object_uri
@@ -25,6 +26,8 @@ MAX_ROWS_PER_PAGE = 300
 MAX_DEPTH = 60  # far beyond any real thread; a bound on what the recursive query may walk
 SHOWN_DEPTH = 5  # deeper replies are drawn at this indentation
 MAX_REPLY_CHARS = 5000
+_SHOWN_COLUMNS = ("id", "uri", "url", "is_local", "author_uri", "local_author_id", "in_reply_to", "content",
+                  "language", "published", "updated", "hidden_at", "deleted_at")
 
 
 def safe_url(url: str | None) -> str | None:
@@ -59,6 +62,12 @@ class Entry:
     @property
     def shown_depth(self) -> int:
         return min(self.depth, SHOWN_DEPTH)
+
+    @property
+    def html(self) -> str:
+        """Sanitised when stored; sanitised again here, so that no other path to the table
+        (an import, an older version) can put markup on a page."""
+        return sanitize_html(self.reply.content) if self.reply else ""
 
     @property
     def link(self) -> str | None:
@@ -164,8 +173,10 @@ async def load(session: AsyncSession, root: StoredObject, *, base_url: str, page
     for node in chosen:
         collect(node)
     shown_ids = [n.id for n in wanted if n.visible]
+    # Only what a reply shows: the JSON columns of items (fields, tags...) cost more than the rest.
+    shown = load_only(*(getattr(StoredObject, name) for name in _SHOWN_COLUMNS), raiseload=True)
     replies = {r.id: r for r in await session.scalars(
-        select(StoredObject).where(StoredObject.id.in_(shown_ids)))} if shown_ids else {}
+        select(StoredObject).options(shown).where(StoredObject.id.in_(shown_ids)))} if shown_ids else {}
     authors = await describe_authors(session, base_url, {r.author_uri for r in replies.values()})
     counts = await _interaction_counts(session, [r.uri for r in replies.values() if r.is_local])
 
@@ -218,9 +229,10 @@ async def describe_authors(session: AsyncSession, base_url: str, uris: set[str])
         for actor in await session.scalars(select(LocalActor).where(LocalActor.username.in_(local_names))):
             uri = local_names[actor.username]
             host = base_url.split("://", 1)[-1].rstrip("/")
+            avatar = (actor.avatar or {}).get("url")
+            local_path = isinstance(avatar, str) and avatar.startswith("/") and not avatar.startswith("//")
             found[uri] = Author(uri, actor.display_name or actor.username, f"{base_url.rstrip('/')}/@{actor.username}",
-                                safe_url((actor.avatar or {}).get("url")) if actor.avatar else None,
-                                f"@{actor.username}@{host}")
+                                avatar if local_path else safe_url(avatar), f"@{actor.username}@{host}")
     remote = [uri for uri in uris if uri not in found]
     if remote:
         for actor in await session.scalars(select(RemoteActor).where(RemoteActor.uri.in_(remote))):
