@@ -77,7 +77,8 @@ async def test_follows_replies_likes_and_boosts_are_notified(island, remote):
         assert unread_badge(home) == 6
         page = await fetch_page(http, f"{island.url}/espace/notifications")
         assert page.count('class="notice notice-') == 6 and page.count(" unread\"") == 6
-        assert "vous suit" in page and "a répondu" in page and "aime" in page and "a partagé" in page
+        for verb in ("vous suit", "a répondu", "aime", "a partagé"):
+            assert re.search(rf"Rosa</a>\s+{verb}", page), verb
         assert f'href="{fiche.uri}#reponse-{await object_id(island, question)}"' in page
         assert f'href="{fiche.uri}"' in page
         assert unread_badge(await fetch_page(http, f"{island.url}/")) == 0
