@@ -24,6 +24,7 @@ from archipel.text import render_markdown, sanitize_html
 TOP_LEVEL_PER_PAGE = 50
 MAX_ROWS_PER_PAGE = 300
 MAX_DEPTH = 60  # far beyond any real thread; a bound on what the recursive query may walk
+DRAWN_DEPTH = 20  # deeper replies continue in the sub-thread view of their ancestor
 SHOWN_DEPTH = 5  # deeper replies are drawn at this indentation
 MAX_REPLY_CHARS = 5000
 _SHOWN_COLUMNS = ("id", "uri", "url", "is_local", "author_uri", "local_author_id", "in_reply_to", "content",
@@ -58,6 +59,7 @@ class Entry:
     children: list[Entry] = field(default_factory=list)
     likes: int = 0
     boosts: int = 0
+    more: int = 0  # visible replies below this one not drawn on this page (see its sub-thread view)
 
     @property
     def shown_depth(self) -> int:
@@ -81,6 +83,7 @@ class Thread:
     page: int
     pages: int
     total: int  # visible replies in the whole thread
+    focus: Entry | None = None  # a sub-thread view: the reply whose answers are shown
 
     @property
     def flat(self) -> list[Entry]:
@@ -107,6 +110,7 @@ class _Node:
     hidden: bool
     children: list[_Node] = field(default_factory=list)
     size: int = 0  # nodes in this subtree that will be drawn (itself included)
+    drawn: list[_Node] = field(default_factory=list)  # the children drawn on the page
 
 
 def thread_shape(root_uri: str):
@@ -163,15 +167,25 @@ async def load(session: AsyncSession, root: StoredObject, *, base_url: str, page
     pages = _paginate(tops)
     page = min(max(page, 1), max(len(pages), 1))
     chosen = pages[page - 1] if pages else []
+    # One top-level reply may hold a huge sub-thread: a page draws at most MAX_ROWS_PER_PAGE
+    # replies and DRAWN_DEPTH levels; the rest is one link away (the sub-thread view).
     wanted: list[_Node] = []
+    more: dict[int, int] = {}
 
-    def collect(node: _Node) -> None:
+    def collect(node: _Node, depth: int) -> None:
         wanted.append(node)
+        node.drawn = []
         for child in node.children:
-            collect(child)
+            if depth >= DRAWN_DEPTH or len(wanted) >= MAX_ROWS_PER_PAGE:
+                break
+            node.drawn.append(child)
+            collect(child, depth + 1)
+        rest = node.children[len(node.drawn):]
+        if rest:
+            more[node.id] = sum(_count_visible(child) for child in rest)
 
     for node in chosen:
-        collect(node)
+        collect(node, 1)
     shown_ids = [n.id for n in wanted if n.visible]
     # Only what a reply shows: the JSON columns of items (fields, tags...) cost more than the rest.
     shown = load_only(*(getattr(StoredObject, name) for name in _SHOWN_COLUMNS), raiseload=True)
@@ -185,11 +199,29 @@ async def load(session: AsyncSession, root: StoredObject, *, base_url: str, page
         state = "gone" if reply is None else ("hidden" if node.hidden else "shown")
         return Entry(node.id, node.uri, depth, state, reply,
                      authors.get(reply.author_uri) if reply else None,
-                     [entry(child, depth + 1) for child in node.children],
-                     counts.get((node.uri, "Like"), 0), counts.get((node.uri, "Announce"), 0))
+                     [entry(child, depth + 1) for child in node.drawn],
+                     counts.get((node.uri, "Like"), 0), counts.get((node.uri, "Announce"), 0),
+                     more.get(node.id, 0))
 
     total = sum(_count_visible(t) for t in tops)
     return Thread([entry(n, 1) for n in chosen], page, len(pages), total)
+
+
+async def load_subthread(session: AsyncSession, item: StoredObject, reply_id: int, *, base_url: str,
+                         page: int = 1, include_hidden: bool = False) -> Thread | None:
+    """The answers below one reply of `item`'s conversation (where a deep or huge sub-thread
+    continues); None if that reply is not a visible part of this conversation."""
+    focus = await session.get(StoredObject, reply_id)
+    if (focus is None or not focus.in_reply_to or focus.deleted_at is not None or not focus.public
+            or (focus.hidden_at is not None and not include_hidden)):
+        return None
+    if (await root_of(session, focus)).id != item.id:
+        return None
+    thread = await load(session, focus, base_url=base_url, page=page, include_hidden=include_hidden)
+    authors = await describe_authors(session, base_url, {focus.author_uri})
+    thread.focus = Entry(focus.id, focus.uri, 0, "hidden" if focus.hidden_at else "shown", focus,
+                         authors[focus.author_uri])
+    return thread
 
 
 async def _interaction_counts(session: AsyncSession, uris: list[str]) -> dict[tuple[str, str], int]:

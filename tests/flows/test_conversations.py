@@ -402,3 +402,39 @@ async def test_a_moderator_deletes_a_local_reply_and_its_servers_hear_of_it(isla
         [entry] = list(await session.scalars(select(ModerationEntry)))
     assert (entry.action, entry.subject, entry.reason) == ("delete_reply", bobs.uri, "hors sujet")
     assert entry.details == {"author": island.actor_uri("bob")}
+
+
+async def test_huge_and_deep_sub_threads_continue_in_their_own_view(island, remote):
+    fiche, other = await publish_fiche(island), await publish_fiche(island, title="Autre fiche")
+    rosa = remote.actor_uri("rosa")
+    [top] = await insert_replies(island, fiche.uri, 1, author=rosa)
+    wide = await insert_replies(island, top, 400, author=f"{rosa}/wide")  # 400 answers to one reply
+    [deep_top] = await insert_replies(island, fiche.uri, 1, author=f"{rosa}/deep")
+    chain = await insert_replies(island, deep_top, 30, author=f"{rosa}/chain", nested_every=10**6)
+    [elsewhere] = await insert_replies(island, other.uri, 1, author=f"{rosa}/elsewhere")
+    top_id = await object_id(island, top)
+    async with browser_like() as http:
+        first = await fetch_page(http, fiche.uri)
+        assert len(reply_ids(first)) == threads.MAX_ROWS_PER_PAGE
+        more = threads.MAX_ROWS_PER_PAGE - 1
+        assert f'href="?fil={top_id}#discussion">{400 - more} réponses de plus dans ce fil' in first
+        assert "432 réponses" in first
+
+        sub = await fetch_page(http, f"{fiche.uri}?fil={top_id}")
+        assert "Revenir à toute la discussion" in sub and "Réponse 0</p></blockquote>" in sub
+        assert len(reply_ids(sub)) == threads.TOP_LEVEL_PER_PAGE and "400 réponses" in sub
+        assert f'href="?fil={top_id}&amp;discussion=2#discussion"' in sub
+        last = await fetch_page(http, f"{fiche.uri}?fil={top_id}&discussion=8")
+        assert str(await object_id(island, wide[-1])) in reply_ids(last)
+
+        # The second page of the whole discussion: the chain, drawn 20 levels deep, then a link.
+        second = await fetch_page(http, f"{fiche.uri}?discussion=2")
+        assert len(reply_ids(second)) == 1 + threads.DRAWN_DEPTH - 1
+        deepest = await object_id(island, chain[threads.DRAWN_DEPTH - 2])
+        assert f'href="?fil={deepest}#discussion">{30 - threads.DRAWN_DEPTH + 1} réponses de plus' in second
+        rest = await fetch_page(http, f"{fiche.uri}?fil={deepest}")
+        assert str(await object_id(island, chain[-1])) in reply_ids(rest)
+
+        # A reply of another conversation is never shown as a sub-thread of this one.
+        wrong = await fetch_page(http, f"{fiche.uri}?fil={await object_id(island, elsewhere)}")
+        assert "Revenir à toute la discussion" not in wrong and reply_ids(wrong) == reply_ids(first)

@@ -93,13 +93,17 @@ async def profile(request: web.Request) -> web.Response:
 
 
 async def load_thread(request: web.Request, session, item: StoredObject):
-    """The conversation under an item, at the page asked for (?discussion=N); moderators also
-    see hidden replies."""
+    """The conversation under an item, at the page asked for (?discussion=N), or one of its
+    sub-threads (?fil=ID); moderators also see hidden replies."""
     user = await auth.current_user(request)
-    number = request.query.get("discussion", "1")
-    return await threads.load(session, item, base_url=request.app[appkeys.SETTINGS].url,
-                              page=int(number) if number.isdigit() else 1,
-                              include_hidden=bool(user and user.has_role("moderator")))
+    number, focus = request.query.get("discussion", "1"), request.query.get("fil", "")
+    options = {"base_url": request.app[appkeys.SETTINGS].url, "page": int(number) if number.isdigit() else 1,
+               "include_hidden": bool(user and user.has_role("moderator"))}
+    if focus.isdigit():  # ?fil=N: the answers below one reply of this conversation
+        thread = await threads.load_subthread(session, item, int(focus), **options)
+        if thread is not None:
+            return thread
+    return await threads.load(session, item, **options)
 
 
 async def object_page(request: web.Request, item: StoredObject) -> web.Response:
@@ -110,7 +114,8 @@ async def object_page(request: web.Request, item: StoredObject) -> web.Response:
         counts = await social.interaction_counts(session, item.uri)
         thread = await load_thread(request, session, item)
         conversation = await threads.root_of(session, item) if item.in_reply_to else None
-    counts["replies"] = thread.total
+    if thread.focus is None:
+        counts["replies"] = thread.total
     settings = request.app[appkeys.SETTINGS]
     if item.kind in ("fiche", "resource"):
         return await fiche_page(request, item, counts, thread)
