@@ -27,7 +27,7 @@ MAX_DEPTH = 60  # far beyond any real thread; a bound on what the recursive quer
 DRAWN_DEPTH = 20  # deeper replies continue in the sub-thread view of their ancestor
 SHOWN_DEPTH = 5  # deeper replies are drawn at this indentation
 MAX_REPLY_CHARS = 5000
-_SHOWN_COLUMNS = ("id", "uri", "url", "is_local", "author_uri", "local_author_id", "in_reply_to", "content",
+_SHOWN_COLUMNS = ("id", "uri", "url", "is_local", "author_uri", "local_author_id", "in_reply_to", "content", "summary",
                   "language", "published", "updated", "hidden_at", "deleted_at")
 
 

@@ -103,15 +103,20 @@ async def test_replies_and_replies_to_replies_render_as_a_tree(island, remote):
     answer = await mia.reply(first, "<p>Réponse à Rosa</p>", "2025-05-14T10:00:00Z")
     deeper = await rosa.reply(answer, "<p>Et ainsi de suite</p>", "2025-05-14T11:00:00Z")
     second = await mia.reply(fiche.uri, "<p>Deuxième fil</p>", "2025-05-14T09:30:00Z")
+    warned = mia.note(fiche.uri, "<p>Le prix des graines</p>", summary="Argent", published="2025-05-14T12:00:00Z")
+    await mia.send({"id": f"{warned['id']}/activity", "type": "Create", "object": warned})
 
     async with browser_like() as http:
         html = await fetch_page(http, fiche.uri)
-    ids = [str(await object_id(island, uri)) for uri in (first, answer, deeper, second)]
+    ids = [str(await object_id(island, uri)) for uri in (first, answer, deeper, second, warned["id"])]
     assert reply_ids(html) == ids  # depth first, oldest first within a level
+    # A content warning (Mastodon's summary) keeps the text folded behind it.
+    assert re.search(r'<details class="content-warning"><summary>Avertissement : Argent</summary>\s*'
+                     r'<div class="reply-content"[^>]*><p>Le prix des graines</p></div>\s*</details>', html)
     # Nesting: the answer sits inside the list under the first reply.
     first_block = html[html.index(f'id="reponse-{ids[0]}"'):html.index(f'id="reponse-{ids[3]}"')]
     assert f'id="reponse-{ids[1]}"' in first_block and first_block.count('<ul class="replies') == 2
-    assert "4 réponses" in html
+    assert "5 réponses" in html
     # Author, avatar (no referrer, lazy), link to profile and to the original, machine-readable date.
     assert "Mia Lenoir" in html and f'href="{remote.url}/@mia"' in html
     assert re.search(r'<img class="avatar" src="https://cdn.example/mia.png"[^>]*loading="lazy"[^>]*'
