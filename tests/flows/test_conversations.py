@@ -354,6 +354,8 @@ async def test_a_reply_on_a_replica_reaches_its_island(make_island):
         async with brest.sessions() as session:
             return await session.scalar(select(StoredObject).where(StoredObject.in_reply_to == fiche.uri))
 
+    async with browser_like() as http:  # shown on the replica's page at nantes too
+        assert "on essaie à Nantes" in await fetch_page(http, f"{nantes.url}/r/{replica.id}")
     reply = await wait_for(arrived, message="bob's reply stored at brest")
     assert reply.author_uri == nantes.actor_uri("bob") and "on essaie à Nantes" in reply.content
     async with browser_like() as http:

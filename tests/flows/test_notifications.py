@@ -57,6 +57,8 @@ async def test_follows_replies_likes_and_boosts_are_notified(island, remote):
                 assert response.status == 303
     async with island.sessions() as session:
         bob_reply = await session.scalar(select(StoredObject.uri).where(StoredObject.source == "Belle idée"))
+        alice_reply = await session.scalar(select(StoredObject.uri).where(StoredObject.source == "Voici la réponse"))
+    thanks = await rosa.reply(alice_reply, "<p>Merci Alice</p>")  # a reply to her reply
 
     mia_reply = f"{mia.uri}/statuses/1"
     assert await notices(island, "alice") == [
@@ -66,6 +68,7 @@ async def test_follows_replies_likes_and_boosts_are_notified(island, remote):
         ("like", rosa.uri, fiche.uri),
         ("boost", rosa.uri, fiche.uri),
         ("reply", island.actor_uri("bob"), bob_reply),
+        ("reply", rosa.uri, thanks),
     ]
     assert await notices(island, "gwen") == [("follow", rosa.uri, island_uri)]  # the island's admins
     assert await notices(island, "bob") == []
@@ -74,9 +77,9 @@ async def test_follows_replies_likes_and_boosts_are_notified(island, remote):
     async with browser_like() as http:
         await log_in(http, island, "alice")
         home = await fetch_page(http, f"{island.url}/")
-        assert unread_badge(home) == 6
+        assert unread_badge(home) == 7
         page = await fetch_page(http, f"{island.url}/espace/notifications")
-        assert page.count('class="notice notice-') == 6 and page.count(" unread\"") == 6
+        assert page.count('class="notice notice-') == 7 and page.count(" unread\"") == 7
         for verb in ("vous suit", "a répondu", "aime", "a partagé"):
             assert re.search(rf"Rosa</a>\s+{verb}", page), verb
         assert f'href="{fiche.uri}#reponse-{await object_id(island, question)}"' in page
