@@ -1,9 +1,10 @@
 """Conversations under an item: every reply, replies to replies too, as a paginated tree.
 
-A page is built from two light queries whatever the size of the thread: the shape of the whole
-thread (a recursive query returning a few columns per reply), then the full rows and authors of
-the replies on the requested page only. Pages cut the thread between top-level replies, so a
-sub-thread is never split, and a page also stops growing once it holds `MAX_ROWS_PER_PAGE` replies.
+A page costs the same few queries whatever the size of the thread: the shape of the whole thread
+(one recursive query, a few columns per reply), then the rows, authors and counts of the replies
+drawn on that page only. Pages cut the thread between top-level replies, oldest first; a page
+draws at most MAX_ROWS_PER_PAGE replies and DRAWN_DEPTH levels, and what a huge or deep
+sub-thread holds beyond that is shown in the sub-thread view of the reply it hangs under.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ class Entry:
     more: int = 0  # visible replies below this one not drawn on this page (see its sub-thread view)
 
     @property
-    def shown_depth(self) -> int:
-        return min(self.depth, SHOWN_DEPTH)
+    def indents_children(self) -> bool:
+        """Past SHOWN_DEPTH levels, answers are drawn at their parent's indentation (phones)."""
+        return self.depth < SHOWN_DEPTH
 
     @property
     def html(self) -> str:
@@ -84,20 +86,6 @@ class Thread:
     pages: int
     total: int  # visible replies in the whole thread
     focus: Entry | None = None  # a sub-thread view: the reply whose answers are shown
-
-    @property
-    def flat(self) -> list[Entry]:
-        """Depth-first, in reading order: what a template draws."""
-        out: list[Entry] = []
-
-        def walk(entry: Entry) -> None:
-            out.append(entry)
-            for child in entry.children:
-                walk(child)
-
-        for entry in self.entries:
-            walk(entry)
-        return out
 
 
 @dataclass
