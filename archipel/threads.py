@@ -317,7 +317,8 @@ async def create_reply(session: AsyncSession, *, base_url: str, author: LocalAct
     reply = StoredObject(
         uri=uri, url=uri, is_local=True, type="Note", kind="note", state="published",
         author_uri=actor_uri(base_url, author.username), local_author_id=author.id,
-        in_reply_to=parent.uri, name="", source=text, language=parent.language or "fr",
+        in_reply_to=parent.uri, name="", source=text,
+        language=parent.language if parent.language not in ("", "und") else "fr",
         content=sanitize_html(prefix + render_markdown(text)), tags=[], public=True,
         extra={"mentions": mentions}, published=utcnow())
     session.add(reply)
