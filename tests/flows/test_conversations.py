@@ -318,6 +318,8 @@ async def test_a_reply_from_the_page_reaches_the_remote_participant(island, remo
         async with http.get(note["id"], headers={"Accept": "application/activity+json"}) as response:
             served = await response.json(content_type=None)
         assert served["id"] == note["id"] and served["type"] == "Note" and served["inReplyTo"] == question
+        own_page = await fetch_page(http, note["id"])  # and as HTML, inside its conversation
+        assert "Une réponse dans la discussion de" in own_page and f'href="{fiche.uri}#reponse-{stored.id}"' in own_page
 
         # alice takes her reply back: a Delete follows the Create.
         await log_in(http, island, "alice")
