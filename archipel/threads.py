@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from sqlalchemy.orm import load_only
 
 from archipel.errors import InvalidInput
 from archipel.identity import actor_uri, object_uri
-from archipel.storage.tables import Interaction, LocalActor, RemoteActor, StoredObject, utcnow
+from archipel.storage.tables import Block, Interaction, LocalActor, RemoteActor, StoredObject, utcnow
 from archipel.text import render_markdown, sanitize_html
 
 TOP_LEVEL_PER_PAGE = 50
@@ -48,8 +49,9 @@ class Author:
 
 @dataclass
 class Entry:
-    """One reply as shown. `state` is shown | hidden (a moderator sees it) | gone (a placeholder
-    keeping its children in place: withdrawn, hidden or not public)."""
+    """One reply as shown. `state` is shown | hidden or silenced (only moderators see it: hidden
+    by a moderator, or from a blocked or silenced account or domain) | gone (a placeholder keeping
+    its children in place: withdrawn, hidden or not public)."""
 
     id: int
     uri: str
@@ -95,7 +97,8 @@ class _Node:
     parent: str
     published: datetime
     visible: bool
-    hidden: bool
+    hidden: bool  # by a moderator
+    silenced: bool  # its author's account or domain is blocked or silenced
     children: list[_Node] = field(default_factory=list)
     size: int = 0  # nodes in this subtree that will be drawn (itself included)
     drawn: list[_Node] = field(default_factory=list)  # the children drawn on the page
@@ -103,22 +106,47 @@ class _Node:
 
 def thread_shape(root_uri: str):
     """Every reply below `root_uri`, at any depth: (id, uri, in_reply_to, published, deleted_at,
-    hidden_at, public), by one recursive query (SQLite and PostgreSQL)."""
+    hidden_at, public, author_uri), by one recursive query (SQLite and PostgreSQL)."""
     tree = (select(StoredObject.uri, literal(1).label("depth"))
             .where(StoredObject.in_reply_to == root_uri).cte("tree", recursive=True))
     tree = tree.union_all(
         select(StoredObject.uri, (tree.c.depth + 1).label("depth"))
         .join(tree, StoredObject.in_reply_to == tree.c.uri).where(tree.c.depth < MAX_DEPTH))
     return (select(StoredObject.id, StoredObject.uri, StoredObject.in_reply_to, StoredObject.published,
-                   StoredObject.deleted_at, StoredObject.hidden_at, StoredObject.public)
+                   StoredObject.deleted_at, StoredObject.hidden_at, StoredObject.public, StoredObject.author_uri)
             .where(StoredObject.uri.in_(select(tree.c.uri))))
 
 
-def _build(rows, include_hidden: bool) -> list[_Node]:
+class _Silenced:
+    """Accounts and domains the island blocks or silences: their replies are kept off public
+    pages (a moderator sees them, marked hidden). A domain covers its subdomains."""
+
+    def __init__(self, blocks):
+        self.accounts = {target for kind, target in blocks if kind == "account"}
+        self.domains = {target.lower() for kind, target in blocks if kind == "domain"}
+
+    def __call__(self, author_uri: str) -> bool:
+        if author_uri in self.accounts:
+            return True
+        if not self.domains:
+            return False
+        parts = urlsplit(author_uri)
+        host, netloc = (parts.hostname or "").lower(), parts.netloc.lower()
+        return netloc in self.domains or any(host == d or host.endswith("." + d) for d in self.domains)
+
+
+async def _shape(session: AsyncSession, root_uri: str, include_hidden: bool) -> list[_Node]:
+    rows = (await session.execute(thread_shape(root_uri))).all()
+    silenced = _Silenced((await session.execute(select(Block.kind, Block.target))).all())
+    return _build(rows, include_hidden, silenced)
+
+
+def _build(rows, include_hidden: bool, silenced=lambda author: False) -> list[_Node]:
     nodes = {}
-    for id_, uri, parent, published, deleted_at, hidden_at, public in rows:
-        visible = deleted_at is None and public and (hidden_at is None or include_hidden)
-        nodes[uri] = _Node(id_, uri, parent, published, visible, hidden_at is not None)
+    for id_, uri, parent, published, deleted_at, hidden_at, public, author in rows:
+        muted = silenced(author)
+        visible = deleted_at is None and public and ((hidden_at is None and not muted) or include_hidden)
+        nodes[uri] = _Node(id_, uri, parent, published, visible, hidden_at is not None, muted)
     tops = []
     for node in nodes.values():
         (nodes[node.parent].children if node.parent in nodes else tops).append(node)
@@ -151,7 +179,7 @@ async def load(session: AsyncSession, root: StoredObject, *, base_url: str, page
                include_hidden: bool = False) -> Thread:
     """The page `page` (from 1) of the conversation under `root`. Moderators (`include_hidden`)
     also see hidden replies, marked as such."""
-    tops = _build((await session.execute(thread_shape(root.uri))).all(), include_hidden)
+    tops = await _shape(session, root.uri, include_hidden)
     pages = _paginate(tops)
     page = min(max(page, 1), max(len(pages), 1))
     chosen = pages[page - 1] if pages else []
@@ -184,7 +212,8 @@ async def load(session: AsyncSession, root: StoredObject, *, base_url: str, page
 
     def entry(node: _Node, depth: int) -> Entry:
         reply = replies.get(node.id) if node.visible else None
-        state = "gone" if reply is None else ("hidden" if node.hidden else "shown")
+        state = ("gone" if reply is None else "hidden" if node.hidden else "silenced" if node.silenced
+                 else "shown")
         return Entry(node.id, node.uri, depth, state, reply,
                      authors.get(reply.author_uri) if reply else None,
                      [entry(child, depth + 1) for child in node.drawn],
@@ -225,7 +254,7 @@ async def _interaction_counts(session: AsyncSession, uris: list[str]) -> dict[tu
 async def page_of(session: AsyncSession, root: StoredObject, reply_uri: str, *,
                   include_hidden: bool = False) -> int:
     """The page of the conversation where a reply is drawn (1 if it is not there)."""
-    pages = _paginate(_build((await session.execute(thread_shape(root.uri))).all(), include_hidden))
+    pages = _paginate(await _shape(session, root.uri, include_hidden))
 
     def holds(node: _Node) -> bool:
         return node.uri == reply_uri or any(holds(child) for child in node.children)

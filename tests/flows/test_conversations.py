@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from sqlalchemy import select
 
 from archipel import accounts, threads
-from archipel.storage.tables import ModerationEntry, StoredObject, utcnow
+from archipel.storage.tables import Block, ModerationEntry, StoredObject, utcnow
 from federation import actions
 from federation.vocabulary import PUBLIC
 from tests.flows.test_remote_interactions import settled
@@ -447,3 +447,24 @@ async def test_huge_and_deep_sub_threads_continue_in_their_own_view(island, remo
         # A reply of another conversation is never shown as a sub-thread of this one.
         wrong = await fetch_page(http, f"{fiche.uri}?fil={await object_id(island, elsewhere)}")
         assert "Revenir à toute la discussion" not in wrong and reply_ids(wrong) == reply_ids(first)
+
+
+async def test_replies_of_blocked_or_silenced_accounts_and_domains_stay_off_public_pages(island, remote):
+    await provision.add_user(island.sessions, username="modo", password="correct horse battery", role="moderator")
+    fiche = await publish_fiche(island)
+    kept = await insert_replies(island, fiche.uri, 1, author="https://ok.example/users/ana")
+    muted = await insert_replies(island, fiche.uri, 1, author="https://spam.example/users/bot")
+    sub = await insert_replies(island, fiche.uri, 1, author="https://a.spam.example/users/bot2")
+    account = await insert_replies(island, fiche.uri, 1, author="https://ok.example/users/troll")
+    async with island.sessions() as session:
+        session.add_all([Block(kind="domain", target="spam.example", severity="silence"),
+                         Block(kind="account", target="https://ok.example/users/troll", severity="block")])
+        await session.commit()
+    async with browser_like() as http:
+        html = await fetch_page(http, fiche.uri)
+        assert reply_ids(html) == [str(await object_id(island, kept[0]))] and "1 réponse" in html
+        await log_in(http, island, "modo")
+        seen = await fetch_page(http, fiche.uri)
+    assert len(reply_ids(seen)) == 4 and seen.count("Compte ou domaine masqué par l") == 3
+    for uri in (*muted, *sub, *account):
+        assert f'action="{island.url}/discussion/{await object_id(island, uri)}/masquer"' in seen
