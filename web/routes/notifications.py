@@ -15,19 +15,20 @@ routes = web.RouteTableDef()
 PAGE_SIZE = 50
 
 
-async def _links(session, objects: dict[str, StoredObject]) -> dict[str, str]:
-    """Where each object is shown here: a reply inside the conversation it belongs to."""
-    links = {}
+async def _links(session, objects: dict[str, StoredObject]) -> tuple[dict[str, str], dict[str, StoredObject]]:
+    """Where each object is shown here (a reply: inside its conversation), and for a reply the
+    item its conversation hangs under."""
+    links, conversations = {}, {}
     for uri, item in objects.items():
-        if item.deleted_at is not None:
-            continue
         if item.in_reply_to:
             root = await threads.root_of(session, item)
             if not root.in_reply_to:
-                links[uri] = f"{page_url(root)}#reponse-{item.id}"
-        elif item.state in ("published", "archived") or item.is_local:
+                conversations[uri] = root
+                if item.deleted_at is None:
+                    links[uri] = f"{page_url(root)}#reponse-{item.id}"
+        elif item.deleted_at is None and (item.state in ("published", "archived") or item.is_local):
             links[uri] = page_url(item)
-    return links
+    return links, conversations
 
 
 @routes.get("/espace/notifications")
@@ -42,10 +43,11 @@ async def notifications_page(request: web.Request) -> web.Response:
         uris = {n.object_uri for n in rows if n.object_uri}
         objects = {item.uri: item for item in await session.scalars(
             select(StoredObject).where(StoredObject.uri.in_(uris)))} if uris else {}
-        links = await _links(session, objects)
+        links, conversations = await _links(session, objects)
         unread = {n.id for n in rows if n.read_at is None}  # before marking (which updates the rows too)
         await notifications.mark_read(session, user.actor.id)
         await session.commit()
     older = rows[-1].id if len(rows) == PAGE_SIZE else None
     return await page(request, "notifications.html", notices=rows, unread=unread, actors=actors, objects=objects, links=links,
+                      conversations=conversations,
                       older=older, unread_notifications=0)
