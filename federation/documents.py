@@ -101,8 +101,13 @@ def object_document(item: StoredObject, base_url: str, *, authors: list[str] | N
         "shares": f"{item.uri}/shares",
     }
     if item.type == "Note":
-        document.pop("name")
-        document.pop("nameMap")
+        # A Note's summary is a content warning for Mastodon: a reply has none. It names (tag)
+        # and addresses (cc) the people of its conversation.
+        for key in ("name", "nameMap", "summary"):
+            document.pop(key)
+        mentions = [m for m in (item.extra or {}).get("mentions", []) if isinstance(m, dict)]
+        document["tag"] += [{"type": "Mention", "href": m["href"], "name": m.get("name", "")} for m in mentions]
+        document["cc"] += [m["href"] for m in mentions]
     if item.source is not None:
         document["source"] = {"content": item.source, "mediaType": "text/markdown"}
     if item.updated:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from archipel import content, social
 from archipel.accounts import find_actor
 from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject
-from federation import actions, catalog_sync, flags, items, replicas
+from federation import actions, catalog_sync, flags, items, notify_hooks, replicas
 from federation.as2 import as_list, has_type, host_of, id_of, ids_of, same_host, types_of
 from federation.client import FetchError
 from federation.domains import mark_if_silenced
@@ -76,6 +76,7 @@ async def on_follow(ctx) -> None:
     await social.record_follow(ctx.session, follower_uri=follower.uri,
                                followed_uri=f"{ctx.base_url}/users/{target.username}",
                                activity_uri=activity_id, state=state)
+    await notify_hooks.followed(ctx, follower_uri=follower.uri, followed_uri=f"{ctx.base_url}/users/{target.username}", state=state)
     if state == "accepted":
         await actions.answer_follow(ctx.session, ctx.base_url, target, follower, ctx.incoming.payload,
                                     accept=True)
@@ -180,7 +181,9 @@ async def on_create(ctx) -> None:
         raise Ignored("an object of ours cannot be created from outside")
     if not await _is_relevant(ctx, obj, author):
         raise Ignored("not addressed to us, not a reply to our items, not from someone we follow")
-    await hub_reshare(ctx, await _store(ctx, obj, author))
+    stored = await _store(ctx, obj, author)
+    await notify_hooks.created(ctx, stored, obj)
+    await hub_reshare(ctx, stored)
 
 
 async def _store(ctx, obj: dict, author: str) -> StoredObject:
@@ -251,6 +254,7 @@ async def _on_interaction(ctx, kind: str) -> None:
     if not await social.record_interaction(ctx.session, kind=kind, activity_uri=id_of(ctx.activity),
                                            actor_uri=actor_of(ctx), object_uri=target):
         raise Ignored(f"{kind} already recorded")
+    await notify_hooks.interacted(ctx, kind, target)
 
 
 async def on_like(ctx) -> None:

@@ -10,6 +10,7 @@ from babel.dates import format_date, format_datetime
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from archipel import notifications
 from web import appkeys, auth, i18n
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -89,4 +90,7 @@ def render(request: web.Request, template: str, *, status: int = 200, alternate:
 async def page(request: web.Request, template: str, **context) -> web.Response:
     """render(), with who is logged in and the CSRF token every form needs."""
     user = await auth.current_user(request)
+    if user is not None and "unread_notifications" not in context:
+        async with request.app[appkeys.SESSIONS]() as session:  # one indexed count, for the account nav
+            context["unread_notifications"] = await notifications.unread_count(session, user.actor.id)
     return render(request, template, user=user, csrf_token=await auth.csrf_token(request), **context)

@@ -4,6 +4,7 @@ from aiohttp import web
 
 from web.routes import account, activitypub, archipelago, authoring, federated, media, pages, reuse, wellknown
 from web.routes import blocks, reports
+from web.routes import conversations, notifications
 
 
 def setup_routes(app: web.Application) -> None:
@@ -19,4 +20,6 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(authoring.routes)
     app.add_routes(blocks.routes)
     app.add_routes(reports.routes)
+    app.add_routes(conversations.routes)
+    app.add_routes(notifications.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)

@@ -167,7 +167,7 @@ async def object_view(request: web.Request) -> web.StreamResponse:
 async def replies(request: web.Request) -> web.Response:
     item = await _object_or_404(request)
     where = (StoredObject.in_reply_to == item.uri, StoredObject.deleted_at.is_(None),
-             StoredObject.public.is_(True))
+             StoredObject.public.is_(True), StoredObject.hidden_at.is_(None))  # hidden by a moderator
     return await _paged(request, f"{item.uri}/replies", select(StoredObject.id, StoredObject.uri).where(*where),
                         select(func.count(StoredObject.id)).where(*where), lambda row: row[1])
 

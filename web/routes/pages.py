@@ -5,14 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
-from archipel import content, reuse, social
+from archipel import content, reuse, social, threads
 from archipel.accounts import find_actor, island_actor
 from archipel.fiches import LICENCES
 from archipel.storage.tables import LocalActor, RemoteActor, StoredObject
 from archipel.text import html_to_text
 from archipel.themes import theme_key
 from federation.documents import ActorUrls
-from web import appkeys, item_media
+from web import appkeys, auth, item_media
 from web.i18n import negotiate_language
 from web.pages import page, render
 
@@ -93,23 +93,38 @@ async def profile(request: web.Request) -> web.Response:
                       followers=followers, handle=_handle(request, actor.username))
 
 
+async def load_thread(request: web.Request, session, item: StoredObject):
+    """The conversation under an item, at the page asked for (?discussion=N), or one of its
+    sub-threads (?fil=ID); moderators also see hidden replies."""
+    user = await auth.current_user(request)
+    number, focus = request.query.get("discussion", "1"), request.query.get("fil", "")
+    options = {"base_url": request.app[appkeys.SETTINGS].url, "page": int(number) if number.isdigit() else 1,
+               "include_hidden": bool(user and user.has_role("moderator"))}
+    if focus.isdigit():  # ?fil=N: the answers below one reply of this conversation
+        thread = await threads.load_subthread(session, item, int(focus), **options)
+        if thread is not None:
+            return thread
+    return await threads.load(session, item, **options)
+
+
 async def object_page(request: web.Request, item: StoredObject) -> web.Response:
     if item.deleted_at is not None:
         return render(request, "gone.html", status=410)
     async with request.app[appkeys.SESSIONS]() as session:
         author = await session.get(LocalActor, item.local_author_id) if item.local_author_id else None
         counts = await social.interaction_counts(session, item.uri)
-        replies = list(await session.scalars(
-            select(StoredObject).where(StoredObject.in_reply_to == item.uri,
-                                       StoredObject.deleted_at.is_(None), StoredObject.public.is_(True))
-            .order_by(StoredObject.published).limit(200)))
+        thread = await load_thread(request, session, item)
+        conversation = await threads.root_of(session, item) if item.in_reply_to else None
+    if thread.focus is None:
+        counts["replies"] = thread.total
     settings = request.app[appkeys.SETTINGS]
     if item.kind in ("fiche", "resource"):
-        return await fiche_page(request, item, counts, replies)
+        return await fiche_page(request, item, counts, thread)
     author_url = ActorUrls(settings.url, author.username).profile if author else item.author_uri
-    return await page(request, "object.html", alternate=item.uri, item=item, counts=counts, replies=replies,
-                  author_url=author_url, author_name=author.display_name if author else item.author_uri,
-                  description=item.summary or html_to_text(item.content)[:300])
+    return await page(request, "object.html", alternate=item.uri, item=item, counts=counts, thread=thread,
+                      conversation=conversation, author_url=author_url,
+                      author_name=author.display_name if author else item.author_uri,
+                      description=item.summary or html_to_text(item.content)[:300])
 
 
 async def author_links(session, settings, uris: list[str]) -> list[dict]:
@@ -126,7 +141,7 @@ async def author_links(session, settings, uris: list[str]) -> list[dict]:
     return links
 
 
-async def fiche_page(request: web.Request, item: StoredObject, counts, replies) -> web.Response:
+async def fiche_page(request: web.Request, item: StoredObject, counts, thread) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     async with request.app[appkeys.SESSIONS]() as session:
         authors = await author_links(session, settings, await content.authors_of(session, item))
@@ -139,5 +154,5 @@ async def fiche_page(request: web.Request, item: StoredObject, counts, replies) 
         licence = {"label": label, "url": url}
     description = item.fields.get("pitch") or item.summary or html_to_text(item.content)[:300]
     return await page(request, "fiche.html", alternate=item.uri, item=item, authors=authors, origin=origin,
-                      derivatives=derivatives, licence=licence, counts=counts, replies=replies,
+                      derivatives=derivatives, licence=licence, counts=counts, thread=thread,
                       description=description, attachments=attachments)

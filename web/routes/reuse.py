@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from archipel import content, reuse
+from archipel import content, notifying, reuse
 from archipel.errors import NotFound
 from web import appkeys, auth
 from web.routes.pages import author_links
@@ -26,6 +26,7 @@ async def reuse_item(request: web.Request) -> web.Response:
         island = settings.name if origin.is_local else ""
         derived = await reuse.derive(session, base_url=settings.url, origin=origin, author=user.actor,
                                      author_names=names, island_name=island)
+        await notifying.on_new_object(session, settings.url, derived)
         await session.commit()
     ulid = derived.uri.rsplit("/", 1)[-1]
     raise web.HTTPSeeOther(f"/espace/items/{ulid}/modifier")
