@@ -64,8 +64,10 @@ async def reports_of(island) -> list[Report]:
 
 
 async def notified(island) -> dict[str, list[str]]:
+    """Who was told of reports (replies and follows notify people too, and are not counted here)."""
     async with island.sessions() as session:
-        rows = await session.execute(select(Notification.kind, Notification.recipient_id, Notification.detail))
+        rows = await session.execute(select(Notification.kind, Notification.recipient_id, Notification.detail)
+                                     .where(Notification.kind == "report"))
         from archipel.storage.tables import LocalActor
         names = {a.id: a.username for a in await session.scalars(select(LocalActor))}
     result: dict[str, list[str]] = {}
