@@ -11,6 +11,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from archipel.accounts import island_actor
+from archipel.mail import MailWorker, SmtpConfig
 from archipel.media import MULTIPART_ALLOWANCE
 from archipel.settings import Settings
 from archipel.storage.engine import make_engine, make_sessionmaker
@@ -21,9 +22,11 @@ from federation.domains import DomainPolicy
 from federation.client import FederationClient, Signer
 from federation.delivery import DeliveryWorker
 from federation.documents import ActorUrls
+from federation import mentions
 from federation.inbox import InboxReceiver
 from federation.incoming_store import IncomingStore
 from federation.processing import InboxWorker
+from federation.workers import run_forever
 from web import appkeys
 from web.auth import csrf_middleware
 from web.middleware import error_middleware, proxy_middleware
@@ -41,6 +44,8 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> web.Applicati
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.TEMPLATES] = make_templates()
+    mentions.configure(settings.url, per_host_per_hour=settings.proposals_per_host_per_hour,
+                       max_links=settings.proposal_max_links)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_federation)
@@ -110,10 +115,22 @@ async def _workers(app: web.Application):
     await delivery.recover()
     tasks = [asyncio.create_task(delivery.run_forever(), name="delivery-worker"),
              asyncio.create_task(inbox.run_forever(), name="inbox-worker"),
-             asyncio.create_task(catalogs.run_forever(), name="catalog-sync")]
+             asyncio.create_task(catalogs.run_forever(), name="catalog-sync"),
+             asyncio.create_task(_mail_loop(app), name="mail")]
     yield
     for task in tasks:
         task.cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def mail_worker(settings: Settings, sessions) -> MailWorker:
+    return MailWorker(sessions, SmtpConfig.from_settings(settings),
+                      give_up_after=timedelta(hours=settings.mail_give_up_hours))
+
+
+async def _mail_loop(app: web.Application) -> None:
+    """Proposers' e-mail (archipel/mail.py); polls slowly: a decision is not urgent to the second."""
+    worker = mail_worker(app[appkeys.SETTINGS], app[appkeys.SESSIONS])
+    await run_forever(worker.run_once, worker.wake, max(app[appkeys.SETTINGS].poll_interval, 5.0), "mail")

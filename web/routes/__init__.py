@@ -2,7 +2,8 @@
 
 from aiohttp import web
 
-from web.routes import account, activitypub, archipelago, authoring, federated, media, pages, reuse, wellknown
+from web.routes import (account, activitypub, archipelago, authoring, federated, media, moderation, pages,
+                        proposals, reuse, wellknown)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -15,4 +16,6 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(federated.routes)
     app.add_routes(archipelago.routes)
     app.add_routes(authoring.routes)
+    proposals.setup(app)
+    app.add_routes(moderation.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)

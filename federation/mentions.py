@@ -1,0 +1,100 @@
+"""A post that mentions the island becomes a proposal: `@ile@host` + text from any fediverse
+account lands in the moderators' queue, with the sender as the proposer (told of the decision by a
+direct Note, see federation/proposals.py).
+
+Called from handlers.on_create once the object is trusted (the sender is its author). Replies to
+our items are conversations, not proposals. Idempotent by activity id; limited per remote server.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+from archipel import proposals
+from archipel.accounts import island_actor
+from archipel.errors import InvalidInput
+from archipel.text import sanitize_html
+from federation.as2 import as_list, has_type, host_of, id_of, ids_of, text_value
+from federation.documents import ActorUrls
+
+TITLE_WORDS = 12
+TITLE_CHARS = 120
+WINDOW = timedelta(hours=1)
+DEFAULT_PER_HOST = 20
+MAX_LINKS = 10
+
+# Per-host limits by island (base URL): set from the settings when the app is made. Keyed, not a
+# single value, because tests run several islands in one process.
+_per_host: dict[str, int] = {}
+
+
+def configure(base_url: str, *, per_host_per_hour: int, max_links: int) -> None:
+    _per_host[base_url.rstrip("/")] = per_host_per_hour
+    _per_host[base_url.rstrip("/") + "#links"] = max_links
+
+
+def mentions(obj: dict, actor_id: str) -> bool:
+    addressed = ids_of(obj.get("to")) + ids_of(obj.get("cc"))
+    tagged = [id_of(tag.get("href")) for tag in as_list(obj.get("tag"))
+              if isinstance(tag, dict) and has_type(tag, "Mention")]
+    return actor_id in addressed or actor_id in tagged
+
+
+_BREAK = re.compile(r"<br\s*/?>|</p>|</li>|</h\d>|</blockquote>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+_LEADING_MENTIONS = re.compile(r"^(?:\s*@[\w.-]+(?:@[\w.:-]+)?[\s,:]*)+")
+
+
+def plain_paragraphs(content_html: str) -> list[str]:
+    """The sanitised content as plain lines, the leading @mentions removed."""
+    text = html.unescape(_TAG.sub("", _BREAK.sub("\n", sanitize_html(content_html))))
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    lines = [line for line in lines if line]
+    if lines:
+        lines[0] = _LEADING_MENTIONS.sub("", lines[0]).strip()
+        if not lines[0]:
+            lines.pop(0)
+    return lines
+
+
+def title_of(first_line: str) -> str:
+    words = first_line.split()
+    title = " ".join(words[:TITLE_WORDS])
+    if len(title) > TITLE_CHARS:
+        title = title[:TITLE_CHARS].rsplit(" ", 1)[0]
+    return title + ("…" if title != first_line else "")
+
+
+async def take_proposal(ctx, obj: dict, author: str) -> bool:
+    """True when the post was a proposal (now in the queue, or already there): nothing else to do.
+    Raises InvalidInput (recorded as ignored) for a flood or an unusable proposal."""
+    island = await island_actor(ctx.session)
+    island_id = ActorUrls(ctx.base_url, island.username).id
+    if not has_type(obj, "Note") or not mentions(obj, island_id):
+        return False
+    in_reply_to = id_of(obj.get("inReplyTo"))
+    if in_reply_to and host_of(in_reply_to) == host_of(ctx.base_url):
+        return False  # a reply in a conversation about our items
+    activity_id = id_of(ctx.activity) or obj["id"]
+    if await proposals.find_by_activity(ctx.session, activity_id) is not None:
+        return True
+    base = ctx.base_url.rstrip("/")
+    limit = _per_host.get(base, DEFAULT_PER_HOST)
+    host_prefix = author.split("://", 1)[0] + "://" + host_of(author) + "/"
+    if limit and await proposals.recent_from_host(ctx.session, host_prefix, WINDOW) >= limit:
+        raise InvalidInput(f"too many proposals from {host_of(author)} in the last hour")
+    lines = plain_paragraphs(text_value(obj, "content"))
+    if not lines:
+        raise InvalidInput("a mention without text is not a proposal")
+    languages = obj.get("contentMap") if isinstance(obj.get("contentMap"), dict) else {}
+    fields = {"title": title_of(lines[0]), "source": "\n\n".join(lines), "language": next(iter(languages), "fr"),
+              "data": {}, "credit": True}
+    if proposals.count_links(fields) > _per_host.get(base + "#links", MAX_LINKS):
+        raise InvalidInput("too many links in a proposal by mention")
+    sender = await ctx.directory.get(author)
+    await proposals.create(ctx.session, item_kind="fiche", fields=fields, origin="mention",
+                           proposer_name=sender.display_name or sender.username,
+                           proposer_actor_uri=author, activity_uri=activity_id)
+    return True
