@@ -133,4 +133,4 @@ def mail_worker(settings: Settings, sessions) -> MailWorker:
 async def _mail_loop(app: web.Application) -> None:
     """Proposers' e-mail (archipel/mail.py); polls slowly: a decision is not urgent to the second."""
     worker = mail_worker(app[appkeys.SETTINGS], app[appkeys.SESSIONS])
-    await run_forever(worker.run_once, worker.wake, max(app[appkeys.SETTINGS].poll_interval, 5.0), "mail")
+    await run_forever(worker.run_once, worker.wake, max(app[appkeys.SETTINGS].poll_interval, 1.0), "mail")

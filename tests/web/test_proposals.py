@@ -15,6 +15,8 @@ from archipel import audit, content, revisions
 from archipel.storage.tables import ModerationEntry, Notification, OutgoingMail, Proposal
 from federation import documents
 from federation.items import item_columns
+from tests.archipel.test_mail import smtp  # noqa: F401 (fixture)
+from tests.nodes import wait_for
 from web import provision
 
 PASSWORD = "correct horse battery"
@@ -107,6 +109,7 @@ async def test_a_visitor_proposes_a_fiche_without_an_account(island, clients):
     assert 'href="' + island.url + '/proposer"' in page  # offered from every page
     status, page, _ = await visitor.get("/proposer")
     assert status == 200 and "Proposer une fiche" in page
+    assert "n'envoie pas encore d'e-mails" in page  # no SMTP here: the status link is the channel
     assert "restent privés" in page and 'aria-hidden="true"' in page and 'tabindex="-1"' in page
     status, _, location = await visitor.post("/proposer", FICHE)
     assert status == 303
@@ -405,3 +408,25 @@ async def test_the_journal_is_paginated(island, clients):
     assert "raison 9<" in page and "raison 0<" in page and "raison 10<" not in page and "avant=" not in page
     assert (await moderator.get("/espace/moderation/journal?avant=x"))[0] == 400
 
+
+
+async def test_the_decision_reaches_the_proposer_by_mail_and_the_address_is_erased(make_island, clients, smtp):
+    controller, inbox = smtp
+    node = await make_island("courriel", smtp_host="127.0.0.1", smtp_port=controller.port)
+    await provision.add_user(node.sessions, username="mona", password=PASSWORD, role="moderator")
+    visitor = await clients(node=node)
+    status, page, _ = await visitor.get("/proposer")
+    assert "recevoir la décision par e-mail" in page  # the form says mail is on
+    await visitor.post("/proposer", FICHE)
+    [proposal] = await all_proposals(node)
+    moderator = await clients("mona", node=node)
+    await moderator.post(f"/espace/moderation/propositions/{proposal.id}", {**FICHE, "action": "accept"})
+    [(_, recipients, message)] = await wait_for(lambda: inbox.messages, message="the decision by e-mail")
+    [proposal] = await all_proposals(node)
+    assert recipients == ["zoe@example.org"] and proposal.published_uri in message.get_content()
+
+    async def erased():
+        async with node.sessions() as session:
+            return [m.to_address for m in await session.scalars(select(OutgoingMail).where(OutgoingMail.state == "sent"))]
+
+    assert await wait_for(erased) == [""] and proposal.proposer_email is None
