@@ -430,3 +430,22 @@ async def test_the_decision_reaches_the_proposer_by_mail_and_the_address_is_eras
             return [m.to_address for m in await session.scalars(select(OutgoingMail).where(OutgoingMail.state == "sent"))]
 
     assert await wait_for(erased) == [""] and proposal.proposer_email is None
+
+
+async def test_a_training_resource_can_be_proposed_too(island, clients):
+    visitor = await clients()
+    status, page, _ = await visitor.get("/proposer?kind=resource")
+    assert status == 200 and "Proposer une ressource" in page and "Objectifs pédagogiques" in page
+    form = {"kind": "resource", "title": "Atelier wiki", "source": "Deux heures pour écrire à plusieurs.",
+            "learning_goals": "Créer un compte\nÉcrire une page", "duration": "2 heures", "themes": "Wiki",
+            "language": "fr", "licence": "CC-BY-4.0", "name": "Léa", "credit": "yes"}
+    assert (await visitor.post("/proposer", form))[0] == 303
+    [proposal] = await all_proposals(island)
+    assert proposal.item_kind == "resource"
+    moderator = await clients("mona")
+    await moderator.post(f"/espace/moderation/propositions/{proposal.id}", {**form, "action": "accept"})
+    [proposal] = await all_proposals(island)
+    item = await island.object(proposal.published_uri)
+    assert item.kind == "resource" and item.licence == "CC-BY-4.0"
+    assert item.fields["learning_goals"] == ["Créer un compte", "Écrire une page"]
+    assert item.fields["attribution"] == "Proposée par Léa."
