@@ -4,6 +4,7 @@ direct Note, see federation/proposals.py).
 
 Called from handlers.on_create once the object is trusted (the sender is its author). Replies to
 our items are conversations, not proposals. Idempotent by activity id; limited per remote server.
+The sender gets a direct Note at once with the private link to follow the proposal.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from archipel.accounts import island_actor
 from archipel.errors import InvalidInput
 from archipel.text import sanitize_html
 from federation.as2 import as_list, has_type, host_of, id_of, ids_of, text_value
+from federation import proposals as decisions
 from federation.documents import ActorUrls
 
 TITLE_WORDS = 12
@@ -94,7 +96,8 @@ async def take_proposal(ctx, obj: dict, author: str) -> bool:
     if proposals.count_links(fields) > _per_host.get(base + "#links", MAX_LINKS):
         raise InvalidInput("too many links in a proposal by mention")
     sender = await ctx.directory.get(author)
-    await proposals.create(ctx.session, item_kind="fiche", fields=fields, origin="mention",
-                           proposer_name=sender.display_name or sender.username,
-                           proposer_actor_uri=author, activity_uri=activity_id)
+    proposal, token = await proposals.create(ctx.session, item_kind="fiche", fields=fields, origin="mention",
+                                             proposer_name=sender.display_name or sender.username,
+                                             proposer_actor_uri=author, activity_uri=activity_id)
+    await decisions.acknowledge(ctx.session, ctx.base_url, proposal, token, sender)
     return True

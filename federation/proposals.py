@@ -41,6 +41,15 @@ async def accept(session: AsyncSession, base_url: str, proposal: Proposal, moder
     return item
 
 
+async def acknowledge(session: AsyncSession, base_url: str, proposal: Proposal, token: str,
+                      sender: RemoteActor) -> None:
+    """A fediverse proposer hears at once that the proposal arrived, with its private status link."""
+    link = f"{base_url.rstrip('/')}/proposition/{token}"
+    await _direct_note(session, base_url, proposal.proposer_actor_uri,
+                       f"Merci ! Votre proposition « {proposal.fields.get('title', '')} » est arrivée : l'équipe "
+                       f"de l'île va la lire. Vous pouvez la suivre ici : {link}", link, recipient=sender)
+
+
 async def refuse(session: AsyncSession, base_url: str, proposal: Proposal, moderator: LocalActor,
                  reason: str, *, island_name: str = "") -> None:
     await proposals.mark_refused(session, proposal, moderator, reason)
@@ -62,9 +71,10 @@ async def _tell(session: AsyncSession, base_url: str, proposal: Proposal, island
 
 
 async def _direct_note(session: AsyncSession, base_url: str, recipient_uri: str, text: str,
-                       link: str | None) -> None:
+                       link: str | None, *, recipient: RemoteActor | None = None) -> None:
     """A Note from the island to the proposer only (Mastodon shows it as a private mention)."""
-    recipient = await session.scalar(select(RemoteActor).where(RemoteActor.uri == recipient_uri))
+    if recipient is None:
+        recipient = await session.scalar(select(RemoteActor).where(RemoteActor.uri == recipient_uri))
     if recipient is None:
         return  # the actor was forgotten (deleted) since: nobody to tell
     island = await accounts.island_actor(session)

@@ -4,6 +4,9 @@ island (signature checked on the remote side). Replies stay conversations; flood
 
 from __future__ import annotations
 
+import re
+
+import aiohttp
 from sqlalchemy import select
 
 from archipel import accounts, proposals
@@ -64,6 +67,14 @@ async def test_a_mention_lands_in_the_queue_and_the_decision_comes_back_as_a_dir
     assert proposal.fields["language"] == "fr"
     assert await island.object(activity["object"]["id"]) is None  # a proposal, not a stored post
 
+    # rosa hears at once, privately, with the link to follow her proposal.
+    [thanks] = await wait_for(lambda: remote.received_of_type("Create"), message="the acknowledgement")
+    assert thanks["object"]["to"] == [remote.actor_uri("rosa")] and PUBLIC not in str(thanks)
+    link = re.search(r'href="([^"]+/proposition/[^"]+)"', thanks["object"]["content"]).group(1)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(link) as response:
+            assert response.status == 200 and "En attente de relecture" in await response.text()
+
     # The same activity again (a retry): still one proposal.
     await remote.post(f"{island.url}/inbox", activity)
     async with island.sessions() as session:
@@ -79,7 +90,7 @@ async def test_a_mention_lands_in_the_queue_and_the_decision_comes_back_as_a_dir
     assert item.fields["attribution"] == f"Proposée par Rosa ({remote.actor_uri('rosa')})."
 
     def the_note():
-        return [a for a in remote.received_of_type("Create") if a["object"].get("type") == "Note"]
+        return [a for a in remote.received_of_type("Create") if "acceptée" in a["object"].get("content", "")]
 
     [create] = await wait_for(the_note, message="the island's direct Note to rosa")
     note = create["object"]
@@ -103,7 +114,8 @@ async def test_a_refusal_sends_the_reason(island, remote):
                                "Hors du champ du réseau <b>désolé</b>")
         await session.commit()
     island.wake()
-    [create] = await wait_for(lambda: remote.received_of_type("Create"), message="the refusal Note")
+    [create] = await wait_for(lambda: [a for a in remote.received_of_type("Create")
+                                       if "pas retenue" in a["object"]["content"]], message="the refusal Note")
     assert "Hors du champ du réseau &lt;b&gt;désolé&lt;/b&gt;" in create["object"]["content"]
 
 

@@ -1,5 +1,5 @@
 """A proposal by mention from the independent Fedify peer (``bob``): his post mentioning the island
-lands in the moderators' queue; when it is accepted, bob receives the island's direct Note (a
+lands in the moderators' queue, bob is thanked privately with the status link; when it is accepted, bob receives the island's direct Note (a
 verified signature, addressed to him only) with the link to the published fiche."""
 
 from __future__ import annotations
@@ -40,8 +40,12 @@ async def test_the_peer_proposes_by_mention_and_hears_the_decision(island, fedif
         item = await decisions.accept(session, island.url, proposal, await accounts.get_actor(session, "mona"))
         await session.commit()
     island.wake()
+    thanks = await fedify_peer.wait_for(
+        lambda r: r["type"] == "Create" and r["actor"] == island_id and "/proposition/" in str(r["raw"]),
+        timeout=TIMEOUT)
+    assert thanks["verified"] is True and thanks["raw"]["object"]["to"] == [fedify_peer.actor_id]
     record = await fedify_peer.wait_for(
-        lambda r: r["type"] == "Create" and r["objectType"] == "Note" and r["actor"] == island_id, timeout=TIMEOUT)
+        lambda r: r["type"] == "Create" and r["actor"] == island_id and item.uri in str(r["raw"]), timeout=TIMEOUT)
     assert record["verified"] is True
     note = record["raw"]["object"]
     assert note["to"] == [fedify_peer.actor_id] and AS_PUBLIC not in str(record["raw"])
