@@ -1,6 +1,7 @@
 """A proposal by mention from the independent Fedify peer (``bob``): his post mentioning the island
-lands in the moderators' queue, bob is thanked privately with the status link; when it is accepted, bob receives the island's direct Note (a
-verified signature, addressed to him only) with the link to the published fiche."""
+lands in the moderators' queue and bob is thanked privately with the status link; when it is
+accepted, bob receives the island's direct Note (a verified signature, addressed to him only) with
+the link to the published fiche."""
 
 from __future__ import annotations
 
