@@ -15,7 +15,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import audit, fiches, notifications
@@ -163,6 +163,16 @@ async def recent_from_host(session: AsyncSession, host_prefix: str, within: time
 
 def _require_pending(proposal: Proposal) -> None:
     if proposal.state != "pending":
+        raise InvalidInput("this proposal was already decided")
+
+
+async def claim(session: AsyncSession, proposal: Proposal) -> None:
+    """Take the decision on a pending proposal for this transaction: a conditional UPDATE, so that
+    two moderators deciding at once cannot both publish (the second waits, then finds it taken)."""
+    _require_pending(proposal)
+    taken = await session.execute(update(Proposal).where(Proposal.id == proposal.id, Proposal.state == "pending")
+                                  .values(decided_at=utcnow()).execution_options(synchronize_session=False))
+    if taken.rowcount != 1:
         raise InvalidInput("this proposal was already decided")
 
 

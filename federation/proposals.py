@@ -25,6 +25,7 @@ async def accept(session: AsyncSession, base_url: str, proposal: Proposal, moder
     """Publish what was proposed (as the moderators left it). A new item is published by the
     island actor, the proposer credited in its attribution; an improvement becomes a revision
     of the item, made by the moderator."""
+    await proposals.claim(session, proposal)
     if proposal.kind == "edit":
         item = await content.get_local_object(session, proposal.target_uri)
         item = await actions.edit_item(session, base_url, item, editor=moderator,
@@ -52,6 +53,7 @@ async def acknowledge(session: AsyncSession, base_url: str, proposal: Proposal, 
 
 async def refuse(session: AsyncSession, base_url: str, proposal: Proposal, moderator: LocalActor,
                  reason: str, *, island_name: str = "") -> None:
+    await proposals.claim(session, proposal)
     await proposals.mark_refused(session, proposal, moderator, reason)
     title = proposal.fields.get("title", "")
     await _tell(session, base_url, proposal, island_name,

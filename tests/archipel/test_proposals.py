@@ -97,3 +97,18 @@ def test_the_rate_limiter_slides():
     limiter.allow("c")  # a third key: the one seen least recently (a) is forgotten
     assert set(limiter._hits) == {"b", "c"}
     assert all(RateLimiter(0, 60).allow("x") for _ in range(100))  # 0: no limit
+
+
+async def test_two_moderators_cannot_both_decide(island):
+    async with island.sessions() as session:
+        proposal, _ = await proposals.create(session, item_kind="fiche", fields=FIELDS, origin="form")
+        await session.commit()
+    async with island.sessions() as first:
+        mine = await first.get(proposals.Proposal, proposal.id)
+        await proposals.claim(first, mine)
+        await proposals.mark_refused(first, mine, await first.get(LocalActor, 1), "Doublon")
+        await first.commit()
+    async with island.sessions() as second:
+        stale = proposals.Proposal(id=proposal.id, state="pending")  # what a second page still showed
+        with pytest.raises(InvalidInput, match="already decided"):
+            await proposals.claim(second, stale)

@@ -449,3 +449,23 @@ async def test_a_training_resource_can_be_proposed_too(island, clients):
     assert item.kind == "resource" and item.licence == "CC-BY-4.0"
     assert item.fields["learning_goals"] == ["Créer un compte", "Écrire une page"]
     assert item.fields["attribution"] == "Proposée par Léa."
+
+
+async def test_retouches_are_saved_before_deciding(island, clients):
+    visitor = await clients()
+    await visitor.propose(FICHE)
+    [proposal] = await all_proposals(island)
+    moderator = await clients("mona")
+    path = f"/espace/moderation/propositions/{proposal.id}"
+    await moderator.get(path)
+    status, page, _ = await moderator.post(path, {**FICHE, "title": "", "action": "save"})
+    assert status == 400 and "Le titre est obligatoire." in alert_text(page)
+    status, _, location = await moderator.post(path, {**FICHE, "pitch": "Un potager partagé", "action": "save"})
+    assert status == 303 and location == f"{path}?done=saved"
+    status, page, _ = await moderator.get(location)
+    assert "sont enregistrées" in page and 'value="Un potager partagé"' in page
+    [proposal] = await all_proposals(island)
+    assert proposal.state == "pending" and proposal.fields["data"]["pitch"] == "Un potager partagé"
+    async with island.sessions() as session:
+        [entry] = await audit.recent(session)
+    assert entry.action == "edit_proposal" and entry.details["changed"] == ["data"]
