@@ -9,10 +9,12 @@ import re
 import aiohttp
 from sqlalchemy import select
 
-from archipel import accounts, proposals
+from archipel import accounts
 from archipel.storage.tables import Proposal, utcnow
 from federation import documents
+from federation import mentions
 from federation import proposals as decisions
+from federation.processing import Context
 from federation.vocabulary import PUBLIC
 from tests.flows.test_remote_interactions import MASTODON_NOTE_CONTEXT, settled
 from tests.nodes import wait_for
@@ -75,10 +77,12 @@ async def test_a_mention_lands_in_the_queue_and_the_decision_comes_back_as_a_dir
         async with http.get(link) as response:
             assert response.status == 200 and "En attente de relecture" in await response.text()
 
-    # The same activity again (a retry): still one proposal.
+    # The same activity again (a retry, or the same post reaching two inboxes): still one proposal.
     await remote.post(f"{island.url}/inbox", activity)
     async with island.sessions() as session:
-        await proposals.find_by_activity(session, activity["id"])
+        context = Context(session, island.url, island.directory_service, None, activity)
+        assert await mentions.take_proposal(context, activity["object"], remote.actor_uri("rosa")) is True
+        await session.commit()
     assert len(await queue(island)) == 1
 
     async with island.sessions() as session:
