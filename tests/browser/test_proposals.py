@@ -20,6 +20,11 @@ async def propose(page, island, title: str, pitch: str) -> str:
     await page.get_by_label("Titre").fill(title)
     await page.get_by_label("Accroche").fill(pitch)
     await page.get_by_label("Présentation").fill("Des habitant·es qui **cuisinent** ensemble chaque jeudi.")
+    # The sections are folded away until wanted.
+    genesis = page.get_by_label("Contexte et genèse")
+    assert not await genesis.is_visible()
+    await page.get_by_text("Pour aller plus loin (facultatif)").click()
+    await genesis.fill("Un jeudi, une cuisine de centre social restée vide.")
     await page.get_by_label("Lieu").fill("Rennes")
     await page.get_by_label("Votre nom").fill("Zoé Martin")
     await page.get_by_label("Votre adresse e-mail").fill("zoe@example.org")
@@ -71,7 +76,8 @@ async def test_propose_accept_with_an_edit_and_refuse_with_a_reason(island, new_
     assert "Acceptée et publiée" in await visitor.locator("main").inner_text()
     await visitor.locator("dd a").first.click()
     assert await visitor.get_by_role("heading", level=1).inner_text() == "La cuisine de quartier du Blosne"
-    assert "Proposée par Zoé Martin." in await visitor.locator("article").inner_text()
+    article = await visitor.locator("article").inner_text()
+    assert "Proposée par Zoé Martin." in article and "une cuisine de centre social restée vide" in article
     await assert_accessible(visitor)
 
     # Another proposal, refused with a reason.
