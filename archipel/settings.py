@@ -84,10 +84,10 @@ class Settings:
         20, "Proposals by mention accepted from one remote server (host) in an hour (0: no limit)."
     )
     proposal_max_links: int = _setting(
-        10, "Most web links a proposal may contain; more is refused with a clear message."
+        10, "Most web links a proposal (form or mention) may contain; more is refused with a clear message."
     )
     proposal_max_chars: int = _setting(
-        30_000, "Most characters of text a proposal may hold, all fields together."
+        30_000, "Most characters of text a proposal (form or mention) may hold, all fields together."
     )
     smtp_host: str = _setting(
         "", "SMTP server that sends e-mail (proposers told of decisions); empty: mail stays queued."

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from archipel import proposals
@@ -24,17 +25,23 @@ from federation.documents import ActorUrls
 TITLE_WORDS = 12
 TITLE_CHARS = 120
 WINDOW = timedelta(hours=1)
-DEFAULT_PER_HOST = 20
-MAX_LINKS = 10
-
-# Per-host limits by island (base URL): set from the settings when the app is made. Keyed, not a
-# single value, because tests run several islands in one process.
-_per_host: dict[str, int] = {}
 
 
-def configure(base_url: str, *, per_host_per_hour: int, max_links: int) -> None:
-    _per_host[base_url.rstrip("/")] = per_host_per_hour
-    _per_host[base_url.rstrip("/") + "#links"] = max_links
+@dataclass(frozen=True)
+class Limits:
+    per_host_per_hour: int = 20
+    max_links: int = 10
+    max_chars: int = 30_000
+
+
+# The limits of each island (by base URL), from its settings when its app is made: keyed rather
+# than one value because tests run several islands in one process, and the inbox worker's
+# handlers receive no settings.
+_limits: dict[str, Limits] = {}
+
+
+def configure(base_url: str, limits: Limits) -> None:
+    _limits[base_url.rstrip("/")] = limits
 
 
 def mentions(obj: dict, actor_id: str) -> bool:
@@ -82,8 +89,8 @@ async def take_proposal(ctx, obj: dict, author: str) -> bool:
     activity_id = id_of(ctx.activity) or obj["id"]
     if await proposals.find_by_activity(ctx.session, activity_id) is not None:
         return True
-    base = ctx.base_url.rstrip("/")
-    limit = _per_host.get(base, DEFAULT_PER_HOST)
+    limits = _limits.get(ctx.base_url.rstrip("/"), Limits())
+    limit = limits.per_host_per_hour
     host_prefix = author.split("://", 1)[0] + "://" + host_of(author) + "/"
     if limit and await proposals.recent_from_host(ctx.session, host_prefix, WINDOW) >= limit:
         raise InvalidInput(f"too many proposals from {host_of(author)} in the last hour")
@@ -93,8 +100,10 @@ async def take_proposal(ctx, obj: dict, author: str) -> bool:
     languages = obj.get("contentMap") if isinstance(obj.get("contentMap"), dict) else {}
     fields = {"title": title_of(lines[0]), "source": "\n\n".join(lines), "language": next(iter(languages), "fr"),
               "data": {}, "credit": True}
-    if proposals.count_links(fields) > _per_host.get(base + "#links", MAX_LINKS):
+    if proposals.count_links(fields) > limits.max_links:
         raise InvalidInput("too many links in a proposal by mention")
+    if proposals.total_chars(fields) > limits.max_chars:
+        raise InvalidInput("a proposal by mention longer than the island accepts")
     sender = await ctx.directory.get(author)
     proposal, token = await proposals.create(ctx.session, item_kind="fiche", fields=fields, origin="mention",
                                              proposer_name=sender.display_name or sender.username,

@@ -44,8 +44,8 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> web.Applicati
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.TEMPLATES] = make_templates()
-    mentions.configure(settings.url, per_host_per_hour=settings.proposals_per_host_per_hour,
-                       max_links=settings.proposal_max_links)
+    mentions.configure(settings.url, mentions.Limits(settings.proposals_per_host_per_hour,
+                                                     settings.proposal_max_links, settings.proposal_max_chars))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_federation)

@@ -144,11 +144,14 @@ async def test_a_flood_from_one_server_is_stopped(make_island, remote):
     assert len(await queue(island)) == 2
 
 
-async def test_a_mention_with_many_links_or_no_text_is_ignored(make_island, remote):
-    island = await make_island("liens", proposal_max_links=2)
+async def test_a_mention_with_many_links_too_much_text_or_none_is_ignored(make_island, remote):
+    island = await make_island("liens", proposal_max_links=2, proposal_max_chars=1000)
     island_id = island.actor_uri(island.island_username)
     links = "".join(f'<a href="https://spam{n}.example/">https://spam{n}.example/</a> ' for n in range(3))
     spam = await send(island, remote, mention(island, remote, 1, content=f"<p>@{island.island_username} {links}</p>"))
     empty = await send(island, remote, mention(island, remote, 2, content=f'<p><a href="{island_id}">@x</a></p>'))
-    assert (spam.state, empty.state) == ("ignored", "ignored")
+    huge = await send(island, remote, mention(island, remote, 3, content=f"<p>@{island.island_username} "
+                                                                        f"{'blabla ' * 200}</p>"))
+    assert (spam.state, empty.state, huge.state) == ("ignored", "ignored", "ignored")
+    assert "longer" in huge.last_error
     assert await queue(island) == []
