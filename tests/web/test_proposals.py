@@ -363,8 +363,10 @@ async def test_an_improvement_is_shown_as_a_diff_and_becomes_a_revision(island, 
     assert status == 200 and "Proposer une amélioration" in page and "On répare ensemble" in page
     improved = {"kind": "fiche", "item": ulid, "title": "Repair café", "pitch": "On répare ensemble, et on apprend",
                 "source": "Un samedi par mois.", "place": "Brest", "themes": "Réparation", "name": "Yann", "credit": "yes"}
-    status, _, _ = await visitor.post("/proposer", improved)
+    status, _, location = await visitor.post("/proposer", improved)
     assert status == 303
+    status, page, _ = await visitor.get(location)  # the proposer sees their changes too
+    assert "Changements proposés" in page and "On répare ensemble, et on apprend</ins>" in page
     [proposal] = await all_proposals(island)
     assert proposal.kind == "edit" and proposal.target_uri == uri and proposal.item_kind == "fiche"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from archipel import audit, content, fiches, proposals, revisions
+from archipel import audit, content, fiches, proposals
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.rendering import render_item
 from archipel.storage.tables import LocalActor
@@ -14,7 +14,7 @@ from federation import proposals as decisions
 from web import appkeys, auth, forms
 from web.i18n import gettext, negotiate_language
 from web.pages import page
-from web.routes.proposals import labels, read_fields, values_of
+from web.routes.proposals import labels, proposed_changes, read_fields, values_of
 
 routes = web.RouteTableDef()
 
@@ -64,11 +64,7 @@ async def _review(request: web.Request, proposal, *, values: forms.FormValues | 
     general = [errors.pop("")] if "" in errors else []
     async with request.app[appkeys.SESSIONS]() as session:
         target = await content.find_object(session, proposal.target_uri) if proposal.target_uri else None
-        changes = []
-        if target is not None and target.deleted_at is None:
-            current = revisions.snapshot(target)
-            changes = [(forms.diff_label(lang, change.label), change.lines) for change in
-                       revisions.diff(current, proposals.proposed_snapshot(target, current, proposal))]
+        changes = proposed_changes(lang, target, proposal)
         names = await _names(session, [proposal.decided_by_id])
     try:
         data, _ = fiches.fields_for(proposal.item_kind, proposal.fields.get("data") or {})

@@ -11,7 +11,7 @@ import re
 
 from aiohttp import web
 
-from archipel import content, fiches, proposals
+from archipel import content, fiches, proposals, revisions
 from archipel.errors import InvalidInput
 from archipel.identity import object_uri
 from archipel.ids import is_ulid
@@ -90,6 +90,15 @@ def read_fields(post, kind: str, lang: str, *, target: StoredObject | None = Non
             errors[""] = gettext(lang, "La proposition contient trop de liens (%(count)s ; %(max)s au plus). "
                                        "Gardez les plus utiles.") % {"count": links, "max": settings.proposal_max_links}
     return values, (None if errors else fields), errors
+
+
+def proposed_changes(lang: str, target: StoredObject | None, proposal) -> list[tuple[str, list]]:
+    """(label, lines) of what an improvement would change in the item, as it stands now."""
+    if target is None or target.deleted_at is not None or proposal.kind != "edit":
+        return []
+    current = revisions.snapshot(target)
+    return [(forms.diff_label(lang, change.label), change.lines) for change in
+            revisions.diff(current, proposals.proposed_snapshot(target, current, proposal))]
 
 
 async def _target(session, request: web.Request, ulid: str | None) -> StoredObject | None:
@@ -185,7 +194,8 @@ async def status(request: web.Request) -> web.Response:
         if proposal is None:
             raise web.HTTPNotFound(text="no such proposal: check the link")
         target = await content.find_object(session, proposal.target_uri) if proposal.target_uri else None
-    response = await page(request, "proposal_status.html", proposal=proposal, target=target,
+    changes = proposed_changes(_lang(request), target, proposal) if proposal.state == "pending" else []
+    response = await page(request, "proposal_status.html", proposal=proposal, target=target, changes=changes,
                           just_sent=request.query.get("envoyee") == "1",
                           status_url=f"{_base(request)}/proposition/{token}",
                           smtp=bool(request.app[appkeys.SETTINGS].smtp_host))
