@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from archipel import accounts
+from federation import actions
 from tests.browser.test_authoring import assert_accessible, log_in
 from web import provision
 
@@ -104,3 +106,36 @@ async def test_propose_accept_with_an_edit_and_refuse_with_a_reason(island, new_
     journal = await moderator.locator("table").inner_text()
     assert "Proposition acceptée" in journal and "Proposition retouchée" in journal and reason in journal
     await assert_accessible(moderator)
+
+
+async def test_an_improvement_from_the_fiche_page_is_reviewed_as_a_diff(island, new_page):
+    await provision.add_user(island.sessions, username="mona", password=PASSWORD, display_name="Mona",
+                             role="moderator")
+    async with island.sessions() as session:
+        alice = await accounts.get_actor(session, "alice")
+        item = await actions.publish_item(session, island.url, [alice], kind="fiche", title="Repair café",
+                                          source="Un samedi par mois.", data={"pitch": "On répare ensemble"})
+        await session.commit()
+    visitor = await new_page()
+    await visitor.goto(item.uri)
+    await visitor.get_by_role("link", name="Proposer une amélioration").click()
+    assert await visitor.get_by_role("heading", level=1).inner_text() == "Proposer une amélioration"
+    assert await visitor.get_by_label("Accroche").input_value() == "On répare ensemble"
+    await assert_accessible(visitor)
+    await visitor.get_by_label("Accroche").fill("On répare ensemble, et on apprend à réparer")
+    await visitor.get_by_role("button", name="Envoyer ma proposition d'amélioration").click()
+    await visitor.wait_for_url(re.compile(r".*/proposition/[A-Za-z0-9_-]+\?envoyee=1$"))
+    assert "et on apprend à réparer" in await visitor.locator(".diff ins").first.inner_text()
+    await assert_accessible(visitor)
+
+    moderator = await new_page()
+    await log_in(moderator, island, "mona")
+    await moderator.goto(f"{island.url}/espace/moderation")
+    await moderator.get_by_role("link", name="Repair café").click()
+    assert "Amélioration de" in await moderator.locator("main").inner_text()
+    await assert_accessible(moderator)
+    await moderator.get_by_role("button", name="Accepter et publier").click()
+    await moderator.wait_for_url(f"{island.url}/espace/moderation?done=accepted")
+    await visitor.goto(item.uri)
+    text = await visitor.locator("article").inner_text()
+    assert "et on apprend à réparer" in text and "Amélioration proposée par une personne de passage." in text
