@@ -46,7 +46,7 @@ async def test_propose_accept_with_an_edit_and_refuse_with_a_reason(island, new_
     await visitor.goto(f"{island.url}/proposer")
     assert await visitor.get_by_role("heading", level=1).inner_text() == "Proposer une fiche"
     await assert_accessible(visitor)
-    assert await visitor.locator("input[name=adresse_postale]").get_attribute("tabindex") == "-1"
+    assert await visitor.locator("input[name=reference_dossier]").get_attribute("tabindex") == "-1"
     await visitor.get_by_role("button", name="Envoyer ma proposition").click()
     alert = visitor.get_by_role("alert")
     await alert.wait_for()

@@ -182,7 +182,7 @@ async def test_a_filled_honeypot_gets_the_same_thanks_and_nothing_is_kept(island
     """Chosen: accepted-but-dropped. Telling a bot would teach it to leave the field empty; a person
     never sees the field (off-screen, hidden from screen readers, out of the tab order)."""
     bot = await clients()
-    status, page, _ = await bot.propose({**FICHE, "adresse_postale": "1 rue des Robots"})
+    status, page, _ = await bot.propose({**FICHE, "reference_dossier": "1 rue des Robots"})
     assert status == 200 and "Merci" in page
     assert await all_proposals(island) == []
 

@@ -24,7 +24,10 @@ from web.pages import page
 routes = web.RouteTableDef()
 
 LIMITER = web.AppKey("proposal_rate_limiter", RateLimiter)
-HONEYPOT = "adresse_postale"  # a name that a bot fills and a person never sees
+# The honeypot: a field a bot fills and a person never sees. Its name means nothing to browsers'
+# autofill (an "address" or "website" name could be filled for a person, who would then lose the
+# proposal without knowing it).
+HONEYPOT = "reference_dossier"
 MAX_NAME = 200
 MAX_EMAIL = 320
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
