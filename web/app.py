@@ -16,13 +16,13 @@ from archipel.media import MULTIPART_ALLOWANCE
 from archipel.settings import Settings
 from archipel.storage.engine import make_engine, make_sessionmaker
 from archipel.storage.migrate import require_current_schema
+from federation import mentions
 from federation.actors import ActorDirectory
 from federation.catalog_sync import CatalogSyncWorker
 from federation.domains import DomainPolicy
 from federation.client import FederationClient, Signer
 from federation.delivery import DeliveryWorker
 from federation.documents import ActorUrls
-from federation import mentions
 from federation.inbox import InboxReceiver
 from federation.incoming_store import IncomingStore
 from federation.processing import InboxWorker
@@ -131,6 +131,6 @@ def mail_worker(settings: Settings, sessions) -> MailWorker:
 
 
 async def _mail_loop(app: web.Application) -> None:
-    """Proposers' e-mail (archipel/mail.py); polls slowly: a decision is not urgent to the second."""
+    """Proposers' e-mail (archipel/mail.py). Without `smtp_host` each round returns at once."""
     worker = mail_worker(app[appkeys.SETTINGS], app[appkeys.SESSIONS])
     await run_forever(worker.run_once, worker.wake, max(app[appkeys.SETTINGS].poll_interval, 1.0), "mail")

@@ -2,8 +2,8 @@
 
 from aiohttp import web
 
-from web.routes import (account, activitypub, archipelago, authoring, federated, media, moderation, pages,
-                        proposals, reuse, wellknown)
+from web.routes import account, activitypub, archipelago, authoring, federated, media, pages, reuse, wellknown
+from web.routes import moderation, proposals
 
 
 def setup_routes(app: web.Application) -> None:
