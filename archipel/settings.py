@@ -77,6 +77,29 @@ class Settings:
     catchup_minutes: float = _setting(
         15.0, "Minutes between two catch-up walks of each followed island's catalog."
     )
+    proposals_per_hour: int = _setting(
+        5, "Proposals one client address may send through the public form in an hour (0: no limit)."
+    )
+    proposals_per_host_per_hour: int = _setting(
+        20, "Proposals by mention accepted from one remote server (host) in an hour (0: no limit)."
+    )
+    proposal_max_links: int = _setting(
+        10, "Most web links a proposal (form or mention) may contain; more is refused with a clear message."
+    )
+    proposal_max_chars: int = _setting(
+        30_000, "Most characters of text a proposal (form or mention) may hold, all fields together."
+    )
+    smtp_host: str = _setting(
+        "", "SMTP server that sends e-mail (proposers told of decisions); empty: mail stays queued."
+    )
+    smtp_port: int = _setting(25, "Port of the SMTP server.")
+    smtp_username: str = _setting("", "SMTP login, if the server asks for one.")
+    smtp_password: str = _setting("", "SMTP password, if the server asks for one.")
+    smtp_starttls: bool = _setting(False, "Switch the SMTP connection to TLS (STARTTLS) before sending.")
+    mail_from: str = _setting("", "Sender address of e-mail; empty: archipel@ the island's host.")
+    mail_give_up_hours: float = _setting(
+        48.0, "Hours after which an e-mail that cannot be sent is abandoned (and its address erased)."
+    )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
 
     # ---- derived values -------------------------------------------------------------------

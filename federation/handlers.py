@@ -12,7 +12,7 @@ from sqlalchemy import select
 from archipel import content, social
 from archipel.accounts import find_actor
 from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject
-from federation import actions, catalog_sync, flags, items, notify_hooks, replicas
+from federation import actions, catalog_sync, flags, items, mentions, notify_hooks, replicas
 from federation.as2 import as_list, has_type, host_of, id_of, ids_of, same_host, types_of
 from federation.client import FetchError
 from federation.domains import mark_if_silenced
@@ -179,6 +179,8 @@ async def on_create(ctx) -> None:
         raise Ignored("already known" if existing.deleted_at is None else "deleted: never re-created")
     if host_of(obj["id"]) == host_of(ctx.base_url):
         raise Ignored("an object of ours cannot be created from outside")
+    if await mentions.take_proposal(ctx, obj, author):
+        return  # a post mentioning the island is a proposal for the moderators' queue
     if not await _is_relevant(ctx, obj, author):
         raise Ignored("not addressed to us, not a reply to our items, not from someone we follow")
     stored = await _store(ctx, obj, author)

@@ -11,10 +11,12 @@ from datetime import timedelta
 from aiohttp import web
 
 from archipel.accounts import island_actor
+from archipel.mail import MailWorker, SmtpConfig
 from archipel.media import MULTIPART_ALLOWANCE
 from archipel.settings import Settings
 from archipel.storage.engine import make_engine, make_sessionmaker
 from archipel.storage.migrate import require_current_schema
+from federation import mentions
 from federation.actors import ActorDirectory
 from federation.catalog_sync import CatalogSyncWorker
 from federation import domains
@@ -25,6 +27,7 @@ from federation.documents import ActorUrls
 from federation.inbox import InboxReceiver
 from federation.incoming_store import IncomingStore
 from federation.processing import InboxWorker
+from federation.workers import run_forever
 from web import appkeys
 from web.auth import csrf_middleware
 from web.middleware import error_middleware, proxy_middleware
@@ -42,6 +45,8 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> web.Applicati
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.TEMPLATES] = make_templates()
+    mentions.configure(settings.url, mentions.Limits(settings.proposals_per_host_per_hour,
+                                                     settings.proposal_max_links, settings.proposal_max_chars))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_federation)
@@ -112,10 +117,22 @@ async def _workers(app: web.Application):
     await delivery.recover()
     tasks = [asyncio.create_task(delivery.run_forever(), name="delivery-worker"),
              asyncio.create_task(inbox.run_forever(), name="inbox-worker"),
-             asyncio.create_task(catalogs.run_forever(), name="catalog-sync")]
+             asyncio.create_task(catalogs.run_forever(), name="catalog-sync"),
+             asyncio.create_task(_mail_loop(app), name="mail")]
     yield
     for task in tasks:
         task.cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def mail_worker(settings: Settings, sessions) -> MailWorker:
+    return MailWorker(sessions, SmtpConfig.from_settings(settings),
+                      give_up_after=timedelta(hours=settings.mail_give_up_hours))
+
+
+async def _mail_loop(app: web.Application) -> None:
+    """Proposers' e-mail (archipel/mail.py). Without `smtp_host` each round returns at once."""
+    worker = mail_worker(app[appkeys.SETTINGS], app[appkeys.SESSIONS])
+    await run_forever(worker.run_once, worker.wake, max(app[appkeys.SETTINGS].poll_interval, 1.0), "mail")

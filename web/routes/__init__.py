@@ -5,6 +5,7 @@ from aiohttp import web
 from web.routes import account, activitypub, archipelago, authoring, federated, media, pages, reuse, wellknown
 from web.routes import blocks, reports
 from web.routes import conversations, notifications
+from web.routes import moderation, proposals
 
 
 def setup_routes(app: web.Application) -> None:
@@ -22,4 +23,6 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(reports.routes)
     app.add_routes(conversations.routes)
     app.add_routes(notifications.routes)
+    proposals.setup(app)
+    app.add_routes(moderation.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)

@@ -1,0 +1,111 @@
+"""Outgoing e-mail: a queue in a table (written in the transaction that decides to write), and a
+worker that sends it over SMTP, retries with backoff, gives up after a while, and then erases the
+recipient's address: proposers' addresses are kept only as long as they are needed.
+
+Without `smtp_host` the mail stays pending (nothing is lost) and the proposer's private status
+link remains the way to learn the decision. smtplib runs in a thread: one message at a time is
+plenty for decisions on proposals, and the standard library avoids a dependency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from archipel.storage.tables import OutgoingMail, utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH = 20
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=6)
+
+
+async def queue(session: AsyncSession, *, to: str, subject: str, body: str) -> OutgoingMail:
+    mail = OutgoingMail(to_address=to[:320], subject=subject[:300], body=body, state="pending",
+                        next_try_at=utcnow())
+    session.add(mail)
+    await session.flush()
+    return mail
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = 25
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    sender: str = ""
+    timeout: float = 20.0
+
+    @classmethod
+    def from_settings(cls, settings) -> SmtpConfig:
+        return cls(host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
+                   password=settings.smtp_password, starttls=settings.smtp_starttls,
+                   sender=settings.mail_from or f"archipel@{settings.host.split(':')[0] or 'localhost'}")
+
+
+def _send(config: SmtpConfig, to: str, subject: str, body: str) -> None:
+    message = EmailMessage()
+    message["From"] = config.sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
+    message.set_content(body)
+    with smtplib.SMTP(config.host, config.port, timeout=config.timeout) as smtp:
+        if config.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if config.username:
+            smtp.login(config.username, config.password)
+        smtp.send_message(message)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
+
+
+class MailWorker:
+    def __init__(self, sessionmaker: async_sessionmaker, config: SmtpConfig, *,
+                 give_up_after: timedelta = timedelta(hours=48)):
+        self.sessionmaker = sessionmaker
+        self.config = config
+        self.give_up_after = give_up_after
+        self.wake = asyncio.Event()
+
+    async def run_once(self) -> int:
+        """Send what is due; returns how many messages were handled (sent, retried or given up)."""
+        if not self.config.host:
+            return 0
+        async with self.sessionmaker() as session:
+            due = list(await session.scalars(
+                select(OutgoingMail).where(OutgoingMail.state == "pending", OutgoingMail.next_try_at <= utcnow())
+                .order_by(OutgoingMail.next_try_at, OutgoingMail.id).limit(BATCH)))
+            for mail in due:
+                await self._attempt(mail)
+                await session.commit()  # each outcome is kept before the next message
+        return len(due)
+
+    async def _attempt(self, mail: OutgoingMail) -> None:
+        mail.attempts += 1
+        try:
+            await asyncio.to_thread(_send, self.config, mail.to_address, mail.subject, mail.body)
+        except (OSError, smtplib.SMTPException) as error:
+            mail.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if utcnow() - mail.created_at >= self.give_up_after:
+                mail.state, mail.to_address = "gave_up", ""  # no longer needed: erased
+                log.warning("mail %s given up after %s attempts: %s", mail.id, mail.attempts, mail.last_error)
+            else:
+                mail.next_try_at = utcnow() + backoff(mail.attempts)
+            return
+        mail.state, mail.sent_at, mail.to_address, mail.last_error = "sent", utcnow(), "", None
