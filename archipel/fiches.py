@@ -40,6 +40,7 @@ RESOURCE_FORMATS = ("atelier", "cours", "tutoriel", "video", "jeu", "kit", "guid
 MAX_TEXT = 20_000
 MAX_LINE = 500
 MAX_LIST = 50
+MAX_FILES = 20
 
 
 def licence_url(code: str) -> str:
@@ -155,6 +156,26 @@ def check_holders(value) -> tuple[list[dict], list[dict]]:
     return public, private
 
 
+def check_files(value) -> list[dict]:
+    """The files an item offers (attachments, materials), by URL: the island that holds them
+    lists them, and other islands show the same list with links to the origin."""
+    files = []
+    for entry in _list(value, "files"):
+        if not isinstance(entry, dict):
+            raise InvalidInput("each file needs a url and a name")
+        url = _text(entry.get("url"), "file url", 2000)
+        if not url.startswith(("https://", "http://")):
+            raise InvalidInput(f"file link {url!r} must be an http(s) URL")
+        size = entry.get("size")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise InvalidInput("a file's size is a number of bytes")
+        files.append({"url": url, "name": _text(entry.get("name"), "file name", 255) or url.rsplit("/", 1)[-1],
+                      "mediaType": _text(entry.get("mediaType"), "file type", 100), "size": size})
+    if len(files) > MAX_FILES:
+        raise InvalidInput(f"no more than {MAX_FILES} files")
+    return files
+
+
 def fiche_fields(data: dict) -> tuple[dict, dict]:
     """(public fields, private fields) of a fiche from a plain mapping."""
     sections = data.get("sections") or {}
@@ -173,6 +194,7 @@ def fiche_fields(data: dict) -> tuple[dict, dict]:
         "audience": _text(data.get("audience"), "audience", MAX_LINE),
         "started": _date(data.get("started"), "started"),
         "attribution": _text(data.get("attribution"), "attribution", 2000),
+        "files": check_files(data.get("files")),
     }
     return fields, {"contacts": contacts} if contacts else {}
 
@@ -201,6 +223,7 @@ def resource_fields(data: dict) -> tuple[dict, dict]:
         "related": [_text(uri, "related fiche", 2000) for uri in _list(data.get("related"), "related fiches")],
         "territory": check_territory(data.get("territory")),
         "attribution": _text(data.get("attribution"), "attribution", 2000),
+        "files": check_files(data.get("files")),
     }
     return fields, {}
 

@@ -157,6 +157,12 @@ def cover_value(base_url: str, media: Media, alt: str) -> dict:
     return {"url": media_store.media_url(base_url, media), "name": alt, "mediaType": media.content_type}
 
 
+def files_value(base_url: str, attachments: list[Media]) -> list[dict]:
+    """The item's `files` field: its attachments by URL, so that they federate with it."""
+    return [{"url": media_store.media_url(base_url, media), "name": media.filename,
+             "mediaType": media.content_type, "size": media.size} for media in attachments]
+
+
 async def attach(session, item: StoredObject, stored: Stored) -> None:
     for media in ([stored.cover] if stored.cover else []) + stored.attachments:
         await media_store.attach(session, media, item)
@@ -210,7 +216,13 @@ def describe(lang: str, base_url: str, media: Media) -> dict:
 
 
 async def listed(session, lang: str, base_url: str, item: StoredObject) -> list[dict]:
-    """The files an item offers (its cover aside), described for a page."""
+    """The files an item offers (its cover aside), described for a page: ours from their rows,
+    another island's from the item's `files` field (links to the origin)."""
+    if not item.is_local:
+        return [{"id": "", "url": entry["url"], "name": entry.get("name") or entry["url"],
+                 "type": type_label(lang, entry.get("mediaType") or ""),
+                 "size": _size(lang, entry["size"]) if isinstance(entry.get("size"), int) else ""}
+                for entry in (item.fields or {}).get("files") or [] if isinstance(entry, dict) and entry.get("url")]
     _cover, attachments = await media_store.cover_and_attachments(session, base_url, item)
     return [describe(lang, base_url, media) for media in attachments]
 

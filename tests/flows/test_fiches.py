@@ -68,6 +68,22 @@ async def test_a_fiche_arrives_identical_on_every_public_field(make_island):
     assert len(original["fields"]["steps"]) == 3 and len(original["fields"]["sections"]) == 7
 
 
+async def test_a_fiches_files_are_listed_on_other_islands_with_links_to_their_origin(make_island):
+    brest, nantes = await two_islands(make_island)
+    files = [{"url": f"{brest.url}/media/01JB0000000000000000000000/guide.pdf", "name": "guide.pdf",
+              "mediaType": "application/pdf", "size": 3000}]
+    uri = await brest.publish("alice", "Un atelier vélo", kind="fiche",
+                              data={"pitch": "Réparer ensemble.", "files": files})
+    await wait_for(lambda: snapshot_of(nantes, uri), message="the fiche on nantes")
+    replica, _, item = await snapshot_of(nantes, uri)
+    assert replica["fields"]["files"] == files
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{nantes.url}/r/{item.id}") as response:
+            page = await response.text()
+    assert response.status == 200
+    assert f'<a href="{files[0]["url"]}">guide.pdf</a>' in page and "Document PDF" in page
+
+
 async def test_contacts_never_leave_the_island(make_island):
     brest = await make_island("brest")
     await brest.add_user("alice")

@@ -307,7 +307,7 @@ async def test_a_resource_with_every_field_saved_as_a_draft(island, visitors):
                       {"title": "", "url": "https://wiki.example/fiche"}],
         "related": ["https://ile.example/o/01aaaaaaaaaaaaaaaaaaaaaaaa"],
         "territory": {"place": "Brest", "region": "", "latitude": None, "longitude": None},
-        "attribution": "",
+        "attribution": "", "files": [],
     }
     assert authors == [island.actor_uri("alice")] and history == []
     assert await outgoing(island, uri) == []  # a draft is not sent anywhere

@@ -138,6 +138,11 @@ async def test_a_fiche_is_published_with_its_cover_and_attachments(island, visit
             document = await response.json(content_type=None)
     assert document["image"]["url"] == item.cover["url"]
     assert document["image"]["name"] == "Un atelier, des mains, un vélo"
+    # The files travel with the item (its `files` field), so other islands list them too.
+    files = document["details"]["fields"]["files"]
+    assert sorted(entry["url"] for entry in files) == sorted(urls)
+    assert {entry["name"] for entry in files} == {"guide-animateur.pdf", "compte-rendu.docx"}
+    assert next(entry for entry in files if entry["name"] == "guide-animateur.pdf")["size"] == len(pdf(3000))
 
 
 async def test_a_resource_offers_its_materials_as_files_and_links(island, visitors):

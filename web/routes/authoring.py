@@ -269,8 +269,12 @@ async def create(request: web.Request) -> web.Response:
         try:
             stored = await item_media.store(session, settings.effective_media_directory, user.actor, changes)
             cover = item_media.cover_value(_base(request), stored.cover, changes.cover_alt) if stored.cover else None
+            arguments = parsed.item_arguments()
+            if values.kind in forms.FORM_KINDS:
+                arguments["data"] = {**(arguments["data"] or {}),
+                                     "files": item_media.files_value(_base(request), stored.attachments)}
             item = await actions.publish_item(session, _base(request), authors, kind=values.kind, state=state,
-                                              cover=cover, **parsed.item_arguments())
+                                              cover=cover, **arguments)
             await item_media.attach(session, item, stored)
             info = ItemInfo.of(item)
             await session.commit()
@@ -346,8 +350,13 @@ async def edit(request: web.Request) -> web.Response:
             cover = await item_media.cover_change(session, directory, _base(request), item, old_cover, changes,
                                                   stored)
             await item_media.remove_attachments(session, directory, attachments, changes.remove_ids)
+            arguments = parsed.item_arguments()
+            if item.kind in forms.FORM_KINDS:
+                kept = [media for media in attachments if media.id not in changes.remove_ids]
+                arguments["data"] = {**(arguments["data"] or {}),
+                                     "files": item_media.files_value(_base(request), kept + stored.attachments)}
             await actions.edit_item(session, _base(request), item, editor=user.actor, state=state,
-                                    **cover, **parsed.item_arguments())
+                                    **cover, **arguments)
             await item_media.attach(session, item, stored)
             await session.commit()
         except (InvalidInput, Forbidden) as error:
