@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from archipel import social
-from archipel.storage.tables import Follow
+from archipel.storage.tables import Follow, Report
 from archipel.text import html_to_text
 from federation.vocabulary import PUBLIC, PUBLIC_FORMS
 from tests.nodes import wait_for
@@ -265,8 +265,18 @@ async def test_fixture_has_its_expected_effect(island, remote, article, software
         assert stored.deleted_at is not None
         assert await counts(island, article) == {"Like": 0, "Announce": 0, "replies": 0}
 
-    elif name in ("flag", "accept_follow", "reject_follow"):
-        # A report we do not handle yet; answers to a Follow alice never sent.
+    elif name == "flag":
+        # Each server's report of alice and her article lands in the moderation queue.
+        await fedi.deliver(name, "processed")
+        async with island.sessions() as session:
+            [report] = list(await session.scalars(select(Report)))
+        assert report.direction == "received" and report.state == "open"
+        assert report.target_actor_uri == island.actor_uri("alice")
+        assert report.object_uris == ([] if software == "misskey" else [article])  # Misskey reports accounts
+        assert "licence non libre" in report.content
+
+    elif name in ("accept_follow", "reject_follow"):
+        # Answers to a Follow alice never sent.
         await fedi.deliver(name, "ignored")
         async with island.sessions() as session:
             assert list(await session.scalars(select(Follow))) == []
