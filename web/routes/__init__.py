@@ -3,6 +3,8 @@
 from aiohttp import web
 
 from web.routes import account, activitypub, archipelago, authoring, federated, media, pages, reuse, wellknown
+from web.routes import follow
+from web.routes import profile
 
 
 def setup_routes(app: web.Application) -> None:
@@ -15,4 +17,6 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(federated.routes)
     app.add_routes(archipelago.routes)
     app.add_routes(authoring.routes)
+    app.add_routes(follow.routes)
+    app.add_routes(profile.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)
