@@ -117,11 +117,12 @@ async def _announce(session: AsyncSession, base_url: str, actor: LocalActor, ite
         .on_conflict_do_nothing().returning(Share.id))
     if new_id is None:
         return  # shared already (a re-delivered activity, or another worker)
+    inboxes = await follower_inboxes(session, urls.id)
+    if not inboxes:
+        return  # nobody to tell; the share row is kept, so an Undo follows if it leaves the theme
     announce = documents.activity("Announce", id=announce_id, actor=urls.id, object=item.uri,
                                   to=[PUBLIC], cc=[urls.followers], published=utcnow())
-    # Recorded even without followers: the theme's outbox lists what it shares.
-    await enqueue(session, actor=actor, activity=announce,
-                  inboxes=await follower_inboxes(session, urls.id))
+    await enqueue(session, actor=actor, activity=announce, inboxes=inboxes)
 
 
 async def _undo(session: AsyncSession, base_url: str, actor: LocalActor, share: Share) -> None:
@@ -135,8 +136,9 @@ async def _undo(session: AsyncSession, base_url: str, actor: LocalActor, share: 
     # The undone Announce leaves the theme's outbox.
     await session.execute(update(OutgoingActivity).where(OutgoingActivity.activity_uri == share.activity_uri)
                           .values(public=False))
-    await enqueue(session, actor=actor, activity=undo, inboxes=await follower_inboxes(session, urls.id),
-                  public=False)
+    inboxes = await follower_inboxes(session, urls.id)
+    if inboxes:
+        await enqueue(session, actor=actor, activity=undo, inboxes=inboxes, public=False)
 
 
 async def sharer_inboxes(session: AsyncSession, base_url: str, item_uri: str) -> set[str]:
