@@ -76,6 +76,29 @@ async def ensure(session: AsyncSession, label: str) -> LocalActor | None:
     return None
 
 
+async def ensure_for(session: AsyncSession, item: StoredObject) -> None:
+    """Every theme of a shareable item has its actor (items walked from a catalog are not
+    shared, which would flood followers with old fiches, but their themes become followable)."""
+    if _shareable(item):
+        for label in item.tags or []:
+            await ensure(session, label)
+
+
+async def ensure_present(session: AsyncSession, spelling: str) -> LocalActor | None:
+    """The actor of a theme that items here carry, made now if it does not exist yet (themes of
+    items stored before theme actors existed)."""
+    actor = await find(session, spelling)
+    key = theme_key(spelling)
+    if actor is not None or not key:
+        return actor
+    visible = content.public_items(local=None, kinds=SHARED_KINDS).where(
+        StoredObject.is_local.is_(True) | StoredObject.kind.in_(SHARED_REPLICA_KINDS))
+    label = await session.scalar(
+        select(ItemTheme.label).where(ItemTheme.key == key, ItemTheme.object_id.in_(
+            visible.with_only_columns(StoredObject.id).order_by(None))).limit(1))
+    return await ensure(session, label) if label else None
+
+
 def _shareable(item: StoredObject) -> bool:
     return (item.deleted_at is None and item.state in content.PUBLIC_STATES and item.public
             and item.in_reply_to is None

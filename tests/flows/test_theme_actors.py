@@ -163,3 +163,32 @@ async def test_webfinger_of_a_theme_actor_round_trips_like_mastodon_does(island)
     handle = f"acct:{actor['preferredUsername']}@{host}"
     status, document = await get_json(f"{island.url}/.well-known/webfinger?resource={quote(handle)}")
     assert [link["href"] for link in document["links"] if link["rel"] == "self"] == [actor["id"]]
+
+
+async def test_themes_of_items_stored_before_theme_actors_become_followable(island):
+    async with island.sessions() as session:
+        alice = await accounts.get_actor(session, "alice")
+        # Written straight through the domain, as before theme actors existed: no actor made.
+        await content.create_article(session, base_url=island.url, author=alice, title="Ancien",
+                                     source="x", tags=["Tiers-lieux"])
+        await session.commit()
+    assert await theme_actor(island, "tierslieux") is None
+    host = island.url.split("://", 1)[1]
+    status, document = await get_json(f"{island.url}/.well-known/webfinger", resource=f"acct:TiersLieux@{host}")
+    assert status == 200 and document["subject"] == f"acct:tiers-lieux@{host}"
+    assert (await theme_actor(island, "tierslieux")).display_name == "Tiers-lieux"
+    # A theme nothing here carries is not invented.
+    status, _ = await get_json(f"{island.url}/.well-known/webfinger", resource=f"acct:Inconnu@{host}")
+    assert status == 404 and await theme_actor(island, "inconnu") is None
+
+
+async def test_fiches_walked_from_a_catalog_make_their_themes_followable_without_sharing(make_island):
+    brest, nantes = await make_island("brest"), await make_island("nantes")
+    await brest.add_user("alice")
+    uri = await publish_file(brest, "papi-brest.md", "alice")  # before nantes follows: backfill
+    await island_follows(nantes, brest)
+    await wait_for(lambda: nantes.object(uri), message="the backfilled fiche")
+    actor = await wait_for(lambda: theme_actor(nantes, "inclusion"), message="the theme on nantes")
+    assert actor.username == "inclusion"
+    async with nantes.sessions() as session:
+        assert await session.scalar(select(func.count(Share.id))) == 0

@@ -47,7 +47,8 @@ async def webfinger(request: web.Request) -> web.Response:
         actor = await find_actor(session, username.lower())  # every username here is lowercase
         if actor is None and resource.startswith("acct:"):
             # Any spelling of a theme finds its actor: #TransitionAlimentaire, transition_alimentaire.
-            actor = await theme_actors.find(session, username)
+            actor = await theme_actors.ensure_present(session, username)
+            await session.commit()
     if actor is None:
         raise web.HTTPNotFound(text="no such account here")
     urls = ActorUrls(settings.url, actor.username)
