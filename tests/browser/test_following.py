@@ -37,6 +37,9 @@ async def test_follow_boxes_are_accessible_and_the_copy_button_copies(island, ne
     await phone.get_by_role("button", name="Suivre", exact=True).click()
     await phone.get_by_role("alert").wait_for()
     await assert_accessible(phone)
+    # What they typed is remembered by their browser for the next follow box.
+    await phone.goto(island.url + "/")
+    assert await phone.get_by_label("Suivre depuis votre instance").input_value() == "pas une adresse !"
 
 
 async def test_the_profile_form_is_accessible(island, page):
