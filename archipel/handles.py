@@ -13,11 +13,11 @@ MAX_USERNAME_LENGTH = 64
 # Words that are (or may become) route segments or would mislead people if taken as names.
 RESERVED_USERNAMES = frozenset(
     """
-    a about account accounts activity actor actors admin administrator api apps archipel assets
+    about account accounts activity actor actors admin administrator api apps archipel assets
     auth authorize_interaction avatar css dashboard domain explore export favicon feed federated
     espace fiche fiches files follow followers following hashtag help home img import inbox instance
-    island js login logout me media moderation moderator nodeinfo notifications oauth outbox proposal
-    profil profile proposals public r relay resource resources root search settings share shared signup static
+    island js login logout media moderation moderator nodeinfo notifications oauth outbox proposal
+    profil profile proposals public relay resource resources root search settings share shared signup static
     suivre support system tag tags theme themes timeline u user users well-known webfinger www
     """.split()
 )

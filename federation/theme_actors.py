@@ -46,7 +46,7 @@ def theme_summary(label: str) -> str:
 
 async def find(session: AsyncSession, spelling: str) -> LocalActor | None:
     """The theme actor of any spelling of its theme: 'TransitionAlimentaire', 'transition_alimentaire'."""
-    key = theme_key(spelling)
+    key = theme_key(spelling)[:100]
     return await accounts.theme_actor(session, key) if key else None
 
 
@@ -88,7 +88,7 @@ async def ensure_present(session: AsyncSession, spelling: str) -> LocalActor | N
     """The actor of a theme that items here carry, made now if it does not exist yet (themes of
     items stored before theme actors existed)."""
     actor = await find(session, spelling)
-    key = theme_key(spelling)
+    key = theme_key(spelling)[:100]
     if actor is not None or not key:
         return actor
     visible = content.public_items(local=None, kinds=SHARED_KINDS).where(
