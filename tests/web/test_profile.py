@@ -66,6 +66,9 @@ async def test_a_member_edits_their_profile_and_followers_hear_of_it(island, vis
 
     status, page, _ = await alice.get("/@alice")
     assert "Alice Martin" in page and 'rel="me nofollow noopener"' in page and actor["icon"]["url"] in page
+    assert "/espace/profil" in page  # her own page leads to the form; nobody else's does
+    async with aiohttp.ClientSession() as http, http.get(f"{island.url}/@alice") as response:
+        assert "/espace/profil" not in await response.text()
 
     # Back to the drawn picture.
     status, _, _ = await post_form(alice, "/espace/profil", profile_form(alice, avatar_reset="1"))

@@ -45,7 +45,8 @@ async def theme(request: web.Request) -> web.Response:
         items = list(await session.scalars(content.public_items(local=None, theme=key).limit(100)))
         label = next((label for k, label, _ in await content.theme_counts(session, local=None, limit=1000)
                       if k == key), request.match_info["tag"])
-        actor = await theme_actors.ensure(session, label) if items else None  # followable from here
+        # Followable from here, even when the theme's items came before theme actors did.
+        actor = await theme_actors.ensure_present(session, label)
         await session.commit()
     handle = _handle(request, actor.username) if actor else None
     return await page(request, "theme.html", items=items, label=label, theme_handle=handle,
