@@ -79,7 +79,8 @@ async def resolve_handle(client: FederationClient, handle: str, *, scheme: str =
 
 
 SUBSCRIBE_REL = "http://ostatus.org/schema/1.0/subscribe"
-HOST = re.compile(r"^(?=.{1,253}(?::\d{1,5})?$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$")
+LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+HOST = re.compile(rf"^(?=.{{1,253}}(?::\d{{1,5}})?$){LABEL}(?:\.{LABEL})*(?::\d{{1,5}})?$")
 
 
 class NoSubscribePage(Exception):
@@ -108,7 +109,9 @@ async def subscribe_url(client: FederationClient, their_handle: str, our_account
     url = f"{scheme}://{host}/.well-known/webfinger?resource={quote(f'acct:{user}@{host}', safe=':@')}"
     document = await client.fetch_json(url, None, accept=f"{JRD}, application/json")
     for link in document.get("links") or []:
-        template = link.get("template") if isinstance(link, dict) and link.get("rel") == SUBSCRIBE_REL else None
+        if not isinstance(link, dict) or link.get("rel") != SUBSCRIBE_REL:
+            continue
+        template = link.get("template")
         if isinstance(template, str) and "{uri}" in template and template.startswith(("https://", "http://")):
             return template.replace("{uri}", quote(our_account, safe=""))
     raise NoSubscribePage(f"{host} gives no page to follow from")

@@ -100,7 +100,8 @@ async def ensure_present(session: AsyncSession, spelling: str) -> LocalActor | N
 
 
 def _shareable(item: StoredObject) -> bool:
-    return (item.deleted_at is None and item.hidden_at is None and item.state in content.PUBLIC_STATES and item.public
+    return (item.deleted_at is None and item.hidden_at is None and item.public
+            and item.state in content.PUBLIC_STATES
             and item.in_reply_to is None
             and item.kind in (SHARED_KINDS if item.is_local else SHARED_REPLICA_KINDS))
 
