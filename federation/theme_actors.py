@@ -5,6 +5,11 @@ island, so that a fediverse account can follow a subject across the whole archip
 A theme actor's shares follow the item: an Announce when it enters the theme (published,
 received, or edited into it), an Undo(Announce) when it leaves (edited out, withdrawn). Each
 share is a row of `shares`, so that a re-delivered activity never shares twice.
+
+Limits, on purpose: items stored by a catalog walk (backfill, catch-up) make their themes
+followable but are not shared (a new follow of an island would flood theme followers with old
+fiches); the Update of a received item cannot be relayed (servers accept it from its author
+only), so followers of a theme see received items as their origin serves them when fetched.
 """
 
 from __future__ import annotations

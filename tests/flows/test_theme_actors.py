@@ -9,7 +9,7 @@ import aiohttp
 from sqlalchemy import func, select
 
 from archipel import accounts, content
-from archipel.storage.tables import LocalActor, OutgoingActivity, Share
+from archipel.storage.tables import CatalogSync, LocalActor, OutgoingActivity, Share
 from federation import theme_actors
 from tests.flows.test_fiches import publish_file
 from tests.nodes import island_follows, wait_for
@@ -38,6 +38,14 @@ async def remote_follows(node, remote, username: str, name: str = "rosa") -> str
     await wait_for(lambda: [a for a in remote.received_of_type("Accept") if a["actor"] == target],
                    message=f"Accept from {username}")
     return target
+
+
+async def backfilled(node) -> None:
+    async def done():
+        async with node.sessions() as session:
+            return await session.scalar(select(CatalogSync.id).where(CatalogSync.backfilled.is_(True)))
+
+    await wait_for(done, message="the first catalog walk")
 
 
 def of_actor(remote, kind: str, actor: str) -> list[dict]:
@@ -129,6 +137,7 @@ async def test_a_theme_actor_shares_fiches_of_other_islands_and_undoes_when_they
     brest, nantes = await make_island("brest"), await make_island("nantes")
     await brest.add_user("alice")
     await island_follows(nantes, brest)
+    await backfilled(nantes)  # from now on fiches arrive live (a walk stores without sharing)
     first = await publish_file(brest, "papi-brest.md", "alice")
     await wait_for(lambda: theme_actor(nantes, "inclusion"), message="the theme on nantes")
     theme = await remote_follows(nantes, remote, "inclusion")

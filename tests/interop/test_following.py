@@ -8,6 +8,7 @@ import pytest
 
 from archipel import accounts
 from tests.flows.test_fiches import publish_file
+from tests.flows.test_theme_actors import backfilled
 from tests.nodes import island_follows, wait_for
 
 from .peer import FedifyPeer
@@ -33,6 +34,7 @@ async def test_the_peer_follows_an_island_an_author_and_a_theme_and_receives_the
     brest, nantes = await make_island("brest"), await make_island("nantes")
     await brest.add_user("alice")
     await island_follows(nantes, brest)
+    await backfilled(nantes)
     await publish_file(brest, "papi-brest.md", "alice")  # its themes now exist on both islands
 
     async def nantes_theme():
