@@ -136,7 +136,22 @@ def check_links(links: list[tuple[str, str]]) -> list[dict]:
 async def update_profile(session: AsyncSession, actor: LocalActor, *, display_name: str, summary: str,
                          links: list[tuple[str, str]], avatar: dict | None = None,
                          header: dict | None = None) -> bool:
-    """Change what a profile shows; True when something changed (followers then hear of it)."""
+    """Change what a profile shows; True when something changed (followers then hear of it).
+    avatar/header: None keeps the picture, {} goes back to the drawn one."""
+    values = check_profile(display_name=display_name, summary=summary, links=links)
+    if avatar is not None:
+        values["avatar"] = avatar or None
+    if header is not None:
+        values["header"] = header or None
+    changed = any(getattr(actor, name) != value for name, value in values.items())
+    for name, value in values.items():
+        setattr(actor, name, value)
+    await session.flush()
+    return changed
+
+
+def check_profile(*, display_name: str, summary: str, links: list[tuple[str, str]]) -> dict:
+    """The profile's texts, cleaned, or InvalidInput saying what is wrong."""
     display_name = " ".join((display_name or "").split())
     if not display_name:
         raise InvalidInput("le nom affiché ne peut pas être vide")
@@ -145,13 +160,4 @@ async def update_profile(session: AsyncSession, actor: LocalActor, *, display_na
     summary = (summary or "").replace("\r\n", "\n").strip()
     if len(summary) > MAX_SUMMARY:
         raise InvalidInput(f"présentation trop longue (maximum {MAX_SUMMARY} caractères)")
-    values = {"display_name": display_name, "summary": summary, "links": check_links(links)}
-    if avatar is not None:
-        values["avatar"] = avatar
-    if header is not None:
-        values["header"] = header
-    changed = any(getattr(actor, name) != value for name, value in values.items())
-    for name, value in values.items():
-        setattr(actor, name, value)
-    await session.flush()
-    return changed
+    return {"display_name": display_name, "summary": summary, "links": check_links(links)}

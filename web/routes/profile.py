@@ -75,6 +75,9 @@ async def _save(request: web.Request, actor_of, *, action: str, title: str) -> w
     async with request.app[appkeys.SESSIONS]() as session:
         actor = await actor_of(session)
         try:
+            # The texts first: a form refused for a typo writes no picture to disk.
+            accounts.check_profile(display_name=values["display_name"], summary=values["summary"],
+                                   links=[(link["name"], link["url"]) for link in values["links"]])
             avatar = await _picture(request, session, form, "avatar", actor)
             header = await _picture(request, session, form, "header", actor)
             await actions.update_profile(
@@ -86,9 +89,6 @@ async def _save(request: web.Request, actor_of, *, action: str, title: str) -> w
             actor = await actor_of(session)
             return await _show(request, actor, action=action, title=title, status=400, values=values,
                                error=str(error))
-        # A picture set back to the default is stored as NULL (the empty dict only said "reset").
-        actor.avatar = actor.avatar or None
-        actor.header = actor.header or None
         await session.commit()
     if appkeys.DELIVERY_WORKER in request.app:
         request.app[appkeys.DELIVERY_WORKER].wake.set()
