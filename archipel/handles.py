@@ -1,4 +1,4 @@
-"""Usernames: one namespace shared by the island, its people and (later) its themes.
+"""Usernames: one namespace shared by the island, its people and its themes.
 
 Mastodon only resolves lowercase ASCII usernames (`[a-z0-9_]+([.-]+[a-z0-9_]+)*`), so display
 names carry the accents and handles never do.
@@ -15,10 +15,10 @@ RESERVED_USERNAMES = frozenset(
     """
     about account accounts activity actor actors admin administrator api apps archipel assets
     auth authorize_interaction avatar css dashboard domain explore export favicon feed federated
-    fiche fiches files follow followers following hashtag help home img import inbox instance
+    espace fiche fiches files follow followers following hashtag help home img import inbox instance
     island js login logout media moderation moderator nodeinfo notifications oauth outbox proposal
-    proposals public relay resource resources root search settings share shared signup static
-    support system tag tags theme themes timeline u user users well-known webfinger www
+    profil profile proposals public relay resource resources root search settings share shared signup static
+    suivre support system tag tags theme themes timeline u user users well-known webfinger www
     """.split()
 )
 
@@ -46,3 +46,10 @@ def check_username(username: str) -> str:
     if username in RESERVED_USERNAMES:
         raise InvalidUsername(f"username {username!r} is reserved")
     return username
+
+
+def theme_slug(label: str) -> str:
+    """A readable handle for a theme: 'Transition alimentaire' -> 'transition-alimentaire'."""
+    ascii_text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:MAX_USERNAME_LENGTH].strip("-")

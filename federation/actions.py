@@ -14,7 +14,7 @@ from archipel import accounts, content, social
 from archipel.errors import NotFound
 from archipel.identity import activity_uri
 from archipel.storage.tables import CatalogSync, Follow, LocalActor, RemoteActor, StoredObject
-from federation import documents
+from federation import documents, theme_actors
 from federation.documents import ActorUrls
 from federation.outbox import enqueue, follower_inboxes
 from federation.vocabulary import PUBLIC
@@ -59,16 +59,19 @@ async def withdraw_article(session: AsyncSession, base_url: str, author: LocalAc
     article = await content.withdraw(session, article)
     if was_federated:
         # Whoever received the item, from its authors or through the island's re-share, hears of it.
-        inboxes = await _audience_inboxes(session, base_url, await content.authors_of(session, article))
+        inboxes = await _audience_inboxes(session, base_url, await content.authors_of(session, article),
+                                          article.uri)
         await enqueue(session, actor=author, activity=documents.delete(article, activity_uri(base_url)),
                       inboxes=sorted(inboxes))
+        await theme_actors.sync_shares(session, base_url, article)
     return article
 
 
-async def _audience_inboxes(session, base_url: str, author_uris: list[str]) -> set[str]:
-    """Inboxes of the followers of every author and of the island (which re-shares their items)."""
+async def _audience_inboxes(session, base_url: str, author_uris: list[str], item_uri: str) -> set[str]:
+    """Inboxes of the followers of every author, of the island (which re-shares their items) and
+    of the theme actors that shared the item."""
     island = await accounts.island_actor(session)
-    inboxes = set()
+    inboxes = await theme_actors.sharer_inboxes(session, base_url, item_uri)
     for uri in [*author_uris, ActorUrls(base_url, island.username).id]:
         inboxes.update(await follower_inboxes(session, uri))
     return inboxes
@@ -79,7 +82,7 @@ async def _announce_change(session, base_url: str, item: StoredObject, kind: str
     authors = await content.authors_of(session, item)
     author = await session.get(LocalActor, item.local_author_id)
     activity = documents.create_or_update(kind, item, base_url, activity_uri(base_url), authors=authors)
-    inboxes = await _audience_inboxes(session, base_url, authors) if kind == "Update" else set()
+    inboxes = await _audience_inboxes(session, base_url, authors, item.uri) if kind == "Update" else set()
     for uri in authors:
         inboxes.update(await follower_inboxes(session, uri))
     origin_author = await _remote_origin_author(session, item)
@@ -91,6 +94,7 @@ async def _announce_change(session, base_url: str, item: StoredObject, kind: str
     await enqueue(session, actor=author, activity=activity, inboxes=sorted(inboxes))
     if kind == "Create":
         await reshare(session, base_url, item, activity)
+    await theme_actors.sync_shares(session, base_url, item)
 
 
 async def reshare(session, base_url: str, item: StoredObject, activity: dict | None = None) -> None:
@@ -194,3 +198,12 @@ async def decide_follow_request(session: AsyncSession, base_url: str, actor: Loc
     else:
         await social.remove_follow(session, follower.uri, urls.id)
     return relation
+
+
+async def update_profile(session: AsyncSession, base_url: str, actor: LocalActor, **changes) -> bool:
+    """Change a profile; its followers get an Update of the actor, so their servers refresh it."""
+    if not await accounts.update_profile(session, actor, **changes):
+        return False
+    activity = documents.actor_update(actor, base_url, activity_uri(base_url))
+    await _send_to_followers(session, base_url, actor, activity)
+    return True

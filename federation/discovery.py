@@ -76,3 +76,42 @@ async def resolve_handle(client: FederationClient, handle: str, *, scheme: str =
                 and (link.get("type") or "").split(";")[0] in ("application/activity+json", "application/ld+json")):
             return link["href"]
     raise FetchError(f"WebFinger for {handle} has no ActivityPub actor link")
+
+
+SUBSCRIBE_REL = "http://ostatus.org/schema/1.0/subscribe"
+LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+HOST = re.compile(rf"^(?=.{{1,253}}(?::\d{{1,5}})?$){LABEL}(?:\.{LABEL})*(?::\d{{1,5}})?$")
+
+
+class NoSubscribePage(Exception):
+    """The visitor's server does not say where its users follow someone (no subscribe template)."""
+
+
+def clean_instance(text: str) -> str | None:
+    """'https://Mastodon.example/' -> 'mastodon.example'; None when it cannot be a host name."""
+    host = text.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+    return host if HOST.match(host) else None
+
+
+def interaction_url(instance_base: str, our_account: str) -> str:
+    """Mastodon's page where a logged-in user confirms following an account of another server."""
+    return f"{instance_base.rstrip('/')}/authorize_interaction?uri={quote(our_account, safe='')}"
+
+
+async def subscribe_url(client: FederationClient, their_handle: str, our_account: str, *,
+                        scheme: str = "https") -> str:
+    """Where `their_handle`'s server lets them follow `our_account` (user@host): WebFinger on
+    their server, then its OStatus subscribe template."""
+    parsed = parse_handle(their_handle)
+    if parsed is None:
+        raise FetchError(f"{their_handle!r} is not a handle of the form @user@host")
+    user, host = parsed
+    url = f"{scheme}://{host}/.well-known/webfinger?resource={quote(f'acct:{user}@{host}', safe=':@')}"
+    document = await client.fetch_json(url, None, accept=f"{JRD}, application/json")
+    for link in document.get("links") or []:
+        if not isinstance(link, dict) or link.get("rel") != SUBSCRIBE_REL:
+            continue
+        template = link.get("template")
+        if isinstance(template, str) and "{uri}" in template and template.startswith(("https://", "http://")):
+            return template.replace("{uri}", quote(our_account, safe=""))
+    raise NoSubscribePage(f"{host} gives no page to follow from")

@@ -29,22 +29,33 @@ class ActorUrls:
         self.followers = f"{self.id}/followers"
         self.following = f"{self.id}/following"
         self.featured = f"{self.id}/collections/featured"
+        self.avatar = f"{self.id}/avatar.png"
+        self.header = f"{self.id}/header.png"
         self.catalog = f"{self.id}/catalog"
         self.key_id = f"{self.id}#main-key"
         self.shared_inbox = f"{self.base_url}/inbox"
         self.profile = f"{self.base_url}/@{username}"
 
 
+ACTOR_TYPES_BY_KIND = {"island": "Group", "theme": "Group", "person": "Person"}
+
+
 def actor_document(actor: LocalActor, base_url: str) -> dict:
+    """Islands and themes are Groups (the convention for an actor that re-shares, FEP-1b12),
+    people are Persons. A new follower sees a full profile: picture, header, text, links, pins."""
     urls = ActorUrls(base_url, actor.username)
     return {
         "@context": ACTOR_CONTEXT,
         "id": urls.id,
-        "type": "Group" if actor.kind == "island" else "Person",
+        "type": ACTOR_TYPES_BY_KIND.get(actor.kind, "Person"),
         "preferredUsername": actor.username,
         "name": actor.display_name,
-        "summary": f"<p>{html.escape(actor.summary)}</p>" if actor.summary else "",
+        "summary": summary_html(actor.summary),
         "url": urls.profile,
+        "icon": image_document(actor.avatar, urls.avatar, "image/png"),
+        "image": image_document(actor.header, urls.header, "image/png"),
+        "attachment": [property_value(link["name"], link["url"]) for link in actor.links or []
+                       if isinstance(link, dict) and link.get("name") and link.get("url")],
         "inbox": urls.inbox,
         "outbox": urls.outbox,
         "followers": urls.followers,
@@ -58,6 +69,46 @@ def actor_document(actor: LocalActor, base_url: str) -> dict:
         "publicKey": {"id": urls.key_id, "owner": urls.id, "publicKeyPem": actor.public_key_pem},
         **({"catalog": urls.catalog} if actor.kind == "island" else {}),
     }
+
+
+def summary_html(text: str) -> str:
+    """Plain text written in a form -> paragraphs and line breaks, everything else escaped."""
+    paragraphs = [p.strip() for p in (text or "").replace("\r\n", "\n").split("\n\n") if p.strip()]
+    return "".join("<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>"
+                   for p in paragraphs)
+
+
+def image_document(stored: dict | None, default_url: str, default_type: str) -> dict:
+    """An uploaded picture ({url, mediaType, name}) or the generated default."""
+    if isinstance(stored, dict) and stored.get("url"):
+        document = {"type": "Image", "url": stored["url"], "mediaType": stored.get("mediaType") or default_type}
+        if stored.get("name"):
+            document["name"] = stored["name"]
+        return document
+    return {"type": "Image", "url": default_url, "mediaType": default_type}
+
+
+def property_value(name: str, url: str) -> dict:
+    """A profile link as Mastodon writes one: its `rel="me"` lets the linked site verify it."""
+    shown = url.split("://", 1)[-1].rstrip("/")
+    value = (f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="me nofollow noopener noreferrer" '
+             f'translate="no">{html.escape(shown)}</a>')
+    return {"type": "PropertyValue", "name": name, "value": value}
+
+
+def featured_collection(id: str, total: int, item_uris: list[str]) -> dict:
+    """Pinned items, embedded as IRIs: Mastodon reads `orderedItems` of the collection itself."""
+    document = ordered_collection(id, total, None)
+    document["orderedItems"] = item_uris
+    return document
+
+
+def actor_update(actor: LocalActor, base_url: str, activity_id: str) -> dict:
+    """Update of an actor's own profile, to its followers (Mastodon refreshes the account)."""
+    urls = ActorUrls(base_url, actor.username)
+    return activity("Update", id=activity_id, actor=urls.id,
+                    object=strip_context(actor_document(actor, base_url)),
+                    to=[PUBLIC], cc=[urls.followers], context=ACTOR_CONTEXT)
 
 
 def hashtag(base_url: str, label: str) -> dict:

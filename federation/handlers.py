@@ -12,7 +12,8 @@ from sqlalchemy import select
 from archipel import content, social
 from archipel.accounts import find_actor
 from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject
-from federation import actions, catalog_sync, flags, items, mentions, notify_hooks, replicas
+from federation import (actions, catalog_sync, flags, items, mentions, notify_hooks, replicas,
+                        theme_actors)
 from federation.as2 import as_list, has_type, host_of, id_of, ids_of, same_host, types_of
 from federation.client import FetchError
 from federation.domains import mark_if_silenced
@@ -56,7 +57,9 @@ def actor_of(ctx) -> str:
 
 
 async def hub_reshare(ctx, item: StoredObject) -> None:
-    """A hub re-shares what changed here, and only that: a cycle of hubs therefore ends."""
+    """A hub re-shares what changed here, and only that: a cycle of hubs therefore ends.
+    Theme actors share (or stop sharing) every received item whatever the mode."""
+    await theme_actors.sync_shares(ctx.session, ctx.base_url, item)
     if ctx.hub and not item.is_local and item.kind in items.RICH_KINDS + ("article",):
         await actions.reshare(ctx.session, ctx.base_url, item)
 

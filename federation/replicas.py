@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from archipel import content, revisions
 from archipel.storage.tables import StoredObject, utcnow
 from archipel.text import html_to_text, sanitize_html
-from federation import items
+from federation import items, theme_actors
 from federation.as2 import as_list, has_type, id_of, ids_of, text_value, types_of
 from federation.vocabulary import PUBLIC
 
@@ -89,6 +89,7 @@ async def store(session: AsyncSession, obj: dict, author: str) -> StoredObject:
     item = await session.get(StoredObject, new_id)
     await content.set_authors(session, item, items.authors_in(obj, author))
     await content.sync_themes(session, item)
+    await theme_actors.ensure_for(session, item)  # its themes are followable here from now on
     if item.kind in items.RICH_KINDS:
         await revisions.record(session, item, author)
     return item
@@ -105,6 +106,7 @@ async def update(session: AsyncSession, existing: StoredObject, obj: dict, edito
             setattr(existing, name, fields[name])
     existing.updated = newer
     await content.sync_themes(session, existing)
+    await theme_actors.ensure_for(session, existing)
     if existing.kind in items.RICH_KINDS:
         await content.set_authors(session, existing, items.authors_in(obj, existing.author_uri))
         await revisions.record(session, existing, editor)

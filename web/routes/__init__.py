@@ -6,6 +6,8 @@ from web.routes import account, activitypub, archipelago, authoring, federated, 
 from web.routes import blocks, reports
 from web.routes import conversations, notifications
 from web.routes import moderation, proposals
+from web.routes import follow
+from web.routes import profile
 
 
 def setup_routes(app: web.Application) -> None:
@@ -25,4 +27,6 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(notifications.routes)
     proposals.setup(app)
     app.add_routes(moderation.routes)
+    app.add_routes(follow.routes)
+    app.add_routes(profile.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)

@@ -3,12 +3,13 @@ AS2 JSON for servers, HTML for browsers."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
 from sqlalchemy import func, select
 
-from archipel import content
+from archipel import avatars, content
 from archipel.accounts import find_actor
 from archipel.storage.tables import Follow, Interaction, OutgoingActivity, StoredObject
 from federation import documents
@@ -131,13 +132,39 @@ async def catalog(request: web.Request) -> web.Response:
                         cache_seconds=0)
 
 
+FEATURED_SIZE = 5  # Mastodon pins at most a handful of items per account
+
+
+def featured_query(actor, base_url: str):
+    """What a profile shows first: a person's latest items, a theme's (local and replicated),
+    the island's own."""
+    if actor.kind == "person":
+        return content.public_items(author_uri=ActorUrls(base_url, actor.username).id)
+    if actor.kind == "theme":
+        return content.public_items(local=None, theme=actor.theme_key)
+    return content.public_items()
+
+
 @routes.get("/users/{username}/collections/featured")
 async def featured(request: web.Request) -> web.Response:
     actor = await _actor_or_404(request)
     urls = ActorUrls(_base(request), actor.username)
-    document = documents.ordered_collection(urls.featured, 0, None)
-    document["orderedItems"] = []
-    return as2_response(document)
+    query = featured_query(actor, _base(request))
+    async with request.app[appkeys.SESSIONS]() as session:
+        total = await session.scalar(query.with_only_columns(func.count(StoredObject.id)).order_by(None)) or 0
+        uris = list(await session.scalars(query.with_only_columns(StoredObject.uri).limit(FEATURED_SIZE)))
+    return as2_response(documents.featured_collection(urls.featured, min(total, FEATURED_SIZE), uris))
+
+
+@routes.get(r"/users/{username}/{picture:avatar|header}.png")
+async def default_picture(request: web.Request) -> web.Response:
+    """The generated picture of an actor that has not uploaded one (stable URL, same bytes)."""
+    actor = await _actor_or_404(request)
+    handle = f"{actor.username}@{request.app[appkeys.SETTINGS].host}"
+    draw = avatars.default_avatar if request.match_info["picture"] == "avatar" else avatars.default_header
+    data = await asyncio.to_thread(draw, handle)
+    return web.Response(body=data, content_type="image/png",
+                        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
 
 async def _object_or_404(request) -> StoredObject:

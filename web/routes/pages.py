@@ -11,6 +11,7 @@ from archipel.fiches import LICENCES
 from archipel.storage.tables import LocalActor, RemoteActor, StoredObject
 from archipel.text import html_to_text
 from archipel.themes import theme_key
+from federation import documents, theme_actors
 from federation.documents import ActorUrls
 from web import appkeys, auth, item_media
 from web.i18n import negotiate_language
@@ -45,7 +46,12 @@ async def theme(request: web.Request) -> web.Response:
         items = list(await session.scalars(content.public_items(local=None, theme=key).limit(100)))
         label = next((label for k, label, _ in await content.theme_counts(session, local=None, limit=1000)
                       if k == key), request.match_info["tag"])
-    return await page(request, "theme.html", items=items, label=label)
+        # Followable from here, even when the theme's items came before theme actors did.
+        actor = await theme_actors.ensure_present(session, label)
+        await session.commit()
+    handle = _handle(request, actor.username) if actor else None
+    return await page(request, "theme.html", items=items, label=label, theme_handle=handle,
+                      alternate=ActorUrls(request.app[appkeys.SETTINGS].url, actor.username).id if actor else None)
 
 
 @routes.get(r"/r/{id:\d+}")
@@ -82,6 +88,8 @@ async def profile(request: web.Request) -> web.Response:
         actor = await find_actor(session, request.match_info["username"])
         if actor is None:
             raise web.HTTPNotFound(text="no such actor")
+        if actor.kind == "theme" and "activity+json" not in request.headers.get("Accept", ""):
+            raise web.HTTPFound(f"/tags/{actor.theme_key}")  # a theme's page lists its items
         urls = ActorUrls(settings.url, actor.username)
         query = (content.public_items(author_uri=urls.id) if actor.kind == "person"
                  else content.public_items())
@@ -89,8 +97,10 @@ async def profile(request: web.Request) -> web.Response:
         followers = await social.count_follows(session, followed_uri=urls.id)
     if "activity+json" in request.headers.get("Accept", ""):
         raise web.HTTPFound(urls.id)
+    document = documents.actor_document(actor, settings.url)
     return await page(request, "actor.html", alternate=urls.id, actor=actor, items=items,
-                      followers=followers, handle=_handle(request, actor.username))
+                      followers=followers, handle=_handle(request, actor.username),
+                      avatar_url=document["icon"]["url"], header_url=document["image"]["url"])
 
 
 async def load_thread(request: web.Request, session, item: StoredObject):

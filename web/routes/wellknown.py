@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from archipel.accounts import find_actor
 from archipel.storage.tables import StoredObject, User
 from federation.discovery import host_meta_xml, nodeinfo_document, nodeinfo_links, parse_handle, webfinger_document
+from federation import theme_actors
 from federation.documents import ActorUrls
 from web import appkeys
 from web.negotiation import jrd_response
@@ -43,7 +44,11 @@ async def webfinger(request: web.Request) -> web.Response:
     if username is None:
         raise web.HTTPNotFound(text="no such account here")
     async with request.app[appkeys.SESSIONS]() as session:
-        actor = await find_actor(session, username)
+        actor = await find_actor(session, username.lower())  # every username here is lowercase
+        if actor is None and resource.startswith("acct:"):
+            # Any spelling of a theme finds its actor: #TransitionAlimentaire, transition_alimentaire.
+            actor = await theme_actors.ensure_present(session, username)
+            await session.commit()
     if actor is None:
         raise web.HTTPNotFound(text="no such account here")
     urls = ActorUrls(settings.url, actor.username)
