@@ -16,12 +16,13 @@ import json
 import logging
 
 from aiohttp import web
+from sqlalchemy import select
 
 from archipel import content
 from archipel import media as media_store
 from archipel.errors import InvalidInput
 from archipel.identity import actor_uri
-from archipel.storage.tables import Media, StoredObject
+from archipel.storage.tables import LocalActor, Media, StoredObject
 from web import appkeys
 from web.auth import CurrentUser, current_user, require_user
 
@@ -99,9 +100,18 @@ PUBLIC_STATES = ("published", "archived")
 
 async def _public(session, stored: Media) -> bool:
     if stored.object_id is None:
-        return False
+        return await _profile_picture(session, stored)
     item = await session.get(StoredObject, stored.object_id)
     return item is not None and item.state in PUBLIC_STATES and item.deleted_at is None
+
+
+async def _profile_picture(session, stored: Media) -> bool:
+    """A picture chosen for a profile (its owner's, or the island's set by an admin) is public."""
+    path = f"/media/{stored.id}/"
+    pictures = await session.execute(select(LocalActor.avatar, LocalActor.header).where(
+        (LocalActor.id == stored.owner_id) | (LocalActor.kind == "island")))
+    return any(isinstance(picture, dict) and path in str(picture.get("url", ""))
+               for row in pictures for picture in row)
 
 
 async def _may_see(session, request: web.Request, user: CurrentUser | None, stored: Media) -> bool:
