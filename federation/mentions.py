@@ -83,9 +83,10 @@ async def take_proposal(ctx, obj: dict, author: str) -> bool:
     island_id = ActorUrls(ctx.base_url, island.username).id
     if not has_type(obj, "Note") or not mentions(obj, island_id):
         return False
-    in_reply_to = id_of(obj.get("inReplyTo"))
-    if in_reply_to and host_of(in_reply_to) == host_of(ctx.base_url):
-        return False  # a reply in a conversation about our items
+    if id_of(obj.get("inReplyTo")):
+        # A reply is part of a conversation: Mastodon copies every earlier mention into replies,
+        # so people answering a post that named the island would otherwise propose fiches.
+        return False
     activity_id = id_of(ctx.activity) or obj["id"]
     if await proposals.find_by_activity(ctx.session, activity_id) is not None:
         return True

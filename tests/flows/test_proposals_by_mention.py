@@ -131,6 +131,14 @@ async def test_a_reply_to_our_item_mentioning_the_island_is_a_conversation(islan
     assert (await island.object(f"{remote.url}/users/rosa/statuses/2")).in_reply_to == uri
 
 
+async def test_a_reply_elsewhere_that_carries_the_islands_mention_is_no_proposal(island, remote):
+    """Mastodon copies earlier mentions into replies: answering a post that named the island does
+    not propose a fiche; only a new post does."""
+    row = await send(island, remote, mention(island, remote, 4, in_reply_to=f"{remote.url}/users/rosa/statuses/1"))
+    assert row.state in ("processed", "ignored")
+    assert await queue(island) == []
+
+
 async def test_addressed_without_a_mention_tag_is_a_proposal_too(island, remote):
     await send(island, remote, mention(island, remote, 3, addressed_only=True))
     assert len(await queue(island)) == 1
