@@ -6,7 +6,7 @@ from web.routes import account, activitypub, archipelago, authoring, federated, 
 from web.routes import blocks, reports
 from web.routes import conversations, notifications
 from web.routes import moderation, proposals
-from web.routes import follow
+from web.routes import follow, interaction
 from web.routes import profile
 
 
@@ -28,5 +28,6 @@ def setup_routes(app: web.Application) -> None:
     proposals.setup(app)
     app.add_routes(moderation.routes)
     app.add_routes(follow.routes)
+    app.add_routes(interaction.routes)
     app.add_routes(profile.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)
