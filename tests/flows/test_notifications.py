@@ -7,8 +7,8 @@ import re
 
 from sqlalchemy import select
 
-from archipel import accounts, notifications
-from archipel.storage.tables import Notification, StoredObject
+from archipel import accounts, content, notifications
+from archipel.storage.tables import Notification, RemoteActor, StoredObject
 from federation import actions
 from tests.flows.test_conversations import Speaker, fetch_page, object_id, publish_fiche
 from tests.nodes import island_follows, wait_for
@@ -135,14 +135,19 @@ async def test_reuses_here_and_on_another_island_are_notified(make_island):
 
     # bob reuses the replica on nantes and publishes it: brest hears of it (isBasedOn).
     replica = await wait_for(lambda: nantes.object(fiche.uri), message="the fiche replicated to nantes")
-    # federation/actions tells the origin's author only when nantes knows that actor already.
-    await nantes.directory_service.get(brest.actor_uri("alice"))
+    # nantes got the fiche through brest's re-share: alice's actor was never fetched there; the
+    # reuse page fetches it so that her island is told.
+    async with nantes.sessions() as session:
+        assert await session.scalar(select(RemoteActor).where(RemoteActor.uri == brest.actor_uri("alice"))) is None
+    async with browser_like() as http:
+        await log_in(http, nantes, "bob")
+        form = {"csrf_token": hidden_csrf(await fetch_page(http, f"{nantes.url}/r/{replica.id}")), "origin": fiche.uri}
+        async with http.post(f"{nantes.url}/reutiliser", data=form, allow_redirects=False) as response:
+            assert response.status == 303
+            ulid = response.headers["Location"].split("/")[3]
     async with nantes.sessions() as session:
         bob = await accounts.get_actor(session, "bob")
-        from archipel import reuse
-
-        draft = await reuse.derive(session, base_url=nantes.url, origin=await session.get(StoredObject, replica.id),
-                                   author=bob, author_names=["Alice"], island_name="Île brest")
+        draft = await content.find_object(session, f"{nantes.url}/o/{ulid}")
         await actions.edit_item(session, nantes.url, draft, editor=bob, state="published")
         await session.commit()
     nantes.wake()
