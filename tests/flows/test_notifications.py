@@ -112,6 +112,7 @@ async def test_follow_requests_reports_and_pages(island, remote):
         older = re.search(r'href="\?avant=(\d+)"', first).group(1)
         second = await fetch_page(http, f"{island.url}/espace/notifications?avant={older}")
     assert "Proposition 10<" in first and "Proposition 9<" not in first
+    assert f'<a href="{island.url}/espace/moderation">Nouvelle proposition</a>' in first  # to the queue
     assert "Proposition 9<" in second and "Proposition 10<" not in second and "Proposition 0<" in second
     assert "Signalement concernant votre contenu" in second and "Propos déplacés" in second
     assert "demande à vous suivre" in second
