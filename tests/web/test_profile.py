@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 
+from pathlib import Path
+
 import aiohttp
 from PIL import Image
 
@@ -70,11 +72,17 @@ async def test_a_member_edits_their_profile_and_followers_hear_of_it(island, vis
     async with aiohttp.ClientSession() as http, http.get(f"{island.url}/@alice") as response:
         assert "/espace/profil" not in await response.text()
 
-    # Back to the drawn picture.
+    # Back to the drawn picture: the uploaded one is gone, file and all.
+    uploaded = actor["icon"]["url"]
+    media_directory = island.settings.effective_media_directory
+    assert len([path for path in Path(media_directory).rglob("*") if path.is_file()]) == 1
     status, _, _ = await post_form(alice, "/espace/profil", profile_form(alice, avatar_reset="1"))
     assert status == 303
     status, actor = await get_json(island.actor_uri("alice"))
     assert actor["icon"]["url"].endswith("/users/alice/avatar.png")
+    async with aiohttp.ClientSession() as http, http.get(uploaded) as response:
+        assert response.status == 404
+    assert not [path for path in Path(media_directory).rglob("*") if path.is_file()]
 
 
 async def test_what_a_profile_form_refuses(island, visitors):  # noqa: F811

@@ -10,7 +10,7 @@ from aiohttp import web
 from archipel import accounts
 from archipel import media as media_store
 from archipel.errors import InvalidInput
-from archipel.storage.tables import LocalActor
+from archipel.storage.tables import LocalActor, Media
 from federation import actions, documents
 from web import appkeys, auth
 from web.i18n import gettext, negotiate_language
@@ -63,6 +63,14 @@ async def _picture(request: web.Request, session, form, field: str, owner: Local
     return {"url": media_store.media_url(settings.url, stored), "mediaType": stored.content_type, "name": alt}
 
 
+async def _forget_picture(session, settings, picture: dict | None) -> None:
+    """A replaced or reset picture's file goes with the commit (a refused form keeps it)."""
+    media_id = media_store.media_id_in(settings.url, (picture or {}).get("url", ""))
+    media = await session.get(Media, media_id) if media_id else None
+    if media is not None:
+        await media_store.delete_media(session, settings.effective_media_directory, media)
+
+
 async def _save(request: web.Request, actor_of, *, action: str, title: str) -> web.Response:
     form = await request.post()  # read by the CSRF check already
     values = {
@@ -80,6 +88,9 @@ async def _save(request: web.Request, actor_of, *, action: str, title: str) -> w
                                    links=[(link["name"], link["url"]) for link in values["links"]])
             avatar = await _picture(request, session, form, "avatar", actor)
             header = await _picture(request, session, form, "header", actor)
+            for replaced, old in ((avatar, actor.avatar), (header, actor.header)):
+                if replaced is not None:
+                    await _forget_picture(session, settings, old)
             await actions.update_profile(
                 session, settings.url, actor, display_name=values["display_name"], summary=values["summary"],
                 links=[(link["name"], link["url"]) for link in values["links"]],
