@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from archipel import content
 from archipel.storage.tables import CatalogSync, StoredObject, utcnow
-from federation import replicas
+from federation import replicas, theme_actors
 from federation.actors import ActorDirectory
 from federation.as2 import as_list, has_type, host_of, id_of, same_host
 from federation.client import FetchError
@@ -49,8 +49,10 @@ async def start_sync(session: AsyncSession, actor_uri: str, catalog_url: str) ->
 class CatalogSyncWorker:
     def __init__(self, sessionmaker: async_sessionmaker, directory: ActorDirectory, *,
                  interval: timedelta = timedelta(minutes=15), poll_interval: float = 1.0,
-                 max_pages: int = MAX_PAGES_PER_ROUND):
+                 max_pages: int = MAX_PAGES_PER_ROUND, base_url: str | None = None):
         self.sessionmaker = sessionmaker
+        # With the island's URL, catch-up walks feed its theme actors (see _share).
+        self.base_url = base_url
         self.directory = directory
         self.interval = interval
         self.poll_interval = poll_interval
@@ -130,6 +132,7 @@ class CatalogSyncWorker:
                 return True
             if existing.deleted_at is None and not existing.is_local:
                 await content.withdraw(session, existing)
+                await self._share(session, sync, existing)
                 return True
             return False
         author = replicas.author_of(entry)
@@ -137,10 +140,22 @@ class CatalogSyncWorker:
             return False
         if existing is None:
             try:
-                mark_if_silenced(self.directory.client.policy, await replicas.store(session, entry, author))
+                stored = await replicas.store(session, entry, author)
             except replicas.AlreadyStored:
                 return False  # the inbox stored it meanwhile: nothing left to do
+            mark_if_silenced(self.directory.client.policy, stored)
+            await self._share(session, sync, stored)
             return True
         if existing.is_local or existing.deleted_at is not None or existing.author_uri != author:
             return False
-        return await replicas.update(session, existing, entry, author)
+        if not await replicas.update(session, existing, entry, author):
+            return False
+        await self._share(session, sync, existing)
+        return True
+
+    async def _share(self, session: AsyncSession, sync: CatalogSync, item: StoredObject) -> None:
+        """A catch-up walk brings what was missed live (the island was down, a delivery gave
+        up): theme actors share it as they would have. The first walk (backfill) does not, or
+        following an island would flood the themes' followers with its whole history."""
+        if self.base_url and sync.backfilled:
+            await theme_actors.sync_shares(session, self.base_url, item)

@@ -109,7 +109,7 @@ async def _workers(app: web.Application):
                         follow_back=settings.follow_back)
     catalogs = CatalogSyncWorker(sessions, app[appkeys.DIRECTORY],
                                  interval=timedelta(minutes=settings.catchup_minutes),
-                                 poll_interval=max(settings.poll_interval, 0.5))
+                                 poll_interval=max(settings.poll_interval, 0.5), base_url=settings.url)
     app[appkeys.DELIVERY_WORKER] = delivery
     app[appkeys.INBOX_WORKER] = inbox
     app[appkeys.CATALOG_WORKER] = catalogs

@@ -3,13 +3,14 @@ received from another island; Undo when an item leaves the theme; Update/Delete 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote
 
 import aiohttp
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from archipel import accounts, content
-from archipel.storage.tables import CatalogSync, LocalActor, OutgoingActivity, Share
+from archipel.storage.tables import CatalogSync, Delivery, LocalActor, OutgoingActivity, Share, utcnow
 from federation import theme_actors
 from tests.flows.test_fiches import publish_file
 from tests.nodes import island_follows, wait_for
@@ -189,6 +190,35 @@ async def test_themes_of_items_stored_before_theme_actors_become_followable(isla
     # A theme nothing here carries is not invented.
     status, _ = await get_json(f"{island.url}/.well-known/webfinger", resource=f"acct:Inconnu@{host}")
     assert status == 404 and await theme_actor(island, "inconnu") is None
+
+
+async def test_a_fiche_missed_live_is_shared_when_the_catch_up_walk_brings_it(make_island, remote):
+    brest, nantes = await make_island("brest"), await make_island("nantes")
+    await brest.add_user("alice")
+    await island_follows(nantes, brest)
+    await backfilled(nantes)
+    async with nantes.sessions() as session:
+        await theme_actors.ensure(session, "Inclusion")
+        await session.commit()
+    theme = await remote_follows(nantes, remote, "inclusion")
+    # Nantes is down while brest publishes, and brest gives up on those deliveries.
+    await nantes.stop()
+    missed = await publish_file(brest, "papi-brest.md", "alice")
+
+    async def failing():
+        return any(delivery.last_error for delivery in await brest.deliveries())
+
+    await wait_for(failing, message="deliveries to the stopped island failing")
+    async with brest.sessions() as session:
+        await session.execute(update(Delivery).values(state="gave_up"))
+        await session.commit()
+    await nantes.restart()
+    async with nantes.sessions() as session:  # the next catch-up walk is due now
+        await session.execute(update(CatalogSync).values(next_run_at=utcnow() - timedelta(seconds=1)))
+        await session.commit()
+    await wait_for(lambda: nantes.object(missed), timeout=20, message="the catch-up walk")
+    [announce] = await wait_for(lambda: of_actor(remote, "Announce", theme), message="the theme shares it")
+    assert announce["object"] == missed and announce["actor"] == theme
 
 
 async def test_fiches_walked_from_a_catalog_make_their_themes_followable_without_sharing(make_island):
