@@ -63,19 +63,43 @@ def parse_handle(text: str) -> tuple[str, str] | None:
     return (match["user"], match["host"]) if match else None
 
 
-async def resolve_handle(client: FederationClient, handle: str, *, scheme: str = "https") -> str:
-    """@user@host -> actor id, through the host's WebFinger (http only when private networks are allowed)."""
+def webfinger_scheme(host: str, *, allow_private_networks: bool) -> str:
+    """https everywhere; plain http only for a loopback host when private networks are allowed
+    (tests, the demo: several islands on one machine)."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    loopback = name in ("localhost", "[::1]") or name.startswith("127.") or name.endswith(".localhost")
+    return "http" if allow_private_networks and loopback else "https"
+
+
+async def _webfinger(client: FederationClient, handle: str, scheme: str) -> tuple[str, dict]:
+    """(host, WebFinger document) of an @user@host handle."""
     parsed = parse_handle(handle)
     if parsed is None:
         raise FetchError(f"{handle!r} is not a handle of the form @user@host")
     user, host = parsed
     url = f"{scheme}://{host}/.well-known/webfinger?resource={quote(f'acct:{user}@{host}', safe=':@')}"
-    document = await client.fetch_json(url, None, accept=f"{JRD}, application/json")
+    return host, await client.fetch_json(url, None, accept=f"{JRD}, application/json")
+
+
+async def resolve_handle(client: FederationClient, handle: str, *, scheme: str = "https") -> str:
+    """@user@host -> actor id, through the host's WebFinger (http only when private networks are allowed)."""
+    _, document = await _webfinger(client, handle, scheme)
     for link in document.get("links") or []:
         if (isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str)
                 and (link.get("type") or "").split(";")[0] in ("application/activity+json", "application/ld+json")):
             return link["href"]
     raise FetchError(f"WebFinger for {handle} has no ActivityPub actor link")
+
+
+async def actor_id_of(client: FederationClient, target: str, *, allow_private_networks: bool) -> str:
+    """An actor id from what a person typed: a URL as it is, an @user@host handle through WebFinger.
+    Anything else comes back unchanged, for the caller to refuse."""
+    target = target.strip()
+    parsed = parse_handle(target)
+    if target.startswith(("http://", "https://")) or parsed is None:
+        return target
+    scheme = webfinger_scheme(parsed[1], allow_private_networks=allow_private_networks)
+    return await resolve_handle(client, target, scheme=scheme)
 
 
 SUBSCRIBE_REL = "http://ostatus.org/schema/1.0/subscribe"
@@ -102,12 +126,7 @@ async def subscribe_url(client: FederationClient, their_handle: str, our_account
                         scheme: str = "https") -> str:
     """Where `their_handle`'s server lets them follow `our_account` (user@host): WebFinger on
     their server, then its OStatus subscribe template."""
-    parsed = parse_handle(their_handle)
-    if parsed is None:
-        raise FetchError(f"{their_handle!r} is not a handle of the form @user@host")
-    user, host = parsed
-    url = f"{scheme}://{host}/.well-known/webfinger?resource={quote(f'acct:{user}@{host}', safe=':@')}"
-    document = await client.fetch_json(url, None, accept=f"{JRD}, application/json")
+    host, document = await _webfinger(client, their_handle, scheme)
     for link in document.get("links") or []:
         if not isinstance(link, dict) or link.get("rel") != SUBSCRIBE_REL:
             continue

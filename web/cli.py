@@ -28,7 +28,7 @@ from federation import actions, domains
 from federation.actors import ActorDirectory, ActorError
 from federation.domains import DomainPolicy
 from federation.client import FederationClient, FetchError, Signer
-from federation.discovery import parse_handle, resolve_handle
+from federation.discovery import actor_id_of
 from federation.documents import ActorUrls
 from web import provision
 
@@ -158,11 +158,8 @@ async def cmd_follow(args) -> None:
                 await domains.refresh(client, session)  # moderators' blocks, not only the settings'
             signer = Signer(ActorUrls(settings.url, island_signer_actor.username).key_id,
                             island_signer_actor.private_key_pem)
-            target_uri = args.target
-            if parse_handle(args.target) and not args.target.startswith("http"):
-                host = parse_handle(args.target)[1]
-                scheme = "http" if settings.allow_private_networks and _is_local_host(host) else "https"
-                target_uri = await resolve_handle(client, args.target, scheme=scheme)
+            target_uri = await actor_id_of(client, args.target,
+                                           allow_private_networks=settings.allow_private_networks)
             directory = ActorDirectory(island.sessions, client, settings.url, signer)
             target = await directory.get(target_uri, refresh=True)
             async with island.sessions() as session:
@@ -222,11 +219,6 @@ def cmd_demo(args) -> None:
         asyncio.run(run_demo(Path(args.directory), args.islands, base_port=args.base_port))
     except KeyboardInterrupt:
         pass
-
-
-def _is_local_host(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    return name in ("localhost", "[::1]") or name.startswith("127.") or name.endswith(".localhost")
 
 
 # ---- parser -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from federation import actions
 from federation.actors import ActorError
 from federation.as2 import host_of
 from federation.client import FetchError
-from federation.discovery import parse_handle, resolve_handle
+from federation.discovery import actor_id_of
 from federation.documents import ActorUrls
 from web import appkeys, auth
 from web.pages import page
@@ -49,11 +49,7 @@ async def follow(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     client = request.app[appkeys.CLIENT]
     try:
-        if parse_handle(target) and not target.startswith("http"):
-            host = parse_handle(target)[1]
-            loopback = host.startswith(("127.", "localhost"))
-            target = await resolve_handle(client, target, scheme="http" if settings.allow_private_networks
-                                          and loopback else "https")
+        target = await actor_id_of(client, target, allow_private_networks=settings.allow_private_networks)
         if not target.startswith(("http://", "https://")):
             raise InvalidInput("give an address such as @ile@exemple.org or https://exemple.org/users/ile")
         remote = await request.app[appkeys.DIRECTORY].get(target, refresh=True)

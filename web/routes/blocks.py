@@ -14,7 +14,7 @@ from archipel.errors import ArchipelError, InvalidInput
 from archipel.storage.tables import LocalActor
 from federation import domains
 from federation.client import FetchError
-from federation.discovery import parse_handle, resolve_handle
+from federation.discovery import actor_id_of
 from web import appkeys, auth
 from web.pages import page
 
@@ -24,15 +24,10 @@ PATH = "/espace/moderation/blocages"
 
 async def resolve_account(request: web.Request, target: str) -> str:
     """An account's actor URI from its URI or its @user@host handle (WebFinger)."""
-    target = (target or "").strip()
-    if target.startswith(("http://", "https://")) or not parse_handle(target):
-        return target
     settings = request.app[appkeys.SETTINGS]
-    host = parse_handle(target)[1]
-    loopback = host.startswith(("127.", "localhost", "[::1]"))
-    scheme = "http" if settings.allow_private_networks and loopback else "https"
     try:
-        return await resolve_handle(request.app[appkeys.CLIENT], target, scheme=scheme)
+        return await actor_id_of(request.app[appkeys.CLIENT], target or "",
+                                 allow_private_networks=settings.allow_private_networks)
     except FetchError as error:
         raise InvalidInput(f"{target}: {error}") from None
 

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from archipel.accounts import find_actor
 from federation.client import FetchError
-from federation.discovery import NoSubscribePage, clean_instance, interaction_url, parse_handle, subscribe_url
+from federation.discovery import (NoSubscribePage, clean_instance, interaction_url, parse_handle, subscribe_url,
+                                  webfinger_scheme)
 from web import appkeys
 from web.i18n import gettext, negotiate_language
 from web.pages import page
@@ -17,14 +18,8 @@ routes = web.RouteTableDef()
 MAX_INPUT = 300
 
 
-def _loopback(host: str) -> bool:
-    return host.startswith(("127.", "localhost", "[::1]"))
-
-
 def _scheme(request: web.Request, host: str) -> str:
-    """https everywhere; plain http only on loopback when private networks are allowed (tests, demo)."""
-    allowed = request.app[appkeys.SETTINGS].allow_private_networks
-    return "http" if allowed and _loopback(host) else "https"
+    return webfinger_scheme(host, allow_private_networks=request.app[appkeys.SETTINGS].allow_private_networks)
 
 
 async def _our_account(request: web.Request) -> str | None:

@@ -14,7 +14,7 @@ from archipel.errors import InvalidInput
 from federation import actions
 from federation.actors import ActorError
 from federation.client import FetchError
-from federation.discovery import parse_handle, resolve_handle
+from federation.discovery import actor_id_of
 from federation.documents import ActorUrls
 from web import appkeys, auth
 from web.i18n import gettext, negotiate_language
@@ -26,12 +26,8 @@ routes = web.RouteTableDef()
 async def _resolve(request: web.Request, given: str):
     """The remote actor named by an acct: handle or an actor URL."""
     settings = request.app[appkeys.SETTINGS]
-    target = given.strip()
-    if parse_handle(target) and not target.startswith(("http://", "https://")):
-        host = parse_handle(target)[1]
-        loopback = host.startswith(("127.", "localhost"))
-        scheme = "http" if settings.allow_private_networks and loopback else "https"
-        target = await resolve_handle(request.app[appkeys.CLIENT], target, scheme=scheme)
+    target = await actor_id_of(request.app[appkeys.CLIENT], given,
+                               allow_private_networks=settings.allow_private_networks)
     if not target.startswith(("http://", "https://")):
         raise InvalidInput("not an account address")
     if target.startswith(settings.url.rstrip("/") + "/"):
