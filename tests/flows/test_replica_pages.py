@@ -1,4 +1,5 @@
-"""Replicated items have read-only local pages; servers are sent to the canonical id."""
+"""Replicated items have read-only local pages; servers are told the canonical id, never
+redirected to another host."""
 
 import re
 
@@ -26,8 +27,14 @@ async def test_a_replica_is_readable_here_even_when_its_island_is_down(make_isla
         assert f'href="{uri}"' in page  # the original, credited
         assert f'<link rel="alternate" type="application/activity+json" href="{uri}">' in page
         assert "<h2>Mode d&#39;emploi</h2>" in page or "Mode d'emploi" in page
-        async with http.get(f"{nantes.url}{local}", headers={"Accept": "application/activity+json"},
-                            allow_redirects=False) as response:
-            assert response.status == 302 and response.headers["Location"] == uri
+        for accept in ("application/activity+json", 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"',
+                       "application/activity+json, text/html;q=0.1", "*/*"):
+            async with http.get(f"{nantes.url}{local}", headers={"Accept": accept},
+                                allow_redirects=False) as response:
+                # No redirect (to brest or anywhere), no AS2 document for an id that is not ours:
+                # the page, whose Link header names the canonical id (what Mastodon's search follows).
+                assert response.status == 200 and "Location" not in response.headers, accept
+                assert response.content_type == "text/html", accept
+                assert response.headers["Link"] == f'<{uri}>; rel="alternate"; type="application/activity+json"'
         async with http.get(f"{nantes.url}/r/999999") as response:
             assert response.status == 404
