@@ -38,3 +38,34 @@ async def test_a_replica_is_readable_here_even_when_its_island_is_down(make_isla
                 assert response.headers["Link"] == f'<{uri}>; rel="alternate"; type="application/activity+json"'
         async with http.get(f"{nantes.url}/r/999999") as response:
             assert response.status == 404
+
+
+async def test_an_activity_page_sends_a_person_to_a_page_here_never_to_another_host(make_island):
+    """/a/<id> shows a person the object of one of our activities: ours, or the local page of a
+    replica; for an object with no page here, the activity itself (no redirect)."""
+    from archipel.accounts import island_actor
+    from archipel.storage.tables import OutgoingActivity
+
+    brest, nantes = await make_island("brest"), await make_island("nantes")
+    await brest.add_user("alice")
+    await island_follows(nantes, brest)
+    uri = await publish_file(brest, "papi-brest.md", "alice")
+    await wait_for(lambda: nantes.object(uri), message="the replica")
+    replica = await nantes.object(uri)
+    async with nantes.sessions() as session:
+        island = await island_actor(session)
+        for ulid, object_uri in (("01HZZZZZZZZZZZZZZZZZZZZZZA", uri),
+                                 ("01HZZZZZZZZZZZZZZZZZZZZZZB", "https://evil.example/o/1"),
+                                 ("01HZZZZZZZZZZZZZZZZZZZZZZC", "//evil.example/o/1")):
+            session.add(OutgoingActivity(activity_uri=f"{nantes.url}/a/{ulid}", activity_type="Announce",
+                                         actor_id=island.id, object_uri=object_uri, public=True,
+                                         payload={"type": "Announce", "object": object_uri}))
+        await session.commit()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{nantes.url}/a/01HZZZZZZZZZZZZZZZZZZZZZZA", allow_redirects=False,
+                            headers={"Accept": "text/html"}) as response:
+            assert response.status == 302 and response.headers["Location"] == f"/r/{replica.id}"
+        for ulid in ("01HZZZZZZZZZZZZZZZZZZZZZZB", "01HZZZZZZZZZZZZZZZZZZZZZZC"):
+            async with http.get(f"{nantes.url}/a/{ulid}", allow_redirects=False,
+                                headers={"Accept": "text/html"}) as response:
+                assert response.status == 200 and "Location" not in response.headers, ulid

@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 
 from tests.flows.test_fiches import publish_file
+from tests.remote import RemoteServer
 
 SUBSCRIBE = "http://ostatus.org/schema/1.0/subscribe"
 
@@ -71,11 +72,18 @@ async def test_an_instance_alone_goes_to_authorize_interaction_only_when_it_has_
     status, page, location = await fetch(f"{island.url}/suivre", account=handle, **{"from": host_of(remote)})
     assert status == 200 and location is None and INSTRUCTIONS in page
     assert "barre de recherche" in page and handle in page
-    # A NodeInfo pointing elsewhere is not believed.
-    remote.serve(f"{remote.url}/.well-known/nodeinfo", {"links": [
-        {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": "http://127.0.0.2:9/nodeinfo/2.0"}]})
-    status, page, location = await fetch(f"{island.url}/suivre", account=handle, **{"from": host_of(remote)})
-    assert status == 200 and location is None and INSTRUCTIONS in page
+    # A NodeInfo pointing to another host is not believed (that host's word is not this server's).
+    other = RemoteServer(host="127.0.0.2")
+    nodeinfo(other, "mastodon")
+    await other.start()
+    try:
+        remote.serve(f"{remote.url}/.well-known/nodeinfo", {"links": [
+            {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": f"{other.url}/nodeinfo/2.0"}]})
+        status, page, location = await fetch(f"{island.url}/suivre", account=handle, **{"from": host_of(remote)})
+        assert status == 200 and location is None and INSTRUCTIONS in page
+        assert "/nodeinfo/2.0" not in other.fetches
+    finally:
+        await other.stop()
     # An instance that does not answer (nothing listens there): the same instructions.
     status, page, location = await fetch(f"{island.url}/suivre", account=handle, **{"from": "127.0.0.1:9"})
     assert status == 200 and location is None and INSTRUCTIONS in page
