@@ -168,3 +168,24 @@ async def test_private_addresses_are_refused_when_the_island_does_not_allow_them
     status, page, _ = await fetch(f"{node.url}/suivre", account=f"@{node.island_username}@{host_of(node)}",
                                   **{"from": f"@rosa@{host_of(remote)}"})
     assert status == 200 and INSTRUCTIONS in page and "/.well-known/webfinger" not in remote.fetches
+
+
+UNRESOLVABLE = "a" * 64 + ".example"  # no resolver accepts a 64-character label: no query leaves
+
+
+async def test_what_a_visitor_types_never_makes_suivre_an_open_redirect(island):
+    """`from` names the visitor's server; whatever its spelling, /suivre redirects only to a page
+    that server itself named (none here), and `account` must be one of ours."""
+    handle = f"@alice@{host_of(island)}"
+    for given in ("javascript:alert(1)", "//evil.example", "/\\evil.example", "https://evil.example@x/",
+                  "data:text/html,<script>", f"//{UNRESOLVABLE}", f"https://{UNRESOLVABLE}/\t",
+                  f"{UNRESOLVABLE}\\@127.0.0.1", f"@rosa@{UNRESOLVABLE}/x", f"rosa@{UNRESOLVABLE}",
+                  f"\t{UNRESOLVABLE}", f"{UNRESOLVABLE}%2F%2Fevil", f"rosa@{UNRESOLVABLE}#@evil.example",
+                  "ｅｖｉｌ.example", "\u202eelpmaxe.live"):
+        status, page, location = await fetch(f"{island.url}/suivre", account=handle, **{"from": given})
+        assert location is None and status in (200, 400), given
+        assert status == 400 or INSTRUCTIONS in page, given
+    for account in ("@alice@evil.example", f"@alice@{host_of(island)}/x", f"@alice@{host_of(island)}@evil.example",
+                    "javascript:alert(1)", f"@../alice@{host_of(island)}"):
+        status, _, location = await fetch(f"{island.url}/suivre", account=account, **{"from": f"rosa@{UNRESOLVABLE}"})
+        assert status == 404 and location is None, account
