@@ -52,3 +52,13 @@ class RateLimiter:
         if self.limit <= 0 or len(hits) < self.limit:
             return 0.0
         return max(0.0, hits[0] + self.window - self.clock())
+
+    def release(self, key: str) -> None:
+        """Take back the last hit counted for `key` (an attempt that turned out to be allowed free)."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.pop()
+
+    def reset(self, key: str) -> None:
+        """Forget `key`'s hits (a successful login clears its account's failures)."""
+        self._hits.pop(key, None)

@@ -83,6 +83,25 @@ class Settings:
     proposals_per_host_per_hour: int = _setting(
         20, "Proposals by mention accepted from one remote server (host) in an hour (0: no limit)."
     )
+    login_failures_per_address: int = _setting(
+        20, "Failed logins one client address may make in `login_failure_window_minutes` before its "
+        "logins are refused with a 429 until the window frees (0: no limit)."
+    )
+    login_failures_per_account: int = _setting(
+        10, "Failed logins with one user name (from any address) in `login_failure_window_minutes` "
+        "before logins to it are refused with a 429 until the window frees (0: no limit)."
+    )
+    login_failure_window_minutes: float = _setting(
+        15.0, "Minutes over which failed logins are counted (a sliding window)."
+    )
+    remote_lookups_per_hour: int = _setting(
+        30, "Look-ups of another server that one client address may cause in an hour through "
+        "/suivre and /authorize_interaction (0: no limit)."
+    )
+    remote_lookup_seconds: float = _setting(
+        3.0, "Longest time a page spends looking up another server for a visitor (/suivre, "
+        "/authorize_interaction); every failed look-up is answered after exactly this time."
+    )
     proposal_max_links: int = _setting(
         10, "Most web links a proposal (form or mention) may contain; more is refused with a clear message."
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from federation.client import FederationClient, FetchError
 
@@ -122,15 +122,63 @@ def interaction_url(instance_base: str, our_account: str) -> str:
     return f"{instance_base.rstrip('/')}/authorize_interaction?uri={quote(our_account, safe='')}"
 
 
+def _same_server(url: str, host: str, scheme: str) -> bool:
+    """`url` is plain http(s) on `host` exactly (no user info, no other port), in the scheme we
+    used to reach it or https; no character a browser would read differently."""
+    if any(ord(character) <= 0x20 or ord(character) == 0x7f or character == "\\" for character in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("https", scheme) or parts.username is not None or parts.password is not None:
+        return False
+    netloc = (parts.hostname or "") + (f":{port}" if port is not None else "")
+    return netloc == host.lower()
+
+
+def follow_page_from_template(template: object, their_host: str, our_account: str, *,
+                              scheme: str = "https") -> str | None:
+    """The page a WebFinger subscribe template names, if it is an http(s) page of the visitor's own
+    server: a server may send its users only to itself, never elsewhere through us."""
+    if not isinstance(template, str) or template.count("{uri}") != 1 or len(template) > 2000:
+        return None
+    url = template.replace("{uri}", quote(our_account, safe=""))
+    return url if _same_server(url, their_host, scheme) else None
+
+
 async def subscribe_url(client: FederationClient, their_handle: str, our_account: str, *,
                         scheme: str = "https") -> str:
     """Where `their_handle`'s server lets them follow `our_account` (user@host): WebFinger on
-    their server, then its OStatus subscribe template."""
+    their server, then its OStatus subscribe template (a page of that same server)."""
     host, document = await _webfinger(client, their_handle, scheme)
     for link in document.get("links") or []:
-        if not isinstance(link, dict) or link.get("rel") != SUBSCRIBE_REL:
-            continue
-        template = link.get("template")
-        if isinstance(template, str) and "{uri}" in template and template.startswith(("https://", "http://")):
-            return template.replace("{uri}", quote(our_account, safe=""))
+        if isinstance(link, dict) and link.get("rel") == SUBSCRIBE_REL:
+            url = follow_page_from_template(link.get("template"), host, our_account, scheme=scheme)
+            if url is not None:
+                return url
     raise NoSubscribePage(f"{host} gives no page to follow from")
+
+
+# Software known to serve /authorize_interaction (Mastodon and the forks that keep its name there).
+AUTHORIZE_INTERACTION_SOFTWARE = frozenset({"mastodon", "hometown", "glitch", "glitchsoc"})
+
+
+async def instance_follow_url(client: FederationClient, instance: str, our_account: str, *,
+                              scheme: str = "https") -> str:
+    """For a visitor who named only their instance: its /authorize_interaction page, if its
+    NodeInfo says it runs software that has one. Other servers (GoToSocial has no such page)
+    raise NoSubscribePage: better a clear instruction than a page that does not exist."""
+    base = f"{scheme}://{instance}"
+    links = await client.fetch_json(f"{base}/.well-known/nodeinfo", None, accept="application/json")
+    hrefs = [link.get("href") for link in links.get("links") or [] if isinstance(link, dict)
+             and str(link.get("rel", "")).startswith("http://nodeinfo.diaspora.software/ns/schema/2.")]
+    href = next((h for h in hrefs if isinstance(h, str) and _same_server(h, instance, scheme)), None)
+    if href is None:
+        raise NoSubscribePage(f"{instance} has no NodeInfo")
+    software = (await client.fetch_json(href, None, accept="application/json")).get("software")
+    name = software.get("name") if isinstance(software, dict) else None
+    if not isinstance(name, str) or name.lower() not in AUTHORIZE_INTERACTION_SOFTWARE:
+        raise NoSubscribePage(f"{instance} runs software without /authorize_interaction")
+    return interaction_url(base, our_account)

@@ -7,11 +7,13 @@ header `X-CSRF-Token`); before logging in, a double-submit cookie plays that rol
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import delete, select
@@ -81,20 +83,30 @@ async def require_user(request: web.Request, role: str = "author") -> CurrentUse
     """The logged-in user with at least `role`; anonymous visitors are sent to the login page."""
     user = await current_user(request)
     if user is None:
-        raise web.HTTPFound(f"/login?next={request.path_qs}")
+        raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='/')}")
     if not user.has_role(role):
         raise web.HTTPForbidden(text="your role does not allow this")
     return user
+
+
+def login_name(username: str) -> str:
+    """The user name as accounts are stored (and as failed logins are counted)."""
+    return username.strip().lower()[:200]
 
 
 async def log_in(request: web.Request, response: web.StreamResponse, username: str, password: str) -> bool:
     async with request.app[appkeys.SESSIONS]() as session:
         found = (await session.execute(
             select(User).join(LocalActor, LocalActor.id == User.actor_id)
-            .where(LocalActor.username == username.strip().lower()))).scalar_one_or_none()
-        if found is None or not verify_password(password, found.password_hash):
-            return False
-        token = secrets.token_urlsafe(32)
+            .where(LocalActor.username == login_name(username)))).scalar_one_or_none()
+    # scrypt runs in a thread (on the event loop it would stall every request for its duration),
+    # and runs for an unknown name too, against a dummy hash: the time taken tells nothing of which
+    # names exist.
+    stored = found.password_hash if found is not None else None
+    if not await asyncio.to_thread(verify_password, password, stored) or found is None:
+        return False
+    token = secrets.token_urlsafe(32)
+    async with request.app[appkeys.SESSIONS]() as session:
         session.add(LoginSession(token_hash=_hash(token), user_id=found.id,
                                  csrf_token=secrets.token_urlsafe(32), expires_at=utcnow() + SESSION_LIFETIME))
         await session.commit()

@@ -225,7 +225,15 @@ async def activity_view(request: web.Request) -> web.Response:
     if outgoing is None or not outgoing.public:
         raise web.HTTPNotFound(text="no such activity")
     if not wants_as2(request) and outgoing.object_uri:
-        raise web.HTTPFound(outgoing.object_uri)  # a person wants the item, not the envelope
+        # A person wants the item, not the envelope: its page here (ours, or a replica's), never
+        # another host's; without a page here, the envelope itself.
+        if outgoing.object_uri.startswith(_base(request) + "/"):
+            raise web.HTTPFound(outgoing.object_uri)
+        async with request.app[appkeys.SESSIONS]() as session:
+            item = await session.scalar(select(StoredObject).where(StoredObject.uri == outgoing.object_uri))
+        if (item is not None and not item.is_local and not item.in_reply_to
+                and item.state in content.PUBLIC_STATES and item.deleted_at is None):
+            raise web.HTTPFound(f"/r/{item.id}")
     return as2_response(outgoing.payload)
 
 

@@ -1,21 +1,30 @@
 """Following from the fediverse: a visitor gives their handle or their instance, and is sent to
 the page of their own server where they confirm the follow (the server that follows must be the
-visitor's: we can only point the way)."""
+visitor's: we can only point the way).
+
+The only places a visitor is sent: the page their server's WebFinger names for following (a page
+of that same server), or /authorize_interaction of an instance whose NodeInfo says it has one.
+Everything else — a server without such a page (GoToSocial), one that does not answer, an address
+we refuse — gets the same instructions, after the same time (web/remote_lookups.py): copy the
+handle and look it up in their server's search box."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from archipel.accounts import find_actor
-from federation.client import FetchError
-from federation.discovery import (NoSubscribePage, clean_instance, interaction_url, parse_handle, subscribe_url,
-                                  webfinger_scheme)
-from web import appkeys
+from federation.discovery import clean_instance, instance_follow_url, parse_handle, subscribe_url, webfinger_scheme
+from web import appkeys, remote_lookups
 from web.i18n import gettext, negotiate_language
 from web.pages import page
 
 routes = web.RouteTableDef()
 MAX_INPUT = 300
+
+
+def setup(app: web.Application) -> None:
+    remote_lookups.setup(app)  # one limit per client, shared with /authorize_interaction
+    app.add_routes(routes)
 
 
 def _scheme(request: web.Request, host: str) -> str:
@@ -42,28 +51,30 @@ async def follow(request: web.Request) -> web.Response:
     given = request.query.get("from", "").strip()[:MAX_INPUT]
     if not given:
         return await _form(request, account, given)
-    if parse_handle(given):
-        host = parse_handle(given)[1].lower()
-        try:
-            target = await subscribe_url(request.app[appkeys.CLIENT], given, account,
-                                         scheme=_scheme(request, host))
-        except NoSubscribePage:
-            return await _form(request, account, given, status=502, error=gettext(
-                lang, "Votre serveur n'indique pas de page pour suivre un compte d'ailleurs. "
-                "Cherchez plutôt l'adresse ci-dessus dans sa barre de recherche."))
-        except FetchError:
-            return await _form(request, account, given, status=502, error=gettext(
-                lang, "Votre serveur n'a pas répondu, ou ne connaît pas ce compte. "
-                "Vérifiez l'adresse, ou donnez seulement le nom de votre instance."))
+    handle = parse_handle(given)
+    instance = None if handle else clean_instance(given.removeprefix("@"))
+    if handle is None and instance is None:
+        return await _form(request, account, given, status=400, error=gettext(
+            lang, "Écrivez votre adresse (@vous@mastodon.example) ou votre instance (mastodon.example)."))
+    wait = remote_lookups.refused_for(request)
+    if wait is not None:
+        response = await _form(request, account, given, status=429, error=gettext(
+            lang, "Trop de recherches depuis votre connexion. Réessayez dans quelques minutes, ou "
+            "cherchez l'adresse ci-dessus dans la barre de recherche de votre serveur."))
+        response.headers["Retry-After"] = str(wait)
+        return response
+    client = request.app[appkeys.CLIENT]
+    if handle is not None:
+        lookup = subscribe_url(client, given, account, scheme=_scheme(request, handle[1].lower()))
     else:
-        host = clean_instance(given.removeprefix("@"))
-        if host is None:
-            return await _form(request, account, given, status=400, error=gettext(
-                lang, "Écrivez votre adresse (@vous@mastodon.example) ou votre instance (mastodon.example)."))
-        target = interaction_url(f"{_scheme(request, host)}://{host}", account)
+        lookup = instance_follow_url(client, instance, account, scheme=_scheme(request, instance))
+    target = await remote_lookups.bounded(request, lookup)
+    if target is None:
+        return await _form(request, account, given, instructions=True)
     raise web.HTTPSeeOther(target)
 
 
 async def _form(request: web.Request, account: str, given: str, *, status: int = 200,
-                error: str | None = None) -> web.Response:
-    return await page(request, "follow.html", status=status, handle=f"@{account}", given=given, error=error)
+                error: str | None = None, instructions: bool = False) -> web.Response:
+    return await page(request, "follow.html", status=status, handle=f"@{account}", given=given, error=error,
+                      instructions=instructions)

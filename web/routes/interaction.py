@@ -7,24 +7,34 @@ Follow goes out from their own actor.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 
 from archipel import social
 from archipel.errors import InvalidInput
 from federation import actions
-from federation.actors import ActorError
-from federation.client import FetchError
-from federation.discovery import actor_id_of
+from federation.discovery import actor_id_of, parse_handle
 from federation.documents import ActorUrls
-from web import appkeys, auth
+from web import appkeys, auth, remote_lookups
 from web.i18n import gettext, negotiate_language
 from web.pages import page
 
 routes = web.RouteTableDef()
 
 
-async def _resolve(request: web.Request, given: str):
-    """The remote actor named by an acct: handle or an actor URL."""
+MAX_INPUT = 2000
+
+
+class Unresolved(Exception):
+    """No account to show: whatever the reason, the page says the same (see remote_lookups)."""
+
+    def __init__(self, retry_after: int | None = None):
+        super().__init__("account not found")
+        self.retry_after = retry_after
+
+
+async def _lookup(request: web.Request, given: str):
     settings = request.app[appkeys.SETTINGS]
     target = await actor_id_of(request.app[appkeys.CLIENT], given,
                                allow_private_networks=settings.allow_private_networks)
@@ -35,14 +45,42 @@ async def _resolve(request: web.Request, given: str):
     return await request.app[appkeys.DIRECTORY].get(target, refresh=True)
 
 
-async def _page(request: web.Request, user, given: str, *, status: int = 200) -> web.Response:
+async def _resolve(request: web.Request, given: str):
+    """The remote actor named by an acct: handle or an actor URL, or Unresolved. What can be told
+    from the text alone is refused at once; anything that needs the network goes through the
+    rate limit and the one bounded, uniform failure of remote_lookups."""
+    given = given.strip()
+    settings = request.app[appkeys.SETTINGS]
+    if (len(given) > MAX_INPUT or given.startswith(settings.url.rstrip("/") + "/")
+            or not (given.startswith(("http://", "https://")) or parse_handle(given))):
+        raise Unresolved()
+    wait = remote_lookups.refused_for(request)
+    if wait is not None:
+        raise Unresolved(retry_after=wait)
+    remote = await remote_lookups.bounded(request, _lookup(request, given))
+    if remote is None or remote.uri.startswith(settings.url.rstrip("/") + "/"):
+        raise Unresolved()
+    return remote
+
+
+async def _not_found(request: web.Request, given: str, unresolved: Unresolved) -> web.Response:
     lang = negotiate_language(request)
+    if unresolved.retry_after is not None:
+        response = await page(request, "interaction.html", status=429, given=given, remote=None, relation=None,
+                              error=gettext(lang, "Trop de recherches depuis votre connexion. "
+                                                  "Réessayez dans quelques minutes."))
+        response.headers["Retry-After"] = str(unresolved.retry_after)
+        return response
+    return await page(request, "interaction.html", status=400, given=given, remote=None, relation=None,
+                      error=gettext(lang, "Ce compte est introuvable : vérifiez son adresse."))
+
+
+async def _page(request: web.Request, user, given: str, *, status: int = 200) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     try:
         remote = await _resolve(request, given)
-    except (FetchError, ActorError, InvalidInput):
-        return await page(request, "interaction.html", status=400, given=given, remote=None, relation=None,
-                          error=gettext(lang, "Ce compte est introuvable : vérifiez son adresse."))
+    except Unresolved as unresolved:
+        return await _not_found(request, given, unresolved)
     async with request.app[appkeys.SESSIONS]() as session:
         relation = await social.find_follow(session, ActorUrls(settings.url, user.username).id, remote.uri)
     return await page(request, "interaction.html", status=status, given=given, remote=remote,
@@ -61,8 +99,8 @@ async def follow(request: web.Request) -> web.Response:
     given = str((await request.post()).get("uri", ""))
     try:
         remote = await _resolve(request, given)
-    except (FetchError, ActorError, InvalidInput):
-        return await _page(request, user, given)
+    except Unresolved as unresolved:
+        return await _not_found(request, given, unresolved)
     settings = request.app[appkeys.SETTINGS]
     async with request.app[appkeys.SESSIONS]() as session:
         if await social.find_follow(session, ActorUrls(settings.url, user.username).id, remote.uri) is None:
@@ -70,4 +108,4 @@ async def follow(request: web.Request) -> web.Response:
             await session.commit()
     if appkeys.DELIVERY_WORKER in request.app:
         request.app[appkeys.DELIVERY_WORKER].wake.set()
-    raise web.HTTPSeeOther(f"/authorize_interaction?uri={remote.uri}&done=1")
+    raise web.HTTPSeeOther(f"/authorize_interaction?uri={quote(remote.uri, safe='')}&done=1")

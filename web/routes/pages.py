@@ -56,15 +56,18 @@ async def theme(request: web.Request) -> web.Response:
 
 @routes.get(r"/r/{id:\d+}")
 async def replica(request: web.Request) -> web.StreamResponse:
-    """A replicated item, read-only here. Servers are sent to its canonical id: an AS2 document
-    is only ever served at its own id, by its own island."""
+    """A replicated item, read-only here, as a page for everyone. An AS2 document is only ever
+    served at its own id, by its own island, and we never redirect a server to another host: a
+    server asking for AS2 gets this page too, whose `Link` header (and `<link rel=alternate>`)
+    names the canonical id — Mastodon's search follows exactly that."""
     async with request.app[appkeys.SESSIONS]() as session:
         item = await session.get(StoredObject, int(request.match_info["id"]))
     if item is None or item.is_local or item.in_reply_to or item.state not in content.PUBLIC_STATES:
         raise web.HTTPNotFound(text="no such item")
-    if "activity+json" in request.headers.get("Accept", "") or "ld+json" in request.headers.get("Accept", ""):
-        raise web.HTTPFound(item.uri, headers={"Vary": "Accept"})
-    return await object_page(request, item)
+    response = await object_page(request, item)
+    if item.uri.startswith(("https://", "http://")) and not any(c in item.uri for c in '<>"\\ \t\r\n'):
+        response.headers["Link"] = f'<{item.uri}>; rel="alternate"; type="application/activity+json"'
+    return response
 
 
 @routes.get("/about")
