@@ -37,7 +37,8 @@ from federation.retry import backoff, host_pause, is_final_failure, parse_retry_
 
 log = logging.getLogger(__name__)
 
-CLAIM_ROWS = 500  # rows looked at per claim query
+CLAIM_ROWS = 500  # at most, rows looked at per claim query
+HEALTHY_RECHECK = timedelta(seconds=30)  # a host seen healthy is not written again before this
 PAYLOAD_CACHE = 64  # bodies kept between claims (a fan-out sends one body to many inboxes)
 MAX_ERROR_CHARS = 500
 RECORD_BATCH = 500
@@ -65,6 +66,7 @@ class DeliveryWorker:
         self._sending: set[asyncio.Task] = set()
         self._outcomes: list[tuple] = []  # completed, waiting for the recorder
         self._outcome_ready = asyncio.Event()
+        self._healthy_since: dict[str, object] = {}  # host -> when its health row was last reset
         self._recorder: asyncio.Task | None = None
 
     async def recover(self) -> int:
@@ -158,31 +160,32 @@ class DeliveryWorker:
                      .where(Delivery.state == "pending", Delivery.next_try_at <= now,
                             Delivery.host.not_in(paused))
                      .order_by(Delivery.next_try_at, Delivery.id)
-                     .limit(CLAIM_ROWS))
+                     # Enough rows for the free slots even if the first hosts have little room
+                     # left; a host that fills up is left out of the next query.
+                     .limit(min(CLAIM_ROWS, 2 * free + self.per_host)))
             if full:
                 query = query.where(Delivery.host.not_in(full))
-            rows = list(await session.scalars(query))
+            rows = (await session.execute(query.with_only_columns(Delivery.id, Delivery.host))).all()
             room: dict[str, int] = {}
             chosen = []
-            for row in rows:
-                left = room.setdefault(row.host, self.per_host - self._held_by_host[row.host])
+            for row_id, host in rows:
+                left = room.setdefault(host, self.per_host - self._held_by_host[host])
                 if left > 0:
-                    room[row.host] = left - 1
-                    chosen.append(row.id)
+                    room[host] = left - 1
+                    chosen.append(row_id)
                     if len(chosen) == free:
                         break
             if not chosen:
                 return []
-            # Claim only rows still pending: another process may share the database.
-            await session.execute(
+            # Claim only rows still pending (another process may share the database), and take
+            # back exactly the rows this statement changed.
+            claimed = list(await session.scalars(
                 update(Delivery).where(Delivery.id.in_(chosen), Delivery.state == "pending")
                 .values(state="in_flight", attempts=Delivery.attempts + 1)
-            )
-            await session.commit()
-            claimed = list(await session.scalars(
-                select(Delivery).where(Delivery.id.in_(chosen), Delivery.state == "in_flight")
-                .order_by(Delivery.id)
+                .returning(Delivery),
+                execution_options={"synchronize_session": False},
             ))
+            await session.commit()
             await self._load_bodies(session, {d.outgoing_id for d in claimed})
             result = []
             for delivery in claimed:
@@ -299,8 +302,19 @@ class DeliveryWorker:
                     update(Delivery).where(Delivery.id.in_(ids))
                     .values(state="sent", finished_at=now, last_status=status, last_error=None))
             for host, alive in host_alive.items():
+                # Under a steady flow each batch proves most hosts alive again: their row is
+                # written at most every HEALTHY_RECHECK, not once per batch.
+                if alive and now - self._healthy_since.get(host, now - HEALTHY_RECHECK) < HEALTHY_RECHECK:
+                    continue
                 await self._record_host(session, host, alive, host_error.get(host), now)
             await session.commit()
+        for host, alive in host_alive.items():
+            if not alive:
+                self._healthy_since.pop(host, None)
+            elif host not in self._healthy_since or now - self._healthy_since[host] >= HEALTHY_RECHECK:
+                self._healthy_since[host] = now
+        if len(self._healthy_since) > 10_000:
+            self._healthy_since.clear()
 
     async def _record_host(self, session, host: str, alive: bool, error, now) -> None:
         health = await session.get(HostHealth, host)
