@@ -60,6 +60,17 @@ async def huge_header(reader, writer):
     await writer.drain()
 
 
+async def many_headers(reader, writer):
+    await _read_request(reader)
+    writer.write(b"HTTP/1.1 202 Accepted\r\n")
+    for n in range(20_000):  # far past any client's header count
+        writer.write(b"X-%d: %s\r\n" % (n, b"y" * 1000))
+        if n % 100 == 0:
+            await writer.drain()
+    writer.write(b"Content-Length: 0\r\n\r\n")
+    await writer.drain()
+
+
 def answer(status: bytes, headers: list[bytes], body: bytes = b""):
     async def handler(reader, writer):
         await _read_request(reader)
@@ -76,6 +87,7 @@ BEHAVIOURS = {
     "trickles headers for ever": (trickles_headers, None),
     "body that never ends": (endless_body, "sent"),
     "100 KB Retry-After header": (huge_header, None),
+    "20,000 headers": (many_headers, None),
     "several Retry-After": (answer(b"429 Slow", [b"Retry-After: 120", b"Retry-After: 99999999999999999999",
                                                 b"Retry-After: -1"]), None),
     "huge Retry-After": (answer(b"503 Busy", [b"Retry-After: 99999999999999999999"]), None),
