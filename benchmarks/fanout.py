@@ -179,11 +179,12 @@ async def add_followers(island: Island, receivers: Receivers, per_host: int,
                     bases.append((receivers.slow.base, slow_followers))
                 for base, count in bases:
                     for number in range(count):
-                        uri = f"{base}/users/{ACTOR_PREFIX[mode]}{number}"
+                        name = f"{ACTOR_PREFIX[mode]}{number}"
+                        uri = f"{base}/users/{name}"
                         shared = f"{base}/inbox" if mode == "shared" else None
                         inboxes.add(shared or f"{uri}/inbox")
                         actors.append(dict(
-                            uri=uri, host=base.split("//")[1], type="Person", username=f"{ACTOR_PREFIX[mode]}{number}",
+                            uri=uri, host=base.split("//")[1], type="Person", username=name,
                             display_name="", inbox=f"{uri}/inbox", shared_inbox=shared,
                             followers_uri=f"{uri}/followers", key_id=f"{uri}#main-key",
                             public_key_pem=None, document={"id": uri, "type": "Person"}, fetched_at=now))
