@@ -57,6 +57,9 @@ class Settings:
         48.0, "Hours after which a delivery that keeps failing is abandoned."
     )
     delivery_concurrency: int = _setting(32, "Deliveries sent at the same time by one node.")
+    delivery_per_host: int = _setting(
+        6, "Deliveries sent at the same time to one remote host; its other deliveries wait, unclaimed."
+    )
     poll_interval: float = _setting(
         0.25, "Seconds between looks at the database for work written by other processes."
     )

@@ -6,6 +6,11 @@ Receivers: 100 hosts (addresses 127.0.0.2 ... 127.0.0.101, one port each), serve
 with 10 follower actors. Two modes, each with its own author on the island:
   personal  followers without a shared inbox (GoToSocial style): 1,000 deliveries per article;
   shared    followers whose servers announce a shared inbox: 100 deliveries per article.
+  slow      the personal mode's 1,000 fast inboxes (another author, other followers) plus one
+            more host (the address after the last) with 50 followers whose inbox takes every
+            request and answers none until the run ends: a hanging server. Its rounds time
+            publish -> every fast inbox served, to set next to the personal mode's (the same
+            1,000 fast inboxes without the slow host) and to the ceiling's time for 1,000 POSTs.
 The followers are written straight into the island's database (remote_actors, follows accepted)
 before `archipel serve` starts in a child process; each round runs `archipel publish` and waits
 until every inbox has the Create (each delivery's signature is checked on arrival).
@@ -53,7 +58,8 @@ from federation import signatures
 from federation.keys import load_public_key
 from tests.nodes import bound_socket
 
-MODES = {"personal": "perso", "shared": "partage"}  # mode -> island username of its author
+MODES = {"personal": "perso", "shared": "partage", "slow": "lent"}  # mode -> island username of its author
+ACTOR_PREFIX = {"personal": "p", "shared": "s", "slow": "l"}  # of the followers' usernames
 
 
 @dataclass
@@ -85,9 +91,12 @@ class Receivers:
         await self.runner.setup()
         for sock in self.sockets:
             await web.SockSite(self.runner, sock, backlog=1024).start()
+        self.slow = await SlowHost(f"127.0.0.{2 + self.hosts}").start()
         return self
 
     async def stop(self) -> None:
+        if hasattr(self, "slow"):
+            await self.slow.stop()
         await self.runner.cleanup()
 
     async def _receive(self, request: web.Request) -> web.Response:
@@ -116,7 +125,46 @@ class Receivers:
         return [r for r in self.receipts if r.object_uri == object_uri]
 
 
-async def add_followers(island: Island, receivers: Receivers, per_host: int) -> dict[str, int]:
+@dataclass
+class SlowHost:
+    """One host whose inbox holds every request until `release` (the end of the run)."""
+
+    address: str
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived: int = 0
+    active: int = 0
+    peak: int = 0
+
+    async def start(self) -> SlowHost:
+        sock = bound_socket(self.address)
+        self.base = f"http://{self.address}:{sock.getsockname()[1]}"
+        app = web.Application(client_max_size=2_000_000)
+        app.router.add_post("/{tail:.*}", self._hold)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1, handler_cancellation=True)
+        await self.runner.setup()
+        await web.SockSite(self.runner, sock).start()
+        return self
+
+    async def _hold(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.arrived += 1
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        try:
+            # Held until the run ends or the island gives up (its request timeout: the handler
+            # is cancelled when the connection closes), so `active` counts requests really held.
+            await self.release.wait()
+        finally:
+            self.active -= 1
+        return web.Response(status=202)
+
+    async def stop(self) -> None:
+        self.release.set()
+        await self.runner.cleanup()
+
+
+async def add_followers(island: Island, receivers: Receivers, per_host: int,
+                        slow_followers: int) -> dict[str, int]:
     """remote_actors + accepted follows, written before the island starts: expected inboxes per mode."""
     engine = make_engine(island.effective_database_url)
     expected = {}
@@ -126,13 +174,17 @@ async def add_followers(island: Island, receivers: Receivers, per_host: int) -> 
             for mode, username in MODES.items():
                 followed = f"{island.url}/users/{username}"
                 actors, follows, inboxes = [], [], set()
-                for base in receivers.bases:
-                    for number in range(per_host):
-                        uri = f"{base}/users/{mode[0]}{number}"
+                bases = [(base, per_host) for base in receivers.bases]
+                if mode == "slow":
+                    bases.append((receivers.slow.base, slow_followers))
+                for base, count in bases:
+                    for number in range(count):
+                        name = f"{ACTOR_PREFIX[mode]}{number}"
+                        uri = f"{base}/users/{name}"
                         shared = f"{base}/inbox" if mode == "shared" else None
                         inboxes.add(shared or f"{uri}/inbox")
                         actors.append(dict(
-                            uri=uri, host=base.split("//")[1], type="Person", username=f"{mode[0]}{number}",
+                            uri=uri, host=base.split("//")[1], type="Person", username=name,
                             display_name="", inbox=f"{uri}/inbox", shared_inbox=shared,
                             followers_uri=f"{uri}/followers", key_id=f"{uri}#main-key",
                             public_key_pem=None, document={"id": uri, "type": "Person"}, fetched_at=now))
@@ -141,17 +193,19 @@ async def add_followers(island: Island, receivers: Receivers, per_host: int) -> 
                                             state="accepted", created_at=now, accepted_at=now))
                 await connection.execute(insert(RemoteActor), actors)
                 await connection.execute(insert(Follow), follows)
-                expected[mode] = len(inboxes)
+                # The slow host's inboxes are not waited for: they never answer.
+                expected[mode] = len([i for i in inboxes if not i.startswith(receivers.slow.base)])
     finally:
         await engine.dispose()
     return expected
 
 
-async def delivery_states(island: Island) -> dict[str, int]:
+async def delivery_states(island: Island, except_host: str = "") -> dict[str, int]:
     engine = make_engine(island.effective_database_url)
     try:
         async with engine.connect() as connection:
-            rows = await connection.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
+            rows = await connection.execute(select(Delivery.state, func.count())
+                                            .where(Delivery.host != except_host).group_by(Delivery.state))
             return {state: count for state, count in rows}
     finally:
         await engine.dispose()
@@ -247,7 +301,7 @@ async def one_round(island: Island, receivers: Receivers, mode: str, expected: i
 def report(rounds: list[Round], ceiling: float, ceiling_per_cpu: float, verify: bool) -> None:
     for mode in MODES:
         mine = [r for r in rounds if r.mode == mode]
-        if not mine:
+        if not mine or mode == "slow":
             continue
         expected = mine[0].expected
         print(f"   {mode} inboxes: {expected:,} deliveries per article "
@@ -273,6 +327,31 @@ def report(rounds: list[Round], ceiling: float, ceiling_per_cpu: float, verify: 
              f"{percentile(latencies, 50) * 1000:,.0f} / {percentile(latencies, 95) * 1000:,.0f} ms")
 
 
+def report_slow(rounds: list[Round], slow: SlowHost, slow_followers: int, ceiling: float) -> None:
+    """Time until every fast host has the fiche, with and without one hanging host."""
+    with_slow = [r for r in rounds if r.mode == "slow"]
+    without = [r for r in rounds if r.mode == "personal"]
+    if not with_slow:
+        return
+    expected = with_slow[0].expected
+    print(f"   one hanging host among fast ones: {expected:,} fast inboxes + {slow_followers} inboxes "
+          f"on {slow.address} that never answer during the run, {len(with_slow)} rounds:")
+    for r in with_slow:
+        line(f"  round: {r.received:,}/{r.expected:,} fast inboxes served", f"{r.total:.2f} s",
+             f"publish->first {r.pickup:.2f} s; CPU: island {r.island_cpu:.0%}, "
+             f"unrelated {r.unrelated_cpu:.0%}")
+    slow_total = statistics.median(r.total for r in with_slow)
+    line("publish -> every fast inbox, with the hanging host (median)", f"{slow_total:.2f} s",
+         f"{slow.arrived} requests reached it, at most {slow.peak} held at once")
+    if without:
+        alone = statistics.median(r.total for r in without)
+        line("publish -> every fast inbox, without it (personal mode)", f"{alone:.2f} s",
+             f"with / without: {slow_total / alone:.2f}")
+    line(f"ceiling: {expected:,} signed POSTs at the client ceiling", f"{expected / ceiling:.2f} s",
+         f"with the hanging host: {expected / ceiling / slow_total:.0%} of the ceiling's pace "
+         "(publish->last includes the pick-up, poll_interval)")
+
+
 async def run(args) -> None:
     database_url = database_url_of(args)
     print(f"   ceilings (same run; minimal server in a child process, client here, "
@@ -293,7 +372,7 @@ async def run(args) -> None:
         island.init()
         for username in MODES.values():
             island.add_user(username)
-        expected = await add_followers(island, receivers, args.per_host)
+        expected = await add_followers(island, receivers, args.per_host, args.slow_followers)
         island.start(profile=args.profile)
         await fetch_keys(island, receivers)
         print(f"   island ({backend_name(database_url)}, `archipel serve` in a child process), "
@@ -302,13 +381,15 @@ async def run(args) -> None:
             for number in range(args.rounds):
                 rounds.append(await one_round(island, receivers, mode, expected[mode], number,
                                               args.timeout))
-        states = await delivery_states(island)
+        slow_host = receivers.slow.base.split("//")[1]
+        states = await delivery_states(island, except_host=slow_host)
         deadline = time.monotonic() + 10
         while (states.get("pending") or states.get("in_flight")) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)  # the last round's outcomes are being recorded
-            states = await delivery_states(island)
+            states = await delivery_states(island, except_host=slow_host)
         report(rounds, client.rate, client.rate / client.generator_cpu, verify=not args.no_verify)
-        line("deliveries table after the run", str(states))
+        report_slow(rounds, receivers.slow, args.slow_followers, client.rate)
+        line("deliveries table after the run (all but the hanging host)", str(states))
     finally:
         island.stop()
         await receivers.stop()
@@ -331,6 +412,8 @@ def main() -> None:
     parser.add_argument("--per-host", type=int, default=10, help="followers per host (10)")
     parser.add_argument("--rounds", type=int, default=3, help="articles published per mode (3)")
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--slow-followers", type=int, default=50,
+                        help="followers on the hanging host of the slow mode (50, max 1000)")
     parser.add_argument("--concurrency", type=int, default=32,
                         help="requests in flight for the ceiling (32, the island's delivery_concurrency)")
     parser.add_argument("--ceiling-duration", type=float, default=2.5, help="seconds per ceiling (2.5)")
@@ -342,6 +425,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.hosts <= 250:
         parser.error("--hosts must be between 1 and 250")
+    if not 1 <= args.slow_followers <= 1000:
+        parser.error("--slow-followers must be between 1 and 1000")
     header("fan-out: one article to every follower inbox", "fanout")
     asyncio.run(run(args))
 

@@ -1,17 +1,28 @@
 """The delivery worker: sends queued activities, retries, gives up, never loses one.
 
 states: pending -> in_flight -> sent | pending (retry later) | gave_up
-A row is marked in_flight (and committed) before it is sent. When the node starts, rows left
-in_flight by a crash go back to pending: only what was in flight at the crash is sent twice,
-and receivers recognise the repeated activity id.
+
+A continuous pipeline, so that no remote can stall the others:
+- a row is claimed (state in_flight, committed) only when a slot is free for it and its POST
+  starts right after: at most `concurrency` rows in flight in all, and at most `per_host` for
+  one host (rows of a host at its limit stay pending, unclaimed);
+- each outcome is recorded as its POST completes; outcomes that complete while the previous
+  write runs are grouped into the next transaction (one commit for many, never a wait for the
+  slowest member); a slot is freed once its outcome is committed, and freeing one claims more.
+
+The crash bound: when the node starts, rows left in_flight go back to pending (`recover`). Only
+those are sent twice, and they are at most the rows whose POST had started and whose outcome
+was not yet committed: never more than `concurrency`, never more than `per_host` for one host.
+Receivers recognise the repeated activity id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
 
 import aiohttp
@@ -23,26 +34,44 @@ from federation.client import FederationClient, Signer
 from federation.documents import ActorUrls
 from federation.netguard import BlockedAddress
 from federation.retry import backoff, host_pause, is_final_failure, parse_retry_after
-from federation.workers import run_forever
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
-PER_HOST_IN_BATCH = 64
+CLAIM_ROWS = 500  # at most, rows looked at per claim query
+HEALTHY_RECHECK = timedelta(seconds=30)  # a host seen healthy is not written again before this
+PAYLOAD_CACHE = 64  # bodies kept between claims (a fan-out sends one body to many inboxes)
+MAX_ERROR_CHARS = 500
+RECORD_BATCH = 500
+RECORD_WINDOW = 0.01  # seconds the recorder waits for outcomes completing close together
 
 
 class DeliveryWorker:
     def __init__(self, sessionmaker: async_sessionmaker, client: FederationClient, *, base_url: str,
-                 concurrency: int = 32, give_up_after: timedelta = timedelta(hours=48),
-                 poll_interval: float = 0.5):
+                 concurrency: int = 32, per_host: int = 6, give_up_after: timedelta = timedelta(hours=48),
+                 poll_interval: float = 0.5, send_timeout: float = 120.0):
         self.sessionmaker = sessionmaker
         self.client = client
         self.base_url = base_url
-        self.semaphore = asyncio.Semaphore(concurrency)
+        self.concurrency = max(1, concurrency)
+        # While POSTs are running, claim once a few slots are free rather than for each one:
+        # fewer, larger claim transactions for the same pipeline.
+        self.claim_at_least = max(1, min(8, self.concurrency // 4))
+        self.per_host = max(1, per_host)
         self.give_up_after = give_up_after
         self.poll_interval = poll_interval
-        self.wake = asyncio.Event()
+        # The client bounds each request; this bounds a whole delivery (two knocks included), so
+        # that a slot can never be held for ever whatever a server does.
+        self.send_timeout = send_timeout
+        self.wake = asyncio.Event()  # new work written in this process, or a slot freed
         self._signers: dict[int, Signer] = {}
+        self._bodies: dict[int, tuple[bytes, int]] = {}  # outgoing id -> (body, actor id)
+        self._held = 0  # rows claimed whose outcome is not committed yet
+        self._held_by_host: Counter[str] = Counter()
+        self._sending: set[asyncio.Task] = set()
+        self._outcomes: list[tuple] = []  # completed, waiting for the recorder
+        self._outcome_ready = asyncio.Event()
+        self._healthy_since: dict[str, object] = {}  # host -> when its health row was last reset
+        self._recorder: asyncio.Task | None = None
 
     async def recover(self) -> int:
         """Put back deliveries that a crash left in flight."""
@@ -55,60 +84,137 @@ class DeliveryWorker:
             log.info("%d deliveries were in flight at the last stop: sending them again", result.rowcount)
         return result.rowcount
 
+    # ---- the pipeline -----------------------------------------------------------------------
     async def run_forever(self) -> None:
-        await run_forever(self.run_once, self.wake, self.poll_interval, "delivery")
+        """Claim as slots free up, until cancelled; completed outcomes are still written then."""
+        self._start_recorder()
+        try:
+            while True:
+                self.wake.clear()
+                try:
+                    started = await self._fill()
+                except Exception:
+                    log.exception("claiming deliveries failed")
+                    started = 0
+                if not started:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), self.poll_interval)
+        finally:
+            await self._shutdown()
 
     async def run_once(self) -> int:
-        """Claim the due deliveries, send them concurrently; returns how many were attempted."""
-        claimed = await self._claim()
-        if not claimed:
-            return 0
-        payloads = await self._payloads({d.outgoing_id for d in claimed})
-        outcomes = await asyncio.gather(*(self._deliver(d, *payloads[d.outgoing_id]) for d in claimed))
-        await self._record(outcomes)
-        return len(claimed)
+        """Send everything due now and wait until every outcome is recorded (tests step this);
+        returns how many deliveries were attempted."""
+        self._start_recorder()
+        attempted = 0
+        try:
+            while True:
+                self.wake.clear()
+                started = await self._fill()
+                attempted += started
+                if not started and not self._held:
+                    return attempted
+                if not started:
+                    await self.wake.wait()
+        finally:
+            await self._shutdown()
 
-    async def _claim(self) -> list[Delivery]:
+    def _start_recorder(self) -> None:
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_loop(), name="delivery-recorder")
+
+    async def _shutdown(self) -> None:
+        """Stop sending; write what already completed. Rows cut short stay in_flight (recover)."""
+        for task in list(self._sending):
+            task.cancel()
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._recorder is not None:
+            self._recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recorder
+            self._recorder = None
+        if self._outcomes:
+            with contextlib.suppress(Exception):
+                await self._record_all(self._take_outcomes())
+        self._held, self._held_by_host = 0, Counter()
+
+    async def _fill(self) -> int:
+        """Claim due rows for the free slots and start their POSTs; returns how many started."""
+        started = 0
+        if self._held and self.concurrency - self._held < self.claim_at_least:
+            return 0
+        while self._held < self.concurrency:
+            claimed = await self._claim(self.concurrency - self._held)
+            if not claimed:
+                break
+            for delivery, body, signer in claimed:
+                self._held += 1
+                self._held_by_host[delivery.host] += 1
+                task = asyncio.create_task(self._deliver(delivery, body, signer))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+            started += len(claimed)
+        return started
+
+    async def _claim(self, free: int) -> list[tuple[Delivery, bytes, Signer]]:
         now = utcnow()
+        full = [host for host, count in self._held_by_host.items() if count >= self.per_host]
         async with self.sessionmaker() as session:
             paused = select(HostHealth.host).where(HostHealth.paused_until > now)
-            rows = list(await session.scalars(
-                select(Delivery)
-                .where(Delivery.state == "pending", Delivery.next_try_at <= now,
-                       Delivery.host.not_in(paused))
-                .order_by(Delivery.next_try_at, Delivery.id)
-                .limit(BATCH)
+            query = (select(Delivery)
+                     .where(Delivery.state == "pending", Delivery.next_try_at <= now,
+                            Delivery.host.not_in(paused))
+                     .order_by(Delivery.next_try_at, Delivery.id)
+                     # Enough rows for the free slots even if the first hosts have little room
+                     # left; a host that fills up is left out of the next query.
+                     .limit(min(CLAIM_ROWS, 2 * free + self.per_host)))
+            if full:
+                query = query.where(Delivery.host.not_in(full))
+            rows = (await session.execute(query.with_only_columns(Delivery.id, Delivery.host))).all()
+            room: dict[str, int] = {}
+            chosen = []
+            for row_id, host in rows:
+                left = room.setdefault(host, self.per_host - self._held_by_host[host])
+                if left > 0:
+                    room[host] = left - 1
+                    chosen.append(row_id)
+                    if len(chosen) == free:
+                        break
+            if not chosen:
+                return []
+            # Claim only rows still pending (another process may share the database), and take
+            # back exactly the rows this statement changed.
+            claimed = list(await session.scalars(
+                update(Delivery).where(Delivery.id.in_(chosen), Delivery.state == "pending")
+                .values(state="in_flight", attempts=Delivery.attempts + 1)
+                .returning(Delivery),
+                execution_options={"synchronize_session": False},
             ))
-            per_host: dict[str, int] = defaultdict(int)
-            claimed = []
-            for row in rows:
-                per_host[row.host] += 1
-                if per_host[row.host] <= PER_HOST_IN_BATCH:
-                    claimed.append(row)
-            if claimed:
-                # Claim only rows still pending: another worker may share the database.
-                ids = [row.id for row in claimed]
-                await session.execute(
-                    update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "pending")
-                    .values(state="in_flight", attempts=Delivery.attempts + 1)
-                )
-                await session.commit()
-                claimed = list(await session.scalars(
-                    select(Delivery).where(Delivery.id.in_(ids), Delivery.state == "in_flight")
-                ))
-            return claimed
-
-    async def _payloads(self, outgoing_ids: set[int]) -> dict[int, tuple[bytes, Signer]]:
-        async with self.sessionmaker() as session:
-            rows = await session.execute(
-                select(OutgoingActivity.id, OutgoingActivity.payload, OutgoingActivity.actor_id)
-                .where(OutgoingActivity.id.in_(outgoing_ids))
-            )
-            result = {}
-            for outgoing_id, payload, actor_id in rows:
-                body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-                result[outgoing_id] = (body, await self._signer(session, actor_id))
+            await session.commit()
+            await self._load_bodies(session, {d.outgoing_id for d in claimed})
+            result = []
+            for delivery in claimed:
+                body, actor_id = self._bodies[delivery.outgoing_id]
+                result.append((delivery, body, await self._signer(session, actor_id)))
             return result
+
+    async def _load_bodies(self, session, outgoing_ids: set[int]) -> None:
+        missing = outgoing_ids - self._bodies.keys()
+        if not missing:
+            return
+        rows = await session.execute(
+            select(OutgoingActivity.id, OutgoingActivity.payload, OutgoingActivity.actor_id)
+            .where(OutgoingActivity.id.in_(missing))
+        )
+        for outgoing_id, payload, actor_id in rows:
+            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+            self._bodies[outgoing_id] = (body, actor_id)
+        while len(self._bodies) > max(PAYLOAD_CACHE, len(outgoing_ids)):
+            oldest = next(iter(self._bodies))
+            if oldest in outgoing_ids:
+                break
+            del self._bodies[oldest]
 
     async def _signer(self, session, actor_id: int) -> Signer:
         if actor_id not in self._signers:
@@ -117,22 +223,62 @@ class DeliveryWorker:
                                              actor.private_key_pem)
         return self._signers[actor_id]
 
-    async def _deliver(self, delivery: Delivery, body: bytes, signer: Signer) -> tuple:
+    async def _deliver(self, delivery: Delivery, body: bytes, signer: Signer) -> None:
         status, retry_after, error = None, None, None
-        async with self.semaphore:
-            try:
-                result = await self.client.post_activity(delivery.inbox_url, body, signer)
-                status, retry_after = result.status, result.retry_after
-                if status >= 300:
-                    error = f"HTTP {status}: {result.body_excerpt[:200]}"
-            except BlockedAddress as blocked:
-                status, error = 403, str(blocked)  # final: we will not send there
-            except (aiohttp.ClientError, TimeoutError, OSError) as failure:
-                error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
-        return delivery, status, retry_after, error
+        try:
+            result = await asyncio.wait_for(self.client.post_activity(delivery.inbox_url, body, signer),
+                                            self.send_timeout)
+            status, retry_after = result.status, result.retry_after
+            if status >= 300:
+                error = f"HTTP {status}: {result.body_excerpt[:200]}"
+        except BlockedAddress as blocked:
+            status, error = 403, str(blocked)  # final: we will not send there
+        except (aiohttp.ClientError, TimeoutError, OSError) as failure:
+            error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+        except asyncio.CancelledError:
+            raise  # stopping: the row stays in_flight and goes back to pending at the next start
+        except Exception as failure:  # whatever a server made the HTTP stack do: retry later
+            log.warning("delivery %d to %s: unexpected %r", delivery.id, delivery.inbox_url, failure)
+            error = f"{type(failure).__name__}: {failure}"
+        self._outcomes.append((delivery, status, retry_after, _clean_error(error)))
+        self._outcome_ready.set()
+
+    # ---- recording --------------------------------------------------------------------------
+    def _take_outcomes(self) -> list[tuple]:
+        outcomes, self._outcomes = self._outcomes[:RECORD_BATCH], self._outcomes[RECORD_BATCH:]
+        if not self._outcomes:
+            self._outcome_ready.clear()
+        return outcomes
+
+    async def _record_loop(self) -> None:
+        """Writes the outcomes that completed since the last write, in one transaction."""
+        while True:
+            await self._outcome_ready.wait()
+            await asyncio.sleep(RECORD_WINDOW)
+            outcomes = self._take_outcomes()
+            await self._record_all(outcomes)
+            for delivery, *_ in outcomes:
+                self._held -= 1
+                self._held_by_host[delivery.host] -= 1
+                if self._held_by_host[delivery.host] <= 0:
+                    del self._held_by_host[delivery.host]
+            self.wake.set()  # slots are free: claim more
+
+    async def _record_all(self, outcomes: list[tuple]) -> None:
+        try:
+            await self._record(outcomes)
+            return
+        except Exception:
+            if len(outcomes) == 1:
+                log.exception("recording the outcome of delivery %d failed; it stays in flight "
+                              "until the next start", outcomes[0][0].id)
+                return
+            log.exception("recording %d delivery outcomes failed; trying them one by one", len(outcomes))
+        for outcome in outcomes:
+            await self._record_all([outcome])
 
     async def _record(self, outcomes: list[tuple]) -> None:
-        """Write the outcome of a round in one transaction; successes in one statement."""
+        """Write outcomes in one transaction; successes in one statement."""
         now = utcnow()
         sent: dict[int, list[int]] = defaultdict(list)  # status -> delivery ids
         host_alive: dict[str, bool] = {}
@@ -140,7 +286,7 @@ class DeliveryWorker:
         async with self.sessionmaker() as session:
             for delivery, status, retry_after, error in outcomes:
                 ok = status is not None and 200 <= status < 300
-                # A 4xx answer still proves the host is up; one success in a round is enough.
+                # A 4xx answer still proves the host is up; one success in a batch is enough.
                 alive = ok or is_final_failure(status)
                 host_alive[delivery.host] = host_alive.get(delivery.host, False) or alive
                 if not alive:
@@ -159,13 +305,23 @@ class DeliveryWorker:
                              delivery.inbox_url, error, delay)
                 await session.execute(update(Delivery).where(Delivery.id == delivery.id).values(**values))
             for status, ids in sent.items():
-                for start in range(0, len(ids), 500):
-                    await session.execute(
-                        update(Delivery).where(Delivery.id.in_(ids[start:start + 500]))
-                        .values(state="sent", finished_at=now, last_status=status, last_error=None))
+                await session.execute(
+                    update(Delivery).where(Delivery.id.in_(ids))
+                    .values(state="sent", finished_at=now, last_status=status, last_error=None))
             for host, alive in host_alive.items():
+                # Under a steady flow each batch proves most hosts alive again: their row is
+                # written at most every HEALTHY_RECHECK, not once per batch.
+                if alive and now - self._healthy_since.get(host, now - HEALTHY_RECHECK) < HEALTHY_RECHECK:
+                    continue
                 await self._record_host(session, host, alive, host_error.get(host), now)
             await session.commit()
+        for host, alive in host_alive.items():
+            if not alive:
+                self._healthy_since.pop(host, None)
+            elif host not in self._healthy_since or now - self._healthy_since[host] >= HEALTHY_RECHECK:
+                self._healthy_since[host] = now
+        if len(self._healthy_since) > 10_000:
+            self._healthy_since.clear()
 
     async def _record_host(self, session, host: str, alive: bool, error, now) -> None:
         health = await session.get(HostHealth, host)
@@ -185,3 +341,11 @@ class DeliveryWorker:
                 health.paused_until = now + pause
                 log.warning("host %s failed %d times in a row: paused for %s", host,
                             health.consecutive_failures, pause)
+
+
+def _clean_error(error: str | None) -> str | None:
+    """What a server said, as text both databases store: no NUL or other control characters."""
+    if error is None:
+        return None
+    cleaned = "".join(c if c.isprintable() else " " for c in error[:MAX_ERROR_CHARS])
+    return cleaned.encode("utf-8", "replace").decode("utf-8")

@@ -100,7 +100,7 @@ async def _workers(app: web.Application):
     sessions = app[appkeys.SESSIONS]
     delivery = DeliveryWorker(
         sessions, app[appkeys.CLIENT], base_url=settings.url,
-        concurrency=settings.delivery_concurrency,
+        concurrency=settings.delivery_concurrency, per_host=settings.delivery_per_host,
         give_up_after=timedelta(hours=settings.delivery_give_up_hours),
         poll_interval=settings.poll_interval,
     )
