@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import IntegrityError
+
 from archipel import remote_media
 from archipel.errors import InvalidInput
 from archipel.storage.tables import RemoteImage
@@ -29,7 +31,8 @@ HOST_PAUSE_SECONDS = 60.0  # after a network failure or a 429/5xx, that host wai
 
 
 class RemoteImageWorker:
-    def __init__(self, sessions, client: FederationClient, signer: Signer | None, directory: str | Path):
+    def __init__(self, sessions, client: FederationClient, signer: Signer | None, directory: str | Path, *,
+                 sync_every: float = 0.0):
         self.sessions = sessions
         self.client = client
         self.signer = signer
@@ -38,12 +41,20 @@ class RemoteImageWorker:
         self._in_flight: set[str] = set()
         self._paused_until: dict[str, float] = {}
         self._hosts = asyncio.Semaphore(HOSTS_AT_ONCE)
+        # Reading which pictures are wanted walks every remote actor and replica: not every round.
+        self.sync_every = sync_every
+        self._synced_at = float("-inf")
 
     async def run_once(self) -> int:
         """Sync what is wanted, fetch what is due; returns how many pictures were fetched or refused."""
         async with self.sessions() as session:
-            await remote_media.sync_wanted(session, self.directory)
-            await session.commit()
+            if time.monotonic() - self._synced_at >= self.sync_every:
+                self._synced_at = time.monotonic()
+                try:
+                    await remote_media.sync_wanted(session, self.directory)
+                    await session.commit()
+                except IntegrityError:  # another runner added the same picture first: next sync
+                    await session.rollback()
             rows = await remote_media.due(session, PER_ROUND * 4)
         now = time.monotonic()
         by_host: dict[str, list] = {}

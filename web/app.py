@@ -116,7 +116,7 @@ async def _workers(app: web.Application):
     app[appkeys.INBOX_WORKER] = inbox
     app[appkeys.CATALOG_WORKER] = catalogs
     images = RemoteImageWorker(sessions, app[appkeys.CLIENT], app[appkeys.ISLAND_SIGNER],
-                               settings.effective_media_directory)
+                               settings.effective_media_directory, sync_every=max(settings.poll_interval * 20, 2.0))
     app[appkeys.REMOTE_IMAGE_WORKER] = images
     app[appkeys.INCOMING].on_stored = inbox.wake.set
     await delivery.recover()
@@ -124,9 +124,8 @@ async def _workers(app: web.Application):
              asyncio.create_task(inbox.run_forever(), name="inbox-worker"),
              asyncio.create_task(catalogs.run_forever(), name="catalog-sync"),
              asyncio.create_task(_mail_loop(app), name="mail"),
-             # Avatars and covers of other servers: a sync of what is wanted is cheap but not
-             # free, hence a slower poll than the queues'.
-             asyncio.create_task(run_forever(images.run_once, images.wake, max(settings.poll_interval * 10, 1.0),
+             # Avatars and covers of other servers: nothing waits on them, a slower poll will do.
+             asyncio.create_task(run_forever(images.run_once, images.wake, max(settings.poll_interval * 4, 1.0),
                                              "remote-images"), name="remote-images")]
     yield
     for task in tasks:
