@@ -102,7 +102,9 @@ class RemoteImageWorker:
             error = f"storing: {failure}"
         async with self.sessions() as session:
             row = await session.get(RemoteImage, row_id)
-            if row is None or row.key != key:  # no longer wanted meanwhile
+            if row is None or row.key != key:  # no longer wanted meanwhile: nor is its file
+                if prepared is not None:
+                    remote_media.file_path(self.directory, key).unlink(missing_ok=True)
                 return
             if prepared is not None and error is None:
                 remote_media.record_stored(row, prepared)
