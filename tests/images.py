@@ -3,6 +3,7 @@ pictures good and bad to put on it."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import struct
 import zlib
@@ -19,6 +20,8 @@ class ImageHost:
         self.url = f"http://{host}:{self.sock.getsockname()[1]}"
         self.files: dict[str, tuple[int, dict, bytes]] = {}  # path -> (status, headers, body)
         self.requests: list[str] = []  # paths asked for, in order
+        self.delay = 0.0  # seconds each answer takes
+        self.active = self.most_at_once = 0  # requests being answered now, and at most
         self.runner: web.AppRunner | None = None
 
     def put(self, path: str, body: bytes, content_type: str = "image/png", status: int = 200,
@@ -44,6 +47,16 @@ class ImageHost:
 
     async def _get(self, request: web.Request) -> web.Response:
         self.requests.append(request.path)
+        self.active += 1
+        self.most_at_once = max(self.most_at_once, self.active)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            return self._answer(request)
+        finally:
+            self.active -= 1
+
+    def _answer(self, request: web.Request) -> web.Response:
         if request.path not in self.files:
             return web.Response(status=404)
         status, headers, body = self.files[request.path]

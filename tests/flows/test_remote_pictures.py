@@ -4,6 +4,7 @@ contact another server. What is refused shows the drawn placeholder."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from html.parser import HTMLParser
@@ -15,11 +16,13 @@ from sqlalchemy import select
 
 from archipel import remote_media
 from archipel.avatars import default_avatar, default_header
-from archipel.storage.tables import ItemAuthor, RemoteImage, StoredObject
+from archipel.storage.tables import ItemAuthor, RemoteActor, RemoteImage, StoredObject, utcnow
+from federation.remote_images import RemoteImageWorker
 from tests.flows.test_conversations import Speaker, fetch_page, publish_fiche
 from tests.images import SVG_WITH_SCRIPT, ImageHost, jpeg_with_gps, png, png_claiming
 from tests.nodes import wait_for
 from tests.web.test_auth import browser_like
+from web import appkeys
 
 
 @pytest.fixture
@@ -273,3 +276,51 @@ async def test_pages_say_img_self_and_keep_the_referrer_home(island):
     assert csp["img-src"] == ["'self'"] and csp["default-src"] == ["'self'"]
     assert headers["Referrer-Policy"] == "same-origin"
     assert not re.search(r"https?://(?!127\.0\.0\.1)", headers["Content-Security-Policy"])
+
+
+async def stepped_worker(node) -> RemoteImageWorker:
+    return RemoteImageWorker(node.sessions, node.app[appkeys.CLIENT], node.app[appkeys.ISLAND_SIGNER],
+                             node.settings.effective_media_directory)
+
+
+async def add_actors(node, host: ImageHost, paths: list[str]) -> list[str]:
+    urls = [f"{host.url}{path}" for path in paths]
+    async with node.sessions() as session:
+        for number, url in enumerate(urls):
+            uri = f"{host.url}/users/u{number}"
+            session.add(RemoteActor(uri=uri, host=host.url.split("://")[1], type="Person", inbox=f"{uri}/inbox",
+                                    icon_url=url, document={}))
+        await session.commit()
+    return urls
+
+
+async def test_a_failing_host_is_asked_once_then_left_alone(make_island, pictures):
+    node = await make_island("brest", workers=False)
+    paths = [f"/avatars/{number}.png" for number in range(6)]
+    for path in paths:
+        pictures.put(path, b"busy", "text/plain", status=503)
+    urls = await add_actors(node, pictures, paths)
+    worker = await stepped_worker(node)
+    await worker.run_once()
+    await worker.run_once()
+    assert len(pictures.requests) == 1  # the host said 503: nobody asks it again for a while
+    rows = [await image_row(node, url) for url in urls]
+    failed = [row for row in rows if row.attempts]
+    assert len(failed) == 1 and failed[0].state == "pending" and failed[0].next_try_at > utcnow()
+    assert "503" in failed[0].last_error
+
+
+async def test_one_host_is_asked_for_one_picture_at_a_time(make_island, pictures):
+    node = await make_island("brest", workers=False)
+    paths = [f"/avatars/{number}.png" for number in range(5)]
+    for path in paths:
+        pictures.put(path, png(8, 8))
+    urls = await add_actors(node, pictures, paths)
+    worker = await stepped_worker(node)
+    pictures.delay = 0.05
+    await asyncio.gather(worker.run_once(), worker.run_once())  # two rounds at once: still one by one
+    while await worker.run_once():
+        pass
+    assert pictures.most_at_once == 1
+    assert sorted(pictures.requests) == sorted(paths)  # each picture once, not once per round
+    assert [(await image_row(node, url)).state for url in urls] == ["stored"] * len(urls)
