@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 ACCEPT_IMAGES = "image/webp, image/png, image/jpeg, image/gif;q=0.9"
 PER_ROUND = 20
 HOSTS_AT_ONCE = 4
+MAX_HOST_LOCKS = 1000
 HOST_PAUSE_SECONDS = 60.0  # after a network failure or a 429/5xx, that host waits
 
 
@@ -40,6 +41,7 @@ class RemoteImageWorker:
         self.wake = asyncio.Event()
         self._in_flight: set[str] = set()
         self._paused_until: dict[str, float] = {}
+        self._host_locks: dict[str, asyncio.Lock] = {}
         self._hosts = asyncio.Semaphore(HOSTS_AT_ONCE)
         # Reading which pictures are wanted walks every remote actor and replica: not every round.
         self.sync_every = sync_every
@@ -64,21 +66,24 @@ class RemoteImageWorker:
                 continue
             if len(by_host.setdefault(host, [])) < 2 and sum(map(len, by_host.values())) < PER_ROUND:
                 by_host[host].append((row.id, row.key, row.url))
+                self._in_flight.add(row.key)  # now: a concurrent round must not pick it too
         results = await asyncio.gather(*(self._host_round(host, jobs) for host, jobs in by_host.items()))
         return sum(results)
 
     async def _host_round(self, host: str, jobs: list[tuple[int, str, str]]) -> int:
         done = 0
-        async with self._hosts:
-            for row_id, key, url in jobs:  # one at a time per host
-                if self._paused_until.get(host, 0) > time.monotonic():
-                    break
-                self._in_flight.add(key)
-                try:
+        try:
+            async with self._hosts, self._host_locks.setdefault(host, asyncio.Lock()):
+                for row_id, key, url in jobs:  # one at a time per host, whatever the rounds
+                    if self._paused_until.get(host, 0) > time.monotonic():
+                        break
                     await self._fetch_one(host, row_id, key, url)
                     done += 1
-                finally:
-                    self._in_flight.discard(key)
+        finally:
+            self._in_flight.difference_update(key for _id, key, _url in jobs)
+            if len(self._host_locks) > MAX_HOST_LOCKS:  # forget idle hosts (none is waited on)
+                self._host_locks = {name: lock for name, lock in self._host_locks.items()
+                                    if lock.locked() or getattr(lock, "_waiters", None)}
         return done
 
     async def _fetch_one(self, host: str, row_id: int, key: str, url: str) -> None:
