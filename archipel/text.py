@@ -13,6 +13,8 @@ import re
 import nh3
 from markdown_it import MarkdownIt
 
+from archipel.safe_urls import safe_url
+
 # What Mastodon keeps, plus headings, images and tables that our own pages show.
 ALLOWED_TAGS = {
     "p", "br", "span", "a", "del", "s", "pre", "blockquote", "code", "b", "strong", "u", "i", "em",
@@ -32,6 +34,18 @@ MAX_SOURCE_CHARS = 100_000
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
 
 
+def _url_attribute(element: str, attribute: str, value: str) -> str | None:
+    """Links and images: the one safe-URL rule, plus paths of this island and mail addresses.
+    nh3 alone lets a scheme-relative `//elsewhere` and `http://user:password@host` through."""
+    if attribute not in ("href", "src"):
+        return value
+    if value.startswith("mailto:") and element == "a":
+        return value
+    if value.startswith(("/", "#")) and not value.startswith("//") and "\\" not in value:
+        return value
+    return safe_url(value)
+
+
 def sanitize_html(raw: str) -> str:
     """Keep only harmless markup; links get rel=nofollow noopener."""
     return nh3.clean(
@@ -40,6 +54,7 @@ def sanitize_html(raw: str) -> str:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener noreferrer",
+        attribute_filter=_url_attribute,
     )
 
 

@@ -18,8 +18,10 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
+from archipel import remote_media
 from archipel.errors import InvalidInput
 from archipel.identity import actor_uri, object_uri
+from archipel.safe_urls import safe_url
 from archipel.storage.tables import Block, Interaction, LocalActor, RemoteActor, StoredObject, utcnow
 from archipel.text import render_markdown, sanitize_html
 
@@ -31,11 +33,6 @@ SHOWN_DEPTH = 5  # deeper replies are drawn at this indentation
 MAX_REPLY_CHARS = 5000
 _SHOWN_COLUMNS = ("id", "uri", "url", "is_local", "author_uri", "local_author_id", "in_reply_to", "content", "summary",
                   "language", "published", "updated", "hidden_at", "deleted_at")
-
-
-def safe_url(url: str | None) -> str | None:
-    """Only http(s) URLs ever become links or images (a remote profile may claim `javascript:`)."""
-    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
 
 
 @dataclass
@@ -279,14 +276,16 @@ async def describe_authors(session: AsyncSession, base_url: str, uris: set[str])
             uri = local_names[actor.username]
             host = base_url.split("://", 1)[-1].rstrip("/")
             avatar = (actor.avatar or {}).get("url")
-            local_path = isinstance(avatar, str) and avatar.startswith("/") and not avatar.startswith("//")
+            own = isinstance(avatar, str) and (avatar.startswith(base_url.rstrip("/") + "/")
+                                               or (avatar.startswith("/") and not avatar.startswith("//")))
             found[uri] = Author(uri, actor.display_name or actor.username, f"{base_url.rstrip('/')}/@{actor.username}",
-                                avatar if local_path else safe_url(avatar), f"@{actor.username}@{host}")
+                                avatar if own else None, f"@{actor.username}@{host}")
     remote = [uri for uri in uris if uri not in found]
     if remote:
         for actor in await session.scalars(select(RemoteActor).where(RemoteActor.uri.in_(remote))):
             found[actor.uri] = Author(actor.uri, actor.display_name or actor.username or actor.uri,
-                                      safe_url(actor.url) or safe_url(actor.uri), safe_url(actor.icon_url),
+                                      safe_url(actor.url) or safe_url(actor.uri),
+                                      remote_media.local_url(base_url, actor.icon_url),  # served from here
                                       f"@{actor.username}@{actor.host}" if actor.username else "")
     for uri in uris - set(found):
         found[uri] = Author(uri, uri, safe_url(uri), None)

@@ -27,10 +27,11 @@ from federation.documents import ActorUrls
 from federation.inbox import InboxReceiver
 from federation.incoming_store import IncomingStore
 from federation.processing import InboxWorker
+from federation.remote_images import RemoteImageWorker
 from federation.workers import run_forever
 from web import appkeys
 from web.auth import csrf_middleware
-from web.middleware import error_middleware, proxy_middleware
+from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware
 from web.pages import make_templates
 from web.routes import setup_routes
 
@@ -41,7 +42,8 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> web.Applicati
     app = web.Application(
         # Uploads need more than inboxes; inboxes read at most max_body_bytes themselves.
         client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes + MULTIPART_ALLOWANCE),
-        middlewares=[proxy_middleware(settings.trusted_proxies), error_middleware, csrf_middleware],
+        middlewares=[proxy_middleware(settings.trusted_proxies), privacy_headers_middleware, error_middleware,
+                     csrf_middleware],
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.TEMPLATES] = make_templates()
@@ -113,12 +115,18 @@ async def _workers(app: web.Application):
     app[appkeys.DELIVERY_WORKER] = delivery
     app[appkeys.INBOX_WORKER] = inbox
     app[appkeys.CATALOG_WORKER] = catalogs
+    images = RemoteImageWorker(sessions, app[appkeys.CLIENT], app[appkeys.ISLAND_SIGNER],
+                               settings.effective_media_directory, sync_every=max(settings.poll_interval * 20, 2.0))
+    app[appkeys.REMOTE_IMAGE_WORKER] = images
     app[appkeys.INCOMING].on_stored = inbox.wake.set
     await delivery.recover()
     tasks = [asyncio.create_task(delivery.run_forever(), name="delivery-worker"),
              asyncio.create_task(inbox.run_forever(), name="inbox-worker"),
              asyncio.create_task(catalogs.run_forever(), name="catalog-sync"),
-             asyncio.create_task(_mail_loop(app), name="mail")]
+             asyncio.create_task(_mail_loop(app), name="mail"),
+             # Avatars and covers of other servers: nothing waits on them, a slower poll will do.
+             asyncio.create_task(run_forever(images.run_once, images.wake, max(settings.poll_interval * 4, 1.0),
+                                             "remote-images"), name="remote-images")]
     yield
     for task in tasks:
         task.cancel()

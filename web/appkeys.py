@@ -12,6 +12,7 @@ from federation.delivery import DeliveryWorker
 from federation.inbox import InboxReceiver
 from federation.incoming_store import IncomingStore
 from federation.processing import InboxWorker
+from federation.remote_images import RemoteImageWorker
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -24,4 +25,5 @@ INBOX = web.AppKey("inbox", InboxReceiver)
 INBOX_WORKER = web.AppKey("inbox_worker", InboxWorker)
 DELIVERY_WORKER = web.AppKey("delivery_worker", DeliveryWorker)
 CATALOG_WORKER = web.AppKey("catalog_worker", CatalogSyncWorker)
+REMOTE_IMAGE_WORKER = web.AppKey("remote_image_worker", RemoteImageWorker)
 TEMPLATES = web.AppKey("templates", Environment)

@@ -49,6 +49,24 @@ def proxy_middleware(trusted: tuple[str, ...]):
     return middleware
 
 
+# Where a visitor came from is nobody else's business: another server reached by a link learns
+# nothing (not even this island's name), while our own pages still see their own referrer.
+# `same-origin` rather than `strict-origin-when-cross-origin`, which would hand the island's
+# origin to every server linked from a reply. A route may set a stricter one (media: no-referrer).
+REFERRER_POLICY = "same-origin"
+
+
+@web.middleware
+async def privacy_headers_middleware(request: web.Request, handler):
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:  # raised answers (404, redirects) are responses too
+        error.headers.setdefault("Referrer-Policy", REFERRER_POLICY)
+        raise
+    response.headers.setdefault("Referrer-Policy", REFERRER_POLICY)
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     try:

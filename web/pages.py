@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from html import unescape
+import re
 from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
 from babel.dates import format_date, format_datetime
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from markupsafe import Markup
 from jinja2.runtime import Context
 
 from archipel import notifications
+from archipel.safe_urls import safe_url
 from web import appkeys, auth, i18n
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -43,6 +47,28 @@ def _format_datetime(context: Context, value: datetime) -> str:
     return format_datetime(value, "short", locale=context.get("lang", i18n.DEFAULT_LANGUAGE))
 
 
+_IMG = re.compile(r"<img\b[^>]*>")
+_ATTRIBUTE = re.compile(r'\s(src|alt)="([^"]*)"')
+
+
+@pass_context
+def _own_images(context: Context, sanitized: str) -> Markup:
+    """Sanitised HTML whose pictures are all this island's: an `<img>` pointing elsewhere (in a
+    reply from another server) becomes its description, so that showing a page never makes the
+    visitor's browser contact another server. Only for HTML that went through sanitize_html
+    (whose attribute values are quoted and escaped)."""
+    own = context.get("base_url", "").rstrip("/") + "/"
+
+    def keep(match: re.Match) -> str:
+        attributes = dict(_ATTRIBUTE.findall(match.group(0)))
+        src = unescape(attributes.get("src", ""))
+        if src.startswith(own) or (src.startswith("/") and not src.startswith("//")):
+            return match.group(0)
+        return f'<span class="remote-image">{attributes["alt"]}</span>' if attributes.get("alt") else ""
+
+    return Markup(_IMG.sub(keep, sanitized or ""))
+
+
 def page_url(item) -> str:
     """Where this island shows an item: its own URL if local, else the local page of the replica
     (the origin is linked from there), so the archipelago stays readable when an island is down."""
@@ -62,6 +88,10 @@ def make_templates() -> Environment:
     environment.filters["format_date"] = _format_date
     environment.filters["format_datetime"] = _format_datetime
     environment.filters["page_url"] = page_url
+    # Any URL another server gave (an item's `url`, a profile, a file): "" unless it passes the
+    # one rule (archipel/safe_urls.py). Templates link only when it is not empty.
+    environment.filters["own_images"] = _own_images
+    environment.filters["safe_url"] = lambda url: safe_url(url) or ""
     i18n.translations()  # compile the catalogues now, not during the first request
     return environment
 
@@ -78,7 +108,9 @@ def render(request: web.Request, template: str, *, status: int = 200, alternate:
     response.headers["Vary"] = "Accept, Accept-Language, Cookie"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
+        # Pictures only from the island: other servers' avatars and covers are served from
+        # here (archipel/remote_media.py), so a visitor's browser never contacts them.
+        "default-src 'self'; img-src 'self'; style-src 'self' 'unsafe-inline'; "
         "script-src 'self'; frame-ancestors 'none'"
     )
     if alternate:

@@ -315,6 +315,29 @@ class Media(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RemoteImage(Base):
+    """A picture another server shows (an actor's avatar, a replicated item's cover), fetched
+    once by the island, checked and re-encoded like an upload, and served from here: a visitor's
+    browser never asks another server for it. Keyed by the SHA-256 of its URL, which names its
+    file and its local URL; a new URL (a changed avatar) is a new row, the old one goes."""
+
+    __tablename__ = "remote_images"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of url, hex
+    url: Mapped[str] = mapped_column(String(2000))
+    purpose: Mapped[str] = mapped_column(String(16))  # avatar | cover
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | stored | failed
+    content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CatalogSync(Base):
     """Walking another island's catalog: first everything (backfill), then what changed (catch-up).
 

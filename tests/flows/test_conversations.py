@@ -5,6 +5,7 @@ The remote server (tests/remote.py) signs what it sends and verifies what it rec
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -119,8 +120,11 @@ async def test_replies_and_replies_to_replies_render_as_a_tree(island, remote):
     assert "5 réponses" in html
     # Author, avatar (no referrer, lazy), link to profile and to the original, machine-readable date.
     assert "Mia Lenoir" in html and f'href="{remote.url}/@mia"' in html
-    assert re.search(r'<img class="avatar" src="https://cdn.example/mia.png"[^>]*loading="lazy"[^>]*'
+    # The avatar is served by the island (archipel/remote_media.py), never from its server.
+    key = hashlib.sha256(b"https://cdn.example/mia.png").hexdigest()
+    assert re.search(rf'<img class="avatar" src="{island.url}/images-distantes/{key}"[^>]*loading="lazy"[^>]*'
                      r'referrerpolicy="no-referrer"', html)
+    assert "cdn.example" not in html
     assert f'href="{remote.url}/@rosa/1"' in html
     assert '<time datetime="2025-05-14T09:00:00+00:00">' in html
 

@@ -18,7 +18,7 @@ import logging
 from aiohttp import web
 from sqlalchemy import select
 
-from archipel import content
+from archipel import avatars, content, remote_media
 from archipel import media as media_store
 from archipel.errors import InvalidInput
 from archipel.identity import actor_uri
@@ -149,6 +149,25 @@ async def serve(request: web.Request) -> web.StreamResponse:
         "Cache-Control": CACHE_FOREVER if public else "private, no-store",
     }
     return web.FileResponse(path, headers=headers)
+
+
+@routes.get(remote_media.ROUTE + "/{key}")
+async def serve_remote(request: web.Request) -> web.StreamResponse:
+    """A picture of another server, as the island keeps it; a drawn placeholder until then (not
+    fetched yet, or refused): the visitor's browser never asks the other server."""
+    key = request.match_info["key"]
+    if not remote_media.is_key(key):
+        raise web.HTTPNotFound(text="no such image")
+    async with request.app[appkeys.SESSIONS]() as session:
+        shown = await remote_media.shown(session, request.app[appkeys.SETTINGS].effective_media_directory, key)
+    if shown.path is not None:
+        return web.FileResponse(shown.path, headers={
+            **SECURITY_HEADERS, "Content-Type": shown.content_type, "Content-Disposition": "inline",
+            "Cache-Control": "public, max-age=86400"})
+    drawn = avatars.default_header(key) if shown.purpose == "cover" else avatars.default_avatar(key)
+    # Not for long: the real picture replaces it as soon as it is fetched.
+    return web.Response(body=drawn, headers={**SECURITY_HEADERS, "Content-Type": "image/png",
+                                             "Cache-Control": "public, max-age=60"})
 
 
 async def sweep_pending_files(app: web.Application) -> None:

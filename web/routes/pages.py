@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
-from archipel import content, reuse, social, threads
+from archipel import content, remote_media, reuse, social, threads
 from archipel.accounts import find_actor, island_actor
 from archipel.fiches import LICENCES
+from archipel.safe_urls import safe_url
 from archipel.storage.tables import LocalActor, RemoteActor, StoredObject
 from archipel.text import html_to_text
 from archipel.themes import theme_key
@@ -133,7 +134,7 @@ async def object_page(request: web.Request, item: StoredObject) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     if item.kind in ("fiche", "resource"):
         return await fiche_page(request, item, counts, thread)
-    author_url = ActorUrls(settings.url, author.username).profile if author else item.author_uri
+    author_url = ActorUrls(settings.url, author.username).profile if author else safe_url(item.author_uri)
     return await page(request, "object.html", alternate=item.uri, item=item, counts=counts, thread=thread,
                       conversation=conversation, author_url=author_url,
                       author_name=author.display_name if author else item.author_uri,
@@ -150,7 +151,7 @@ async def author_links(session, settings, uris: list[str]) -> list[dict]:
             continue
         remote = await session.scalar(select(RemoteActor).where(RemoteActor.uri == uri))
         links.append({"name": (remote.display_name or remote.username) if remote else uri,
-                      "url": (remote.url or uri) if remote else uri})
+                      "url": (safe_url(remote.url) or safe_url(uri)) if remote else safe_url(uri)})
     return links
 
 
@@ -168,4 +169,5 @@ async def fiche_page(request: web.Request, item: StoredObject, counts, thread) -
     description = item.fields.get("pitch") or item.summary or html_to_text(item.content)[:300]
     return await page(request, "fiche.html", alternate=item.uri, item=item, authors=authors, origin=origin,
                       derivatives=derivatives, licence=licence, counts=counts, thread=thread,
-                      description=description, attachments=attachments)
+                      description=description, attachments=attachments,
+                      cover_url=remote_media.cover_url(settings.url, item))
