@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 KEY_REFRESH_INTERVAL = timedelta(minutes=10)
 ACTOR_MAX_AGE = timedelta(days=1)
+KEY_ID_MAX = 2000  # the column's length
 
 
 class ActorError(Exception):
@@ -43,6 +44,18 @@ def _keys_in(document: dict) -> list[dict]:
     return [k for k in as_list(document.get("publicKey")) if isinstance(k, dict)]
 
 
+def _own_key(document: dict, uri: str) -> dict | None:
+    """The key this actor's document names as its own: owned by the actor (or owner left out,
+    inside the actor's own document) and with an id on the actor's host. A document can never
+    claim a key of another server, so it can never shadow another actor's key."""
+    for key in _keys_in(document):
+        key_id = key.get("id")
+        if (isinstance(key_id, str) and len(key_id) <= KEY_ID_MAX and host_of(key_id) == host_of(uri)
+                and id_of(key.get("owner")) in (uri, None) and isinstance(key.get("publicKeyPem"), str)):
+            return key
+    return None
+
+
 def parse_actor(document: dict, fetched_from: str) -> dict:
     """The columns of a RemoteActor from an actor document, checked."""
     uri = document.get("id")
@@ -55,7 +68,7 @@ def parse_actor(document: dict, fetched_from: str) -> dict:
     if not inbox:
         raise ActorError(f"actor {uri} has no inbox")
     endpoints = document.get("endpoints") if isinstance(document.get("endpoints"), dict) else {}
-    key = next((k for k in _keys_in(document) if id_of(k.get("owner")) in (uri, None)), None)
+    key = _own_key(document, uri)
     icon = as_list(document.get("icon"))
     return {
         "uri": uri,
@@ -113,8 +126,10 @@ class ActorDirectory:
             raise
 
     async def fetch(self, uri: str) -> RemoteActor:
-        document = await self.client.fetch_json(uri.split("#")[0], self.signer)
-        return await self.store(document, uri)
+        """The actor at `uri`, as the URL that finally answered describes itself. A profile URL
+        (`https://host/@bob`) gives the actor it names on the same host (`/users/bob`)."""
+        fetched = await self.client.fetch_object(uri.split("#")[0], self.signer)
+        return await self.store(fetched.document, fetched.url)
 
     async def store(self, document: dict, fetched_from: str) -> RemoteActor:
         """Insert or refresh the actor. Two requests may fetch the same new actor at once: the
@@ -156,7 +171,11 @@ class ActorDirectory:
         if not refresh and key_id in self._keys:
             return self._keys[key_id]
         async with self.sessionmaker() as session:
-            actor = await session.scalar(select(RemoteActor).where(RemoteActor.key_id == key_id))
+            # Only an actor of the key's own host can hold it (rows stored before that rule
+            # included); two holders on one host: ask the key's URL who owns it.
+            holders = list(await session.scalars(select(RemoteActor).where(
+                RemoteActor.key_id == key_id, RemoteActor.host == host_of(key_id)).limit(2)))
+        actor = holders[0] if len(holders) == 1 else None
         if actor is not None and actor.public_key_pem:
             if not refresh:
                 return self._remember_key(ActorKey(key_id, actor.uri, actor.public_key_pem, actor.fetched_at))
@@ -166,12 +185,13 @@ class ActorDirectory:
 
     async def _fetch_key(self, key_id: str) -> ActorKey | None:
         url = key_id.split("#")[0]
-        document = await self.client.fetch_json(url, self.signer)
+        fetched = await self.client.fetch(url, self.signer)
+        document = fetched.document
         if any(kind in ACTOR_TYPES for kind in types_of(document)):
             actor_id = document.get("id")
-            if actor_id == url:
-                actor = await self.store(document, url)
-            elif isinstance(actor_id, str) and host_of(actor_id) == host_of(url):
+            if fetched.answers_for(actor_id):
+                actor = await self.store(document, fetched.url)
+            elif isinstance(actor_id, str) and host_of(actor_id) == host_of(key_id):
                 # GoToSocial serves an actor stub at its key URL: the actor itself is elsewhere.
                 actor = await self.get(actor_id, refresh=True)
             else:
@@ -180,10 +200,13 @@ class ActorDirectory:
             owner = id_of(document.get("owner"))
             if document.get("id") != key_id or not owner:
                 raise ActorError(f"{key_id} is neither an actor nor a key with an owner")
+            if host_of(owner) != host_of(key_id):
+                raise ActorError(f"{key_id} names an owner on another host ({owner})")
             actor = await self.get(owner, refresh=True)
-        if actor.key_id != key_id or not actor.public_key_pem:
+        # Whoever served what: the key is the actor's only if the actor's own document names it.
+        if actor.key_id != key_id or not actor.public_key_pem or host_of(actor.uri) != host_of(key_id):
             raise ActorError(f"actor {actor.uri} does not claim the key {key_id}")
-        return ActorKey(key_id, actor.uri, actor.public_key_pem, actor.fetched_at)
+        return self._remember_key(ActorKey(key_id, actor.uri, actor.public_key_pem, actor.fetched_at))
 
     async def _local_key(self, key_id: str) -> ActorKey | None:
         username = key_id.split("#")[0].rstrip("/").rsplit("/", 1)[-1]
