@@ -97,6 +97,10 @@ class InboxReceiver:
             log.info("activity %s from %s: its id is not on the actor's host, dropped",
                      normalised.get("id"), actor_uri)
             return InboxOutcome(202, "activity id on another host than its actor: dropped")
+        if not (isinstance(activity.get("id"), str) and activity["id"]):
+            # Named by its digest from now on, so that what it leads to (a like, a follow) has
+            # an id too, and a resent copy is "already received".
+            activity = {**activity, "id": key}
         inserted = await self.store.add(
             activity_uri=key,
             activity_type=kind[:32], actor_uri=actor_uri, signer_uri=signer_uri,
