@@ -59,7 +59,7 @@ async def lift(node, block_id: int) -> None:
 
 async def processed(node, activity_id: str):
     async def done():
-        rows = [r for r in await node.incoming() if r.activity_uri == activity_id]
+        rows = [r for r in await node.incoming() if r.payload.get("id") == activity_id]
         return rows[0] if rows and rows[0].state != "received" else None
     return await wait_for(done, message=f"{activity_id} processed")
 
