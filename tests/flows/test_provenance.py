@@ -6,6 +6,7 @@ with a key of its own). Everything goes through a real island's inboxes and work
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -16,7 +17,8 @@ from archipel.storage.tables import IncomingActivity, Interaction, RemoteActor
 from federation.client import FederationClient, FetchError
 from federation.discovery import actor_id_of
 from federation.keys import public_key_pem
-from tests.nodes import wait_for
+from tests.nodes import bound_socket, wait_for
+from tests.processes import cli
 from tests.remote import RemoteServer, other_key
 
 AS = "https://www.w3.org/ns/activitystreams"
@@ -255,3 +257,19 @@ async def test_a_profile_url_naming_an_actor_of_another_host_is_refused(island, 
         await actor_id_of(island.directory_service.client, f"{evil.url}/@rosa", allow_private_networks=True,
                           signer=island.directory_service.signer)
     assert await actor_row(island, remote.actor_uri("rosa")) is None
+
+
+async def test_archipel_follow_takes_a_profile_url_of_the_same_host_only(tmp_path, remote, evil):
+    sock = bound_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+    folder = tmp_path / "ile"
+    await asyncio.to_thread(cli, "init", folder, "--url", url, "--name", "Île", "--allow-private-networks")
+    remote.serve(f"{remote.url}/@rosa", remote.documents["/users/rosa"])
+    done = await asyncio.to_thread(cli, "follow", folder, f"{remote.url}/@rosa")
+    assert done.stdout.strip() == f"follow request sent to {remote.actor_uri('rosa')}"
+
+    evil.serve(f"{evil.url}/@rosa", remote.documents["/users/rosa"])
+    refused = await asyncio.to_thread(cli, "follow", folder, f"{evil.url}/@rosa", check=False)
+    assert refused.returncode != 0 and "claims the id" in refused.stderr
+    assert "Traceback" not in refused.stderr
