@@ -25,11 +25,12 @@ log = logging.getLogger(__name__)
 
 KEY_REFRESH_INTERVAL = timedelta(minutes=10)
 ACTOR_MAX_AGE = timedelta(days=1)
-KEY_ID_MAX = 2000  # the column's length
+URI_MAX = KEY_ID_MAX = 2000  # the columns' length
 
 
-class ActorError(Exception):
-    """A remote actor document is missing, malformed or inconsistent."""
+class ActorError(FetchError):
+    """A remote actor document is missing, malformed or inconsistent: a failed fetch of an actor,
+    so that a caller catching FetchError catches it too."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def _own_key(document: dict, uri: str) -> dict | None:
     claim a key of another server, so it can never shadow another actor's key."""
     for key in _keys_in(document):
         key_id = key.get("id")
-        if (isinstance(key_id, str) and len(key_id) <= KEY_ID_MAX and host_of(key_id) == host_of(uri)
+        if (isinstance(key_id, str) and len(key_id) <= KEY_ID_MAX and key_id.isprintable()
+                and host_of(key_id) == host_of(uri)
                 and id_of(key.get("owner")) in (uri, None) and isinstance(key.get("publicKeyPem"), str)):
             return key
     return None
@@ -64,27 +66,44 @@ def parse_actor(document: dict, fetched_from: str) -> dict:
     kinds = types_of(document)
     if not any(kind in ACTOR_TYPES for kind in kinds):
         raise ActorError(f"{uri} is not an actor (type {kinds})")
-    inbox = id_of(document.get("inbox"))
+    if len(uri) > URI_MAX or not uri.isprintable():
+        raise ActorError(f"actor id {uri[:200]!r} is too long or not printable")
+    inbox = _uri(document.get("inbox"))
     if not inbox:
-        raise ActorError(f"actor {uri} has no inbox")
+        raise ActorError(f"actor {uri} has no usable inbox")
     endpoints = document.get("endpoints") if isinstance(document.get("endpoints"), dict) else {}
     key = _own_key(document, uri)
     icon = as_list(document.get("icon"))
+    urls = as_list(document.get("url"))
     return {
         "uri": uri,
-        "host": host_of(uri),
+        "host": host_of(uri)[:300],
         "type": next(kind for kind in kinds if kind in ACTOR_TYPES),
-        "username": str(document.get("preferredUsername") or "")[:200],
-        "display_name": text_value(document, "name")[:500],
+        "username": _text(document.get("preferredUsername"), 200),
+        "display_name": _text(text_value(document, "name"), 500),
         "inbox": inbox,
-        "shared_inbox": id_of(endpoints.get("sharedInbox")) if endpoints else None,
-        "followers_uri": id_of(document.get("followers")),
-        "url": id_of(document.get("url")) if not isinstance(document.get("url"), list) else id_of(document["url"][0]),
-        "icon_url": (id_of(icon[0].get("url")) if icon and isinstance(icon[0], dict) else None),
+        "shared_inbox": _uri(endpoints.get("sharedInbox")),
+        "followers_uri": _uri(document.get("followers")),
+        "url": _uri(urls[0]) if urls else None,
+        "icon_url": (_uri(icon[0].get("url")) if icon and isinstance(icon[0], dict) else None),
         "key_id": key.get("id") if key else None,
-        "public_key_pem": key.get("publicKeyPem") if key else None,
+        "public_key_pem": _text(key.get("publicKeyPem"), 20_000, keep_lines=True) if key else None,
         "document": document,
     }
+
+
+def _uri(value) -> str | None:
+    """A URI that fits its column (both databases) and holds no control character, else None."""
+    uri = id_of(value)
+    return uri if isinstance(uri, str) and 0 < len(uri) <= URI_MAX and uri.isprintable() else None
+
+
+def _text(value, limit: int, *, keep_lines: bool = False) -> str:
+    """A string for a column: bounded, without NUL and control characters (PostgreSQL refuses NUL)."""
+    if not isinstance(value, str):
+        return ""
+    allowed = "\n" if keep_lines else ""
+    return "".join(c for c in value if c.isprintable() or c in allowed)[:limit]
 
 
 class ActorDirectory:

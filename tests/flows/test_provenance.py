@@ -273,3 +273,28 @@ async def test_archipel_follow_takes_a_profile_url_of_the_same_host_only(tmp_pat
     refused = await asyncio.to_thread(cli, "follow", folder, f"{evil.url}/@rosa", check=False)
     assert refused.returncode != 0 and "claims the id" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"url": [], "name": "Mal\x00lory\x07", "preferredUsername": {"not": "a string"}},
+     {"url": None, "display_name": "Mallory", "username": ""}),
+    ({"icon": [{"url": "https://img.example/" + "a" * 3000}], "followers": "https://x.example/\x00f",
+      "endpoints": {"sharedInbox": ["a", "b"]}},
+     {"icon_url": None, "followers_uri": None, "shared_inbox": None}),
+])
+async def test_a_hostile_actor_document_is_stored_within_bounds(island, evil, article, fields, expected):
+    """Both databases accept what is stored: no NUL, nothing over a column's length."""
+    mallory = evil.actor_uri("mallory")
+    evil.documents["/users/mallory"].update(fields)
+    assert (await send(evil, island, like(mallory, article, f"{mallory}#likes/1"), name="mallory",
+                       key=evil.key))[0] == 202
+    row = await actor_row(island, mallory)
+    assert {name: getattr(row, name) for name in expected} == expected
+
+
+async def test_an_actor_with_an_unusable_inbox_is_refused_not_a_500(island, evil, article):
+    mallory = evil.actor_uri("mallory")
+    evil.documents["/users/mallory"]["inbox"] = "https://x.example/" + "i" * 3000
+    status, _ = await send(evil, island, like(mallory, article, f"{mallory}#likes/1"), name="mallory", key=evil.key)
+    assert status == 401
+    assert await actor_row(island, mallory) is None
