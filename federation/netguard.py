@@ -35,7 +35,7 @@ class BlockedAddress(FetchError):
 
 # A host name as servers write it: ASCII labels (punycode for the others), no empty label.
 HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$")
-# What inet_aton would read as an IPv4 address: digits, hex (0x..) and octal parts, 1 to 4 of them.
+# Could be an IPv4 address as inet_aton reads it (decimal, hex 0x.., octal 0.. parts): then ask it.
 IPV4_LIKE = re.compile(r"^[0-9a-fx.]+$")
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
