@@ -25,10 +25,12 @@ log = logging.getLogger(__name__)
 
 KEY_REFRESH_INTERVAL = timedelta(minutes=10)
 ACTOR_MAX_AGE = timedelta(days=1)
+URI_MAX = KEY_ID_MAX = 2000  # the columns' length
 
 
-class ActorError(Exception):
-    """A remote actor document is missing, malformed or inconsistent."""
+class ActorError(FetchError):
+    """A remote actor document is missing, malformed or inconsistent: a failed fetch of an actor,
+    so that a caller catching FetchError catches it too."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,19 @@ def _keys_in(document: dict) -> list[dict]:
     return [k for k in as_list(document.get("publicKey")) if isinstance(k, dict)]
 
 
+def _own_key(document: dict, uri: str) -> dict | None:
+    """The key this actor's document names as its own: owned by the actor (or owner left out,
+    inside the actor's own document) and with an id on the actor's host. A document can never
+    claim a key of another server, so it can never shadow another actor's key."""
+    for key in _keys_in(document):
+        key_id = key.get("id")
+        if (isinstance(key_id, str) and len(key_id) <= KEY_ID_MAX and key_id.isprintable()
+                and host_of(key_id) == host_of(uri)
+                and id_of(key.get("owner")) in (uri, None) and isinstance(key.get("publicKeyPem"), str)):
+            return key
+    return None
+
+
 def parse_actor(document: dict, fetched_from: str) -> dict:
     """The columns of a RemoteActor from an actor document, checked."""
     uri = document.get("id")
@@ -51,27 +66,44 @@ def parse_actor(document: dict, fetched_from: str) -> dict:
     kinds = types_of(document)
     if not any(kind in ACTOR_TYPES for kind in kinds):
         raise ActorError(f"{uri} is not an actor (type {kinds})")
-    inbox = id_of(document.get("inbox"))
+    if len(uri) > URI_MAX or not uri.isprintable():
+        raise ActorError(f"actor id {uri[:200]!r} is too long or not printable")
+    inbox = _uri(document.get("inbox"))
     if not inbox:
-        raise ActorError(f"actor {uri} has no inbox")
+        raise ActorError(f"actor {uri} has no usable inbox")
     endpoints = document.get("endpoints") if isinstance(document.get("endpoints"), dict) else {}
-    key = next((k for k in _keys_in(document) if id_of(k.get("owner")) in (uri, None)), None)
+    key = _own_key(document, uri)
     icon = as_list(document.get("icon"))
+    urls = as_list(document.get("url"))
     return {
         "uri": uri,
-        "host": host_of(uri),
+        "host": host_of(uri)[:300],
         "type": next(kind for kind in kinds if kind in ACTOR_TYPES),
-        "username": str(document.get("preferredUsername") or "")[:200],
-        "display_name": text_value(document, "name")[:500],
+        "username": _text(document.get("preferredUsername"), 200),
+        "display_name": _text(text_value(document, "name"), 500),
         "inbox": inbox,
-        "shared_inbox": id_of(endpoints.get("sharedInbox")) if endpoints else None,
-        "followers_uri": id_of(document.get("followers")),
-        "url": id_of(document.get("url")) if not isinstance(document.get("url"), list) else id_of(document["url"][0]),
-        "icon_url": (id_of(icon[0].get("url")) if icon and isinstance(icon[0], dict) else None),
+        "shared_inbox": _uri(endpoints.get("sharedInbox")),
+        "followers_uri": _uri(document.get("followers")),
+        "url": _uri(urls[0]) if urls else None,
+        "icon_url": (_uri(icon[0].get("url")) if icon and isinstance(icon[0], dict) else None),
         "key_id": key.get("id") if key else None,
-        "public_key_pem": key.get("publicKeyPem") if key else None,
+        "public_key_pem": _text(key.get("publicKeyPem"), 20_000, keep_lines=True) if key else None,
         "document": document,
     }
+
+
+def _uri(value) -> str | None:
+    """A URI that fits its column (both databases) and holds no control character, else None."""
+    uri = id_of(value)
+    return uri if isinstance(uri, str) and 0 < len(uri) <= URI_MAX and uri.isprintable() else None
+
+
+def _text(value, limit: int, *, keep_lines: bool = False) -> str:
+    """A string for a column: bounded, without NUL and control characters (PostgreSQL refuses NUL)."""
+    if not isinstance(value, str):
+        return ""
+    allowed = "\n" if keep_lines else ""
+    return "".join(c for c in value if c.isprintable() or c in allowed)[:limit]
 
 
 class ActorDirectory:
@@ -113,8 +145,10 @@ class ActorDirectory:
             raise
 
     async def fetch(self, uri: str) -> RemoteActor:
-        document = await self.client.fetch_json(uri.split("#")[0], self.signer)
-        return await self.store(document, uri)
+        """The actor at `uri`, as the URL that finally answered describes itself. A profile URL
+        (`https://host/@bob`) gives the actor it names on the same host (`/users/bob`)."""
+        fetched = await self.client.fetch_object(uri.split("#")[0], self.signer)
+        return await self.store(fetched.document, fetched.url)
 
     async def store(self, document: dict, fetched_from: str) -> RemoteActor:
         """Insert or refresh the actor. Two requests may fetch the same new actor at once: the
@@ -156,7 +190,11 @@ class ActorDirectory:
         if not refresh and key_id in self._keys:
             return self._keys[key_id]
         async with self.sessionmaker() as session:
-            actor = await session.scalar(select(RemoteActor).where(RemoteActor.key_id == key_id))
+            # Only an actor of the key's own host can hold it (rows stored before that rule
+            # included); two holders on one host: ask the key's URL who owns it.
+            holders = list(await session.scalars(select(RemoteActor).where(
+                RemoteActor.key_id == key_id, RemoteActor.host == host_of(key_id)).limit(2)))
+        actor = holders[0] if len(holders) == 1 else None
         if actor is not None and actor.public_key_pem:
             if not refresh:
                 return self._remember_key(ActorKey(key_id, actor.uri, actor.public_key_pem, actor.fetched_at))
@@ -166,12 +204,13 @@ class ActorDirectory:
 
     async def _fetch_key(self, key_id: str) -> ActorKey | None:
         url = key_id.split("#")[0]
-        document = await self.client.fetch_json(url, self.signer)
+        fetched = await self.client.fetch(url, self.signer)
+        document = fetched.document
         if any(kind in ACTOR_TYPES for kind in types_of(document)):
             actor_id = document.get("id")
-            if actor_id == url:
-                actor = await self.store(document, url)
-            elif isinstance(actor_id, str) and host_of(actor_id) == host_of(url):
+            if fetched.answers_for(actor_id):
+                actor = await self.store(document, fetched.url)
+            elif isinstance(actor_id, str) and host_of(actor_id) == host_of(key_id):
                 # GoToSocial serves an actor stub at its key URL: the actor itself is elsewhere.
                 actor = await self.get(actor_id, refresh=True)
             else:
@@ -180,10 +219,13 @@ class ActorDirectory:
             owner = id_of(document.get("owner"))
             if document.get("id") != key_id or not owner:
                 raise ActorError(f"{key_id} is neither an actor nor a key with an owner")
+            if host_of(owner) != host_of(key_id):
+                raise ActorError(f"{key_id} names an owner on another host ({owner})")
             actor = await self.get(owner, refresh=True)
-        if actor.key_id != key_id or not actor.public_key_pem:
+        # Whoever served what: the key is the actor's only if the actor's own document names it.
+        if actor.key_id != key_id or not actor.public_key_pem or host_of(actor.uri) != host_of(key_id):
             raise ActorError(f"actor {actor.uri} does not claim the key {key_id}")
-        return ActorKey(key_id, actor.uri, actor.public_key_pem, actor.fetched_at)
+        return self._remember_key(ActorKey(key_id, actor.uri, actor.public_key_pem, actor.fetched_at))
 
     async def _local_key(self, key_id: str) -> ActorKey | None:
         username = key_id.split("#")[0].rstrip("/").rsplit("/", 1)[-1]

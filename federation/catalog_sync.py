@@ -78,7 +78,11 @@ class CatalogSyncWorker:
                 sync = await session.get(CatalogSync, sync_id)
                 url = f"{sync.catalog_url}?after={sync.cursor}"
                 try:
-                    page = normalize(await self.directory.client.fetch_json(url, self.directory.signer))
+                    fetched = await self.directory.client.fetch(url, self.directory.signer)
+                    if not same_host(fetched.url, sync.catalog_url):
+                        # The page vouches for the items of the host that answered it only.
+                        raise FetchError(f"{url} was answered from another host ({fetched.url})")
+                    page = normalize(fetched.document)
                     count, cursor = await self._apply_page(session, sync, page)
                 except (FetchError, ValueError) as error:
                     await session.rollback()

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
 from federation import signatures
+from federation.as2 import host_of
 from federation.domains import DomainPolicy
 from federation.keys import load_private_key
-from federation.netguard import BlockedAddress, GuardedResolver, check_url
+from federation.netguard import BlockedAddress, FetchError, GuardedResolver, check_url
+
+__all__ = ["ACCEPT_AS2", "BlockedAddress", "FederationClient", "FetchError", "Fetched", "PostResult", "Signer"]
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +26,20 @@ ACCEPT_AS2 = 'application/activity+json, application/ld+json; profile="https://w
 USER_AGENT = "Archipel/0.1 (+https://archipel.invalid)"
 
 
-class FetchError(Exception):
-    """A remote document could not be had; `status` is the HTTP status when there was one."""
+MAX_REDIRECTS = 3
+REDIRECTS = (301, 302, 303, 307, 308)
 
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.status = status
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched JSON document and the URL that finally answered it."""
+
+    document: dict
+    url: str
+
+    def answers_for(self, claimed) -> bool:
+        """Does the document's `id` name the URL it was served from? (a fragment aside)"""
+        return isinstance(claimed, str) and claimed.split("#")[0] == self.url.split("#")[0]
 
 
 @dataclass(frozen=True)
@@ -89,45 +101,60 @@ class FederationClient:
         return self._session
 
     def check(self, url: str) -> str:
+        """Scheme, address and domain policy of one URL, before any connection to it."""
         url = check_url(url, allow_private=self.allow_private)
         if not self.policy.allows_url(url):
             raise BlockedAddress(f"{urlsplit(url).netloc} is not a server this island federates with")
         return url
 
     async def fetch_json(self, url: str, signer: Signer | None, *, accept: str = ACCEPT_AS2) -> dict:
-        """Signed GET of an AS2 (or JRD) document: size-limited, must be a JSON object."""
-        try:
-            self.check(url)
-        except BlockedAddress as error:
-            raise FetchError(str(error)) from None
+        """Signed GET of an AS2 (or JRD) document: size-limited, must be a JSON object.
+        Says nothing of where the document came from: for objects and actors, `fetch_object`."""
+        return (await self.fetch(url, signer, accept=accept)).document
+
+    async def fetch(self, url: str, signer: Signer | None, *, accept: str = ACCEPT_AS2) -> Fetched:
+        """The document and the URL that finally answered it (after our own redirects)."""
         first = self.preferred_scheme(url)
         try:
             return await self._get_json(url, signer, accept, first)
+        except BlockedAddress:
+            raise
         except FetchError as error:
             if signer is None or error.status not in (400, 401):
                 raise
             second = "rfc9421" if first == "cavage" else "cavage"
-            document = await self._get_json(url, signer, accept, second)
+            fetched = await self._get_json(url, signer, accept, second)
             self._remember_scheme(url, second)
-            return document
+            return fetched
 
-    async def _get_json(self, url: str, signer: Signer | None, accept: str, scheme: str) -> dict:
-        headers = {"Accept": accept}
-        if signer is not None:
-            headers.update(signatures.sign_request("GET", url, signer.key_id, signer.private_key,
-                                                   scheme=scheme))
+    async def fetch_object(self, url: str, signer: Signer | None) -> Fetched:
+        """An object or actor that counts for where it came from: its `id` is the URL that
+        finally answered, or it is fetched again by that id when the id is on the same host
+        (a profile URL `/@bob` that serves the actor `/users/bob`). Anything else is refused:
+        a document never speaks for another URL than its own."""
+        fetched = await self.fetch(url, signer)
+        claimed = fetched.document.get("id")
+        if fetched.answers_for(claimed):
+            return fetched
+        if isinstance(claimed, str) and host_of(claimed) == host_of(fetched.url):
+            again = await self.fetch(claimed, signer)
+            if again.answers_for(again.document.get("id")):
+                return again
+            claimed = again.document.get("id")
+        raise FetchError(f"GET {url}: the document answered from {fetched.url} claims the id {claimed!r}")
+
+    async def _get_json(self, url: str, signer: Signer | None, accept: str, scheme: str) -> Fetched:
         try:
-            async with self.session.get(url, headers=headers, allow_redirects=True, max_redirects=3) as response:
+            async with self._get_following(url, signer, accept, scheme) as (response, final_url):
                 if response.status >= 400:
                     raise FetchError(f"GET {url}: HTTP {response.status}", response.status)
                 if accept == ACCEPT_AS2 and not _is_as2(response.headers.get("Content-Type", "")):
                     raise FetchError(f"GET {url}: not an ActivityStreams document "
                                      f"({response.headers.get('Content-Type', 'no type')})")
                 body = await _read_limited(response, self.max_bytes)
-                final_url = str(response.url)
-        except BlockedAddress as error:
-            raise FetchError(str(error)) from None
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except FetchError:
+            raise
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
             raise FetchError(f"GET {url}: {type(error).__name__}: {error}") from None
         try:
             document = json.loads(body)
@@ -135,9 +162,29 @@ class FederationClient:
             raise FetchError(f"GET {url}: invalid JSON") from None
         if not isinstance(document, dict):
             raise FetchError(f"GET {url}: the document is not a JSON object")
-        if final_url != url:
-            check_url(final_url, allow_private=self.allow_private)
-        return document
+        return Fetched(document, final_url)
+
+    @asynccontextmanager
+    async def _get_following(self, url: str, signer: Signer | None, accept: str, scheme: str):
+        """GET with redirects followed here, never by the HTTP library: every hop is checked
+        (scheme, address, domain policy) before it is connected to, and signed for its own URL.
+        Yields (response, the URL that answered) once a hop answers with something else than a
+        redirect; no body is read before that."""
+        for _ in range(MAX_REDIRECTS + 1):
+            self.check(url)
+            headers = {"Accept": accept}
+            if signer is not None:
+                headers.update(signatures.sign_request("GET", url, signer.key_id, signer.private_key,
+                                                       scheme=scheme))
+            async with self.session.get(url, headers=headers, allow_redirects=False) as response:
+                location = response.headers.get("Location")
+                if response.status not in REDIRECTS or not location:
+                    yield response, url
+                    return
+            next_url = urljoin(url, location.strip())
+            log.debug("GET %s redirected to %s", url, next_url)
+            url = next_url.split("#")[0]
+        raise FetchError(f"GET {url}: more than {MAX_REDIRECTS} redirects")
 
     async def fetch_bytes(self, url: str, signer: Signer | None, *, accept: str, max_bytes: int,
                           max_redirects: int = 3) -> bytes:
@@ -183,6 +230,7 @@ class FederationClient:
     async def _post_signed(self, inbox_url: str, body: bytes, signer: Signer, scheme: str) -> PostResult:
         headers = signatures.sign_request("POST", inbox_url, signer.key_id, signer.private_key, body=body,
                                           content_type="application/activity+json", scheme=scheme)
+        # A redirect is not followed: the signature names this URL, and a 3xx is a failure to deliver.
         async with self.session.post(inbox_url, data=body, headers=headers, allow_redirects=False) as response:
             excerpt = (await response.content.read(300)).decode("utf-8", "replace")
             return PostResult(response.status, response.headers.get("Retry-After"), excerpt)

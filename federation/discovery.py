@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit
 
-from federation.client import FederationClient, FetchError
+from federation.as2 import types_of
+from federation.client import FederationClient, FetchError, Signer
+from federation.vocabulary import ACTOR_TYPES
 
 ACCT = re.compile(r"^@?(?P<user>[^@\s]+)@(?P<host>[^@\s/]+)$")
 JRD = "application/jrd+json"
@@ -91,12 +93,23 @@ async def resolve_handle(client: FederationClient, handle: str, *, scheme: str =
     raise FetchError(f"WebFinger for {handle} has no ActivityPub actor link")
 
 
-async def actor_id_of(client: FederationClient, target: str, *, allow_private_networks: bool) -> str:
-    """An actor id from what a person typed: a URL as it is, an @user@host handle through WebFinger.
+async def actor_id_of(client: FederationClient, target: str, *, allow_private_networks: bool,
+                      signer: Signer | None = None) -> str:
+    """An actor id from what a person typed: an @user@host handle through WebFinger; a URL given
+    a signer is asked for the actor it serves (a profile URL such as `https://host/@bob` names the
+    actor `https://host/users/bob`: only an id on the host that answered counts), without one it
+    comes back as it is (`ActorDirectory.get` applies the same rule when it fetches it).
     Anything else comes back unchanged, for the caller to refuse."""
     target = target.strip()
+    if target.startswith(("http://", "https://")):
+        if signer is None:
+            return target
+        fetched = await client.fetch_object(target, signer)
+        if not any(kind in ACTOR_TYPES for kind in types_of(fetched.document)):
+            raise FetchError(f"{target} is not an actor")
+        return fetched.url
     parsed = parse_handle(target)
-    if target.startswith(("http://", "https://")) or parsed is None:
+    if parsed is None:
         return target
     scheme = webfinger_scheme(parsed[1], allow_private_networks=allow_private_networks)
     return await resolve_handle(client, target, scheme=scheme)

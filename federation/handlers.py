@@ -144,7 +144,7 @@ async def _trusted_object(ctx) -> dict:
             raise Ignored(f"object {object_id} is claimed for a foreign host by {actor_of(ctx)}")
         return obj
     # Not trusted, or only a reference: ask the origin (signed GET), which then vouches for it.
-    fetched = normalize(await ctx.directory.client.fetch_json(object_id, ctx.directory.signer))
+    fetched = normalize((await ctx.directory.client.fetch_object(object_id, ctx.directory.signer)).document)
     if fetched.get("id") != object_id:
         raise Ignored(f"{object_id} answered with another id ({fetched.get('id')})")
     return fetched
@@ -288,7 +288,7 @@ async def on_announce(ctx) -> None:
     if existing is not None and (existing.deleted_at is not None or existing.is_local):
         raise Ignored("deleted: never re-created" if existing.deleted_at else "one of ours")
     try:
-        obj = normalize(await ctx.directory.client.fetch_json(target, ctx.directory.signer))
+        obj = normalize((await ctx.directory.client.fetch_object(target, ctx.directory.signer)).document)
     except FetchError as error:
         if existing is not None and error.status == 410:  # re-shared because it was withdrawn
             await content.withdraw(ctx.session, existing)

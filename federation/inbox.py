@@ -8,6 +8,7 @@ fetches its object from the origin instead of believing the body.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class InboxOutcome:
 
 
 ACCEPTED = "accepted"
+ACTIVITY_URI_MAX = 2000  # the column's length: a longer id is stored under a digest
 
 
 class InboxReceiver:
@@ -90,8 +92,17 @@ class InboxReceiver:
         if not trusted:
             log.info("activity %s from %s signed by %s: body not trusted",
                      normalised.get("id"), actor_uri, signer_uri)
+        key = provenance_key(normalised, actor_uri, signer_uri, trusted, activity)
+        if key is None:
+            log.info("activity %s from %s: its id is not on the actor's host, dropped",
+                     normalised.get("id"), actor_uri)
+            return InboxOutcome(202, "activity id on another host than its actor: dropped")
+        if not (isinstance(activity.get("id"), str) and activity["id"]):
+            # Named by its digest from now on, so that what it leads to (a like, a follow) has
+            # an id too, and a resent copy is "already received".
+            activity = {**activity, "id": key}
         inserted = await self.store.add(
-            activity_uri=normalised.get("id") if isinstance(normalised.get("id"), str) else None,
+            activity_uri=key,
             activity_type=kind[:32], actor_uri=actor_uri, signer_uri=signer_uri,
             body_trusted=trusted, payload=activity,
         )
@@ -110,6 +121,32 @@ class InboxReceiver:
         except (FetchError, ActorError) as error:
             return InboxOutcome(401, f"signature key {signed.key_id}: {error}")
         return InboxOutcome(401, f"signature does not verify with the key {signed.key_id}")
+
+
+def provenance_key(activity: dict, actor_uri: str, signer_uri: str, trusted: bool, raw: dict) -> str | None:
+    """The key under which an activity is stored once, or None when it must be dropped.
+
+    An activity's id names it only on its actor's host, and only when the actor itself signed
+    it: anyone else could send `https://victim/activities/1` first and have the real one
+    dropped as "already received". So an id on another host drops the activity; a copy
+    relayed by another signer is stored under a key of its own (the id and the signer); an
+    activity without an id under a digest of its JSON (keys sorted) and the signer, so that
+    sending the same activity again is "already received" and it is processed at most once.
+    """
+    activity_id = activity.get("id")
+    if isinstance(activity_id, str) and activity_id:
+        if host_of(activity_id) != host_of(actor_uri):
+            return None
+        if trusted and len(activity_id) <= ACTIVITY_URI_MAX:
+            return activity_id
+        return _derived("relayed", signer_uri, activity_id.encode())
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _derived("unnamed", signer_uri, canonical.encode())
+
+
+def _derived(kind: str, signer_uri: str, content: bytes) -> str:
+    digest = hashlib.sha256(signer_uri.encode() + b"\n" + content).hexdigest()
+    return f"urn:archipel:{kind}:{digest}"
 
 
 def _verifies(signed, public_key_pem: str) -> bool:

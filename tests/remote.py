@@ -28,6 +28,7 @@ class RemoteServer:
         self.documents: dict[str, dict] = {}  # path -> document served as AS2
         self.received: list[dict] = []  # {"path", "activity", "verified", "scheme"}
         self.fetches: list[str] = []  # paths of every GET served
+        self.redirects: dict[str, str] = {}  # path -> Location answered with a 302
         self.get_delay = 0.0
         self.refused: list[dict] = []  # requests answered 401 for their signature scheme
         self.inbox_status = 202
@@ -78,6 +79,8 @@ class RemoteServer:
         self.fetches.append(request.path)
         if self.get_delay:
             await asyncio.sleep(self.get_delay)
+        if request.path in self.redirects:
+            return web.Response(status=302, headers={"Location": self.redirects[request.path]})
         document = self.documents.get(request.path)
         if document is None:
             return web.Response(status=404)

@@ -59,7 +59,7 @@ async def lift(node, block_id: int) -> None:
 
 async def processed(node, activity_id: str):
     async def done():
-        rows = [r for r in await node.incoming() if r.activity_uri == activity_id]
+        rows = [r for r in await node.incoming() if r.payload.get("id") == activity_id]
         return rows[0] if rows and rows[0].state != "received" else None
     return await wait_for(done, message=f"{activity_id} processed")
 
@@ -411,3 +411,23 @@ async def test_an_account_is_blocked_by_its_handle_through_webfinger(make_island
     assert (block.kind, block.target) == ("account", nantes.actor_uri("yann"))
     policy = brest.app[appkeys.CLIENT].policy
     assert not policy.allows_actor(nantes.actor_uri("yann")) and policy.allows_actor(nantes.actor_uri("lena"))
+
+
+async def test_an_account_is_blocked_by_its_profile_url_or_as_typed_when_unreachable(island, remote):
+    """A profile URL (`/@rosa`, as GoToSocial and Mastodon show) blocks the actor it serves on its
+    own host; a URL that cannot be fetched is blocked as typed: a block never waits on its target."""
+    remote.serve(f"{remote.url}/@rosa", remote.documents["/users/rosa"])
+    await add_moderator(island)
+    unreachable = "http://127.0.0.3:9/users/gone"
+    async with browser_like() as http:
+        await log_in(http, island, "gwen")
+        for target in (f"{remote.url}/@rosa", unreachable):
+            async with http.get(f"{island.url}/espace/moderation/blocages") as response:
+                token = hidden_csrf(await response.text())
+            async with http.post(f"{island.url}/espace/moderation/blocages", allow_redirects=False,
+                                 data={"csrf_token": token, "kind": "account", "target": target,
+                                       "severity": "block", "reason": "Spam"}) as response:
+                assert response.status == 303
+    async with island.sessions() as session:
+        targets = sorted(block.target for block in await session.scalars(select(Block)))
+    assert targets == sorted([remote.actor_uri("rosa"), unreachable])

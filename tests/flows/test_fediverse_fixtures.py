@@ -115,7 +115,7 @@ class Fediverse:
         last = []
 
         async def done():
-            last[:] = [r for r in await self.island.incoming() if r.activity_uri == activity["id"]]
+            last[:] = [r for r in await self.island.incoming() if r.payload.get("id") == activity["id"]]
             return last[0] if last and last[0].state != "received" else None
 
         try:

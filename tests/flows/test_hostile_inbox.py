@@ -55,7 +55,9 @@ def reply(remote, island, article: str, content: str, *, note_id: str | None = N
 
 
 async def rows_for(island, activity_id: str):
-    return [row for row in await island.incoming() if row.activity_uri == activity_id]
+    """The stored rows carrying this activity (a copy relayed by another signer is stored under a
+    key of its own, so the payload's id is what names it here)."""
+    return [row for row in await island.incoming() if row.payload.get("id") == activity_id]
 
 
 async def settled(island, activity_id: str, timeout: float = 10.0):

@@ -5,7 +5,7 @@ from tests.nodes import wait_for
 
 async def _settled(island, activity_id):
     for row in await island.incoming():
-        if row.activity_uri == activity_id and row.state != "received":
+        if row.payload.get("id") == activity_id and row.state != "received":
             return row
     return None
 

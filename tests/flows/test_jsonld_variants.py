@@ -55,7 +55,7 @@ async def send(island, remote, document: dict) -> object:
     activity_id = document.get("id") or document.get("@id")
 
     async def settled():
-        rows = [r for r in await island.incoming() if r.activity_uri == activity_id]
+        rows = [r for r in await island.incoming() if r.payload.get("id") == activity_id]
         return rows and rows[0].state != "received" and rows[0]
 
     return await wait_for(settled, message=f"{activity_id} to be processed")

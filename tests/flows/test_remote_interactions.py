@@ -33,7 +33,7 @@ async def settled(island, activity_id: str, timeout: float = 10.0):
     last = []
 
     async def done():
-        last[:] = [r for r in await island.incoming() if r.activity_uri == activity_id]
+        last[:] = [r for r in await island.incoming() if r.payload.get("id") == activity_id]
         return last[0] if last and last[0].state != "received" else None
 
     try:

@@ -23,12 +23,16 @@ PATH = "/espace/moderation/blocages"
 
 
 async def resolve_account(request: web.Request, target: str) -> str:
-    """An account's actor URI from its URI or its @user@host handle (WebFinger)."""
+    """An account's actor URI from its URI, its profile URL or its @user@host handle (WebFinger)."""
     settings = request.app[appkeys.SETTINGS]
+    target = (target or "").strip()
     try:
-        return await actor_id_of(request.app[appkeys.CLIENT], target or "",
-                                 allow_private_networks=settings.allow_private_networks)
+        return await actor_id_of(request.app[appkeys.CLIENT], target,
+                                 allow_private_networks=settings.allow_private_networks,
+                                 signer=request.app[appkeys.DIRECTORY].signer)
     except FetchError as error:
+        if target.startswith(("http://", "https://")):
+            return target  # a block must not depend on the blocked server answering
         raise InvalidInput(f"{target}: {error}") from None
 
 
