@@ -186,33 +186,18 @@ class FederationClient:
             url = next_url.split("#")[0]
         raise FetchError(f"GET {url}: more than {MAX_REDIRECTS} redirects")
 
-    async def fetch_bytes(self, url: str, signer: Signer | None, *, accept: str, max_bytes: int,
-                          max_redirects: int = 3) -> bytes:
-        """Signed GET of a file (a remote picture), size-limited. Redirects are followed here,
-        each target checked (addresses, domain policy) before anything is sent to it."""
-        for _hop in range(max_redirects + 1):
-            try:
-                self.check(url)
-            except BlockedAddress as error:
-                raise FetchError(str(error)) from None
-            headers = {"Accept": accept}
-            if signer is not None:
-                headers.update(signatures.sign_request("GET", url, signer.key_id, signer.private_key,
-                                                       scheme=self.preferred_scheme(url)))
-            try:
-                async with self.session.get(url, headers=headers, allow_redirects=False) as response:
-                    location = response.headers.get("Location")
-                    if response.status in (301, 302, 303, 307, 308) and location:
-                        url = urljoin(url, location)
-                        continue
-                    if response.status >= 300:
-                        raise FetchError(f"GET {url}: HTTP {response.status}", response.status)
-                    return await _read_limited(response, max_bytes)
-            except BlockedAddress as error:
-                raise FetchError(str(error)) from None
-            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-                raise FetchError(f"GET {url}: {type(error).__name__}: {error}") from None
-        raise FetchError(f"GET {url}: more than {max_redirects} redirects")
+    async def fetch_bytes(self, url: str, signer: Signer | None, *, accept: str, max_bytes: int) -> bytes:
+        """Signed GET of a file (a remote picture), size-limited, on the same checked path as
+        documents: every redirect hop is checked before anything is sent to it."""
+        try:
+            async with self._get_following(url, signer, accept, self.preferred_scheme(url)) as (response, _):
+                if response.status >= 300:
+                    raise FetchError(f"GET {url}: HTTP {response.status}", response.status)
+                return await _read_limited(response, max_bytes)
+        except FetchError:
+            raise
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+            raise FetchError(f"GET {url}: {type(error).__name__}: {error}") from None
 
     async def post_activity(self, inbox_url: str, body: bytes, signer: Signer) -> PostResult:
         """Signed POST of an activity; signs now, so a retry never carries a stale Date."""
