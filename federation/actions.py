@@ -6,14 +6,17 @@ The command line, the pages and the inbox worker all come through here.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import accounts, content, social
 from archipel.errors import NotFound
 from archipel.identity import activity_uri
-from archipel.storage.tables import CatalogSync, Follow, LocalActor, RemoteActor, StoredObject
+from archipel.storage.tables import (CatalogSync, Delivery, Follow, LocalActor, OutgoingActivity, RemoteActor,
+                                     StoredObject)
 from federation import documents, theme_actors
 from federation.documents import ActorUrls
 from federation.outbox import enqueue, follower_inboxes
@@ -174,6 +177,23 @@ async def answer_follow(session: AsyncSession, base_url: str, actor: LocalActor,
     await enqueue(session, actor=actor, activity=answer, inboxes=[follower.inbox], public=False)
 
 
+
+
+async def accept_outstanding(session: AsyncSession, actor: LocalActor, follower: RemoteActor,
+                             received_at: datetime) -> bool:
+    """Is there an Accept from `actor` to the follower's inbox that a Follow received at
+    `received_at` needs no other for: one still to deliver, or one made or delivered since?
+
+    A burst of Follows (a flood, retries) all arrive before their first Accept is delivered and
+    get that one; a Follow sent after it was delivered (a server that lost our Accept, or
+    re-follows after a block was lifted) gets a new one, as Mastodon answers."""
+    return await session.scalar(
+        select(Delivery.id).join(OutgoingActivity, Delivery.outgoing_id == OutgoingActivity.id)
+        .where(OutgoingActivity.actor_id == actor.id, OutgoingActivity.activity_type == "Accept",
+               Delivery.inbox_url == follower.inbox,
+               or_(Delivery.state == "pending", OutgoingActivity.created_at >= received_at,
+                   Delivery.finished_at >= received_at))
+        .limit(1)) is not None
 
 
 async def pending_requests(session: AsyncSession, base_url: str, actor: LocalActor) -> list[Follow]:
