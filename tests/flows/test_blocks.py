@@ -411,3 +411,79 @@ async def test_an_account_is_blocked_by_its_handle_through_webfinger(make_island
     assert (block.kind, block.target) == ("account", nantes.actor_uri("yann"))
     policy = brest.app[appkeys.CLIENT].policy
     assert not policy.allows_actor(nantes.actor_uri("yann")) and policy.allows_actor(nantes.actor_uri("lena"))
+
+
+# ---- a remote account blocks one of ours (Block, as Mastodon and GoToSocial send it) ----------
+
+async def _post_signed_by(signer, receiver, activity: dict) -> None:
+    """POST to `receiver`'s inbox, signed with the key of `signer`'s island actor."""
+    from archipel.accounts import island_actor
+    from federation.keys import load_private_key
+
+    async with signer.sessions() as session:
+        pem = (await island_actor(session)).private_key_pem
+    remote = RemoteServer()
+    await remote.start()
+    try:
+        status, text = await remote.post(f"{receiver.url}/inbox", activity, key=load_private_key(pem),
+                                         key_id=f"{signer.actor_uri(signer.island_username)}#main-key")
+    finally:
+        await remote.stop()
+    assert status == 202, text
+
+
+async def _settled(node, activity_id: str) -> IncomingActivity:
+    async def done():
+        rows = [r for r in await node.incoming() if r.activity_uri == activity_id]
+        return rows and rows[0].state != "received" and rows[0]
+
+    return await wait_for(done, message=f"{activity_id} settled")
+
+
+async def test_an_island_that_blocks_ours_ends_both_follows_and_the_catalog_walk(make_island):
+    from archipel.storage.tables import CatalogSync, Notification
+
+    brest, nantes, lyon = await make_island("brest"), await make_island("nantes"), await make_island("lyon")
+    await island_follows(nantes, brest)
+    await island_follows(brest, nantes)
+    await island_follows(nantes, lyon)
+    brest_island, nantes_island = brest.actor_uri(brest.island_username), nantes.actor_uri(nantes.island_username)
+    lyon_island = lyon.actor_uri(lyon.island_username)
+
+    async def relations():
+        async with nantes.sessions() as session:
+            follows = {(f.follower_uri, f.followed_uri) for f in await session.scalars(select(Follow))}
+            walks = set(await session.scalars(select(CatalogSync.actor_uri)))
+            notices = len(list(await session.scalars(select(Notification))))
+        return follows, walks, notices
+
+    follows, walks, notices = await relations()
+    assert (nantes_island, brest_island) in follows and (brest_island, nantes_island) in follows
+    assert walks == {brest_island, lyon_island}
+
+    # Not trusted: said to come from brest, signed by lyon. Nothing changes.
+    forged = {"@context": AS, "id": f"{brest.url}/blocks/forged", "type": "Block", "actor": brest_island,
+              "object": nantes_island}
+    await _post_signed_by(lyon, nantes, forged)
+    assert (await _settled(nantes, forged["id"])).state == "ignored"
+    # A Block of an actor that is not ours: nothing to do here.
+    elsewhere = {"@context": AS, "id": f"{brest.url}/blocks/elsewhere", "type": "Block", "actor": brest_island,
+                 "object": lyon_island}
+    await _post_signed_by(brest, nantes, elsewhere)
+    assert (await _settled(nantes, elsewhere["id"])).state == "ignored"
+    assert await relations() == (follows, walks, notices)
+
+    # brest blocks nantes: both follows end, its catalog is no longer walked, lyon's still is.
+    block = {"@context": AS, "id": f"{brest.url}/blocks/1", "type": "Block", "actor": brest_island,
+             "object": nantes_island}
+    await _post_signed_by(brest, nantes, block)
+    assert (await _settled(nantes, block["id"])).state == "processed"
+    after, walks_after, notices_after = await relations()
+    assert after == follows - {(nantes_island, brest_island), (brest_island, nantes_island)}
+    assert walks_after == {lyon_island} and notices_after == notices
+
+    undo = {"@context": AS, "id": f"{brest.url}/blocks/1/undo", "type": "Undo", "actor": brest_island,
+            "object": block}
+    await _post_signed_by(brest, nantes, undo)
+    assert (await _settled(nantes, undo["id"])).state == "processed"
+    assert await relations() == (after, walks_after, notices_after)
