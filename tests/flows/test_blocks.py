@@ -5,7 +5,9 @@ addresses are what makes a domain block testable). Every rule takes effect witho
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, select
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
 
 from archipel import blocks, social
 from archipel.storage.tables import (
@@ -15,6 +17,7 @@ from archipel.storage.tables import (
     IncomingActivity,
     Interaction,
     ModerationEntry,
+    OutgoingActivity,
     StoredObject,
     utcnow,
 )
@@ -209,6 +212,11 @@ async def test_a_domain_block_stops_both_directions_at_once(make_island):
     async with brest.sessions() as session:
         block_id = await session.scalar(select(Block.id))
     await lift(brest, block_id)
+    # nantes never heard of the block: brest's new Follow, a while later, is answered again.
+    async with nantes.sessions() as session:
+        await session.execute(update(OutgoingActivity).where(OutgoingActivity.activity_type == "Accept")
+                              .values(created_at=utcnow() - timedelta(hours=1)))
+        await session.commit()
     await island_follows(brest, nantes)
 
 
