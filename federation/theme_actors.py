@@ -1,6 +1,7 @@
 """Theme actors: one followable Group per theme present on the island (`@transition-alimentaire@…`)
-that re-shares every fiche, resource and article of its theme, local or replicated from another
-island, so that a fediverse account can follow a subject across the whole archipelago.
+that re-shares every fiche, resource and article of its theme, local or replicated from an island
+this island follows (content.in_archipelago), so that a fediverse account can follow a subject
+across the whole archipelago. What anyone else sends is never shared and never makes a theme.
 
 A theme actor's shares follow the item: an Announce when it enters the theme (published,
 received, or edited into it), an Undo(Announce) when it leaves (edited out, withdrawn). Each
