@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from archipel import fiches, revisions
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.identity import actor_uri, object_uri
 from archipel.rendering import render_item
-from archipel.storage.tables import ItemAuthor, ItemTheme, LocalActor, StoredObject, utcnow
+from archipel.storage.tables import Follow, ItemAuthor, ItemTheme, LocalActor, RemoteActor, StoredObject, utcnow
 from archipel.text import html_to_text
 from archipel.themes import clean_tags, theme_key
 
@@ -184,15 +184,59 @@ PUBLIC_STATES = ("published", "archived")
 LISTED_KINDS = ("article", "fiche", "resource")
 
 
+def _island_follows():
+    """The accepted follows of this island's own actor (of a remote actor: the rows our actors
+    send). The island's id is not known here; it is the local id ending in /users/<its name>,
+    and only our own actors follow remote ones, so the suffix is exact among these rows."""
+    suffix = literal("/users/") + (select(LocalActor.username).where(LocalActor.kind == "island")
+                                   .limit(1).scalar_subquery())
+    return (select(RemoteActor.host).join(Follow, Follow.followed_uri == RemoteActor.uri)
+            .where(Follow.state == "accepted",
+                   func.substr(Follow.follower_uri,
+                               func.length(Follow.follower_uri) - func.length(suffix) + 1) == suffix))
+
+
+def _starts_with(column, prefix):
+    """column starts with prefix, compared exactly (no LIKE wildcards from remote hosts)."""
+    return func.lower(func.substr(column, 1, func.length(prefix))) == prefix
+
+
+def in_archipelago():
+    """The condition of a received item that the island shows and re-shares: its id is on the
+    host of an island this island follows (the island itself or one of its members wrote it),
+    or an island it follows re-shared it here (a hub: `extra.shared_by`). Anything else that
+    is stored (a stranger's reply or mention, a post of a person a member follows) is not
+    part of the archipelago, whatever it claims."""
+    follows = _island_follows().subquery()
+    on_host = or_(_starts_with(StoredObject.uri, literal("http://") + follows.c.host + literal("/")),
+                  _starts_with(StoredObject.uri, literal("https://") + follows.c.host + literal("/")))
+    shared_by = StoredObject.extra["shared_by"].as_string()
+    relayed = exists(_island_follows().where(Follow.followed_uri == shared_by))
+    return or_(exists(select(follows.c.host).where(on_host)), relayed)
+
+
+async def is_in_archipelago(session: AsyncSession, item: StoredObject) -> bool:
+    """True for a local item, and for a received one that `in_archipelago` lets through."""
+    if item.is_local:
+        return True
+    await session.flush()
+    return bool(await session.scalar(select(exists().where(StoredObject.id == item.id, in_archipelago()))))
+
+
 def public_items(*, local: bool | None = True, kinds=LISTED_KINDS, author_uri: str | None = None,
                  theme: str | None = None):
     """The query of items anyone may see (no drafts, no withdrawn items, no replies, nothing a
-    moderator or a silence hid), newest first."""
+    moderator or a silence hid), newest first. Received items are only those of the islands
+    this island follows (see in_archipelago)."""
     query = select(StoredObject).where(
         StoredObject.deleted_at.is_(None), StoredObject.hidden_at.is_(None), StoredObject.state.in_(PUBLIC_STATES),
         StoredObject.in_reply_to.is_(None), StoredObject.kind.in_(kinds))
-    if local is not None:
-        query = query.where(StoredObject.is_local.is_(local))
+    if local is None:
+        query = query.where(or_(StoredObject.is_local.is_(True), in_archipelago()))
+    elif local:
+        query = query.where(StoredObject.is_local.is_(True))
+    else:
+        query = query.where(StoredObject.is_local.is_(False), in_archipelago())
     if author_uri:
         query = query.where(StoredObject.id.in_(
             select(ItemAuthor.object_id).where(ItemAuthor.actor_uri == author_uri)))

@@ -6,6 +6,8 @@ Actors are named by URI on both sides so that local and remote actors are handle
 from __future__ import annotations
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel.storage.tables import Follow, Interaction, StoredObject, utcnow
@@ -17,21 +19,45 @@ async def find_follow(session: AsyncSession, follower_uri: str, followed_uri: st
     )
 
 
+def _insert(session: AsyncSession):
+    return postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
 async def record_follow(
     session: AsyncSession, *, follower_uri: str, followed_uri: str, activity_uri: str, state: str
 ) -> Follow:
     """Create or refresh a follow; a repeated Follow keeps one row (with the newest activity id)."""
-    follow = await find_follow(session, follower_uri, followed_uri)
-    if follow is None:
-        follow = Follow(follower_uri=follower_uri, followed_uri=followed_uri, activity_uri=activity_uri)
-        session.add(follow)
+    follow, _previous = await upsert_follow(session, follower_uri=follower_uri, followed_uri=followed_uri,
+                                            activity_uri=activity_uri, state=state)
+    return follow
+
+
+async def upsert_follow(
+    session: AsyncSession, *, follower_uri: str, followed_uri: str, activity_uri: str, state: str
+) -> tuple[Follow, str | None]:
+    """The one row of a follow, and its state before this call (None: it is new).
+
+    Inserted with ON CONFLICT DO NOTHING on the (follower, followed) pair, then read locked
+    (PostgreSQL; SQLite has one writer): a flood of Follows processed at once ends with one
+    row, and each caller sees what the one before it did."""
+    now = utcnow()
+    new_id = await session.scalar(_insert(session)(Follow).values(
+        follower_uri=follower_uri, followed_uri=followed_uri, activity_uri=activity_uri, state=state,
+        created_at=now, accepted_at=now if state == "accepted" else None)
+        .on_conflict_do_nothing(index_elements=["follower_uri", "followed_uri"]).returning(Follow.id))
+    follow = await session.scalar(
+        select(Follow).where(Follow.follower_uri == follower_uri, Follow.followed_uri == followed_uri)
+        .with_for_update().execution_options(populate_existing=True))
+    if new_id is not None:
+        return follow, None
+    previous = follow.state
     follow.activity_uri = activity_uri
     if follow.state != "accepted" or state != "pending":
         follow.state = state
     if state == "accepted" and follow.accepted_at is None:
-        follow.accepted_at = utcnow()
+        follow.accepted_at = now
     await session.flush()
-    return follow
+    return follow, previous
 
 
 async def set_follow_state(session: AsyncSession, follow: Follow, state: str) -> Follow:
@@ -70,24 +96,15 @@ async def count_follows(session: AsyncSession, *, followed_uri=None, follower_ur
 async def record_interaction(
     session: AsyncSession, *, kind: str, activity_uri: str, actor_uri: str, object_uri: str
 ) -> bool:
-    """Store a Like or Announce once per (kind, actor, object); False if it was already known."""
-    existing = await session.scalar(
-        select(Interaction.id).where(
-            (Interaction.activity_uri == activity_uri)
-            | (
-                (Interaction.type == kind)
-                & (Interaction.actor_uri == actor_uri)
-                & (Interaction.object_uri == object_uri)
-            )
-        )
-    )
-    if existing:
-        return False
-    session.add(
-        Interaction(type=kind, activity_uri=activity_uri, actor_uri=actor_uri, object_uri=object_uri)
-    )
-    await session.flush()
-    return True
+    """Store a Like or Announce once per (kind, actor, object); False if it was already known.
+
+    ON CONFLICT DO NOTHING on either unique key (the activity id; the kind, actor and object):
+    a flood of Likes of one item by one actor, even processed at once, is one row."""
+    new_id = await session.scalar(
+        _insert(session)(Interaction).values(type=kind, activity_uri=activity_uri, actor_uri=actor_uri,
+                                             object_uri=object_uri, created_at=utcnow())
+        .on_conflict_do_nothing().returning(Interaction.id))
+    return new_id is not None
 
 
 async def remove_interaction(

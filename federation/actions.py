@@ -6,14 +6,17 @@ The command line, the pages and the inbox worker all come through here.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import accounts, content, social
 from archipel.errors import NotFound
 from archipel.identity import activity_uri
-from archipel.storage.tables import CatalogSync, Follow, LocalActor, RemoteActor, StoredObject
+from archipel.storage.tables import (CatalogSync, Delivery, Follow, LocalActor, OutgoingActivity, RemoteActor,
+                                     StoredObject)
 from federation import documents, theme_actors
 from federation.documents import ActorUrls
 from federation.outbox import enqueue, follower_inboxes
@@ -174,6 +177,30 @@ async def answer_follow(session: AsyncSession, base_url: str, actor: LocalActor,
     await enqueue(session, actor=actor, activity=answer, inboxes=[follower.inbox], public=False)
 
 
+
+
+# A Follow repeated this soon after an Accept of the same relation is part of a burst (a flood,
+# a retry): that Accept answers it.
+REANSWER_AFTER = timedelta(minutes=1)
+
+
+async def accept_outstanding(session: AsyncSession, actor: LocalActor, follower: RemoteActor,
+                             received_at: datetime) -> bool:
+    """Is there an Accept from `actor` to the follower's inbox that answers a repeated Follow
+    received at `received_at` too: one still to deliver (or in flight), or one made less than
+    REANSWER_AFTER before it, or since?
+
+    A burst of Follows gets one Accept however fast that Accept is delivered; a Follow repeated
+    later (a server that lost our Accept, an account re-following after a block was lifted) gets
+    a new one, as Mastodon answers."""
+    return await session.scalar(
+        select(Delivery.id).join(OutgoingActivity, Delivery.outgoing_id == OutgoingActivity.id)
+        .where(OutgoingActivity.actor_id == actor.id, OutgoingActivity.activity_type == "Accept",
+               Delivery.inbox_url == follower.inbox,
+               or_(Delivery.state.in_(("pending", "in_flight")),
+                   OutgoingActivity.created_at >= received_at - REANSWER_AFTER,
+                   Delivery.finished_at >= received_at))
+        .limit(1)) is not None
 
 
 async def pending_requests(session: AsyncSession, base_url: str, actor: LocalActor) -> list[Follow]:

@@ -14,11 +14,12 @@ import logging
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from archipel import content
-from archipel.storage.tables import CatalogSync, StoredObject, utcnow
+from archipel.storage.tables import CatalogSync, Follow, StoredObject, utcnow
 from federation import replicas, theme_actors
 from federation.actors import ActorDirectory
 from federation.as2 import as_list, has_type, host_of, id_of, same_host
@@ -44,6 +45,12 @@ async def start_sync(session: AsyncSession, actor_uri: str, catalog_url: str) ->
     sync.next_run_at = utcnow()
     await session.flush()
     return sync
+
+
+async def stop_if_unfollowed(session: AsyncSession, actor_uri: str) -> None:
+    """Nobody here follows this island any more (it blocked us, it was deleted): stop walking it."""
+    if await session.scalar(select(Follow.id).where(Follow.followed_uri == actor_uri).limit(1)) is None:
+        await session.execute(sql_delete(CatalogSync).where(CatalogSync.actor_uri == actor_uri))
 
 
 class CatalogSyncWorker:

@@ -10,7 +10,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 
 from archipel import content, social
-from archipel.accounts import find_actor
+from archipel.accounts import find_actor, island_actor
 from archipel.storage.tables import Follow, Interaction, LocalActor, RemoteActor, StoredObject
 from federation import (actions, catalog_sync, flags, items, mentions, notify_hooks, replicas,
                         theme_actors)
@@ -58,10 +58,20 @@ def actor_of(ctx) -> str:
 
 async def hub_reshare(ctx, item: StoredObject) -> None:
     """A hub re-shares what changed here, and only that: a cycle of hubs therefore ends.
-    Theme actors share (or stop sharing) every received item whatever the mode."""
+    Theme actors share (or stop sharing) every received item whatever the mode. Both only
+    for items of the islands this island follows (content.in_archipelago)."""
     await theme_actors.sync_shares(ctx.session, ctx.base_url, item)
-    if ctx.hub and not item.is_local and item.kind in items.RICH_KINDS + ("article",):
+    if (ctx.hub and not item.is_local and item.kind in items.RICH_KINDS + ("article",)
+            and await content.is_in_archipelago(ctx.session, item)):
         await actions.reshare(ctx.session, ctx.base_url, item)
+
+
+async def followed_by_island(ctx, actor_uri: str) -> bool:
+    """Is this one of the islands (or accounts) the island itself follows? A member's follow of
+    a person brings that person's posts here, never into what the island shows or shares."""
+    island = await island_actor(ctx.session)
+    relation = await social.find_follow(ctx.session, f"{ctx.base_url}/users/{island.username}", actor_uri)
+    return relation is not None and relation.state == "accepted"
 
 
 # ---- follows ----------------------------------------------------------------------------------
@@ -76,14 +86,19 @@ async def on_follow(ctx) -> None:
     if not activity_id:
         raise Ignored("Follow without an id cannot be answered")
     state = "pending" if target.manually_approves_followers else "accepted"
-    await social.record_follow(ctx.session, follower_uri=follower.uri,
-                               followed_uri=f"{ctx.base_url}/users/{target.username}",
-                               activity_uri=activity_id, state=state)
-    await notify_hooks.followed(ctx, follower_uri=follower.uri, followed_uri=f"{ctx.base_url}/users/{target.username}", state=state)
-    if state == "accepted":
+    followed_uri = f"{ctx.base_url}/users/{target.username}"
+    relation, previous = await social.upsert_follow(ctx.session, follower_uri=follower.uri, followed_uri=followed_uri,
+                                                    activity_uri=activity_id, state=state)
+    if previous is None:  # a repeated Follow (a flood, a retry) tells nobody again
+        await notify_hooks.followed(ctx, follower_uri=follower.uri, followed_uri=followed_uri, state=state)
+    if relation.state == "accepted":
+        if previous == "accepted" and await actions.accept_outstanding(ctx.session, target, follower,
+                                                                       ctx.incoming.received_at):
+            raise Ignored("Follow repeated while its Accept is on its way")
+        # A Follow repeated later is answered again: its server lost our Accept (Mastodon re-answers).
         await actions.answer_follow(ctx.session, ctx.base_url, target, follower, ctx.incoming.payload,
                                     accept=True)
-        if ctx.follow_back and target.kind == "island" and follower.type == "Group":
+        if previous != "accepted" and ctx.follow_back and target.kind == "island" and follower.type == "Group":
             ours = f"{ctx.base_url}/users/{target.username}"
             if await social.find_follow(ctx.session, ours, follower.uri) is None:
                 await actions.follow(ctx.session, ctx.base_url, target, follower)
@@ -191,9 +206,10 @@ async def on_create(ctx) -> None:
     await hub_reshare(ctx, stored)
 
 
-async def _store(ctx, obj: dict, author: str) -> StoredObject:
+async def _store(ctx, obj: dict, author: str, *, shared_by: str | None = None) -> StoredObject:
     try:
-        return mark_if_silenced(ctx.directory.client.policy, await replicas.store(ctx.session, obj, author))
+        return mark_if_silenced(ctx.directory.client.policy,
+                                await replicas.store(ctx.session, obj, author, shared_by=shared_by))
     except replicas.AlreadyStored:
         raise Ignored("already known (stored meanwhile by another worker)") from None
 
@@ -238,6 +254,7 @@ async def on_delete(ctx) -> None:
 async def _forget_actor(ctx, actor_uri: str) -> None:
     await ctx.session.execute(sql_delete(Follow).where(
         (Follow.follower_uri == actor_uri) | (Follow.followed_uri == actor_uri)))
+    await catalog_sync.stop_if_unfollowed(ctx.session, actor_uri)
     await ctx.session.execute(sql_delete(Interaction).where(Interaction.actor_uri == actor_uri))
     for item in await ctx.session.scalars(select(StoredObject).where(
             StoredObject.author_uri == actor_uri, StoredObject.deleted_at.is_(None))):
@@ -256,6 +273,8 @@ async def _on_interaction(ctx, kind: str) -> None:
         raise Ignored(f"{kind} of an object that is not ours")
     if item.deleted_at is not None:
         raise Ignored(f"{kind} of a withdrawn item")
+    if not id_of(ctx.activity):
+        raise Ignored(f"{kind} without an id")
     if not await social.record_interaction(ctx.session, kind=kind, activity_uri=id_of(ctx.activity),
                                            actor_uri=actor_of(ctx), object_uri=target):
         raise Ignored(f"{kind} already recorded")
@@ -302,13 +321,21 @@ async def on_announce(ctx) -> None:
         raise Ignored(f"{target} is attributed to {author}, not an actor of its host")
     if not has_type(obj, *replicas.CONTENT_TYPES):
         raise Ignored(f"re-share of something that is not content ({types_of(obj)})")
+    by_island = await followed_by_island(ctx, actor_of(ctx))
     if existing is not None:
+        if existing.author_uri != author:
+            raise Ignored("already known, by another author")
+        # Re-shared by an island we follow (a hub): part of the archipelago from now on. Marked
+        # once only, so that hubs re-sharing each other's shares stop.
+        joined = by_island and not await content.is_in_archipelago(ctx.session, existing)
+        if joined:
+            replicas.mark_shared_by(existing, actor_of(ctx))
         # Known already: the re-share says it changed; its origin tells how (the newest wins).
-        if existing.author_uri != author or not await replicas.update(ctx.session, existing, obj, author):
+        if not await replicas.update(ctx.session, existing, obj, author) and not joined:
             raise Ignored("already known, unchanged")
         await hub_reshare(ctx, existing)
         return
-    await hub_reshare(ctx, await _store(ctx, obj, author))
+    await hub_reshare(ctx, await _store(ctx, obj, author, shared_by=actor_of(ctx) if by_island else None))
 
 
 async def _on_undo_interaction(ctx, kind: str) -> None:
@@ -346,6 +373,30 @@ async def on_undo_reference(ctx) -> None:
     await social.remove_follow(ctx.session, relation.follower_uri, relation.followed_uri)
 
 
+# ---- blocks ------------------------------------------------------------------------------------
+
+async def on_block(ctx) -> None:
+    """A remote account blocked one of our actors (Mastodon, GoToSocial): the follows between
+    the two end, both ways, as on their side. Nobody is told: a block is not a public event."""
+    require_trusted(ctx)
+    blocked = await local_actor_at(ctx, id_of(ctx.activity.get("object")))
+    if blocked is None:
+        raise Ignored("Block of an actor that is not ours")
+    blocker = actor_of(ctx)
+    ours = f"{ctx.base_url}/users/{blocked.username}"
+    await social.remove_follow(ctx.session, blocker, ours)
+    await social.remove_follow(ctx.session, ours, blocker)
+    await catalog_sync.stop_if_unfollowed(ctx.session, blocker)
+
+
+async def on_undo_block(ctx) -> None:
+    """The block is lifted: nothing comes back by itself (follows are asked for again)."""
+    require_trusted(ctx)
+    inner = ctx.activity.get("object")
+    if id_of(inner.get("actor")) not in (None, actor_of(ctx)):
+        raise Ignored("Undo of someone else's Block")
+
+
 # ---- reports -----------------------------------------------------------------------------------
 
 async def on_flag(ctx) -> None:
@@ -377,5 +428,8 @@ HANDLERS = {
     ("Announce", "Update"): on_announce_activity,
     ("Announce", "Delete"): on_announce_activity,
     ("Announce", "Content"): on_announce,
+    ("Block", None): on_block,
+    ("Block", "Actor"): on_block,
+    ("Undo", "Block"): on_undo_block,
     ("Flag", None): on_flag,  # any object shape: one IRI, a list, embedded objects
 }

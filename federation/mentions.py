@@ -4,7 +4,8 @@ direct Note, see federation/proposals.py).
 
 Called from handlers.on_create once the object is trusted (the sender is its author). Replies to
 our items are conversations, not proposals. Idempotent by activity id; limited per remote server.
-The sender gets a direct Note at once with the private link to follow the proposal.
+The sender gets a direct Note at once with the private link to follow the proposal, as a reply
+to their post (it shows in its thread).
 """
 
 from __future__ import annotations
@@ -109,5 +110,6 @@ async def take_proposal(ctx, obj: dict, author: str) -> bool:
     proposal, token = await proposals.create(ctx.session, item_kind="fiche", fields=fields, origin="mention",
                                              proposer_name=sender.display_name or sender.username,
                                              proposer_actor_uri=author, activity_uri=activity_id)
+    proposal.post_uri = obj["id"]  # the island's answers are replies to it
     await decisions.acknowledge(ctx.session, ctx.base_url, proposal, token, sender)
     return True

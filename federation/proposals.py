@@ -48,7 +48,8 @@ async def acknowledge(session: AsyncSession, base_url: str, proposal: Proposal, 
     link = f"{base_url.rstrip('/')}/proposition/{token}"
     await _direct_note(session, base_url, proposal.proposer_actor_uri,
                        f"Merci ! Votre proposition « {proposal.fields.get('title', '')} » est arrivée : l'équipe "
-                       f"de l'île va la lire. Vous pouvez la suivre ici : {link}", link, recipient=sender)
+                       f"de l'île va la lire. Vous pouvez la suivre ici : {link}", link, recipient=sender,
+                       in_reply_to=proposal.post_uri)
 
 
 async def refuse(session: AsyncSession, base_url: str, proposal: Proposal, moderator: LocalActor,
@@ -65,7 +66,7 @@ async def refuse(session: AsyncSession, base_url: str, proposal: Proposal, moder
 async def _tell(session: AsyncSession, base_url: str, proposal: Proposal, island_name: str, *, subject: str,
                 text: str, link: str | None = None) -> None:
     if proposal.proposer_actor_uri:
-        await _direct_note(session, base_url, proposal.proposer_actor_uri, text, link)
+        await _direct_note(session, base_url, proposal.proposer_actor_uri, text, link, in_reply_to=proposal.post_uri)
     if proposal.proposer_email:
         signature = f"\n\n-- \n{island_name or base_url}\n{base_url}\n"
         await mail.queue(session, to=proposal.proposer_email, subject=subject, body=text + signature)
@@ -73,8 +74,12 @@ async def _tell(session: AsyncSession, base_url: str, proposal: Proposal, island
 
 
 async def _direct_note(session: AsyncSession, base_url: str, recipient_uri: str, text: str,
-                       link: str | None, *, recipient: RemoteActor | None = None) -> None:
-    """A Note from the island to the proposer only (Mastodon shows it as a private mention)."""
+                       link: str | None, *, recipient: RemoteActor | None = None,
+                       in_reply_to: str | None = None) -> None:
+    """A Note from the island to the proposer only (Mastodon shows it as a private mention),
+    replying to the post that proposed, when there is one: addressed to its author and
+    mentioning them, as a Mastodon reply with "mentioned people only" visibility, so it shows
+    in that post's thread for them (the status link it carries stays private)."""
     if recipient is None:
         recipient = await session.scalar(select(RemoteActor).where(RemoteActor.uri == recipient_uri))
     if recipient is None:
@@ -95,6 +100,8 @@ async def _direct_note(session: AsyncSession, base_url: str, recipient_uri: str,
         "to": [recipient.uri], "cc": [],
         "tag": [{"type": "Mention", "href": recipient.uri, "name": handle}],
     }
+    if in_reply_to:
+        note["inReplyTo"] = in_reply_to
     activity = documents.activity("Create", id=activity_uri(base_url), actor=urls.id, object=note,
                                   to=[recipient.uri], cc=[])
     note["published"] = activity["published"] = documents.rfc3339(utcnow())

@@ -74,13 +74,14 @@ class AlreadyStored(Exception):
     """Another worker stored this object first (a catalog walk and the inbox may race)."""
 
 
-async def store(session: AsyncSession, obj: dict, author: str) -> StoredObject:
+async def store(session: AsyncSession, obj: dict, author: str, *, shared_by: str | None = None) -> StoredObject:
     """A checked object from another server, stored like ours (authors, themes, first revision).
+    `shared_by`: the island we follow that re-shared it here (see content.in_archipelago).
 
     The row is inserted with ON CONFLICT DO NOTHING: if another worker stored the same id a
     moment ago, this one gets AlreadyStored instead of a failed transaction."""
-    values = {"uri": obj["id"], "is_local": False, "extra": {}, "private_fields": {},
-              **object_fields(obj, author)}
+    values = {"uri": obj["id"], "is_local": False, "extra": {"shared_by": shared_by} if shared_by else {},
+              "private_fields": {}, **object_fields(obj, author)}
     insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     new_id = await session.scalar(insert(StoredObject).values(**values)
                                   .on_conflict_do_nothing(index_elements=["uri"]).returning(StoredObject.id))
@@ -93,6 +94,12 @@ async def store(session: AsyncSession, obj: dict, author: str) -> StoredObject:
     if item.kind in items.RICH_KINDS:
         await revisions.record(session, item, author)
     return item
+
+
+def mark_shared_by(existing: StoredObject, island_uri: str) -> None:
+    """An island we follow re-shared this item: it is part of the archipelago from now on."""
+    if (existing.extra or {}).get("shared_by") != island_uri:
+        existing.extra = {**(existing.extra or {}), "shared_by": island_uri}
 
 
 async def update(session: AsyncSession, existing: StoredObject, obj: dict, editor: str) -> bool:

@@ -1,6 +1,7 @@
 """Theme actors: one followable Group per theme present on the island (`@transition-alimentaire@…`)
-that re-shares every fiche, resource and article of its theme, local or replicated from another
-island, so that a fediverse account can follow a subject across the whole archipelago.
+that re-shares every fiche, resource and article of its theme, local or replicated from an island
+this island follows (content.in_archipelago), so that a fediverse account can follow a subject
+across the whole archipelago. What anyone else sends is never shared and never makes a theme.
 
 A theme actor's shares follow the item: an Announce when it enters the theme (published,
 received, or edited into it), an Undo(Announce) when it leaves (edited out, withdrawn). Each
@@ -83,8 +84,9 @@ async def ensure(session: AsyncSession, label: str) -> LocalActor | None:
 
 async def ensure_for(session: AsyncSession, item: StoredObject) -> None:
     """Every theme of a shareable item has its actor (items walked from a catalog are not
-    shared, which would flood followers with old fiches, but their themes become followable)."""
-    if _shareable(item):
+    shared, which would flood followers with old fiches, but their themes become followable).
+    Nothing from outside the archipelago creates a theme actor."""
+    if await _shareable(session, item):
         for label in item.tags or []:
             await ensure(session, label)
 
@@ -104,11 +106,14 @@ async def ensure_present(session: AsyncSession, spelling: str) -> LocalActor | N
     return await ensure(session, label) if label else None
 
 
-def _shareable(item: StoredObject) -> bool:
+async def _shareable(session: AsyncSession, item: StoredObject) -> bool:
+    """A public item of this island, or of an island it follows (content.in_archipelago):
+    what the README promises theme actors share, and nothing else."""
     return (item.deleted_at is None and item.hidden_at is None and item.public
             and item.state in content.PUBLIC_STATES
             and item.in_reply_to is None
-            and item.kind in (SHARED_KINDS if item.is_local else SHARED_REPLICA_KINDS))
+            and item.kind in (SHARED_KINDS if item.is_local else SHARED_REPLICA_KINDS)
+            and await content.is_in_archipelago(session, item))
 
 
 async def sync_shares(session: AsyncSession, base_url: str, item: StoredObject) -> None:
@@ -116,7 +121,7 @@ async def sync_shares(session: AsyncSession, base_url: str, item: StoredObject) 
     entered a theme, Undo(Announce) where it left one (or was withdrawn)."""
     await session.flush()
     wanted: dict[str, str] = {}
-    if _shareable(item):
+    if await _shareable(session, item):
         rows = await session.execute(select(ItemTheme.key, ItemTheme.label)
                                      .where(ItemTheme.object_id == item.id).order_by(ItemTheme.id))
         wanted = {key: label for key, label in rows}

@@ -402,6 +402,8 @@ class Proposal(Base):
     target_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)  # edit: the item
     origin: Mapped[str] = mapped_column(String(16))  # form | mention
     activity_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True, unique=True)
+    # mention: the proposer's post, which the island's answers reply to (threaded under it)
+    post_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     proposer_name: Mapped[str] = mapped_column(String(200), default="")
     proposer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     proposer_actor_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)

@@ -5,7 +5,9 @@ addresses are what makes a domain block testable). Every rule takes effect witho
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, select
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
 
 from archipel import blocks, social
 from archipel.storage.tables import (
@@ -15,6 +17,7 @@ from archipel.storage.tables import (
     IncomingActivity,
     Interaction,
     ModerationEntry,
+    OutgoingActivity,
     StoredObject,
     utcnow,
 )
@@ -209,6 +212,11 @@ async def test_a_domain_block_stops_both_directions_at_once(make_island):
     async with brest.sessions() as session:
         block_id = await session.scalar(select(Block.id))
     await lift(brest, block_id)
+    # nantes never heard of the block: brest's new Follow, a while later, is answered again.
+    async with nantes.sessions() as session:
+        await session.execute(update(OutgoingActivity).where(OutgoingActivity.activity_type == "Accept")
+                              .values(created_at=utcnow() - timedelta(hours=1)))
+        await session.commit()
     await island_follows(brest, nantes)
 
 
@@ -431,3 +439,78 @@ async def test_an_account_is_blocked_by_its_profile_url_or_as_typed_when_unreach
     async with island.sessions() as session:
         targets = sorted(block.target for block in await session.scalars(select(Block)))
     assert targets == sorted([remote.actor_uri("rosa"), unreachable])
+
+# ---- a remote account blocks one of ours (Block, as Mastodon and GoToSocial send it) ----------
+
+async def _post_signed_by(signer, receiver, activity: dict) -> None:
+    """POST to `receiver`'s inbox, signed with the key of `signer`'s island actor."""
+    from archipel.accounts import island_actor
+    from federation.keys import load_private_key
+
+    async with signer.sessions() as session:
+        pem = (await island_actor(session)).private_key_pem
+    remote = RemoteServer()
+    await remote.start()
+    try:
+        status, text = await remote.post(f"{receiver.url}/inbox", activity, key=load_private_key(pem),
+                                         key_id=f"{signer.actor_uri(signer.island_username)}#main-key")
+    finally:
+        await remote.stop()
+    assert status == 202, text
+
+
+async def _settled(node, activity_id: str) -> IncomingActivity:
+    async def done():
+        rows = [r for r in await node.incoming() if r.payload.get("id") == activity_id]
+        return rows and rows[0].state != "received" and rows[0]
+
+    return await wait_for(done, message=f"{activity_id} settled")
+
+
+async def test_an_island_that_blocks_ours_ends_both_follows_and_the_catalog_walk(make_island):
+    from archipel.storage.tables import CatalogSync, Notification
+
+    brest, nantes, lyon = await make_island("brest"), await make_island("nantes"), await make_island("lyon")
+    await island_follows(nantes, brest)
+    await island_follows(brest, nantes)
+    await island_follows(nantes, lyon)
+    brest_island, nantes_island = brest.actor_uri(brest.island_username), nantes.actor_uri(nantes.island_username)
+    lyon_island = lyon.actor_uri(lyon.island_username)
+
+    async def relations():
+        async with nantes.sessions() as session:
+            follows = {(f.follower_uri, f.followed_uri) for f in await session.scalars(select(Follow))}
+            walks = set(await session.scalars(select(CatalogSync.actor_uri)))
+            notices = len(list(await session.scalars(select(Notification))))
+        return follows, walks, notices
+
+    follows, walks, notices = await relations()
+    assert (nantes_island, brest_island) in follows and (brest_island, nantes_island) in follows
+    assert walks == {brest_island, lyon_island}
+
+    # Not trusted: said to come from brest, signed by lyon. Nothing changes.
+    forged = {"@context": AS, "id": f"{brest.url}/blocks/forged", "type": "Block", "actor": brest_island,
+              "object": nantes_island}
+    await _post_signed_by(lyon, nantes, forged)
+    assert (await _settled(nantes, forged["id"])).state == "ignored"
+    # A Block of an actor that is not ours: nothing to do here.
+    elsewhere = {"@context": AS, "id": f"{brest.url}/blocks/elsewhere", "type": "Block", "actor": brest_island,
+                 "object": lyon_island}
+    await _post_signed_by(brest, nantes, elsewhere)
+    assert (await _settled(nantes, elsewhere["id"])).state == "ignored"
+    assert await relations() == (follows, walks, notices)
+
+    # brest blocks nantes: both follows end, its catalog is no longer walked, lyon's still is.
+    block = {"@context": AS, "id": f"{brest.url}/blocks/1", "type": "Block", "actor": brest_island,
+             "object": nantes_island}
+    await _post_signed_by(brest, nantes, block)
+    assert (await _settled(nantes, block["id"])).state == "processed"
+    after, walks_after, notices_after = await relations()
+    assert after == follows - {(nantes_island, brest_island), (brest_island, nantes_island)}
+    assert walks_after == {lyon_island} and notices_after == notices
+
+    undo = {"@context": AS, "id": f"{brest.url}/blocks/1/undo", "type": "Undo", "actor": brest_island,
+            "object": block}
+    await _post_signed_by(brest, nantes, undo)
+    assert (await _settled(nantes, undo["id"])).state == "processed"
+    assert await relations() == (after, walks_after, notices_after)

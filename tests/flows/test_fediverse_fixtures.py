@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from archipel import social
-from archipel.storage.tables import Follow, Report
+from archipel.storage.tables import Follow, Notification, Report
 from archipel.text import html_to_text
 from federation.vocabulary import PUBLIC, PUBLIC_FORMS
 from tests.nodes import wait_for
@@ -280,6 +280,27 @@ async def test_fixture_has_its_expected_effect(island, remote, article, software
         await fedi.deliver(name, "ignored")
         async with island.sessions() as session:
             assert list(await session.scalars(select(Follow))) == []
+
+    elif name in ("block", "undo_block"):
+        # rosa and alice follow each other; rosa blocks alice: both follows end, quietly.
+        await fedi.deliver("follow", "processed")
+        await wait_for(lambda: remote.received_of_type("Accept"), message="the Accept of rosa's follow")
+        await island.follow("alice", rosa)
+        [sent] = await wait_for(lambda: remote.received_of_type("Follow"), message="alice's Follow")
+        async with island.sessions() as session:
+            ours = await social.find_follow(session, alice, rosa)
+            await social.set_follow_state(session, ours, "accepted")
+            await session.commit()
+            notices = await session.scalar(select(func.count(Notification.id)))
+        sent_before = len(remote.received)
+        await fedi.deliver("block", "processed")
+        assert await follow_of(island, rosa, alice) is None and await follow_of(island, alice, rosa) is None
+        if name == "undo_block":
+            await fedi.deliver("undo_block", "processed")  # understood; nothing comes back by itself
+            assert await follow_of(island, rosa, alice) is None and await follow_of(island, alice, rosa) is None
+        async with island.sessions() as session:
+            assert await session.scalar(select(func.count(Notification.id))) == notices
+        assert len(remote.received) == sent_before, "a block is answered with nothing"
 
     else:
         # A fixture added after this test was written: at least it must not fail.

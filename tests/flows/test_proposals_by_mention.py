@@ -72,6 +72,7 @@ async def test_a_mention_lands_in_the_queue_and_the_decision_comes_back_as_a_dir
     # rosa hears at once, privately, with the link to follow her proposal.
     [thanks] = await wait_for(lambda: remote.received_of_type("Create"), message="the acknowledgement")
     assert thanks["object"]["to"] == [remote.actor_uri("rosa")] and PUBLIC not in str(thanks)
+    assert_threaded_under(thanks, activity["object"]["id"], remote)
     link = re.search(r'href="([^"]+/proposition/[^"]+)"', thanks["object"]["content"]).group(1)
     async with aiohttp.ClientSession() as http:
         async with http.get(link) as response:
@@ -104,6 +105,7 @@ async def test_a_mention_lands_in_the_queue_and_the_decision_comes_back_as_a_dir
     assert note["tag"] == [{"type": "Mention", "href": remote.actor_uri("rosa"),
                             "name": f"@rosa@{remote.url.split('//')[1]}"}]
     assert item.uri in note["content"] and "acceptée" in note["content"]
+    assert_threaded_under(create, activity["object"]["id"], remote)
     [record] = [r for r in remote.received if r["activity"] is create]
     assert record["verified"] is True and record["path"] == "/users/rosa/inbox"
 
@@ -121,6 +123,25 @@ async def test_a_refusal_sends_the_reason(island, remote):
     [create] = await wait_for(lambda: [a for a in remote.received_of_type("Create")
                                        if "pas retenue" in a["object"]["content"]], message="the refusal Note")
     assert "Hors du champ du réseau &lt;b&gt;désolé&lt;/b&gt;" in create["object"]["content"]
+    assert_threaded_under(create, f"{remote.url}/users/rosa/statuses/7", remote)
+
+
+async def test_a_proposal_addressed_without_a_mention_tag_is_answered_in_its_thread(island, remote):
+    """The island only in `cc`, no Mention tag (some servers): the answer still replies to the post."""
+    activity = mention(island, remote, 8, addressed_only=True)
+    assert (await send(island, remote, activity)).state == "processed"
+    [thanks] = await wait_for(lambda: remote.received_of_type("Create"), message="the acknowledgement")
+    assert_threaded_under(thanks, activity["object"]["id"], remote)
+
+
+def assert_threaded_under(create: dict, post: str, remote) -> None:
+    """The island's Note replies to the proposer's post, addressed to them and mentioning them the
+    way Mastodon addresses a reply seen only by the people it mentions: it shows in the thread."""
+    note, rosa = create["object"], remote.actor_uri("rosa")
+    assert note["inReplyTo"] == post
+    assert note["to"] == create["to"] == [rosa] and note["cc"] == create["cc"] == []
+    assert {"type": "Mention", "href": rosa, "name": f"@rosa@{remote.url.split('//')[1]}"} in note["tag"]
+    assert f'href="{rosa}"' in note["content"] or "@rosa" in note["content"]
 
 
 async def test_a_reply_to_our_item_mentioning_the_island_is_a_conversation(island, remote):
