@@ -156,8 +156,8 @@ async def _media_rows(sessions) -> dict[int, list[dict]]:
 
 
 def _article_details(item: StoredObject) -> dict:
-    """An article's document carries no `details`: the export adds the same block, so that the
-    raw summary, state, licence and cover survive the trip."""
+    """An article's served `details` holds its text; the export's says more, so that the raw
+    summary, state, licence, origin and cover survive the trip."""
     return {"summary": item.summary, "source": item.source or "", "tags": list(item.tags),
             "state": item.state, "fields": item.fields or {}, "licence": item.licence,
             "based_on": item.based_on, "cover": item.cover}
@@ -203,7 +203,8 @@ async def export_island(settings: Settings, sessions, out, *, format: str = "jso
                 continue
             if format == "jsonld":
                 document = documents.object_document(item, base, authors=authors)
-                document.setdefault("details", _article_details(item))
+                if item.kind not in RICH_KINDS:  # the export's block says more than the served one
+                    document["details"] = _article_details(item)
                 entry["file"] = f"items/{key}.json"
                 files[entry["file"]] = document
                 if include_private and item.private_fields:
