@@ -13,6 +13,8 @@ import re
 import nh3
 from markdown_it import MarkdownIt
 
+from archipel.errors import InvalidInput
+
 # What Mastodon keeps, plus headings, images and tables that our own pages show.
 ALLOWED_TAGS = {
     "p", "br", "span", "a", "del", "s", "pre", "blockquote", "code", "b", "strong", "u", "i", "em",
@@ -43,9 +45,13 @@ def sanitize_html(raw: str) -> str:
     )
 
 
+class TextTooLong(InvalidInput, ValueError):
+    """A domain error (the command line and the pages say it), still a ValueError for old callers."""
+
+
 def render_markdown(source: str) -> str:
     if len(source) > MAX_SOURCE_CHARS:
-        raise ValueError(f"text longer than {MAX_SOURCE_CHARS} characters")
+        raise TextTooLong(f"text longer than {MAX_SOURCE_CHARS} characters")
     return sanitize_html(_markdown.render(source))
 
 

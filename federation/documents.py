@@ -183,7 +183,7 @@ def object_document(item: StoredObject, base_url: str, *, authors: list[str] | N
                     with_context: bool = True, replies: dict | None = None) -> dict:
     """A local item as AS2: an Article (fiches and resources add their fields), or a Note.
 
-    How an Article looks elsewhere (see docs/architecture.md and tests/data/fediverse/display):
+    How an Article looks elsewhere (tests/data/fediverse/<software>/display/article.json):
     - No `summary`. Mastodon shows an Article as bold `name`, `summary`, link to `url`, but
       GoToSocial, snac, Misskey and Pleroma/Akkoma take `summary` as a content warning that hides
       the whole post. Our items have no content warning, so there is none.

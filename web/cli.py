@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
+import os
 import secrets
 import sys
 from pathlib import Path
 
+from sqlalchemy import exc as sqlalchemy_errors
 from sqlalchemy import select
 
 from archipel import accounts, content
 from archipel.errors import ArchipelError
+from archipel.handles import InvalidUsername
 from archipel.markdown_items import read_item
 from archipel.settings import Settings, SettingsError, load_settings
 from archipel.storage import migrate
@@ -30,7 +34,10 @@ from federation.domains import DomainPolicy
 from federation.client import FederationClient, FetchError, Signer
 from federation.discovery import actor_id_of
 from federation.documents import ActorUrls
+from federation.netguard import BlockedAddress
 from web import provision
+
+DEBUG_VARIABLE = "ARCHIPEL_DEBUG"  # set to 1: an unexpected error shows its traceback
 
 
 class CommandError(Exception):
@@ -46,8 +53,12 @@ class Island:
         self.sessions = make_sessionmaker(self.engine)
 
     async def __aenter__(self) -> Island:
-        await migrate.require_current_schema(self.settings.effective_database_url,
-                                             str(self.settings.directory))
+        try:
+            await migrate.require_current_schema(self.settings.effective_database_url,
+                                                 str(self.settings.directory))
+        except (ConnectionError, TimeoutError) as error:  # PostgreSQL down, or a wrong host or port
+            await self.engine.dispose()
+            raise CommandError(f"cannot connect to the database: {error}") from None
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -114,7 +125,10 @@ async def cmd_user_add(args) -> None:
 
 
 async def cmd_publish(args) -> None:
-    fields = read_item(Path(args.file).read_text("utf-8"))
+    try:
+        fields = read_item(Path(args.file).read_text("utf-8"))
+    except UnicodeDecodeError:
+        raise CommandError(f"{args.file} is not UTF-8 text") from None
     co_authors = [str(name) for name in fields.pop("authors")]
     async with Island(args.directory) as island:
         base = island.settings.url
@@ -333,17 +347,72 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ---- errors -----------------------------------------------------------------------------------
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "(no message)"
+
+
+def _os_message(error: OSError) -> str:
+    where = " ".join(repr(str(name)) for name in (error.filename, error.filename2) if name is not None)
+    if error.errno == errno.ENOSPC:
+        return f"no space left on the device{' writing ' + where if where else ''}: free some space and run again"
+    if isinstance(error, FileNotFoundError):
+        return f"no such file or folder: {where}" if where else f"not found: {error.strerror or error}"
+    reason = error.strerror or str(error)
+    return f"{reason}: {where}" if where else reason
+
+
+def _database_message(error: sqlalchemy_errors.SQLAlchemyError) -> str:
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    if "disk is full" in reason:
+        return "no space left on the device for the database: free some space and run again"
+    if "disk I/O error" in reason:
+        return "the database file cannot be written (disk I/O error): is the disk full or failing?"
+    if "locked" in reason or "busy" in reason:
+        return f"the database is busy ({reason}): another process holds it; try again in a moment"
+    if "unable to open" in reason or "no such table" in reason or "does not exist" in reason:
+        return f"the database cannot be used ({reason}): check the folder and run `archipel migrate DIR`"
+    if isinstance(error, sqlalchemy_errors.OperationalError | sqlalchemy_errors.InterfaceError):
+        return f"the database cannot be reached ({reason})"
+    return f"database error: {reason}"
+
+
+def error_message(error: BaseException) -> tuple[str, int]:
+    """The one line an operator reads for an error, and the exit status: 1 for what they can act
+    on, 2 for an error the command did not expect (a bug to report)."""
+    if isinstance(error, (CommandError, SettingsError, ArchipelError, ActorError, InvalidUsername,
+                          migrate.SchemaOutOfDate)):
+        return _one_line(str(error)), 1
+    if isinstance(error, (FetchError, BlockedAddress)):
+        return _one_line(f"fetch refused or failed: {error}"), 1
+    if isinstance(error, sqlalchemy_errors.SQLAlchemyError):
+        return _one_line(_database_message(error)), 1
+    if isinstance(error, UnicodeDecodeError):
+        return "a file is not UTF-8 text", 1
+    if isinstance(error, OSError):
+        return _one_line(_os_message(error)), 1
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted", 130
+    return _one_line(f"unexpected error {type(error).__name__}: {error} "
+                     f"(run again with {DEBUG_VARIABLE}=1 to see the traceback)"), 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Every error ends as one line `archipel: <message>` on stderr, never a traceback (unless
+    ARCHIPEL_DEBUG=1 asks for it)."""
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "sync", False):
             args.run(args)
         else:
             asyncio.run(args.run(args))
-    except (CommandError, SettingsError, ArchipelError, FetchError, ActorError,
-            migrate.SchemaOutOfDate) as error:
-        print(f"archipel: {error}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as error:
+        if os.environ.get(DEBUG_VARIABLE) == "1":
+            raise
+        message, status = error_message(error)
+        print(f"archipel: {message}", file=sys.stderr)
+        return status
     return 0
 
 

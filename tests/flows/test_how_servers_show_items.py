@@ -1,6 +1,6 @@
 """How the servers our members use show the fiches, resources and articles we send.
 
-Each `tests/data/fediverse/<software>/display.json` describes, from that software's source, what
+Each `tests/data/fediverse/<software>/display/article.json` describes, from that software's source, what
 it does with an incoming Article (title, body, content warning, pictures, kept HTML, link card).
 `shown` below applies one description to one of our documents, the way that server would, and
 the tests check what a reader there sees: the title, a readable teaser, the link to the page, the
@@ -30,7 +30,7 @@ NECESSARY_ENTITIES = {"&amp;", "&lt;", "&gt;"}  # what text in HTML cannot do wi
 
 
 def description(server: str) -> dict:
-    return json.loads((FEDIVERSE / server / "display.json").read_text("utf-8"))
+    return json.loads((FEDIVERSE / server / "display" / "article.json").read_text("utf-8"))
 
 
 class _Html(HTMLParser):
