@@ -23,7 +23,8 @@ from sqlalchemy import select
 from archipel import accounts, content
 from archipel.errors import ArchipelError
 from archipel.handles import InvalidUsername
-from archipel.markdown_items import read_item
+from archipel import media as media_store
+from archipel.markdown_items import MediaReferences, read_item, read_media
 from archipel.settings import Settings, SettingsError, load_settings
 from archipel.storage import migrate
 from archipel.storage.engine import make_engine, make_sessionmaker
@@ -35,8 +36,10 @@ from federation.client import FederationClient, FetchError, Signer
 from federation.discovery import actor_id_of
 from federation.documents import ActorUrls
 from federation.netguard import BlockedAddress
-from web import provision
+from web import item_media, provision
+from web.forms import FORM_KINDS
 
+CLI_LANGUAGE = "en"  # the command line speaks English; the form's checks say the same in it
 DEBUG_VARIABLE = "ARCHIPEL_DEBUG"  # set to 1: an unexpected error shows its traceback
 
 
@@ -124,24 +127,94 @@ async def cmd_user_add(args) -> None:
         print(f"password: {password}")
 
 
-async def cmd_publish(args) -> None:
+def _read_at_most(path: Path, limit: int) -> bytes:
+    with path.open("rb") as file:
+        return file.read(limit + 1)
+
+
+async def _checked_file(path: Path, key: str, limit: int, *, image_only: bool) -> item_media.Upload:
+    """A file named in the front matter, checked exactly as the item form checks an upload."""
     try:
-        fields = read_item(Path(args.file).read_text("utf-8"))
+        data = await asyncio.to_thread(_read_at_most, path, limit)
+    except FileNotFoundError:
+        raise CommandError(f"{key}: no such file {path}") from None
+    except IsADirectoryError:
+        raise CommandError(f"{key}: {path} is a folder, not a file") from None
+    checked = await asyncio.to_thread(item_media.check_bytes, data, path.name, CLI_LANGUAGE, limit,
+                                      image_only=image_only)
+    if isinstance(checked, str):
+        raise CommandError(f"{key}: {checked}")
+    return checked
+
+
+async def _checked_media(references: MediaReferences, folder: Path, limit: int) -> item_media.MediaChanges:
+    changes = item_media.MediaChanges(cover_alt=references.cover_alt)
+    if references.cover:
+        changes.cover = await _checked_file(folder / references.cover, "cover", limit, image_only=True)
+    for path in references.attachments or ():
+        changes.attachments.append(await _checked_file(folder / path, "attachments", limit, image_only=False))
+    return changes
+
+
+def _media_problem(kind: str, references: MediaReferences, changes: item_media.MediaChanges,
+                   cover: dict | None, attachment_count: int) -> str | None:
+    """What the form would refuse: a cover without its description, too many files."""
+    if references.cover_alt and not references.cover and not cover:
+        return "cover_alt: there is no cover image to describe (add cover: with its path)"
+    problem = item_media.cover_alt_problem(CLI_LANGUAGE, changes.cover_alt, needed=changes.cover is not None)
+    if problem:
+        return f"cover_alt: {problem}"
+    if references.attachments and kind not in FORM_KINDS:
+        return f"attachments: only a fiche or a resource offers attached files, not an {kind}"
+    problem = item_media.too_many_attachments(CLI_LANGUAGE, attachment_count)
+    return f"attachments: {problem}" if problem else None
+
+
+async def cmd_publish(args) -> None:
+    path = Path(args.file)
+    try:
+        text = path.read_text("utf-8")
     except UnicodeDecodeError:
         raise CommandError(f"{args.file} is not UTF-8 text") from None
+    fields, references = read_item(text), read_media(text)
     co_authors = [str(name) for name in fields.pop("authors")]
     async with Island(args.directory) as island:
-        base = island.settings.url
+        settings = island.settings
+        base, directory = settings.url, settings.effective_media_directory
+        changes = await _checked_media(references, path.parent, settings.max_upload_bytes)
         async with island.sessions() as session:
             author = await accounts.get_actor(session, args.as_user)
             if args.update:
                 item = await content.get_local_object(session, args.update)
-                changes = {key: fields[key] for key in ("title", "source", "summary", "tags", "language",
-                                                         "licence", "state", "data")}
-                item = await actions.edit_item(session, base, item, editor=author, **changes)
+                old_cover, attachments = await media_store.cover_and_attachments(session, base, item)
+                if references.attachments is not None:  # the listed files replace the item's
+                    changes.remove_ids = [media.id for media in attachments]
+                kept = [media for media in attachments if media.id not in changes.remove_ids]
+                problem = _media_problem(item.kind, references, changes, item.cover,
+                                         len(kept) + len(changes.attachments))
+                if problem:
+                    raise CommandError(problem)
+                stored = await item_media.store(session, directory, author, changes)
+                cover = await item_media.cover_change(session, directory, base, item, old_cover, changes, stored)
+                await item_media.remove_attachments(session, directory, attachments, changes.remove_ids)
+                edits = {key: fields[key] for key in ("title", "source", "summary", "tags", "language",
+                                                       "licence", "state", "data")}
+                if item.kind in FORM_KINDS:
+                    edits["data"] = {**(edits["data"] or {}),
+                                     "files": item_media.files_value(base, kept + stored.attachments)}
+                item = await actions.edit_item(session, base, item, editor=author, **cover, **edits)
             else:
+                problem = _media_problem(fields["kind"], references, changes, None, len(changes.attachments))
+                if problem:
+                    raise CommandError(problem)
                 others = [await accounts.get_actor(session, name) for name in co_authors if name != args.as_user]
-                item = await actions.publish_item(session, base, [author, *others], **fields)
+                stored = await item_media.store(session, directory, author, changes)
+                cover = item_media.cover_value(base, stored.cover, changes.cover_alt) if stored.cover else None
+                if fields["kind"] in FORM_KINDS:
+                    fields["data"] = {**(fields["data"] or {}),
+                                      "files": item_media.files_value(base, stored.attachments)}
+                item = await actions.publish_item(session, base, [author, *others], cover=cover, **fields)
+            await item_media.attach(session, item, stored)
             await session.commit()
     print(item.uri)
 
@@ -281,7 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Publish a Markdown file whose front matter carries the fields (kind: fiche by "
                     "default, resource or article; title, summary, tags, licence, territory, holders, "
                     "pitch, audience, started, authors...). In the body, '## <section>' headings start "
-                    "the sections of a fiche and '## Mode d'emploi' lists its steps.")
+                    "the sections of a fiche and '## Mode d'emploi' lists its steps. 'cover:' (an image "
+                    "path relative to the file), 'cover_alt:' (its description, required) and "
+                    "'attachments:' (a list of paths) bring files, checked as the web form checks "
+                    "uploads. With --update, given files replace the item's; absent keys keep them.")
     publish.add_argument("directory", metavar="DIR")
     publish.add_argument("file", metavar="FILE.md")
     publish.add_argument("--as", dest="as_user", required=True, metavar="USERNAME")
