@@ -184,13 +184,18 @@ def object_document(item: StoredObject, base_url: str, *, authors: list[str] | N
     """A local item as AS2: an Article (fiches and resources add their fields), or a Note.
 
     How an Article looks elsewhere (tests/data/fediverse/<software>/display/article.json):
-    - No `summary`. Mastodon shows an Article as bold `name`, `summary`, link to `url`, but
+    - No `summary`. Mastodon shows an Article as its title, `summary`, link to `url`, but
       GoToSocial, snac, Misskey and Pleroma/Akkoma take `summary` as a content warning that hides
       the whole post. Our items have no content warning, so there is none.
+    - The title is `nameMap` only, no plain `name`: GoToSocial takes `summary`, or else `name`,
+      as the content warning (astointernal.go) but reads neither from a language map, while
+      Mastodon reads its title from `name` or else `nameMap` (status_parser.rb). snac and
+      Pleroma, which would show `name`, read the title at the top of the card instead.
+      (A `summaryMap` would give Mastodon the teaser the same way, but servers that process
+      JSON-LD, and Pleroma's language maps, read it as a summary: a content warning again.)
     - `content` is the card (card_html): title, teaser, link. Every server but Mastodon shows
-      it; Mastodon shows `name` and the link instead, and its link card (the page's OpenGraph
+      it; Mastodon shows the title and the link instead, and its link card (the page's OpenGraph
       title, description and image) carries the teaser.
-    - `name` is kept: Mastodon, snac and Pleroma show it.
     - The cover is both `image` (Mastodon's card and preview, other Archipel islands) and an
       `attachment` (the only place GoToSocial, snac, Misskey and Pleroma look for pictures).
       The price: with a media attachment Mastodon shows the picture instead of the link card,
@@ -226,6 +231,8 @@ def object_document(item: StoredObject, base_url: str, *, authors: list[str] | N
     if cover is not None and not is_note:
         document["image"] = cover
         document["attachment"] = [cover]
+    if not is_note:
+        document.pop("name")
     if is_note:
         # A reply has no title; it names (tag) and addresses (cc) the people of its conversation.
         for key in ("name", "nameMap"):

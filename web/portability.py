@@ -43,6 +43,7 @@ from archipel.markdown_items import read_item, write_item
 from archipel.settings import Settings
 from archipel.storage.tables import Revision, StoredObject, utcnow
 from federation import documents
+from federation.as2 import text_value
 from federation.items import RICH_KINDS, item_columns
 
 FORMAT_VERSION = 1
@@ -364,7 +365,7 @@ def _from_jsonld(document, entry: dict, private: dict) -> dict:
         tags, cover = details.get("tags") or [], details.get("cover")
     if not isinstance(tags, list):
         raise InvalidInput("tags must be a list")
-    return {"kind": kind, "title": str(document.get("name") or ""), "source": source, "summary": summary,
+    return {"kind": kind, "title": text_value(document, "name"), "source": source, "summary": summary,
             "tags": tags, "language": str(language), "licence": licence,
             "state": fiches.check_state(details.get("state")), "based_on": based_on, "data": data,
             "cover": cover}

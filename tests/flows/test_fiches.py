@@ -119,7 +119,8 @@ async def test_what_other_servers_are_sent_of_a_fiche(make_island):
     async with brest.sessions() as session:
         item = await content.find_object(session, uri)
         document = documents.object_document(item, brest.url)
-    assert document["type"] == "Article" and document["name"].startswith("Les Points d'Accès")
+    assert document["type"] == "Article" and document["nameMap"]["fr"].startswith("Les Points d'Accès")
+    assert "name" not in document  # GoToSocial would take it for a content warning
     assert "summary" not in document and document["sensitive"] is False  # a summary is a content warning
     card = document["content"]
     assert card.startswith("<p><strong>Les Points d'Accès Public à Internet de Brest</strong></p>")

@@ -83,29 +83,34 @@ class Shown:
     card: dict | None = None
 
 
-def _first_text(document: dict, names: list[str]) -> str:
+def _first_text(document: dict, names: list[str], maps: bool = False) -> str:
+    """The first non-empty text among `names` (and their language maps when the server reads them;
+    a name that ends in `Map` is always read as one)."""
     for name in names:
-        value = document.get(name)
-        if isinstance(value, dict):  # a language map
-            value = next(iter(value.values()), "")
-        if isinstance(value, str) and value.strip():
-            return value
+        for key in (name, name + "Map") if maps and not name.endswith("Map") else (name,):
+            value = document.get(key)
+            if isinstance(value, dict):  # a language map
+                value = next(iter(value.values()), "")
+            if isinstance(value, str) and value.strip():
+                return value
     return ""
 
 
 def shown(server: dict, document: dict, page_og: dict) -> Shown:
     view = Shown()
     converted = any(t in server["converted_types"] for t in as_list(document["type"]))
+    maps = server["reads_language_maps"]
     if not (converted and server["content_warning_ignored_for_converted"]):
-        view.content_warning = _first_text(document, server["content_warning_fields"])
+        view.content_warning = _first_text(document, server["content_warning_fields"], maps)
     if server["sensitive_is_content_warning"] and document.get("sensitive") is True and not view.content_warning:
         view.content_warning = "(sensitive)"
     for name in server["entities_shown_raw_in"]:
         if isinstance(document.get(name), str):
             view.raw_text.append(document[name])
     if converted:
-        parts = {"name": f"<h2>{document.get('name', '')}</h2>" if document.get("name") else "",
-                 "summary": document.get("summary") or "",
+        title = _first_text(document, ["name"], maps)
+        parts = {"name": f"<h2>{title}</h2>" if title else "",
+                 "summary": _first_text(document, ["summary"], maps),
                  "url": f'<a href="{document.get("url")}">{document.get("url")}</a>'}
         body = "".join(parts[name] for name in server["converted_text"])
     else:
@@ -116,7 +121,7 @@ def shown(server: dict, document: dict, page_og: dict) -> Shown:
     view.text = " ".join("".join(parser.text).split())
     view.bold, view.links = parser.bold, parser.links
     view.tags_used = parser.tags - set(server.get("transformed_tags", {})) if not converted else set()
-    view.titles = [document[name] for name in server["title_fields"] if document.get(name)]
+    view.titles = [text for text in (_first_text(document, [name], maps) for name in server["title_fields"]) if text]
     for name in server["image_fields"]:
         for attachment in as_list(document.get(name)):
             if not isinstance(attachment, dict) or not set(as_list(attachment.get("type"))) & set(
@@ -124,7 +129,7 @@ def shown(server: dict, document: dict, page_og: dict) -> Shown:
                 continue
             url = attachment.get("url")
             url = url.get("href") if isinstance(url, dict) else url
-            alt = _first_text(attachment, server["image_alt_fields"])
+            alt = _first_text(attachment, server["image_alt_fields"], maps)
             if isinstance(url, str):
                 view.images.append((url, alt))
     view.images = view.images[:server["max_images"]]
@@ -231,6 +236,9 @@ async def test_the_old_teaser_in_summary_would_hide_the_item_on_four_servers(isl
     warned = [name for name in SERVERS if shown(description(name), old, {}).content_warning]
     assert warned == ["gotosocial", "snac", "misskey", "pleroma"]
     assert shown(description("gotosocial"), old, {}).images == []
+    # A plain `name` (without a summary) is GoToSocial's content warning; Mastodon reads nameMap.
+    assert shown(description("gotosocial"), {**document, "name": TITLE}, {}).content_warning == TITLE
+    assert "name" not in document and TITLE in "".join(shown(description("mastodon"), document, {}).bold)
 
 
 def test_every_description_names_its_software_version_and_sources():
