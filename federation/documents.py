@@ -163,9 +163,10 @@ def cover_image(cover: dict | None) -> dict | None:
 def replies_collection(item_uri: str, total: int | None = None, items: list[str] | None = None,
                        next_page: str | None = None) -> dict:
     """The `replies` of an object, embedded with its first page, the shape Mastodon writes:
-    GoToSocial loads replies only from an embedded collection that has a `first` page, Mastodon
-    reads the first page's items and follows `next`. Without a count (an activity built when the
-    item changes), the embedded page is empty and its `next` is the live first page."""
+    GoToSocial loads replies only from a `first` page embedded in an embedded collection
+    (dereferencing/collection.go), Mastodon reads the first page's items and follows `next`.
+    Without a count (an activity built when the item changes), the embedded page is empty and its
+    `next` is the live first page."""
     collection_id = f"{item_uri}/replies"
     first_page = f"{collection_id}?page=1"
     if total is None:

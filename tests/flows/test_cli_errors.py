@@ -95,8 +95,8 @@ def test_databases_that_cannot_be_used(tmp_path, island):
     empty = tmp_path / "empty"
     shutil.copytree(island, empty, ignore=shutil.ignore_patterns("archipel.db*"))
     one_line_error(run("requests", empty), "archipel migrate")
-    one_line_error(run("requests", island, env={"ARCHIPEL_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/x"}),
-                   "database")
+    unreachable = {"ARCHIPEL_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/x"}
+    one_line_error(run("requests", island, env=unreachable), "database")
     with sqlite3.connect(island / "archipel.db") as db:  # a table gone: the schema says current, it is not
         db.execute("ALTER TABLE follows RENAME TO follows_elsewhere")
     try:
