@@ -9,6 +9,7 @@ a fiche section (`## Contexte et genèse`, or its key `## genesis`) starts that 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import yaml
 
@@ -20,6 +21,7 @@ _HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
 _STEP = re.compile(r"^\s*\d+[.)]\s+(.*)$")
 _SECTION_BY_HEADING = {**{label.lower(): key for key, label in FICHE_SECTIONS.items()},
                        **{key: key for key in FICHE_SECTIONS}}
+MEDIA_KEYS = ("cover", "cover_alt", "attachments")  # files beside the Markdown: see read_media
 DATA_KEYS = ("pitch", "sections", "steps", "holders", "territory", "audience", "started",
              "learning_goals", "duration", "format", "prerequisites", "materials", "related")
 
@@ -81,9 +83,39 @@ def read_item(text: str) -> dict:
     meta.pop("id", None)
     meta.pop("published", None)
     meta.pop("updated", None)
+    for key in MEDIA_KEYS:
+        meta.pop(key, None)
     if meta:
         raise InvalidInput(f"unknown field(s) in front matter: {', '.join(sorted(meta))}")
     return item
+
+
+@dataclass(frozen=True)
+class MediaReferences:
+    """The files a Markdown item names in its front matter, as written (paths relative to it)."""
+
+    cover: str | None = None
+    cover_alt: str = ""
+    attachments: tuple[str, ...] | None = None  # None: not given (an update keeps the item's files)
+
+
+def read_media(text: str) -> MediaReferences:
+    """`cover:` an image path, `cover_alt:` its description, `attachments:` a list of paths."""
+    meta = parse_front_matter(text).metadata
+    cover = meta.get("cover")
+    if cover is not None and (not isinstance(cover, str) or not cover.strip()):
+        raise InvalidInput("cover: give the path of an image file, relative to the Markdown file")
+    alt = meta.get("cover_alt")
+    if alt is not None and not isinstance(alt, str):
+        raise InvalidInput("cover_alt: give a text describing the cover image")
+    attachments = meta.get("attachments")
+    if isinstance(attachments, str):
+        attachments = [attachments]
+    if attachments is not None and (not isinstance(attachments, list)
+                                    or not all(isinstance(p, str) and p.strip() for p in attachments)):
+        raise InvalidInput("attachments: give a list of file paths, relative to the Markdown file")
+    return MediaReferences(cover.strip() if cover else None, " ".join((alt or "").split()),
+                           tuple(p.strip() for p in attachments) if attachments is not None else None)
 
 
 def write_item(item, authors: list[str], *, private: bool = False) -> str:

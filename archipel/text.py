@@ -13,6 +13,7 @@ import re
 import nh3
 from markdown_it import MarkdownIt
 
+from archipel.errors import InvalidInput
 from archipel.safe_urls import safe_url
 
 # What Mastodon keeps, plus headings, images and tables that our own pages show.
@@ -58,9 +59,13 @@ def sanitize_html(raw: str) -> str:
     )
 
 
+class TextTooLong(InvalidInput, ValueError):
+    """A domain error (the command line and the pages say it), still a ValueError for old callers."""
+
+
 def render_markdown(source: str) -> str:
     if len(source) > MAX_SOURCE_CHARS:
-        raise ValueError(f"text longer than {MAX_SOURCE_CHARS} characters")
+        raise TextTooLong(f"text longer than {MAX_SOURCE_CHARS} characters")
     return sanitize_html(_markdown.render(source))
 
 

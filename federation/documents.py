@@ -116,45 +116,127 @@ def hashtag(base_url: str, label: str) -> dict:
     return {"type": "Hashtag", "name": f"#{tag}", "href": f"{base_url.rstrip('/')}/tags/{tag.lower()}"}
 
 
-def teaser(item: StoredObject) -> str:
-    """What Mastodon shows under the bold title: plain HTML, no links, self-contained."""
+def _text(value: str) -> str:
+    """Text for HTML: only `&`, `<` and `>` become entities. snac shows entities raw in some places,
+    so quotes and accents stay real characters (the document is UTF-8)."""
+    return html.escape(value, quote=False)
+
+
+def teaser_text(item: StoredObject) -> str:
+    """The item's pitch in plain text: its summary, or the start of its text."""
     text = item.summary or html_to_text(item.content)
     if len(text) > 400:
         text = text[:400].rsplit(" ", 1)[0] + "…"
-    parts = [f"<p>{html.escape(fact)}</p>" for fact in teaser_facts(item)]
-    parts += [f"<p>{html.escape(text)}</p>"] if text else []
+    return text
+
+
+def card_html(item: StoredObject) -> str:
+    """The `content` of an Article: a self-contained card that every server shows whole.
+
+    The title comes first, in bold (GoToSocial and Misskey never show `name`), then the pitch,
+    the place, the teaser and the themes, then the link to the page. Only tags that Mastodon,
+    GoToSocial, snac, Misskey and Pleroma all keep (p, strong, a); no heading, no image."""
+    parts = [f"<p><strong>{_text(item.name)}</strong></p>"] if item.name else []
+    parts += [f"<p>{_text(fact)}</p>" for fact in teaser_facts(item)]
+    text = teaser_text(item)
+    if text and text not in teaser_facts(item):
+        parts.append(f"<p>{_text(text)}</p>")
     if item.tags:
-        parts.append("<p>" + html.escape(" ".join("#" + hashtag_for(t) for t in item.tags)) + "</p>")
+        parts.append("<p>" + _text(" ".join("#" + hashtag_for(t) for t in item.tags)) + "</p>")
+    page = item.url or item.uri
+    parts.append(f'<p><a href="{html.escape(page, quote=True)}">{_text(page)}</a></p>')
     return "".join(parts)
 
 
+def cover_image(cover: dict | None) -> dict | None:
+    """The cover as an Image: `url`, `mediaType`, and its alt text as `name` (what Mastodon,
+    GoToSocial, snac, Misskey and Pleroma all read as the description)."""
+    if not isinstance(cover, dict) or not cover.get("url"):
+        return None
+    image = {"type": "Image", "url": cover["url"]}
+    if cover.get("mediaType"):
+        image["mediaType"] = cover["mediaType"]
+    image["name"] = cover.get("name") or ""
+    return image
+
+
+def replies_collection(item_uri: str, total: int | None = None, items: list[str] | None = None,
+                       next_page: str | None = None) -> dict:
+    """The `replies` of an object, embedded with its first page, the shape Mastodon writes:
+    GoToSocial loads replies only from a `first` page embedded in an embedded collection
+    (dereferencing/collection.go), Mastodon reads the first page's items and follows `next`.
+    Without a count (an activity built when the item changes), the embedded page is empty and its
+    `next` is the live first page."""
+    collection_id = f"{item_uri}/replies"
+    first_page = f"{collection_id}?page=1"
+    if total is None:
+        first = {"id": f"{collection_id}?page=0", "type": "OrderedCollectionPage", "partOf": collection_id,
+                 "orderedItems": [], "next": first_page}
+        return {"id": collection_id, "type": "OrderedCollection", "first": first}
+    first = {"id": first_page, "type": "OrderedCollectionPage", "partOf": collection_id,
+             "orderedItems": list(items or [])}
+    if next_page:
+        first["next"] = next_page
+    return {"id": collection_id, "type": "OrderedCollection", "totalItems": total, "first": first}
+
+
 def object_document(item: StoredObject, base_url: str, *, authors: list[str] | None = None,
-                    with_context: bool = True) -> dict:
-    """A local item as AS2: an Article (fiches and resources add their fields), or a Note."""
+                    with_context: bool = True, replies: dict | None = None) -> dict:
+    """A local item as AS2: an Article (fiches and resources add their fields), or a Note.
+
+    How an Article looks elsewhere (tests/data/fediverse/<software>/display/article.json):
+    - No `summary`. Mastodon shows an Article as its title, `summary`, link to `url`, but
+      GoToSocial, snac, Misskey and Pleroma/Akkoma take `summary` as a content warning that hides
+      the whole post. Our items have no content warning, so there is none.
+    - The title is `nameMap` only, no plain `name`: GoToSocial takes `summary`, or else `name`,
+      as the content warning (astointernal.go) but reads neither from a language map, while
+      Mastodon reads its title from `name` or else `nameMap` (status_parser.rb). snac and
+      Pleroma, which would show `name`, read the title at the top of the card instead.
+      (A `summaryMap` would give Mastodon the teaser the same way, but servers that process
+      JSON-LD, and Pleroma's language maps, read it as a summary: a content warning again.)
+    - `content` is the card (card_html): title, teaser, link. Every server but Mastodon shows
+      it; Mastodon shows the title and the link instead, and its link card (the page's OpenGraph
+      title, description and image) carries the teaser.
+    - The cover is both `image` (Mastodon's card and preview, other Archipel islands) and an
+      `attachment` (the only place GoToSocial, snac, Misskey and Pleroma look for pictures).
+      The price: with a media attachment Mastodon shows the picture instead of the link card,
+      so a Mastodon reader of an item *with a cover* sees title, picture (with its alt text) and
+      link, and reads the teaser on the page. Without the attachment four servers out of five
+      would never show the cover; the picture is seen everywhere this way.
+    - No FEP-b2b8 `preview`: `content` is already the short form it would repeat.
+    Another Archipel island never reads this card: it rebuilds the item from `details`.
+    """
     followers = f"{item.author_uri}/followers"
+    is_note = item.type == "Note"
+    body = item.content if is_note else card_html(item)
     document = {
         "id": item.uri,
         "type": item.type,
         "attributedTo": item.author_uri,
         "name": item.name,
         "nameMap": {item.language: item.name},
-        "summary": teaser(item),
-        "content": item.content,
-        "contentMap": {item.language: item.content},
+        "content": body,
+        "contentMap": {item.language: body},
         "mediaType": "text/html",
         "url": item.url or item.uri,
         "published": rfc3339(item.published),
         "to": [PUBLIC],
         "cc": [followers],
+        "sensitive": False,
         "tag": [hashtag(base_url, label) for label in item.tags],
-        "replies": f"{item.uri}/replies",
+        "replies": replies if replies is not None else replies_collection(item.uri),
         "likes": f"{item.uri}/likes",
         "shares": f"{item.uri}/shares",
     }
-    if item.type == "Note":
-        # A Note's summary is a content warning for Mastodon: a reply has none. It names (tag)
-        # and addresses (cc) the people of its conversation.
-        for key in ("name", "nameMap", "summary"):
+    cover = cover_image(item.cover)
+    if cover is not None and not is_note:
+        document["image"] = cover
+        document["attachment"] = [cover]
+    if not is_note:
+        document.pop("name")
+    if is_note:
+        # A reply has no title; it names (tag) and addresses (cc) the people of its conversation.
+        for key in ("name", "nameMap"):
             document.pop(key)
         mentions = [m for m in (item.extra or {}).get("mentions", []) if isinstance(m, dict)]
         document["tag"] += [{"type": "Mention", "href": m["href"], "name": m.get("name", "")} for m in mentions]

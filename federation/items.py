@@ -1,9 +1,9 @@
 """Fiches and resources as AS2, both ways.
 
-Out: an `Article` that Mastodon shows well (name, a teaser `summary`, `url`), GoToSocial reads in
-full (`content`), and that carries the item losslessly for another Archipel island: the
-structured fields in `details` (a JSON literal), the licence, origin, territory and themes also as
-schema.org terms for other software.
+Out: what the `Article` (built in federation.documents, shown as a card by other software)
+carries for another Archipel island, losslessly: the structured fields in `details` (a JSON
+literal), the licence, origin, territory and themes also as schema.org terms for other software.
+Articles carry `details` too (summary and Markdown source), since their `content` is a card.
 In: the same fields, checked again (the sender is not trusted more than a form is) and the HTML
 re-rendered here from them.
 """
@@ -18,11 +18,12 @@ from archipel.themes import clean_tags
 from federation.as2 import as_list, id_of, ids_of, same_host
 
 RICH_KINDS = ("fiche", "resource")
+ITEM_KINDS = (*RICH_KINDS, "article")  # what another island rebuilds from `details`
 
 
 def extension_properties(item: StoredObject, authors: list[str]) -> dict:
-    """The properties a fiche or resource adds to its Article."""
-    if item.kind not in RICH_KINDS:
+    """The properties a fiche, resource or article adds to its Article."""
+    if item.kind not in ITEM_KINDS or item.type != "Article":
         return {}
     properties = {
         "itemKind": item.kind,
@@ -47,8 +48,6 @@ def extension_properties(item: StoredObject, authors: list[str]) -> dict:
                           ("educationalLevel", "audience")):
             if item.fields.get(key):
                 properties[term] = item.fields[key]
-    if item.cover:
-        properties["image"] = {"type": "Image", **item.cover}
     return properties
 
 
@@ -69,11 +68,12 @@ def item_columns(obj: dict) -> dict | None:
     details = obj.get("details")
     if isinstance(details, list) and len(details) == 1:
         details = details[0]
-    if kind not in RICH_KINDS or not isinstance(details, dict):
+    if kind not in ITEM_KINDS or not isinstance(details, dict):
         return None
     try:
         fields, _ = fiches.fields_for(kind, details.get("fields") or {})
-        licence = fiches.licence_from_url(id_of(obj.get("license"))) or fiches.DEFAULT_LICENCE
+        licence = fiches.licence_from_url(id_of(obj.get("license"))) or (
+            None if kind == "article" else fiches.DEFAULT_LICENCE)
         state = fiches.check_state(details.get("state"))
     except InvalidInput as error:
         raise InvalidInput(f"received {kind} {obj.get('id')} is invalid: {error}") from None

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
+import os
 import secrets
 import sys
 from pathlib import Path
 
+from sqlalchemy import exc as sqlalchemy_errors
 from sqlalchemy import select
 
 from archipel import accounts, content
 from archipel.errors import ArchipelError
-from archipel.markdown_items import read_item
+from archipel.handles import InvalidUsername
+from archipel import media as media_store
+from archipel.markdown_items import MediaReferences, read_item, read_media
 from archipel.settings import Settings, SettingsError, load_settings
 from archipel.storage import migrate
 from archipel.storage.engine import make_engine, make_sessionmaker
@@ -30,7 +35,12 @@ from federation.domains import DomainPolicy
 from federation.client import FederationClient, FetchError, Signer
 from federation.discovery import actor_id_of
 from federation.documents import ActorUrls
-from web import provision
+from federation.netguard import BlockedAddress
+from web import item_media, provision
+from web.forms import FORM_KINDS
+
+CLI_LANGUAGE = "en"  # the command line speaks English; the form's checks say the same in it
+DEBUG_VARIABLE = "ARCHIPEL_DEBUG"  # set to 1: an unexpected error shows its traceback
 
 
 class CommandError(Exception):
@@ -46,8 +56,12 @@ class Island:
         self.sessions = make_sessionmaker(self.engine)
 
     async def __aenter__(self) -> Island:
-        await migrate.require_current_schema(self.settings.effective_database_url,
-                                             str(self.settings.directory))
+        try:
+            await migrate.require_current_schema(self.settings.effective_database_url,
+                                                 str(self.settings.directory))
+        except (ConnectionError, TimeoutError) as error:  # PostgreSQL down, or a wrong host or port
+            await self.engine.dispose()
+            raise CommandError(f"cannot connect to the database: {error}") from None
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -113,21 +127,94 @@ async def cmd_user_add(args) -> None:
         print(f"password: {password}")
 
 
+def _read_at_most(path: Path, limit: int) -> bytes:
+    with path.open("rb") as file:
+        return file.read(limit + 1)
+
+
+async def _checked_file(path: Path, key: str, limit: int, *, image_only: bool) -> item_media.Upload:
+    """A file named in the front matter, checked exactly as the item form checks an upload."""
+    try:
+        data = await asyncio.to_thread(_read_at_most, path, limit)
+    except FileNotFoundError:
+        raise CommandError(f"{key}: no such file {path}") from None
+    except IsADirectoryError:
+        raise CommandError(f"{key}: {path} is a folder, not a file") from None
+    checked = await asyncio.to_thread(item_media.check_bytes, data, path.name, CLI_LANGUAGE, limit,
+                                      image_only=image_only)
+    if isinstance(checked, str):
+        raise CommandError(f"{key}: {checked}")
+    return checked
+
+
+async def _checked_media(references: MediaReferences, folder: Path, limit: int) -> item_media.MediaChanges:
+    changes = item_media.MediaChanges(cover_alt=references.cover_alt)
+    if references.cover:
+        changes.cover = await _checked_file(folder / references.cover, "cover", limit, image_only=True)
+    for path in references.attachments or ():
+        changes.attachments.append(await _checked_file(folder / path, "attachments", limit, image_only=False))
+    return changes
+
+
+def _media_problem(kind: str, references: MediaReferences, changes: item_media.MediaChanges,
+                   cover: dict | None, attachment_count: int) -> str | None:
+    """What the form would refuse: a cover without its description, too many files."""
+    if references.cover_alt and not references.cover and not cover:
+        return "cover_alt: there is no cover image to describe (add cover: with its path)"
+    problem = item_media.cover_alt_problem(CLI_LANGUAGE, changes.cover_alt, needed=changes.cover is not None)
+    if problem:
+        return f"cover_alt: {problem}"
+    if references.attachments and kind not in FORM_KINDS:
+        return f"attachments: only a fiche or a resource offers attached files, not an {kind}"
+    problem = item_media.too_many_attachments(CLI_LANGUAGE, attachment_count)
+    return f"attachments: {problem}" if problem else None
+
+
 async def cmd_publish(args) -> None:
-    fields = read_item(Path(args.file).read_text("utf-8"))
+    path = Path(args.file)
+    try:
+        text = path.read_text("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(f"{args.file} is not UTF-8 text") from None
+    fields, references = read_item(text), read_media(text)
     co_authors = [str(name) for name in fields.pop("authors")]
     async with Island(args.directory) as island:
-        base = island.settings.url
+        settings = island.settings
+        base, directory = settings.url, settings.effective_media_directory
+        changes = await _checked_media(references, path.parent, settings.max_upload_bytes)
         async with island.sessions() as session:
             author = await accounts.get_actor(session, args.as_user)
             if args.update:
                 item = await content.get_local_object(session, args.update)
-                changes = {key: fields[key] for key in ("title", "source", "summary", "tags", "language",
-                                                         "licence", "state", "data")}
-                item = await actions.edit_item(session, base, item, editor=author, **changes)
+                old_cover, attachments = await media_store.cover_and_attachments(session, base, item)
+                if references.attachments is not None:  # the listed files replace the item's
+                    changes.remove_ids = [media.id for media in attachments]
+                kept = [media for media in attachments if media.id not in changes.remove_ids]
+                problem = _media_problem(item.kind, references, changes, item.cover,
+                                         len(kept) + len(changes.attachments))
+                if problem:
+                    raise CommandError(problem)
+                stored = await item_media.store(session, directory, author, changes)
+                cover = await item_media.cover_change(session, directory, base, item, old_cover, changes, stored)
+                await item_media.remove_attachments(session, directory, attachments, changes.remove_ids)
+                edits = {key: fields[key] for key in ("title", "source", "summary", "tags", "language",
+                                                       "licence", "state", "data")}
+                if item.kind in FORM_KINDS:
+                    edits["data"] = {**(edits["data"] or {}),
+                                     "files": item_media.files_value(base, kept + stored.attachments)}
+                item = await actions.edit_item(session, base, item, editor=author, **cover, **edits)
             else:
+                problem = _media_problem(fields["kind"], references, changes, None, len(changes.attachments))
+                if problem:
+                    raise CommandError(problem)
                 others = [await accounts.get_actor(session, name) for name in co_authors if name != args.as_user]
-                item = await actions.publish_item(session, base, [author, *others], **fields)
+                stored = await item_media.store(session, directory, author, changes)
+                cover = item_media.cover_value(base, stored.cover, changes.cover_alt) if stored.cover else None
+                if fields["kind"] in FORM_KINDS:
+                    fields["data"] = {**(fields["data"] or {}),
+                                      "files": item_media.files_value(base, stored.attachments)}
+                item = await actions.publish_item(session, base, [author, *others], cover=cover, **fields)
+            await item_media.attach(session, item, stored)
             await session.commit()
     print(item.uri)
 
@@ -267,7 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Publish a Markdown file whose front matter carries the fields (kind: fiche by "
                     "default, resource or article; title, summary, tags, licence, territory, holders, "
                     "pitch, audience, started, authors...). In the body, '## <section>' headings start "
-                    "the sections of a fiche and '## Mode d'emploi' lists its steps.")
+                    "the sections of a fiche and '## Mode d'emploi' lists its steps. 'cover:' (an image "
+                    "path relative to the file), 'cover_alt:' (its description, required) and "
+                    "'attachments:' (a list of paths) bring files, checked as the web form checks "
+                    "uploads. With --update, given files replace the item's; absent keys keep them.")
     publish.add_argument("directory", metavar="DIR")
     publish.add_argument("file", metavar="FILE.md")
     publish.add_argument("--as", dest="as_user", required=True, metavar="USERNAME")
@@ -333,17 +423,72 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ---- errors -----------------------------------------------------------------------------------
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "(no message)"
+
+
+def _os_message(error: OSError) -> str:
+    where = " ".join(repr(str(name)) for name in (error.filename, error.filename2) if name is not None)
+    if error.errno == errno.ENOSPC:
+        return f"no space left on the device{' writing ' + where if where else ''}: free some space and run again"
+    if isinstance(error, FileNotFoundError):
+        return f"no such file or folder: {where}" if where else f"not found: {error.strerror or error}"
+    reason = error.strerror or str(error)
+    return f"{reason}: {where}" if where else reason
+
+
+def _database_message(error: sqlalchemy_errors.SQLAlchemyError) -> str:
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    if "disk is full" in reason:
+        return "no space left on the device for the database: free some space and run again"
+    if "disk I/O error" in reason:
+        return "the database file cannot be written (disk I/O error): is the disk full or failing?"
+    if "locked" in reason or "busy" in reason:
+        return f"the database is busy ({reason}): another process holds it; try again in a moment"
+    if "unable to open" in reason or "no such table" in reason or "does not exist" in reason:
+        return f"the database cannot be used ({reason}): check the folder and run `archipel migrate DIR`"
+    if isinstance(error, sqlalchemy_errors.OperationalError | sqlalchemy_errors.InterfaceError):
+        return f"the database cannot be reached ({reason})"
+    return f"database error: {reason}"
+
+
+def error_message(error: BaseException) -> tuple[str, int]:
+    """The one line an operator reads for an error, and the exit status: 1 for what they can act
+    on, 2 for an error the command did not expect (a bug to report)."""
+    if isinstance(error, (CommandError, SettingsError, ArchipelError, ActorError, InvalidUsername,
+                          migrate.SchemaOutOfDate)):
+        return _one_line(str(error)), 1
+    if isinstance(error, (FetchError, BlockedAddress)):
+        return _one_line(f"fetch refused or failed: {error}"), 1
+    if isinstance(error, sqlalchemy_errors.SQLAlchemyError):
+        return _one_line(_database_message(error)), 1
+    if isinstance(error, UnicodeDecodeError):
+        return "a file is not UTF-8 text", 1
+    if isinstance(error, OSError):
+        return _one_line(_os_message(error)), 1
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted", 130
+    return _one_line(f"unexpected error {type(error).__name__}: {error} "
+                     f"(run again with {DEBUG_VARIABLE}=1 to see the traceback)"), 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Every error ends as one line `archipel: <message>` on stderr, never a traceback (unless
+    ARCHIPEL_DEBUG=1 asks for it)."""
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "sync", False):
             args.run(args)
         else:
             asyncio.run(args.run(args))
-    except (CommandError, SettingsError, ArchipelError, FetchError, ActorError,
-            migrate.SchemaOutOfDate) as error:
-        print(f"archipel: {error}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as error:
+        if os.environ.get(DEBUG_VARIABLE) == "1":
+            raise
+        message, status = error_message(error)
+        print(f"archipel: {message}", file=sys.stderr)
+        return status
     return 0
 
 

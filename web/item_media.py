@@ -66,20 +66,20 @@ def _size(lang: str, size: int) -> str:
     return gettext(lang, "%(size)s Mo") % {"size": format_decimal(round(size / 1_000_000, 1), locale=lang)}
 
 
-def _display_name(upload: web.FileField) -> str:
-    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+def _display_name(filename: str) -> str:
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     return name[:100]
 
 
-async def _check_file(upload: web.FileField, lang: str, limit: int, *, image_only: bool) -> Upload | str:
-    """The checked upload, or the message saying why it is refused."""
-    name = _display_name(upload)
-    data = await asyncio.to_thread(_read, upload, limit)
+def check_bytes(data: bytes, filename: str, lang: str, limit: int, *, image_only: bool) -> Upload | str:
+    """The checked file, or the message saying why it is refused: the one check of the item form
+    and of `archipel publish`. CPU-bound (images are decoded): run it in a thread."""
+    name = _display_name(filename)
     if len(data) > limit:
         return gettext(lang, "« %(name)s » est trop gros : %(max)s au plus par fichier.") % {
             "name": name, "max": _size(lang, limit)}
     try:
-        prepared = await asyncio.to_thread(media_store.prepare, data, upload.filename or "")
+        prepared = media_store.prepare(data, filename or "")
     except media_store.UnsupportedType:
         if image_only:
             return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
@@ -90,7 +90,29 @@ async def _check_file(upload: web.FileField, lang: str, limit: int, *, image_onl
         return gettext(lang, "« %(name)s » est refusé : %(reason)s.") % {"name": name, "reason": str(error)}
     if image_only and prepared.kind != "image":
         return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
-    return Upload(upload.filename or "", prepared)
+    return Upload(filename or "", prepared)
+
+
+async def _check_file(upload: web.FileField, lang: str, limit: int, *, image_only: bool) -> Upload | str:
+    """The checked upload, or the message saying why it is refused."""
+    data = await asyncio.to_thread(_read, upload, limit)
+    return await asyncio.to_thread(check_bytes, data, upload.filename or "", lang, limit, image_only=image_only)
+
+
+def cover_alt_problem(lang: str, alt: str, *, needed: bool) -> str | None:
+    """Why a cover's text alternative is refused (missing or too long), or None."""
+    if needed and not alt:
+        return gettext(lang, "Décrivez l'image de couverture en quelques mots (texte "
+                             "alternatif) : il est lu à qui ne la voit pas.")
+    if len(alt) > MAX_COVER_ALT:
+        return gettext(lang, "Le texte alternatif dépasse %(max)s caractères.") % {"max": MAX_COVER_ALT}
+    return None
+
+
+def too_many_attachments(lang: str, count: int) -> str | None:
+    if count > media_store.MAX_ATTACHMENTS:
+        return gettext(lang, "Pas plus de %(max)s fichiers joints par élément.") % {"max": media_store.MAX_ATTACHMENTS}
+    return None
 
 
 async def read(post, lang: str, *, limit: int, cover: dict | None, attachments: list[Media],
@@ -113,12 +135,9 @@ async def read(post, lang: str, *, limit: int, cover: dict | None, attachments: 
         else:
             changes.cover = checked
     needs_alt = bool(cover_files) or (cover is not None and not changes.remove_cover)
-    if needs_alt and not changes.cover_alt:
-        errors.setdefault("cover_alt", gettext(lang, "Décrivez l'image de couverture en quelques mots (texte "
-                                                     "alternatif) : il est lu à qui ne la voit pas."))
-    elif len(changes.cover_alt) > MAX_COVER_ALT:
-        errors.setdefault("cover_alt", gettext(lang, "Le texte alternatif dépasse %(max)s caractères.")
-                          % {"max": MAX_COVER_ALT})
+    problem = cover_alt_problem(lang, changes.cover_alt, needed=needs_alt)
+    if problem:
+        errors.setdefault("cover_alt", problem)
 
     refused = []
     for upload in attachment_files:
@@ -129,9 +148,10 @@ async def read(post, lang: str, *, limit: int, cover: dict | None, attachments: 
             changes.attachments.append(checked)
     if refused:
         errors.setdefault(ATTACHMENTS_FIELD, " ".join(refused))
-    elif len(attachments) - len(changes.remove_ids) + len(attachment_files) > media_store.MAX_ATTACHMENTS:
-        errors.setdefault(ATTACHMENTS_FIELD, gettext(lang, "Pas plus de %(max)s fichiers joints par élément.")
-                          % {"max": media_store.MAX_ATTACHMENTS})
+    else:
+        problem = too_many_attachments(lang, len(attachments) - len(changes.remove_ids) + len(attachment_files))
+        if problem:
+            errors.setdefault(ATTACHMENTS_FIELD, problem)
     return changes
 
 

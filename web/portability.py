@@ -43,6 +43,7 @@ from archipel.markdown_items import read_item, write_item
 from archipel.settings import Settings
 from archipel.storage.tables import Revision, StoredObject, utcnow
 from federation import documents
+from federation.as2 import text_value
 from federation.items import RICH_KINDS, item_columns
 
 FORMAT_VERSION = 1
@@ -156,8 +157,8 @@ async def _media_rows(sessions) -> dict[int, list[dict]]:
 
 
 def _article_details(item: StoredObject) -> dict:
-    """An article's document carries no `details`: the export adds the same block, so that the
-    raw summary, state, licence and cover survive the trip."""
+    """An article's served `details` holds its text; the export's says more, so that the raw
+    summary, state, licence, origin and cover survive the trip."""
     return {"summary": item.summary, "source": item.source or "", "tags": list(item.tags),
             "state": item.state, "fields": item.fields or {}, "licence": item.licence,
             "based_on": item.based_on, "cover": item.cover}
@@ -203,7 +204,8 @@ async def export_island(settings: Settings, sessions, out, *, format: str = "jso
                 continue
             if format == "jsonld":
                 document = documents.object_document(item, base, authors=authors)
-                document.setdefault("details", _article_details(item))
+                if item.kind not in RICH_KINDS:  # the export's block says more than the served one
+                    document["details"] = _article_details(item)
                 entry["file"] = f"items/{key}.json"
                 files[entry["file"]] = document
                 if include_private and item.private_fields:
@@ -363,7 +365,7 @@ def _from_jsonld(document, entry: dict, private: dict) -> dict:
         tags, cover = details.get("tags") or [], details.get("cover")
     if not isinstance(tags, list):
         raise InvalidInput("tags must be a list")
-    return {"kind": kind, "title": str(document.get("name") or ""), "source": source, "summary": summary,
+    return {"kind": kind, "title": text_value(document, "name"), "source": source, "summary": summary,
             "tags": tags, "language": str(language), "licence": licence,
             "state": fiches.check_state(details.get("state")), "based_on": based_on, "data": data,
             "cover": cover}

@@ -38,7 +38,7 @@ async def test_commands_work_while_serve_runs_and_their_effects_leave_within_sec
         note.write_text("---\ntitle: Les 105 PAPI\n---\nDes *ateliers*.\n")
         assert cli("publish", island, "--as", "alice", note, "--update", item_id).stdout.strip() == item_id
         updates = await wait_for(lambda: remote.received_of_type("Update"), message="Update")
-        assert updates[0]["object"]["name"] == "Les 105 PAPI" and "updated" in updates[0]["object"]
+        assert updates[0]["object"]["nameMap"] == {"fr": "Les 105 PAPI"} and "updated" in updates[0]["object"]
 
         cli("unpublish", island, item_id)
         deletes = await wait_for(lambda: remote.received_of_type("Delete"), message="Delete")

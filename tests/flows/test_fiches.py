@@ -68,6 +68,23 @@ async def test_a_fiche_arrives_identical_on_every_public_field(make_island):
     assert len(original["fields"]["steps"]) == 3 and len(original["fields"]["sections"]) == 7
 
 
+async def test_articles_and_resources_with_a_cover_arrive_identical_although_servers_get_a_card(make_island):
+    brest, nantes = await two_islands(make_island)
+    cover = {"url": f"{brest.url}/media/01JB0000000000000000000000/velo.png", "name": "Un vélo retourné",
+             "mediaType": "image/png"}
+    uris = [await brest.publish("alice", "Réparer son vélo", "## Outils\n\nUne **clé** de 15 & du courage.",
+                                kind=kind, summary="Un atelier d'entraide", tags=["Mobilité"], cover=cover,
+                                data={"duration": "2 h"} if kind == "resource" else None)
+            for kind in ("article", "resource")]
+    for uri in uris:
+        await wait_for(lambda: snapshot_of(nantes, uri), message="the item on nantes")
+        replica, _, _ = await snapshot_of(nantes, uri)
+        original, _, _ = await snapshot_of(brest, uri)
+        for column in PUBLIC_COLUMNS:
+            assert replica[column] == original[column], column
+        assert "<h2>Outils</h2>" in replica["content"]  # the whole text, not the card other servers get
+
+
 async def test_a_fiches_files_are_listed_on_other_islands_with_links_to_their_origin(make_island):
     brest, nantes = await two_islands(make_island)
     files = [{"url": f"{brest.url}/media/01JB0000000000000000000000/guide.pdf", "name": "guide.pdf",
@@ -95,22 +112,26 @@ async def test_contacts_never_leave_the_island(make_island):
     assert "papi@brest.example" not in item.content
 
 
-async def test_what_mastodon_shows_of_a_fiche(make_island):
+async def test_what_other_servers_are_sent_of_a_fiche(make_island):
     brest = await make_island("brest")
     await brest.add_user("alice")
     uri = await publish_file(brest, "papi-brest.md", "alice")
     async with brest.sessions() as session:
         item = await content.find_object(session, uri)
         document = documents.object_document(item, brest.url)
-    assert document["type"] == "Article" and document["name"].startswith("Les Points d'Accès")
-    assert "<a" not in document["summary"]
-    assert "Brest, Bretagne" in document["summary"] and "#MediationNumerique" in document["summary"]
-    assert "Un réseau de 105 lieux" in document["summary"]
-    assert document["url"] == uri and "attachment" not in document
+    assert document["type"] == "Article" and document["nameMap"]["fr"].startswith("Les Points d'Accès")
+    assert "name" not in document  # GoToSocial would take it for a content warning
+    assert "summary" not in document and document["sensitive"] is False  # a summary is a content warning
+    card = document["content"]
+    assert card.startswith("<p><strong>Les Points d'Accès Public à Internet de Brest</strong></p>")
+    assert "Brest, Bretagne" in card and "#MediationNumerique" in card and "Un réseau de 105 lieux" in card
+    assert card.endswith(f'<p><a href="{uri}">{uri}</a></p>') and "<h2>" not in card
+    assert document["url"] == uri and "attachment" not in document  # no cover, no attachment
     assert document["license"] == "https://creativecommons.org/licenses/by-sa/4.0/"
     assert document["spatialCoverage"] == {"type": "Place", "name": "Brest, Bretagne",
                                            "latitude": 48.3904, "longitude": -4.4861}
-    assert "<h2>Mode d'emploi</h2>" in document["content"]  # GoToSocial readers get the whole fiche
+    assert "Mode d'emploi" in document["details"]["source"] + str(document["details"]["fields"]) or \
+        document["details"]["fields"]["steps"]  # the whole fiche travels in `details`
 
 
 async def test_an_edit_arrives_as_a_new_revision_and_a_withdrawal_removes_it(make_island):

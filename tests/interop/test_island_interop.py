@@ -136,11 +136,13 @@ async def test_article_reaches_peer_verified(scene: Scene) -> None:
     article = create["raw"]["object"]
     assert article["id"] == uri
     assert article["type"] == "Article"
-    assert article["name"] == "Les PAPI de Brest"
+    assert article["nameMap"] == {"fr": "Les PAPI de Brest"} and "name" not in article  # see documents.py
     assert article["attributedTo"] == scene.alice
-    assert "Cent points d&#x27;accès publics" in article["summary"]
-    assert "#MediationNumerique" in article["summary"]
-    assert "<a" not in article["summary"]
+    assert "summary" not in article  # other software takes a summary for a content warning
+    assert article["content"].startswith("<p><strong>Les PAPI de Brest</strong></p>")
+    assert "Cent points d'accès publics" in article["content"] and "#MediationNumerique" in article["content"]
+    assert f'<a href="{uri}">' in article["content"]
+    assert article["replies"]["first"]["partOf"] == f"{uri}/replies"
     assert isinstance(article["url"], str) and article["url"].startswith(scene.island.url + "/")
     assert AS_PUBLIC in _as_list(article["to"])
     # Fedify's own reading of the activity agrees.
@@ -283,7 +285,7 @@ async def test_article_update_and_withdraw_reach_peer(scene: Scene) -> None:
     assert update["actor"] == scene.alice
     article = update["raw"]["object"]
     assert article["type"] == "Article"
-    assert article["name"] == "Les 105 PAPI de Brest"
+    assert article["nameMap"] == {"fr": "Les 105 PAPI de Brest"}
     assert article["updated"] >= create["raw"]["object"]["published"]
 
     await scene.island.withdraw(uri)

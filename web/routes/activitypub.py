@@ -186,15 +186,35 @@ async def object_view(request: web.Request) -> web.StreamResponse:
             return as2_response(documents.tombstone(item), status=410)
         async with request.app[appkeys.SESSIONS]() as session:
             authors = await content.authors_of(session, item)
-        return as2_response(documents.object_document(item, _base(request), authors=authors))
+            replies_document = await _replies_collection(session, item)
+        return as2_response(documents.object_document(item, _base(request), authors=authors,
+                                                      replies=replies_document))
     return await pages.object_page(request, item)
+
+
+def _replies_where(item: StoredObject) -> tuple:
+    return (StoredObject.in_reply_to == item.uri, StoredObject.deleted_at.is_(None),
+            StoredObject.public.is_(True), StoredObject.hidden_at.is_(None))  # hidden by a moderator
+
+
+async def _replies_collection(session, item: StoredObject) -> dict:
+    """The replies collection with its first page embedded (the newest replies first)."""
+    where = _replies_where(item)
+    total = await session.scalar(select(func.count(StoredObject.id)).where(*where)) or 0
+    rows = list(await session.execute(select(StoredObject.id, StoredObject.uri).where(*where)
+                                      .order_by(StoredObject.id.desc()).limit(PAGE_SIZE)))
+    next_page = f"{item.uri}/replies?page=1&max_id={rows[-1][0]}" if total > len(rows) else None
+    return documents.replies_collection(item.uri, total, [row[1] for row in rows], next_page)
 
 
 @routes.get("/o/{ulid}/replies")
 async def replies(request: web.Request) -> web.Response:
     item = await _object_or_404(request)
-    where = (StoredObject.in_reply_to == item.uri, StoredObject.deleted_at.is_(None),
-             StoredObject.public.is_(True), StoredObject.hidden_at.is_(None))  # hidden by a moderator
+    if "page" not in request.query:  # the collection itself: the same as embedded in the object
+        async with request.app[appkeys.SESSIONS]() as session:
+            collection = await _replies_collection(session, item)
+        return as2_response({"@context": documents.ACTIVITY_CONTEXT, **collection})
+    where = _replies_where(item)
     return await _paged(request, f"{item.uri}/replies", select(StoredObject.id, StoredObject.uri).where(*where),
                         select(func.count(StoredObject.id)).where(*where), lambda row: row[1])
 
