@@ -128,6 +128,7 @@ class GoToSocialServer:
                 await asyncio.to_thread(self.process.wait, 10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                await asyncio.to_thread(self.process.wait)
             self.process = None
 
     async def api(self, method: str, path: str, **kwargs):

@@ -79,6 +79,7 @@ class SnacServer:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
             self.process = None
 
     async def command(self, *arguments: str) -> str:

@@ -58,7 +58,7 @@ async def _follow_alice(island, gts) -> str:
 async def _publish_fiche(island) -> str:
     fields = read_item((FICHES / FICHE).read_text())
     fields.pop("authors")
-    fields["cover"] = {"url": f"{island.actor_uri('alice')}/avatar.png", "name": COVER_ALT,
+    fields["cover"] = {"url": f"{island.actor_uri('alice')}/header.png", "name": COVER_ALT,
                        "mediaType": "image/png"}
     async with island.sessions() as session:
         alice = await accounts.get_actor(session, "alice")
