@@ -8,7 +8,14 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archipel.bounds import require_uri
 from archipel.storage.tables import Follow, Interaction, StoredObject, utcnow
+
+
+def _require_uris(*uris: str) -> None:
+    """Ids too long for their column are refused (OutOfBounds), the same on both databases."""
+    for uri in uris:
+        require_uri(uri)
 
 
 async def find_follow(session: AsyncSession, follower_uri: str, followed_uri: str) -> Follow | None:
@@ -21,6 +28,7 @@ async def record_follow(
     session: AsyncSession, *, follower_uri: str, followed_uri: str, activity_uri: str, state: str
 ) -> Follow:
     """Create or refresh a follow; a repeated Follow keeps one row (with the newest activity id)."""
+    _require_uris(follower_uri, followed_uri, activity_uri)
     follow = await find_follow(session, follower_uri, followed_uri)
     if follow is None:
         follow = Follow(follower_uri=follower_uri, followed_uri=followed_uri, activity_uri=activity_uri)
@@ -71,6 +79,7 @@ async def record_interaction(
     session: AsyncSession, *, kind: str, activity_uri: str, actor_uri: str, object_uri: str
 ) -> bool:
     """Store a Like or Announce once per (kind, actor, object); False if it was already known."""
+    _require_uris(activity_uri, actor_uri, object_uri)
     existing = await session.scalar(
         select(Interaction.id).where(
             (Interaction.activity_uri == activity_uri)

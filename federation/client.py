@@ -3,14 +3,13 @@ bounded in size and time, and never to a private address unless the island allow
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from federation import signatures
+from federation import remote_json, signatures
 from federation.domains import DomainPolicy
 from federation.keys import load_private_key
 from federation.netguard import BlockedAddress, GuardedResolver, check_url
@@ -130,7 +129,7 @@ class FederationClient:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise FetchError(f"GET {url}: {type(error).__name__}: {error}") from None
         try:
-            document = json.loads(body)
+            document = remote_json.loads(body)
         except ValueError:
             raise FetchError(f"GET {url}: invalid JSON") from None
         if not isinstance(document, dict):
