@@ -18,6 +18,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
+from archipel.bounds import clean_text
 from archipel.errors import InvalidInput
 from archipel.identity import actor_uri, object_uri
 from archipel.storage.tables import Block, Interaction, LocalActor, RemoteActor, StoredObject, utcnow
@@ -321,7 +322,7 @@ async def ancestors(session: AsyncSession, item: StoredObject) -> list[StoredObj
 
 
 def check_reply_text(text: str) -> str:
-    text = (text or "").strip()
+    text = clean_text(text or "").strip()  # a NUL or a lone surrogate: refused by PostgreSQL
     if not text:
         raise InvalidInput("a reply cannot be empty")
     if len(text) > MAX_REPLY_CHARS:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from archipel import bounds
 from archipel.storage.tables import LocalActor, RemoteActor, utcnow
 from federation.as2 import as_list, host_of, id_of, text_value, types_of
 from federation.client import FederationClient, FetchError, Signer
@@ -57,18 +58,21 @@ def parse_actor(document: dict, fetched_from: str) -> dict:
     endpoints = document.get("endpoints") if isinstance(document.get("endpoints"), dict) else {}
     key = next((k for k in _keys_in(document) if id_of(k.get("owner")) in (uri, None)), None)
     icon = as_list(document.get("icon"))
+    if not bounds.fits_uri(uri) or not bounds.fits_uri(inbox) or len(host_of(uri)) > 300:
+        raise ActorError(f"actor {uri[:100]!r}: id or inbox too long to be stored")
     return {
         "uri": uri,
         "host": host_of(uri),
         "type": next(kind for kind in kinds if kind in ACTOR_TYPES),
-        "username": str(document.get("preferredUsername") or "")[:200],
-        "display_name": text_value(document, "name")[:500],
+        "username": bounds.clip_text(str(document.get("preferredUsername") or ""), 200),
+        "display_name": bounds.clip_text(text_value(document, "name"), 500),
         "inbox": inbox,
-        "shared_inbox": id_of(endpoints.get("sharedInbox")) if endpoints else None,
-        "followers_uri": id_of(document.get("followers")),
-        "url": id_of(document.get("url")) if not isinstance(document.get("url"), list) else id_of(document["url"][0]),
-        "icon_url": (id_of(icon[0].get("url")) if icon and isinstance(icon[0], dict) else None),
-        "key_id": key.get("id") if key else None,
+        "shared_inbox": bounds.uri_or_none(id_of(endpoints.get("sharedInbox")) if endpoints else None),
+        "followers_uri": bounds.uri_or_none(id_of(document.get("followers"))),
+        "url": bounds.uri_or_none(id_of(document.get("url")) if not isinstance(document.get("url"), list)
+                                  else id_of((document["url"] or [None])[0])),
+        "icon_url": bounds.uri_or_none(id_of(icon[0].get("url")) if icon and isinstance(icon[0], dict) else None),
+        "key_id": bounds.uri_or_none(key.get("id")) if key else None,
         "public_key_pem": key.get("publicKeyPem") if key else None,
         "document": document,
     }
