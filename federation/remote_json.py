@@ -19,9 +19,12 @@ from archipel.bounds import INT64_MAX, storable
 # stack frames per level, so this keeps it far from Python's recursion limit.
 MAX_DEPTH = 64
 # Strings are skipped when measuring depth: a bracket inside a string does not nest anything.
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
 _NOT_BRACKET = bytes(c for c in range(256) if c not in b"[]{}")
-_OPENERS = frozenset(b"[{")
+# A number of 19 digits or more may not fit 64 bits; an exponent of 3 digits may overflow.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}|[eE][+]?[0-9]{3}")
+# \u0000 or a surrogate half: the only ways JSON text can carry what PostgreSQL refuses.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _MAX_INT_DIGITS = 20  # the digits of -2**63, sign included
 
 
@@ -30,21 +33,33 @@ class RemoteJSONError(ValueError):
 
 
 def loads(body: bytes | str) -> object:
-    """The parsed document, or RemoteJSONError."""
+    """The parsed document, or RemoteJSONError.
+
+    The costly checks run only when the raw text calls for them, so that a genuine activity
+    costs little more than json.loads: the number hooks when a long number or a large exponent
+    is written, the walk over every string when a \\u escape could be a NUL or a surrogate (raw
+    UTF-8 can carry neither, and JSON refuses raw control characters in strings)."""
     if isinstance(body, bytes):
+        raw = body
         try:
-            body = body.decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise RemoteJSONError("not UTF-8") from None
-    _check_depth(body.encode("utf-8", "surrogatepass"))
+    else:
+        text, raw = body, body.encode("utf-8", "surrogatepass")
+    skeleton = _STRING.sub(b'""', raw)  # the document without the contents of its strings
+    _check_depth(skeleton)
+    hooks = {}
+    if _LONG_NUMBER.search(skeleton):
+        hooks = {"parse_int": _bounded_int, "parse_float": _finite_float}
     try:
-        document = json.loads(body, parse_constant=_refuse_constant, parse_int=_bounded_int,
-                               parse_float=_finite_float)
+        document = json.loads(text, parse_constant=_refuse_constant, **hooks)
     except RemoteJSONError:
         raise
     except (ValueError, RecursionError) as error:
         raise RemoteJSONError(f"invalid JSON: {error}") from None
-    check_values(document)
+    if _SUSPECT_ESCAPE.search(raw):
+        check_values(document)
     return document
 
 
@@ -77,18 +92,19 @@ def check_values(document: object) -> None:
             raise RemoteJSONError(f"not a JSON value: {type(value).__name__}")
 
 
-def _check_depth(raw: bytes) -> None:
-    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
-    if len(brackets) <= MAX_DEPTH:
+def _check_depth(skeleton: bytes) -> None:
+    """Refuse nesting deeper than MAX_DEPTH (or unbalanced), without recursion: each pass removes
+    the innermost pairs, so a document MAX_DEPTH deep is empty after MAX_DEPTH passes."""
+    brackets = skeleton.translate(None, _NOT_BRACKET)
+    if brackets.count(b"[") + brackets.count(b"{") <= MAX_DEPTH:
         return
-    depth = 0
-    for byte in brackets:
-        if byte in _OPENERS:
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise RemoteJSONError(f"nested deeper than {MAX_DEPTH} levels")
-        else:
-            depth -= 1
+    for _ in range(MAX_DEPTH):
+        inner = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if len(inner) == len(brackets):
+            break
+        brackets = inner
+    if brackets:
+        raise RemoteJSONError(f"nested deeper than {MAX_DEPTH} levels, or unbalanced")
 
 
 def _refuse_constant(name: str):
