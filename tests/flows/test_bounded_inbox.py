@@ -187,3 +187,21 @@ async def test_a_fetched_document_with_nan_is_a_failed_fetch(island, remote):
     remote.documents[path] = json.loads(body.decode(), parse_constant=lambda _: float("nan"))
     with pytest.raises(FetchError, match="invalid JSON"):
         await island.directory_service.client.fetch_json(remote.actor_uri("nina"), None)
+
+
+async def test_an_overlong_key_id_is_refused(island, remote, article):
+    key_id = f"{remote.url}/users/rosa/" + "k" * 5_000 + "#main-key"
+    status, _ = await remote.post(f"{island.url}/inbox", like(remote, article, "k"), key_id=key_id)
+    assert 400 <= status < 500
+    assert await island.incoming() == []
+
+
+async def test_overlong_names_of_an_actor_are_cut(island, remote, article):
+    remote.add_actor("nom", preferredUsername="u" * 1_000)
+    remote.documents["/users/nom"]["name"] = "N" * 3_000
+    activity = {**like(remote, article, "n"), "actor": remote.actor_uri("nom")}
+    status, _ = await remote.post(f"{island.url}/users/alice/inbox", activity, name="nom")
+    assert status == 202
+    async with island.sessions() as session:
+        actor = await session.scalar(select(RemoteActor).where(RemoteActor.uri == remote.actor_uri("nom")))
+    assert actor.display_name == "N" * 500 and actor.username == "u" * 200
