@@ -4,7 +4,8 @@ Row ids are 32-bit integers on PostgreSQL (`Integer` primary keys); a page numbe
 does not fit would fail the query (a 500 on PostgreSQL, silence on SQLite), and Python's `int()`
 is lenient ("+1", " 1", "1_0", other scripts' digits). So: ASCII digits within bounds, or a 400
 for a query parameter, a 404 for a path segment. Also the middleware that refuses, for every
-request, what no handler should see: compressed bodies, NUL characters in the address.
+request, what no handler should see: compressed bodies, NUL characters in the address or in a
+form.
 """
 
 from __future__ import annotations
@@ -52,4 +53,15 @@ async def request_bounds_middleware(request: web.Request, handler):
     if not storable(request.path) or not all(storable(key) and storable(value)
                                              for key, value in request.query.items()):
         return web.Response(status=400, text="unreadable address")
+    if request.method == "POST" and request.content_type in _FORMS:
+        try:
+            form = await request.post()  # read once: handlers and the CSRF check get it cached
+        except ValueError:
+            return web.Response(status=400, text="unreadable form")
+        if not all(storable(key) and (not isinstance(value, str) or storable(value))
+                   for key, value in form.items()):
+            return web.Response(status=400, text="unreadable form")
     return await handler(request)
+
+
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")

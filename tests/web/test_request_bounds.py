@@ -150,3 +150,44 @@ async def test_an_encoded_form_is_refused(island, path):
         async with http.post(f"{island.url}{path}", data=body, allow_redirects=False, headers={
                 "Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": "gzip"}) as response:
             assert response.status == 415
+
+
+def csrf_in(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.mark.parametrize("path,form", [
+    ("/login", {"username": "al\x00ice", "password": "correct horse battery"}),
+    ("/proposer", {"kind": "fiche", "title": "Le jardin\x00", "pitch": "Un potager en pied d'immeuble",
+                   "source": "Une **friche**.", "section-genesis": "Une friche.", "section-advice": "Trois bacs.",
+                   "place": "Brest", "region": "Bretagne", "audience": "Voisin·es", "themes": "Alimentation",
+                   "language": "fr", "licence": "CC-BY-SA-4.0", "name": "Rosa\x00", "email": "rosa@example.org"}),
+    ("/discussion/repondre", {"text": "Bonjour\x00"}),
+])
+@pytest.mark.parametrize("multipart", [False, True])
+async def test_a_form_with_a_nul_is_refused(island, item, path, form, multipart):
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        page = path
+        if path == "/discussion/repondre":
+            async with http.get(f"{island.url}/login") as response:
+                login = {"csrf_token": csrf_in(await response.text()), "username": "alice",
+                         "password": "correct horse battery"}
+            async with http.post(f"{island.url}/login", data=login, allow_redirects=False) as response:
+                assert response.status == 303
+            page = item.removeprefix(island.url)
+            async with island.sessions() as session:
+                from archipel.storage.tables import StoredObject
+                from sqlalchemy import select
+                form = {**form, "in_reply_to": str(await session.scalar(
+                    select(StoredObject.id).where(StoredObject.uri == item)))}
+        async with http.get(f"{island.url}{page}") as response:
+            form = {"csrf_token": csrf_in(await response.text()), **form}
+        if multipart:
+            data = aiohttp.FormData()
+            for name, value in form.items():
+                data.add_field(name, value)
+            data.add_field("file", b"\x00\x01", filename="a.bin", content_type="application/octet-stream")
+        else:
+            data = form
+        async with http.post(f"{island.url}{path}", data=data, allow_redirects=False) as response:
+            assert response.status == 400, await response.text()
