@@ -46,7 +46,10 @@ def loads(body: bytes | str) -> object:
         except UnicodeDecodeError:
             raise RemoteJSONError("not UTF-8") from None
     else:
-        text, raw = body, body.encode("utf-8", "surrogatepass")
+        try:
+            text, raw = body, body.encode("utf-8")  # a lone surrogate cannot be encoded
+        except UnicodeEncodeError:
+            raise RemoteJSONError("not UTF-8") from None
     skeleton = _STRING.sub(b'""', raw)  # the document without the contents of its strings
     _check_depth(skeleton)
     hooks = {}

@@ -55,6 +55,12 @@ def test_accepted(case):
     assert remote_json.loads(body) == expected
 
 
+@pytest.mark.parametrize("text", ['{"a": "\ud800"}', '{"a": "x\x00"}', '{"a": "\udfff\ud800"}'])
+def test_text_given_as_a_string_is_checked_too(text):
+    with pytest.raises(RemoteJSONError):
+        remote_json.loads(text)
+
+
 def test_a_document_built_elsewhere_is_checked_without_recursion():
     deep: list = []
     for _ in range(100_000):
