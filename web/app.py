@@ -42,7 +42,8 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> web.Applicati
     app = web.Application(
         # Uploads need more than inboxes; inboxes read at most max_body_bytes themselves.
         client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes + MULTIPART_ALLOWANCE),
-        middlewares=[request_bounds_middleware, proxy_middleware(settings.trusted_proxies), error_middleware,
+        # request_bounds reads forms: after proxy_middleware, whose clone would lose what was read.
+        middlewares=[proxy_middleware(settings.trusted_proxies), request_bounds_middleware, error_middleware,
                      csrf_middleware],
     )
     app[appkeys.SETTINGS] = settings

@@ -13,6 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from archipel.bounds import INT32_MAX, parse_int, storable
+from web import appkeys
 
 ROW_ID_MAX = INT32_MAX
 
@@ -53,7 +54,7 @@ async def request_bounds_middleware(request: web.Request, handler):
     if not storable(request.path) or not all(storable(key) and storable(value)
                                              for key, value in request.query.items()):
         return web.Response(status=400, text="unreadable address")
-    if request.method == "POST" and request.content_type in _FORMS:
+    if request.method == "POST" and _small_form(request):
         try:
             form = await request.post()  # read once: handlers and the CSRF check get it cached
         except ValueError:
@@ -64,4 +65,12 @@ async def request_bounds_middleware(request: web.Request, handler):
     return await handler(request)
 
 
-_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+def _small_form(request: web.Request) -> bool:
+    """A form read here before its handler: any urlencoded one, a multipart one of declared size
+    up to max_body_bytes. A larger upload is left to its handler, which answers a body over the
+    limit in its own way (an error read here would bypass that answer)."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        return True
+    limit = request.app[appkeys.SETTINGS].max_body_bytes
+    return (request.content_type == "multipart/form-data" and request.content_length is not None
+            and request.content_length <= limit)
