@@ -13,6 +13,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import fiches, revisions
+from archipel.bounds import INT32_MAX, parse_int
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.identity import actor_uri, object_uri
 from archipel.rendering import render_item
@@ -332,9 +333,15 @@ def encode_position(moment: datetime, ident: int) -> str:
     return f"{(moment - _EPOCH) // timedelta(microseconds=1)}_{ident}"
 
 
+_MICROS_LIMIT = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1)
+
+
 def decode_position(text: str | None) -> tuple[datetime, int] | None:
+    """The position of a cursor; None for anything encode_position cannot have written (a moment
+    beyond the calendar, an id beyond a row id), so no query ever gets an unstorable value."""
     micros, _, ident = (text or "").partition("_")
-    try:
-        return _EPOCH + timedelta(microseconds=int(micros)), int(ident)
-    except (ValueError, OverflowError):
+    number = parse_int(micros.removeprefix("-"), maximum=_MICROS_LIMIT)
+    row_id = parse_int(ident, maximum=INT32_MAX)
+    if number is None or row_id is None:
         return None
+    return _EPOCH + timedelta(microseconds=-number if micros.startswith("-") else number), row_id

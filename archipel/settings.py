@@ -48,6 +48,14 @@ class Settings:
     )
     max_body_bytes: int = _setting(1_000_000, "Largest request body accepted by the inbox.")
     max_upload_bytes: int = _setting(10_000_000, "Largest image or file a user can upload.")
+    header_timeout: float = _setting(
+        20.0, "Seconds a client has to send a complete request's headers, on a new connection "
+        "or on a kept-alive one after the previous answer; then the connection is closed.",
+    )
+    max_connections: int = _setting(
+        500, "Open connections one `archipel serve` process accepts; beyond, new ones get a "
+        "503 and are closed (keep it under the process's open-file limit).",
+    )
     media_directory: str = _setting(
         "", "Folder of uploaded images and files; empty means DIR/media (relative: inside DIR)."
     )

@@ -10,7 +10,14 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archipel.bounds import require_uri
 from archipel.storage.tables import Follow, Interaction, StoredObject, utcnow
+
+
+def _require_uris(*uris: str) -> None:
+    """Ids too long for their column are refused (OutOfBounds), the same on both databases."""
+    for uri in uris:
+        require_uri(uri)
 
 
 async def find_follow(session: AsyncSession, follower_uri: str, followed_uri: str) -> Follow | None:
@@ -40,6 +47,7 @@ async def upsert_follow(
     Inserted with ON CONFLICT DO NOTHING on the (follower, followed) pair, then read locked
     (PostgreSQL; SQLite has one writer): a flood of Follows processed at once ends with one
     row, and each caller sees what the one before it did."""
+    _require_uris(follower_uri, followed_uri, activity_uri)
     now = utcnow()
     new_id = await session.scalar(_insert(session)(Follow).values(
         follower_uri=follower_uri, followed_uri=followed_uri, activity_uri=activity_uri, state=state,
@@ -100,6 +108,7 @@ async def record_interaction(
 
     ON CONFLICT DO NOTHING on either unique key (the activity id; the kind, actor and object):
     a flood of Likes of one item by one actor, even processed at once, is one row."""
+    _require_uris(activity_uri, actor_uri, object_uri)
     new_id = await session.scalar(
         _insert(session)(Interaction).values(type=kind, activity_uri=activity_uri, actor_uri=actor_uri,
                                              object_uri=object_uri, created_at=utcnow())

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
 from archipel import remote_media
+from archipel.bounds import clean_text
 from archipel.errors import InvalidInput
 from archipel.identity import actor_uri, object_uri
 from archipel.safe_urls import safe_url
@@ -320,7 +321,7 @@ async def ancestors(session: AsyncSession, item: StoredObject) -> list[StoredObj
 
 
 def check_reply_text(text: str) -> str:
-    text = (text or "").strip()
+    text = clean_text(text or "").strip()  # a NUL or a lone surrogate: refused by PostgreSQL
     if not text:
         raise InvalidInput("a reply cannot be empty")
     if len(text) > MAX_REPLY_CHARS:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import tempfile
 import time
@@ -32,7 +33,7 @@ from benchmarks.common import (
     header,
     line,
 )
-from federation import signatures
+from federation import remote_json, signatures
 from federation.actors import ActorDirectory
 from federation.client import Signer
 from federation.httpsig import parse_signature_params
@@ -85,6 +86,12 @@ async def run(args) -> None:
     show("parse_signed_request (all checks, no RSA)",
          per_call(lambda: signatures.parse_signed_request("POST", url, headers, body), args.count))
     show("SignedRequest.verify (RSA-2048)", per_call(lambda: signed.verify(public), args.count))
+    print("   JSON of the body (CPU per call; json.loads is the ceiling of the strict parse):")
+    large = json.dumps({"type": "Note", "content": "é😀 " * 55_000}).encode()  # ~1 MB, \u escapes
+    for label, sample in ((f"sample activity, {len(body):,} bytes", body), (f"{len(large):,} bytes", large)):
+        count = args.count if len(sample) < 100_000 else max(5, args.count // 500)
+        show(f"json.loads, {label}", per_call(lambda: json.loads(sample), count))
+        show(f"remote_json.loads (strict), {label}", per_call(lambda: remote_json.loads(sample), count))
 
     workdir = Path(tempfile.mkdtemp(prefix="archipel-bench-pieces-"))
     if database_url:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from archipel import bounds
 from archipel.storage.tables import LocalActor, RemoteActor, utcnow
 from federation.as2 import as_list, host_of, id_of, text_value, types_of
 from federation.client import FederationClient, FetchError, Signer
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 
 KEY_REFRESH_INTERVAL = timedelta(minutes=10)
 ACTOR_MAX_AGE = timedelta(days=1)
-URI_MAX = KEY_ID_MAX = 2000  # the columns' length
 
 
 class ActorError(FetchError):
@@ -51,8 +51,7 @@ def _own_key(document: dict, uri: str) -> dict | None:
     claim a key of another server, so it can never shadow another actor's key."""
     for key in _keys_in(document):
         key_id = key.get("id")
-        if (isinstance(key_id, str) and len(key_id) <= KEY_ID_MAX and key_id.isprintable()
-                and host_of(key_id) == host_of(uri)
+        if (bounds.fits_uri(key_id) and host_of(key_id) == host_of(uri)
                 and id_of(key.get("owner")) in (uri, None) and isinstance(key.get("publicKeyPem"), str)):
             return key
     return None
@@ -66,8 +65,8 @@ def parse_actor(document: dict, fetched_from: str) -> dict:
     kinds = types_of(document)
     if not any(kind in ACTOR_TYPES for kind in kinds):
         raise ActorError(f"{uri} is not an actor (type {kinds})")
-    if len(uri) > URI_MAX or not uri.isprintable():
-        raise ActorError(f"actor id {uri[:200]!r} is too long or not printable")
+    if not bounds.fits_uri(uri) or len(host_of(uri)) > 300:
+        raise ActorError(f"actor id {uri[:200]!r} is too long to be stored or not printable")
     inbox = _uri(document.get("inbox"))
     if not inbox:
         raise ActorError(f"actor {uri} has no usable inbox")
@@ -79,31 +78,22 @@ def parse_actor(document: dict, fetched_from: str) -> dict:
         "uri": uri,
         "host": host_of(uri)[:300],
         "type": next(kind for kind in kinds if kind in ACTOR_TYPES),
-        "username": _text(document.get("preferredUsername"), 200),
-        "display_name": _text(text_value(document, "name"), 500),
+        "username": bounds.clip_text(document.get("preferredUsername"), 200),
+        "display_name": bounds.clip_text(text_value(document, "name"), 500),
         "inbox": inbox,
         "shared_inbox": _uri(endpoints.get("sharedInbox")),
         "followers_uri": _uri(document.get("followers")),
         "url": _uri(urls[0]) if urls else None,
         "icon_url": (_uri(icon[0].get("url")) if icon and isinstance(icon[0], dict) else None),
         "key_id": key.get("id") if key else None,
-        "public_key_pem": _text(key.get("publicKeyPem"), 20_000, keep_lines=True) if key else None,
+        "public_key_pem": bounds.clip_text(key.get("publicKeyPem"), 20_000) if key else None,
         "document": document,
     }
 
 
 def _uri(value) -> str | None:
-    """A URI that fits its column (both databases) and holds no control character, else None."""
-    uri = id_of(value)
-    return uri if isinstance(uri, str) and 0 < len(uri) <= URI_MAX and uri.isprintable() else None
-
-
-def _text(value, limit: int, *, keep_lines: bool = False) -> str:
-    """A string for a column: bounded, without NUL and control characters (PostgreSQL refuses NUL)."""
-    if not isinstance(value, str):
-        return ""
-    allowed = "\n" if keep_lines else ""
-    return "".join(c for c in value if c.isprintable() or c in allowed)[:limit]
+    """An id or URL that fits its column (both databases), else None."""
+    return bounds.uri_or_none(id_of(value))
 
 
 class ActorDirectory:

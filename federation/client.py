@@ -3,7 +3,6 @@ bounded in size and time, and never to a private address unless the island allow
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from federation import signatures
+from federation import remote_json, signatures
 from federation.as2 import host_of
 from federation.domains import DomainPolicy
 from federation.keys import load_private_key
@@ -157,7 +156,7 @@ class FederationClient:
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
             raise FetchError(f"GET {url}: {type(error).__name__}: {error}") from None
         try:
-            document = json.loads(body)
+            document = remote_json.loads(body)
         except ValueError:
             raise FetchError(f"GET {url}: invalid JSON") from None
         if not isinstance(document, dict):

@@ -14,12 +14,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from archipel.bounds import OutOfBounds
+from federation import remote_json
 from federation.actors import ActorDirectory, ActorError
 from federation.as2 import host_of, id_of, types_of
 from federation.client import FetchError
 from federation.incoming_store import IncomingStore
 from federation.jsonld import normalize
 from federation.keys import InvalidKey, load_public_key
+from federation.remote_json import RemoteJSONError
 from federation.signatures import SignatureError, parse_signed_request
 
 log = logging.getLogger(__name__)
@@ -48,9 +51,9 @@ class InboxReceiver:
         if len(body) > self.max_body_bytes:
             return InboxOutcome(413, f"body of {len(body)} bytes is over {self.max_body_bytes}")
         try:
-            activity = json.loads(body)
-        except ValueError:
-            return InboxOutcome(400, "body is not valid JSON")
+            activity = remote_json.loads(body)
+        except RemoteJSONError as error:
+            return InboxOutcome(400, f"body is not JSON we accept: {error}")
         if not isinstance(activity, dict):
             return InboxOutcome(400, "body is not a JSON object")
         try:
@@ -101,11 +104,14 @@ class InboxReceiver:
             # Named by its digest from now on, so that what it leads to (a like, a follow) has
             # an id too, and a resent copy is "already received".
             activity = {**activity, "id": key}
-        inserted = await self.store.add(
-            activity_uri=key,
-            activity_type=kind[:32], actor_uri=actor_uri, signer_uri=signer_uri,
-            body_trusted=trusted, payload=activity,
-        )
+        try:
+            inserted = await self.store.add(
+                activity_uri=key,
+                activity_type=kind[:32], actor_uri=actor_uri, signer_uri=signer_uri,
+                body_trusted=trusted, payload=activity,
+            )
+        except OutOfBounds as error:  # an id longer than its column, a value the database refuses
+            return InboxOutcome(400, str(error))
         return InboxOutcome(202, ACCEPTED if inserted else "already received")
 
     async def _verify(self, signed) -> str | InboxOutcome:

@@ -3,6 +3,10 @@
 A commit per request caps an inbox near a thousand activities a second; grouping the rows that
 arrive while the previous commit runs into one transaction lifts that cap. No request is
 answered before its row is committed, so a 202 always means durable.
+
+One bad row must not fail the requests grouped with it: rows are checked before they join a
+batch, and if the database still refuses a batch (a value it cannot hold), the batch is split in
+halves until the refused row is alone; that row's request alone is refused (OutOfBounds, a 400).
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from sqlalchemy import exc
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from archipel.bounds import OutOfBounds, clip_text, fits_uri, require_uri
 from archipel.storage.tables import IncomingActivity, utcnow
 
 log = logging.getLogger(__name__)
@@ -40,9 +46,13 @@ class IncomingStore:
                 pass
 
     async def add(self, **values) -> bool:
-        """Store one activity; False when its id was already stored (idempotent by activity id)."""
+        """Store one activity; False when its id was already stored (idempotent by activity id).
+        OutOfBounds when a value cannot be stored: the request is refused, nothing is kept."""
+        values = checked_row(values)
         if self._writer is None:  # not started (CLI, tests): write directly
-            return (await self._write_batch([values]))[0]
+            future = asyncio.get_running_loop().create_future()
+            await self._store([(values, future)])
+            return future.result()
         future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((values, future))
         return await future
@@ -52,18 +62,32 @@ class IncomingStore:
             batch = [await self._queue.get()]
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
-            try:
-                results = await self._write_batch([values for values, _ in batch])
-            except Exception as error:  # the database is down: every waiting request fails
-                log.exception("storing %d incoming activities failed", len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, future), inserted in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(inserted)
+            await self._store(batch)
             self.on_stored()
+
+    async def _store(self, batch: list[tuple[dict, asyncio.Future]]) -> None:
+        """Write a batch and settle its futures; a refused batch is split until the refused rows
+        are alone, so that genuine rows sent at the same moment are stored."""
+        try:
+            results = await self._write_batch([values for values, _ in batch])
+        except Exception as error:
+            if not _refused(error):  # the database is down: every waiting request fails
+                log.exception("storing %d incoming activities failed", len(batch))
+                _fail(batch, error)
+                return
+            if len(batch) == 1:
+                values = batch[0][0]
+                log.info("incoming activity %.200s from %.200s refused by the database: %s",
+                         values["activity_uri"], values["actor_uri"], _first_line(error))
+                _fail(batch, OutOfBounds(f"the database refused the activity: {_first_line(error)}"))
+                return
+            middle = len(batch) // 2
+            await self._store(batch[:middle])
+            await self._store(batch[middle:])
+            return
+        for (_, future), inserted in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(inserted)
 
     async def _write_batch(self, rows: list[dict]) -> list[bool]:
         """Insert the rows; an activity id already stored (or repeated in the batch) is skipped.
@@ -91,3 +115,37 @@ class IncomingStore:
             else:
                 results.append(False)
         return results
+
+
+def checked_row(values: dict) -> dict:
+    """The row as it can be stored on both databases, or OutOfBounds (the inbox answers 400).
+    The payload was parsed by remote_json: its strings and numbers are already storable."""
+    activity_uri = values.get("activity_uri")
+    if activity_uri is not None and not fits_uri(activity_uri):
+        raise OutOfBounds("the activity id is not a storable URI of at most 2000 characters")
+    return {**values, "activity_uri": activity_uri,
+            "actor_uri": require_uri(values["actor_uri"], "actor"),
+            "signer_uri": require_uri(values["signer_uri"], "signer"),
+            "activity_type": clip_text(values["activity_type"], 32)}
+
+
+def _refused(error: Exception) -> bool:
+    """A value the database refused (class 22 data exception, 23 integrity), as opposed to a
+    database that is unreachable or down."""
+    if isinstance(error, (exc.DataError, exc.IntegrityError)):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        state = str(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None) or "")
+        return state[:2] in ("22", "23")
+    # Raised while binding a parameter (an unencodable string, a value a driver cannot convert).
+    return isinstance(error, (exc.StatementError, ValueError, TypeError, OverflowError))
+
+
+def _fail(batch, error: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().split("\n")[0][:300]

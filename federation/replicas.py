@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import content, revisions
+from archipel.bounds import clip_text, fits_uri, require_uri, uri_or_none
 from archipel.storage.tables import StoredObject, utcnow
 from archipel.text import html_to_text, sanitize_html
 from federation import items, theme_actors
@@ -52,12 +53,12 @@ def object_fields(obj: dict, author: str) -> dict:
     fields = {
         "type": next((t for t in types_of(obj) if t in CONTENT_TYPES), "Note"),
         "author_uri": author,
-        "in_reply_to": id_of(obj.get("inReplyTo")),
+        "in_reply_to": _optional_uri(id_of(obj.get("inReplyTo")), "inReplyTo"),
         "name": html_to_text(text_value(obj, "name"))[:500],
         "summary": html_to_text(text_value(obj, "summary"))[:2000],
         "content": sanitize_html(text_value(obj, "content")),
-        "language": (language or "und")[:16],
-        "url": id_of(url[0] if isinstance(url, list) and url else url) or obj["id"],
+        "language": clip_text(language or "und", 16),
+        "url": uri_or_none(id_of(url[0] if isinstance(url, list) and url else url)) or obj["id"],
         "tags": [t.lstrip("#")[:100] for t in tags][:50],
         "public": PUBLIC in audience,
         "published": parse_time(obj.get("published")) or utcnow(),
@@ -67,7 +68,18 @@ def object_fields(obj: dict, author: str) -> dict:
     rich = items.item_columns(obj)  # a fiche or resource from another island: rebuilt, checked
     if rich is not None:
         fields.update(rich)
+        fields["based_on"] = uri_or_none(fields.get("based_on"))
+        fields["place"], fields["region"] = clip_text(fields["place"], 500), clip_text(fields["region"], 500)
     return fields
+
+
+def _storable(uris: list[str]) -> list[str]:
+    return [uri for uri in uris if fits_uri(uri)]
+
+
+def _optional_uri(value: str | None, what: str) -> str | None:
+    """None stays None; a value that does not fit its column refuses the object (OutOfBounds)."""
+    return None if value is None else require_uri(value, what)
 
 
 class AlreadyStored(Exception):
@@ -80,15 +92,16 @@ async def store(session: AsyncSession, obj: dict, author: str, *, shared_by: str
 
     The row is inserted with ON CONFLICT DO NOTHING: if another worker stored the same id a
     moment ago, this one gets AlreadyStored instead of a failed transaction."""
-    values = {"uri": obj["id"], "is_local": False, "extra": {"shared_by": shared_by} if shared_by else {},
-              "private_fields": {}, **object_fields(obj, author)}
+    values = {"uri": require_uri(obj["id"], "object id"), "is_local": False,
+              "extra": {"shared_by": shared_by} if shared_by else {}, "private_fields": {},
+              **object_fields(obj, require_uri(author, "author"))}
     insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     new_id = await session.scalar(insert(StoredObject).values(**values)
                                   .on_conflict_do_nothing(index_elements=["uri"]).returning(StoredObject.id))
     if new_id is None:
         raise AlreadyStored(obj["id"])
     item = await session.get(StoredObject, new_id)
-    await content.set_authors(session, item, items.authors_in(obj, author))
+    await content.set_authors(session, item, _storable(items.authors_in(obj, author)))
     await content.sync_themes(session, item)
     await theme_actors.ensure_for(session, item)  # its themes are followable here from now on
     if item.kind in items.RICH_KINDS:
@@ -115,6 +128,6 @@ async def update(session: AsyncSession, existing: StoredObject, obj: dict, edito
     await content.sync_themes(session, existing)
     await theme_actors.ensure_for(session, existing)
     if existing.kind in items.RICH_KINDS:
-        await content.set_authors(session, existing, items.authors_in(obj, existing.author_uri))
+        await content.set_authors(session, existing, _storable(items.authors_in(obj, existing.author_uri)))
         await revisions.record(session, existing, editor)
     return True

@@ -13,7 +13,7 @@ from archipel import accounts, content
 from archipel.storage.tables import Delivery, IncomingActivity, LocalActor, StoredObject
 from federation import actions
 from federation.actors import ActorDirectory
-from web import appkeys, provision
+from web import appkeys, provision, server
 from web.app import create_app
 
 
@@ -63,9 +63,11 @@ class Node:
     async def start(self, workers: bool = True) -> Node:
         """workers=False: no background workers, tests step them (run_once) themselves."""
         self.app = create_app(self.settings, run_workers=workers)
-        self.runner = web.AppRunner(self.app, access_log=None)
+        self.runner = server.make_runner(self.app, self.settings)  # as `archipel serve` runs it
         await self.runner.setup()
-        await web.SockSite(self.runner, self.sock).start()
+        self.site = server.GuardedSite(self.runner, max_connections=self.settings.max_connections,
+                                       sock=self.sock)
+        await self.site.start()
         return self
 
     async def stop(self) -> None:

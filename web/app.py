@@ -33,6 +33,7 @@ from web import appkeys
 from web.auth import csrf_middleware
 from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware
 from web.pages import make_templates
+from web.params import request_bounds_middleware
 from web.routes import setup_routes
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> web.Applicati
     app = web.Application(
         # Uploads need more than inboxes; inboxes read at most max_body_bytes themselves.
         client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes + MULTIPART_ALLOWANCE),
-        middlewares=[proxy_middleware(settings.trusted_proxies), privacy_headers_middleware, error_middleware,
+        # request_bounds reads forms: after proxy_middleware, whose clone would lose what was read.
+        middlewares=[proxy_middleware(settings.trusted_proxies), privacy_headers_middleware,
+                     request_bounds_middleware, error_middleware,
                      csrf_middleware],
     )
     app[appkeys.SETTINGS] = settings

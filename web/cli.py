@@ -87,8 +87,7 @@ async def cmd_migrate(args) -> None:
 
 
 def cmd_serve(args) -> None:
-    from aiohttp import web
-
+    from web import server
     from web.app import create_app
 
     settings = load_settings(args.directory)
@@ -103,7 +102,7 @@ def cmd_serve(args) -> None:
         raise CommandError(str(error)) from None
     host, port = settings.listen_host_port
     print(f"Island {settings.name!r} serving {settings.url} on http://{host}:{port}", flush=True)
-    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+    asyncio.run(server.serve(create_app(settings), settings, host, port))
 
 
 async def cmd_user_add(args) -> None:

@@ -16,6 +16,7 @@ from federation import documents
 from federation.documents import ActorUrls
 from web import appkeys
 from web.negotiation import as2_response, wants_as2
+from web.params import bad_cursor, query_int
 from web.routes import pages
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,7 @@ async def actor_view(request: web.Request) -> web.StreamResponse:
 
 
 def _cursor(request) -> int | None:
-    value = request.query.get("max_id")
-    return int(value) if value and value.isdigit() else None
+    return query_int(request, "max_id")
 
 
 async def _paged(request, collection_id: str, query, count_query, render_item) -> web.Response:
@@ -54,6 +54,8 @@ async def _paged(request, collection_id: str, query, count_query, render_item) -
         total = await session.scalar(count_query) or 0
         if "page" not in request.query:
             return as2_response(documents.ordered_collection(collection_id, total, f"{collection_id}?page=1"))
+        if request.query["page"] != "true":  # Mastodon's spelling of a first page
+            query_int(request, "page", minimum=1)
         max_id = _cursor(request)
         if max_id is not None:
             query = query.where(query.selected_columns[0] < max_id)
@@ -113,8 +115,11 @@ async def catalog(request: web.Request) -> web.Response:
                 func.count(StoredObject.id)).order_by(None).limit(None)) or 0
         return as2_response(documents.ordered_collection(urls.catalog, total, f"{urls.catalog}?after="))
     after = request.query["after"]
+    position = content.decode_position(after) if after else None
+    if after and position is None:
+        raise bad_cursor("after")
     async with request.app[appkeys.SESSIONS]() as session:
-        rows = list(await session.scalars(content.catalog_items(content.decode_position(after), CATALOG_PAGE)))
+        rows = list(await session.scalars(content.catalog_items(position, CATALOG_PAGE)))
         items = []
         for item in rows:
             if item.deleted_at is not None:

@@ -30,6 +30,7 @@ from web import appkeys, auth, forms, item_media
 from web.auth import CurrentUser
 from web.i18n import gettext, negotiate_language
 from web.pages import page, render
+from web.params import path_int
 
 routes = web.RouteTableDef()
 
@@ -453,8 +454,8 @@ async def revision_diff(request: web.Request) -> web.Response:
         if isinstance(item, web.Response):
             return item
         try:
-            old = await revisions.get(session, item, int(request.match_info["a"]))
-            new = await revisions.get(session, item, int(request.match_info["b"]))
+            old = await revisions.get(session, item, path_int(request, "a"))
+            new = await revisions.get(session, item, path_int(request, "b"))
         except NotFound:
             raise web.HTTPNotFound(text="no such revision") from None
         names = await _editor_names(session, request, [old.editor_uri, new.editor_uri])

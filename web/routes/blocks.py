@@ -17,6 +17,7 @@ from federation.client import FetchError
 from federation.discovery import actor_id_of
 from web import appkeys, auth
 from web.pages import page
+from web.params import path_int
 
 routes = web.RouteTableDef()
 PATH = "/espace/moderation/blocages"
@@ -81,7 +82,7 @@ async def remove(request: web.Request) -> web.Response:
     form = await request.post()
     async with request.app[appkeys.SESSIONS]() as session:
         moderator = await session.get(LocalActor, user.actor.id)
-        await blocks.remove(session, int(request.match_info["id"]), moderator=moderator,
+        await blocks.remove(session, path_int(request, "id"), moderator=moderator,
                             reason=str(form.get("reason", "")))
         await session.commit()
         await domains.refresh(request.app[appkeys.CLIENT], session)

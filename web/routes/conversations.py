@@ -7,17 +7,20 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import audit, content, threads
+from archipel.bounds import parse_int
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.storage.tables import LocalActor, StoredObject, utcnow
 from federation import replies
 from web import appkeys, auth
 from web.pages import page, page_url
+from web.params import ROW_ID_MAX
 
 routes = web.RouteTableDef()
 
 
 async def _reply_or_404(session: AsyncSession, ident: str) -> StoredObject:
-    reply = await session.get(StoredObject, int(ident)) if ident.isdigit() else None
+    number = parse_int(ident, maximum=ROW_ID_MAX)
+    reply = await session.get(StoredObject, number) if number is not None else None
     if reply is None or not reply.in_reply_to:
         raise NotFound("no such reply")
     return reply
@@ -39,7 +42,8 @@ async def reply(request: web.Request) -> web.Response:
     ident = str(form.get("in_reply_to", ""))
     settings = request.app[appkeys.SETTINGS]
     async with request.app[appkeys.SESSIONS]() as session:
-        parent = await session.get(StoredObject, int(ident)) if ident.isdigit() else None
+        number = parse_int(ident, maximum=ROW_ID_MAX)
+        parent = await session.get(StoredObject, number) if number is not None else None
         if parent is None or parent.deleted_at is not None or not parent.public:
             raise NotFound("this message cannot be answered")
         if parent.hidden_at is not None and not user.has_role("moderator"):

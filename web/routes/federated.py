@@ -17,6 +17,7 @@ from federation.documents import ActorUrls
 from web import appkeys
 from web.i18n import negotiate_language
 from web.pages import page
+from web.params import bad_cursor, query_int
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 30
@@ -57,9 +58,11 @@ def _cursor(item: StoredObject) -> str:
 
 def _after_cursor(query, cursor: str | None):
     """Items older than the cursor (published, id): stable while new items keep arriving."""
+    if not cursor:
+        return query
     position = content.decode_position(cursor)
     if position is None:
-        return query
+        raise bad_cursor("before")
     moment, ident = position
     return query.where(or_(StoredObject.published < moment,
                            and_(StoredObject.published == moment, StoredObject.id < ident)))
@@ -96,10 +99,7 @@ async def federated(request: web.Request) -> web.Response:
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: each new public item matching the filters, as a ready-made card."""
     filters = _filters(request)
-    try:
-        last_id = int(request.query.get("after", "0"))
-    except ValueError:
-        last_id = 0
+    last_id = query_int(request, "after", default=0)
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)

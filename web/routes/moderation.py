@@ -14,6 +14,7 @@ from federation import proposals as decisions
 from web import appkeys, auth, forms
 from web.i18n import gettext, negotiate_language
 from web.pages import page
+from web.params import path_int, query_int
 from web.routes.proposals import labels, proposed_changes, read_fields, values_of
 
 routes = web.RouteTableDef()
@@ -51,8 +52,8 @@ async def queue(request: web.Request) -> web.Response:
 
 async def _proposal(session, request: web.Request):
     try:
-        return await proposals.get(session, int(request.match_info["id"]))
-    except (NotFound, ValueError):
+        return await proposals.get(session, path_int(request, "id"))
+    except NotFound:
         raise web.HTTPNotFound(text="no such proposal") from None
 
 
@@ -144,10 +145,7 @@ async def refuse(request: web.Request) -> web.Response:
 @routes.get("/espace/moderation/journal")
 async def journal(request: web.Request) -> web.Response:
     await auth.require_user(request, "moderator")
-    try:
-        before = int(request.query.get("avant", "0")) or None
-    except ValueError:
-        raise web.HTTPBadRequest(text="avant must be an entry number") from None
+    before = query_int(request, "avant") or None
     async with request.app[appkeys.SESSIONS]() as session:
         entries = await audit.recent(session, limit=JOURNAL_PAGE + 1, before_id=before)
         names = await _names(session, [entry.moderator_id for entry in entries])

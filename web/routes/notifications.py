@@ -10,6 +10,7 @@ from archipel import notifications, threads
 from archipel.storage.tables import StoredObject
 from web import appkeys, auth
 from web.pages import page, page_url
+from web.params import query_int
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 50
@@ -34,11 +35,11 @@ async def _links(session, objects: dict[str, StoredObject]) -> tuple[dict[str, s
 @routes.get("/espace/notifications")
 async def notifications_page(request: web.Request) -> web.Response:
     user = await auth.require_user(request)
-    before = request.query.get("avant", "")
+    before = query_int(request, "avant")
     settings = request.app[appkeys.SETTINGS]
     async with request.app[appkeys.SESSIONS]() as session:
         rows = await notifications.latest(session, user.actor.id, limit=PAGE_SIZE,
-                                          before_id=int(before) if before.isdigit() else None)
+                                          before_id=before)
         actors = await threads.describe_authors(session, settings.url, {n.actor_uri for n in rows if n.actor_uri})
         uris = {n.object_uri for n in rows if n.object_uri}
         objects = {item.uri: item for item in await session.scalars(

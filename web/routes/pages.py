@@ -17,6 +17,7 @@ from federation.documents import ActorUrls
 from web import appkeys, auth, item_media
 from web.i18n import negotiate_language
 from web.pages import page, render
+from web.params import path_int, query_int
 
 routes = web.RouteTableDef()
 
@@ -62,7 +63,7 @@ async def replica(request: web.Request) -> web.StreamResponse:
     server asking for AS2 gets this page too, whose `Link` header (and `<link rel=alternate>`)
     names the canonical id — Mastodon's search follows exactly that."""
     async with request.app[appkeys.SESSIONS]() as session:
-        item = await session.get(StoredObject, int(request.match_info["id"]))
+        item = await session.get(StoredObject, path_int(request, "id"))
     if item is None or item.is_local or item.in_reply_to or item.state not in content.PUBLIC_STATES:
         raise web.HTTPNotFound(text="no such item")
     response = await object_page(request, item)
@@ -111,11 +112,11 @@ async def load_thread(request: web.Request, session, item: StoredObject):
     """The conversation under an item, at the page asked for (?discussion=N), or one of its
     sub-threads (?fil=ID); moderators also see hidden replies."""
     user = await auth.current_user(request)
-    number, focus = request.query.get("discussion", "1"), request.query.get("fil", "")
-    options = {"base_url": request.app[appkeys.SETTINGS].url, "page": int(number) if number.isdigit() else 1,
+    number, focus = query_int(request, "discussion", default=1), query_int(request, "fil")
+    options = {"base_url": request.app[appkeys.SETTINGS].url, "page": number,
                "include_hidden": bool(user and user.has_role("moderator"))}
-    if focus.isdigit():  # ?fil=N: the answers below one reply of this conversation
-        thread = await threads.load_subthread(session, item, int(focus), **options)
+    if focus is not None:  # ?fil=N: the answers below one reply of this conversation
+        thread = await threads.load_subthread(session, item, focus, **options)
         if thread is not None:
             return thread
     return await threads.load(session, item, **options)

@@ -16,6 +16,7 @@ from federation.as2 import host_of
 from federation.client import FetchError
 from web import appkeys, auth
 from web.pages import page
+from web.params import path_int
 from web.routes.blocks import apply_rule, resolve_account
 
 routes = web.RouteTableDef()
@@ -65,7 +66,7 @@ async def act(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     try:
         async with request.app[appkeys.SESSIONS]() as session:
-            report = await reports.get(session, int(request.match_info["id"]))
+            report = await reports.get(session, path_int(request, "id"))
             target = report.target_actor_uri
         if action in ("block_account", "block_domain"):
             if not target or host_of(target) == settings.host:
