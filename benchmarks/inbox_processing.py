@@ -16,7 +16,9 @@ share one key (tests/data/fediverse/keys).
 2. Fairness: a flood of `--flood` Likes from one actor (all of one article: what a hostile
    sender does), then one reply from a second server; the time from the reply's 202 to its row
    being processed, and how much of the flood was still waiting then. The same again with the
-   flood spread over all the actors of the first server (distinct likes, real work each).
+   flood spread over all the actors of the first server (distinct likes, real work each). Each
+   twice: POSTed (a backlog builds only if the worker falls behind), then written straight into
+   the queue (a backlog of the whole flood when the reply arrives).
 3. The fair pick with a large queue: `--queued` rows (half from one host, the rest over 100
    hosts) inserted into the island's database after it stops; the time of one round's pick.
 """
@@ -46,6 +48,7 @@ from benchmarks.common import (
     header,
     line,
     per_second,
+    percentile,
     post_load,
 )
 from federation import fair_queue, signatures
@@ -164,6 +167,8 @@ async def mix(args, island: Island, remote: RemoteServer, queue: Queue, articles
           f"{len(names):,} actors), {args.concurrency} in flight, shared inbox:")
     line("accepted (202) per second", per_second(accepted_rate),
          f"{accepted:,} in {result.elapsed:.2f} s; {result.cpu()}")
+    line("latency per POST p50 / p95",
+         f"{percentile(result.latencies, 50) * 1000:.0f} / {percentile(result.latencies, 95) * 1000:.0f} ms")
     line("settled while the POSTs ran", f"{settled - before_settled:,}",
          f"backlog when they ended: {total - settled:,}")
     if finished is None:
@@ -188,6 +193,7 @@ async def fairness(args, island: Island, remote: RemoteServer, other: RemoteServ
     _, before_settled = await queue.counts()
     result = await post_load(lambda i: requests[i], concurrency=args.concurrency, count=len(requests),
                              server_pid=island.pid)
+    posted = time.perf_counter()
     async with aiohttp.ClientSession() as session:
         url, body, headers = answer_request
         async with session.post(url, data=body, headers=headers) as response:
@@ -204,10 +210,53 @@ async def fairness(args, island: Island, remote: RemoteServer, other: RemoteServ
     drained = await wait_settled(queue, before_settled + len(flood) + 1, args.drain_timeout)
     print(f"   2. fairness: {label}, then one reply from another server:")
     line("flood accepted", per_second(result.count(202) / result.elapsed),
-         f"{result.count(202):,} in {result.elapsed:.2f} s")
+         f"{result.count(202):,} in {result.elapsed:.2f} s; latency per POST p50 / p95 "
+         f"{percentile(result.latencies, 50) * 1000:.0f} / {percentile(result.latencies, 95) * 1000:.0f} ms")
+    line("reply's POST -> 202", f"{(sent - posted) * 1000:,.0f} ms")
     line("reply's 202 -> reply processed", f"{waited * 1000:,.0f} ms" if waited is not None else "n/a",
          f"flood still waiting then: {flood_left:,} of {len(flood):,}")
     line("reply's 202 -> whole flood settled", f"{drained:.2f} s" if drained is not None else "n/a")
+
+
+async def queue_directly(database_url: str, activities: list[dict]) -> None:
+    """Rows as the inbox stores them (trusted, signed by their actor), written straight into the
+    island's queue: a backlog the worker has not started on, whatever the accepting speed."""
+    engine = make_engine(database_url)
+    now = utcnow()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(IncomingActivity), [dict(
+                activity_uri=activity["id"], activity_type=activity["type"], actor_uri=activity["actor"],
+                actor_host=activity["actor"].split("/")[2], signer_uri=activity["actor"], body_trusted=True,
+                payload=activity, state="received", attempts=0, received_at=now) for activity in activities])
+    finally:
+        await engine.dispose()
+
+
+async def fairness_queued(args, island: Island, other: RemoteServer, queue: Queue, flood: list[dict],
+                          label: str, number: int, article: str) -> None:
+    answer = reply(other.actor_uri("zoe"), number, article)
+    url, body, headers = signed(other, f"{island.url}/inbox", answer)
+    _, before_settled = await queue.counts()
+    await queue_directly(island.effective_database_url, flood)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, data=body, headers=headers) as response:
+            assert response.status == 202, await response.text()
+    sent = time.perf_counter()
+    waited = None
+    while time.perf_counter() - sent < args.drain_timeout:
+        if await queue.state_of(answer["id"]) not in (None, "received"):
+            waited = time.perf_counter() - sent
+            break
+        await asyncio.sleep(0.02)
+    total, settled = await queue.counts()
+    drained = await wait_settled(queue, before_settled + len(flood) + 1, args.drain_timeout)
+    print(f"   2. fairness: {label} already queued (written into the queue), then one reply from "
+          f"another server:")
+    line("reply's 202 -> reply processed", f"{waited * 1000:,.0f} ms" if waited is not None else "n/a",
+         f"flood still waiting then: {total - settled:,} of {len(flood):,}")
+    line("reply's 202 -> whole flood settled", f"{drained:.2f} s" if drained is not None else "n/a",
+         f"{len(flood) / drained:,.0f} flood activities/s" if drained else "")
 
 
 async def pick_cost(database_url: str, queued: int) -> None:
@@ -280,6 +329,14 @@ async def run(args) -> None:
         spread = [activity for activity in spread if activity["actor"] != remote.actor_uri(names[0])][:args.flood]
         await fairness(args, island, remote, other, queue, spread,
                        f"{len(spread):,} distinct Likes from {len(names):,} actors of one server", 2, articles[0])
+        queued = [like(remote.actor_uri(names[1]), number, articles[1]) for number in range(1, args.flood + 1)]
+        await fairness_queued(args, island, other, queue, queued,
+                              f"{args.flood:,} Likes from one actor (one article)", 3, articles[0])
+        queued = [like(remote.actor_uri(name), 3000 + number, article)
+                  for number, article in enumerate(articles[1:]) for name in names][:args.flood]
+        await fairness_queued(args, island, other, queue, queued,
+                              f"{len(queued):,} distinct Likes from {len(names):,} actors of one server", 4,
+                              articles[0])
         failures = (island.directory / "serve.log").read_text().count("inbox round failed")
         line("'inbox round failed' in serve.log", str(failures))
     finally:

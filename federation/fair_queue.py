@@ -71,7 +71,7 @@ async def hosts_in_turn(session: AsyncSession, turn: Turn, limit: int = MAX_HOST
 async def pick(session: AsyncSession, turn: Turn, now: datetime, limit: int) -> list[int]:
     """Ids of up to `limit` ready rows, an equal share per host, interleaved host by host
     (first of each host, then second of each...) so that every host's first waits least."""
-    hosts = await hosts_in_turn(session, turn, MAX_HOSTS)
+    hosts = await hosts_in_turn(session, turn, min(MAX_HOSTS, limit))  # every host visited gets one
     if not hosts:
         return []
     turn.last_host = hosts[-1]

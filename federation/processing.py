@@ -19,8 +19,10 @@ transaction as before, with the usual retries and backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,7 +41,13 @@ from federation.workers import run_forever
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-ROUND = 100  # activities claimed per round, and handled in one transaction
+ROUND = 100  # activities claimed per round
+# A round that takes longer hands its untouched claims back, so that the next fair pick (and a
+# reply that arrived meanwhile) does not wait behind a slow round.
+ROUND_SECONDS = 0.5
+# Activities per transaction: on SQLite a transaction holds the only write lock, which the
+# inbox needs to store what arrives; small enough to keep that wait short.
+BATCH = 25
 LEASE = timedelta(minutes=2)  # a claim left by a crashed worker is taken again after this
 PREFETCH_CONCURRENCY = 8
 ALONE_CONCURRENCY = 4  # activities that wait on the network, handled side by side
@@ -109,6 +117,7 @@ class _Claimed:
     id: int
     actor_uri: str
     activity_type: str
+    actor_host: str
 
 
 class InboxWorker:
@@ -124,6 +133,11 @@ class InboxWorker:
         self.follow_back = follow_back
         self.wake = asyncio.Event()
         self.turn = fair_queue.Turn()
+        # SQLite has one write lock, and a batch holds it for its whole transaction. The inbox's
+        # store, waiting in SQLite's busy handler (sleeps of up to 100 ms), would seldom catch
+        # it free between batches: both take this lock instead, and so take turns (FIFO).
+        bind = sessionmaker.kw.get("bind")
+        self.write_turn = asyncio.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
 
     async def run_forever(self) -> None:
         await run_forever(self.run_once, self.wake, self.poll_interval, "inbox")
@@ -133,11 +147,21 @@ class InboxWorker:
         if not claimed:
             return 0
         actors = await self._prefetch(claimed)
-        try:
-            alone = await self._process_batch([row.id for row in claimed], lease, actors)
-        except Exception:  # the batch as a whole failed (database error): one at a time instead
-            log.exception("inbox batch of %d failed; handling them one by one", len(claimed))
-            alone = [row.id for row in claimed]
+        alone: list[int] = []
+        started = time.monotonic()
+        for start in range(0, len(claimed), BATCH):
+            if start and time.monotonic() - started > ROUND_SECONDS:
+                await self._release([row.id for row in claimed[start:]], lease)
+                self._resume_after(claimed, claimed[:start])
+                claimed = claimed[:start]
+                break
+            batch = [row.id for row in claimed[start:start + BATCH]]
+            try:
+                async with self.write_turn or contextlib.nullcontext():
+                    alone += await self._process_batch(batch, lease, actors)
+            except Exception:  # the batch as a whole failed (database error): one at a time instead
+                log.exception("inbox batch of %d failed; handling them one by one", len(batch))
+                alone += batch
         if alone:
             limit = asyncio.Semaphore(ALONE_CONCURRENCY)
 
@@ -175,11 +199,33 @@ class InboxWorker:
             rows = (await session.execute(
                 update(_TABLE).where(_TABLE.c.id.in_(locked.scalar_subquery()))
                 .values(attempts=_TABLE.c.attempts + 1, next_try_at=lease)
-                .returning(_TABLE.c.id, _TABLE.c.actor_uri, _TABLE.c.activity_type))).all()
+                .returning(_TABLE.c.id, _TABLE.c.actor_uri, _TABLE.c.activity_type,
+                           _TABLE.c.actor_host))).all()
             await session.commit()
         order = {incoming_id: position for position, incoming_id in enumerate(ids)}
         claimed = sorted((_Claimed(*row) for row in rows), key=lambda row: order[row.id])
         return claimed, lease
+
+    def _resume_after(self, claimed: list[_Claimed], handled: list[_Claimed]) -> None:
+        """The next round starts after the last host of this round's turn order that was served,
+        so that hosts whose first activity was handed back do not lose their turn."""
+        served = {row.actor_host for row in handled}
+        last = None
+        for host in dict.fromkeys(row.actor_host for row in claimed):  # the round's host order
+            if host not in served:
+                break
+            last = host
+        if last is not None:
+            self.turn.last_host = last
+
+    async def _release(self, ids: list[int], lease: datetime) -> None:
+        """Claims this round will not get to, handed back as if never taken."""
+        async with self.sessionmaker() as session:
+            await session.execute(
+                update(_TABLE).where(_TABLE.c.id.in_(ids), _TABLE.c.state == "received",
+                                     _TABLE.c.next_try_at == lease)
+                .values(attempts=_TABLE.c.attempts - 1, next_try_at=None))
+            await session.commit()
 
     async def _prefetch(self, claimed: list[_Claimed]) -> dict[str, RemoteActor]:
         """The batch's actors, read at once; those the handlers will need are fetched now,

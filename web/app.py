@@ -114,6 +114,7 @@ async def _workers(app: web.Application):
     app[appkeys.INBOX_WORKER] = inbox
     app[appkeys.CATALOG_WORKER] = catalogs
     app[appkeys.INCOMING].on_stored = inbox.wake.set
+    app[appkeys.INCOMING].write_turn = inbox.write_turn
     await delivery.recover()
     tasks = [asyncio.create_task(delivery.run_forever(), name="delivery-worker"),
              asyncio.create_task(inbox.run_forever(), name="inbox-worker"),

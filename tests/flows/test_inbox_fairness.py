@@ -319,3 +319,32 @@ async def test_a_worker_dying_in_the_middle_of_a_batch_loses_nothing_and_applies
     assert await worker_of(island).run_once() == len(likes)
     assert {row.state for row in (await states(island)).values()} == {"processed"}
     assert await count(island, Interaction) == len(likes)
+
+
+async def test_a_round_that_runs_long_hands_back_its_claims_and_the_turn_continues(
+        quiet_island, remote, other_servers, monkeypatch):
+    """A slow round stops after its first transaction: what it did not reach goes back to the
+    queue untouched, and the hosts it did not serve come next."""
+    island = quiet_island
+    article = await island.publish("alice", "Une fiche")
+    servers = sorted([remote, await other_servers("rosa"), await other_servers("rosa")],
+                     key=lambda server: server.url)
+    for server in servers:
+        server.add_actor("zoe")
+        await send_all(server, f"{island.url}/inbox",
+                       [like(server, "rosa", 1, article), like(server, "zoe", 1, article)])
+    monkeypatch.setattr(processing, "BATCH", 1)
+    monkeypatch.setattr(processing, "ROUND_SECONDS", 0)
+    worker = worker_of(island)
+    served = []
+    for _ in range(3):
+        assert await worker.run_once() == 1
+        rows = await island.incoming()
+        served.append({row.actor_host for row in rows if row.state != "received"})
+        waiting = [row for row in rows if row.state == "received"]
+        assert all((row.attempts, row.next_try_at) == (0, None) for row in waiting), "a claim was kept"
+    hosts = [server.url.split("//")[1] for server in servers]
+    assert served == [set(hosts[:1]), set(hosts[:2]), set(hosts)]
+    while await worker.run_once():
+        pass
+    assert {(row.state, row.attempts) for row in await island.incoming()} == {("processed", 1)}
