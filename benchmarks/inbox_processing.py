@@ -329,7 +329,7 @@ async def run(args) -> None:
         spread = [activity for activity in spread if activity["actor"] != remote.actor_uri(names[0])][:args.flood]
         await fairness(args, island, remote, other, queue, spread,
                        f"{len(spread):,} distinct Likes from {len(names):,} actors of one server", 2, articles[0])
-        queued = [like(remote.actor_uri(names[1]), number, articles[1]) for number in range(1, args.flood + 1)]
+        queued = [like(remote.actor_uri(names[1]), 10_000 + number, articles[1]) for number in range(args.flood)]
         await fairness_queued(args, island, other, queue, queued,
                               f"{args.flood:,} Likes from one actor (one article)", 3, articles[0])
         queued = [like(remote.actor_uri(name), 3000 + number, article)

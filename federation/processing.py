@@ -297,8 +297,12 @@ class InboxWorker:
                     state, error, next_try = _outcome(failure, attempts, uri)
                     log.info("activity %s (%s from %s): %s — %s", uri, kind, actor, state, error)
                     settled[incoming_id] = (state, error, next_try)
-            for incoming_id, (state, error, next_try) in settled.items():
-                await session.execute(update(_TABLE).where(_TABLE.c.id == incoming_id).values(
+            # One statement per outcome: a flood's repeats share theirs ("already recorded").
+            outcomes: dict[tuple, list[int]] = {}
+            for incoming_id, outcome in settled.items():
+                outcomes.setdefault(outcome, []).append(incoming_id)
+            for (state, error, next_try), same in outcomes.items():
+                await session.execute(update(_TABLE).where(_TABLE.c.id.in_(same)).values(
                     state=state, last_error=error, next_try_at=next_try,
                     processed_at=now if state != "received" else None))
             await session.commit()
