@@ -23,10 +23,12 @@ import contextlib
 import inspect
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from archipel.errors import ArchipelError
@@ -48,6 +50,7 @@ ROUND_SECONDS = 0.5
 # Activities per transaction: on SQLite a transaction holds the only write lock, which the
 # inbox needs to store what arrives; small enough to keep that wait short.
 BATCH = 25
+LANES = 4  # transactions side by side on PostgreSQL
 LEASE = timedelta(minutes=2)  # a claim left by a crashed worker is taken again after this
 PREFETCH_CONCURRENCY = 8
 ALONE_CONCURRENCY = 4  # activities that wait on the network, handled side by side
@@ -147,21 +150,20 @@ class InboxWorker:
         if not claimed:
             return 0
         actors = await self._prefetch(claimed)
-        alone: list[int] = []
         started = time.monotonic()
-        for start in range(0, len(claimed), BATCH):
-            if start and time.monotonic() - started > ROUND_SECONDS:
-                await self._release([row.id for row in claimed[start:]], lease)
-                self._resume_after(claimed, claimed[:start])
-                claimed = claimed[:start]
-                break
-            batch = [row.id for row in claimed[start:start + BATCH]]
-            try:
-                async with self.write_turn or contextlib.nullcontext():
-                    alone += await self._process_batch(batch, lease, actors)
-            except Exception:  # the batch as a whole failed (database error): one at a time instead
-                log.exception("inbox batch of %d failed; handling them one by one", len(batch))
-                alone += batch
+        lanes = [asyncio.create_task(self._run_lane(lane, lease, actors, started))
+                 for lane in self._lanes(claimed)]
+        try:
+            results = await asyncio.gather(*lanes)
+        except BaseException:  # one lane died: stop the others before passing it on
+            for task in lanes:
+                task.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+            raise
+        handled = [row for lane_handled, _ in results for row in lane_handled]
+        alone = [incoming_id for _, lane_alone in results for incoming_id in lane_alone]
+        if len(handled) < len(claimed):
+            self._resume_after(claimed, handled)
         if alone:
             limit = asyncio.Semaphore(ALONE_CONCURRENCY)
 
@@ -170,7 +172,37 @@ class InboxWorker:
                     await self._process_alone(incoming_id, lease)
             await asyncio.gather(*(one(incoming_id) for incoming_id in alone))
         self.on_sent()
-        return len(claimed)
+        return len(handled)
+
+    def _lanes(self, claimed: list[_Claimed]) -> list[list[_Claimed]]:
+        """On PostgreSQL, transactions run side by side (each waits mostly on the database's
+        answers): the round is split by actor, so that an actor's activities stay in order in
+        one lane and two lanes never write the same rows. SQLite has one writer: one lane."""
+        if self.write_turn is not None or LANES == 1:
+            return [claimed]
+        lanes: list[list[_Claimed]] = [[] for _ in range(LANES)]
+        for row in claimed:
+            lanes[zlib.crc32(row.actor_uri.encode()) % LANES].append(row)
+        return [lane for lane in lanes if lane]
+
+    async def _run_lane(self, lane: list[_Claimed], lease: datetime, actors: dict,
+                        started: float) -> tuple[list[_Claimed], list[int]]:
+        """(rows handled, ids to handle alone); what a slow round does not reach is handed back."""
+        handled: list[_Claimed] = []
+        alone: list[int] = []
+        for start in range(0, len(lane), BATCH):
+            if start and time.monotonic() - started > ROUND_SECONDS:
+                await self._release([row.id for row in lane[start:]], lease)
+                break
+            batch = lane[start:start + BATCH]
+            try:
+                async with self.write_turn or contextlib.nullcontext():
+                    alone += await self._process_batch([row.id for row in batch], lease, actors)
+            except Exception:  # the batch as a whole failed (database error): one at a time instead
+                log.exception("inbox batch of %d failed; handling them one by one", len(batch))
+                alone += [row.id for row in batch]
+            handled += batch
+        return handled, alone
 
     async def process(self, incoming_id: int) -> str:
         """Handle one received activity now, alone (claimed here first)."""
@@ -287,7 +319,9 @@ class InboxWorker:
                 try:
                     async with session.begin_nested():
                         await self._dispatch(session, directory, incoming)
-                except NeedsNetwork as reason:
+                except (NeedsNetwork, OperationalError) as reason:
+                    # The network, or a lock conflict with another transaction (a deadlock on
+                    # PostgreSQL): handled alone afterwards rather than failed.
                     forget_changes(session)
                     log.debug("activity %s handled alone: %s", uri, reason)
                     alone.append(incoming_id)
