@@ -50,7 +50,7 @@ ROUND_SECONDS = 0.5
 # Activities per transaction: on SQLite a transaction holds the only write lock, which the
 # inbox needs to store what arrives; small enough to keep that wait short.
 BATCH = 25
-LANES = 4  # transactions side by side on PostgreSQL
+LANES = 8  # transactions side by side on PostgreSQL (each needs a pooled connection)
 LEASE = timedelta(minutes=2)  # a claim left by a crashed worker is taken again after this
 PREFETCH_CONCURRENCY = 8
 ALONE_CONCURRENCY = 4  # activities that wait on the network, handled side by side
