@@ -1,6 +1,6 @@
 """Inbox processing against accepting, in one run: does the inbox worker keep up, and is it fair?
 
-    .venv/bin/python -m benchmarks.inbox_processing [--count 3000] [--flood 2000] [--postgres]
+    .venv/bin/python -m benchmarks.inbox_processing [--count 2000] [--flood 1000] [--postgres]
 
 An island made with `archipel init` (user `alice`, three articles) runs with `archipel serve` in
 a child process. A remote server served here has `--actors` actors, written into the island's
@@ -360,9 +360,9 @@ async def run(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=3000, help="activities of the mix (3000)")
+    parser.add_argument("--count", type=int, default=2000, help="activities of the mix (2000)")
     parser.add_argument("--actors", type=int, default=1000, help="actors of the remote server (1000)")
-    parser.add_argument("--flood", type=int, default=2000, help="likes of each flood (2000)")
+    parser.add_argument("--flood", type=int, default=1000, help="likes of each flood (1000)")
     parser.add_argument("--queued", type=int, default=100_000,
                         help="rows queued for the pick's cost (100000; 0: skip)")
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight (64)")

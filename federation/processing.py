@@ -13,7 +13,9 @@ state commit together, and one activity that fails rolls back only itself. Insid
 transaction handlers see the actor directory offline (`BatchDirectory`): actors are fetched
 before the transaction starts, and an activity whose handler still needs the network (an
 object to fetch, an actor to refresh) is set aside and handled alone afterwards, in its own
-transaction as before, with the usual retries and backoff.
+transaction as before, with the usual retries and backoff. On PostgreSQL the round's batches
+run side by side in lanes split by actor; SQLite has one writer, and the worker takes turns
+with the incoming store for it.
 """
 
 from __future__ import annotations
