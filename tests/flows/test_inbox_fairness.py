@@ -355,3 +355,15 @@ async def test_a_round_that_runs_long_hands_back_its_claims_and_the_turn_continu
     while await worker.run_once():
         pass
     assert {(row.state, row.attempts) for row in await island.incoming()} == {("processed", 1)}
+
+
+async def test_on_sqlite_the_store_and_the_worker_share_one_write_turn(island):
+    """A batch holds SQLite's write lock for its transaction: the inbox's store must wait its
+    turn on the worker's lock rather than in SQLite's busy handler (PostgreSQL needs neither)."""
+    from web import appkeys
+
+    store, worker = island.app[appkeys.INCOMING], island.app[appkeys.INBOX_WORKER]
+    if island.sessions.kw["bind"].dialect.name == "sqlite":
+        assert worker.write_turn is not None and store.write_turn is worker.write_turn
+    else:
+        assert worker.write_turn is None and store.write_turn is None
