@@ -268,9 +268,10 @@ class InboxWorker:
         async with self.sessionmaker() as session:
             actors = {actor.uri: actor for actor in await session.scalars(
                 select(RemoteActor).where(RemoteActor.uri.in_(uris)))}
+        def stale(uri: str) -> bool:
+            return uri not in actors or utcnow() - actors[uri].fetched_at >= ACTOR_MAX_AGE
         wanted = {row.actor_uri for row in claimed if row.activity_type in NEEDS_ACTOR
-                  and (row.actor_uri not in actors or utcnow() - actors[row.actor_uri].fetched_at >= ACTOR_MAX_AGE)
-                  and self.directory.client.policy.allows_actor(row.actor_uri)}
+                  and stale(row.actor_uri) and self.directory.client.policy.allows_actor(row.actor_uri)}
         limit = asyncio.Semaphore(PREFETCH_CONCURRENCY)
 
         async def fetch(uri: str) -> None:
