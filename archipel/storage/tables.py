@@ -9,6 +9,7 @@ restart loses nothing that was accepted.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     JSON,
@@ -211,6 +212,18 @@ class Follow(Base):
     __table_args__ = (UniqueConstraint("follower_uri", "followed_uri"),)
 
 
+def actor_host_of(actor_uri: str | None) -> str:
+    """host[:port] of an actor URI, lowercased and bounded (as federation.as2.host_of)."""
+    try:
+        return urlsplit(actor_uri or "").netloc.lower()[:255]
+    except ValueError:
+        return ""
+
+
+def _actor_host_default(context) -> str:
+    return actor_host_of(context.get_current_parameters().get("actor_uri"))
+
+
 class IncomingActivity(Base):
     """An activity accepted by an inbox: stored raw, processed later by the inbox worker.
 
@@ -222,6 +235,8 @@ class IncomingActivity(Base):
     activity_uri: Mapped[str | None] = mapped_column(String(2000), unique=True, nullable=True)
     activity_type: Mapped[str] = mapped_column(String(32))
     actor_uri: Mapped[str] = mapped_column(String(2000))
+    # The sender's server: the inbox worker takes work round-robin by it (fairness).
+    actor_host: Mapped[str] = mapped_column(String(255), default=_actor_host_default, server_default="")
     signer_uri: Mapped[str] = mapped_column(String(2000))
     body_trusted: Mapped[bool] = mapped_column(Boolean)
     payload: Mapped[dict] = mapped_column(JSON)
@@ -231,7 +246,8 @@ class IncomingActivity(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    __table_args__ = (Index("ix_incoming_state", "state", "id"),)
+    __table_args__ = (Index("ix_incoming_state", "state", "id"),
+                      Index("ix_incoming_fair", "state", "actor_host", "id"))
 
 
 class OutgoingActivity(Base):

@@ -1,14 +1,14 @@
 """Remote images: avatars and covers from other servers, fetched once and served from the island.
 
-Revision ID: 0010
-Revises: 0008
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0008"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
