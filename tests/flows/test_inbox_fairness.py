@@ -52,7 +52,9 @@ async def send_all(remote: RemoteServer, inbox: str, activities: list[dict], *, 
 
 
 async def states(island) -> dict[str, IncomingActivity]:
-    return {row.activity_uri: row for row in await island.incoming()}
+    # Keyed by the activity's own id: a copy signed by someone other than its actor is stored
+    # under a derived key (federation.inbox.provenance_key), not under its id.
+    return {row.payload.get("id") or row.activity_uri: row for row in await island.incoming()}
 
 
 async def count(island, model, *conditions) -> int:

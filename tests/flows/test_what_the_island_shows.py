@@ -161,8 +161,11 @@ async def test_items_of_followed_islands_are_listed_and_shared_and_their_ids_can
 
     # Someone else's Update of nantes' fiche: as themselves, or claiming to be yann (then the
     # body is not trusted and the origin is asked): the fiche stays as nantes published it.
+    # The claimed one has its id on yann's host: an id on another host than its actor's is
+    # dropped at the inbox (federation.inbox.provenance_key) and would never reach the worker.
     for n, actor in ((1, remote.actor_uri("rosa")), (2, nantes.actor_uri("yann"))):
-        spoofed = {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{remote.url}/updates/{n}",
+        origin = remote.url if n == 1 else nantes.url
+        spoofed = {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{origin}/updates/{n}",
                    "type": "Update", "actor": actor,
                    "object": {"id": theirs, "type": "Article", "attributedTo": nantes.actor_uri("yann"),
                               "name": TITLE, "updated": "2030-01-01T00:00:00Z"}}
