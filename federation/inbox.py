@@ -1,9 +1,10 @@
 """The thin inbox: check, store raw, answer. Processing happens later in the inbox worker.
 
-Order of checks: size, JSON, signature (parse, key, verify), then the body's trust. A valid
-signature from someone other than the activity's actor is normal (Mastodon forwards replies to
-a thread's participants): such an activity is accepted but marked untrusted, and the worker
-fetches its object from the origin instead of believing the body.
+Order of checks: size, JSON, shape (one type, an actor, an id that can be stored), signature
+(parse, key, verify), then the body's trust and provenance. A valid signature from someone
+other than the activity's actor is normal (Mastodon forwards replies to a thread's
+participants): such an activity is accepted but marked untrusted, and the worker fetches its
+object from the origin instead of believing the body.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from archipel.bounds import OutOfBounds
+from archipel.bounds import OutOfBounds, fits_uri
 from federation import remote_json
 from federation.actors import ActorDirectory, ActorError
 from federation.as2 import host_of, id_of, types_of
@@ -37,7 +38,6 @@ class InboxOutcome:
 
 
 ACCEPTED = "accepted"
-ACTIVITY_URI_MAX = 2000  # the column's length: a longer id is stored under a digest
 
 
 class InboxReceiver:
@@ -64,6 +64,12 @@ class InboxReceiver:
         actor_uri = id_of(normalised.get("actor"))
         if len(kinds) != 1 or not actor_uri:
             return InboxOutcome(400, "an activity needs one type and an actor")
+        activity_id = normalised.get("id")
+        if isinstance(activity_id, str) and activity_id and not fits_uri(activity_id):
+            # An id that cannot be stored is refused whoever sent it, before any key is fetched
+            # and before the provenance check (which would drop it with a 202 or store it under
+            # a digest): the sender learns that its activity was not taken.
+            return InboxOutcome(400, "the activity id is not a storable URI of at most 2000 characters")
         kind = kinds[0]
         policy = self.directory.client.policy  # in memory: no query on this path
         if not policy.allows_actor(actor_uri):
@@ -143,8 +149,8 @@ def provenance_key(activity: dict, actor_uri: str, signer_uri: str, trusted: boo
     if isinstance(activity_id, str) and activity_id:
         if host_of(activity_id) != host_of(actor_uri):
             return None
-        if trusted and len(activity_id) <= ACTIVITY_URI_MAX:
-            return activity_id
+        if trusted:
+            return activity_id  # storable: an id that does not fit was refused before
         return _derived("relayed", signer_uri, activity_id.encode())
     canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return _derived("unnamed", signer_uri, canonical.encode())
