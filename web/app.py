@@ -122,7 +122,6 @@ async def _workers(app: web.Application):
                                settings.effective_media_directory, sync_every=max(settings.poll_interval * 20, 2.0))
     app[appkeys.REMOTE_IMAGE_WORKER] = images
     app[appkeys.INCOMING].on_stored = inbox.wake.set
-    app[appkeys.INCOMING].write_turn = inbox.write_turn
     await delivery.recover()
     tasks = [asyncio.create_task(delivery.run_forever(), name="delivery-worker"),
              asyncio.create_task(inbox.run_forever(), name="inbox-worker"),
