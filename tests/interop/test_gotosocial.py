@@ -8,25 +8,18 @@ ARCHIPEL_GOTOSOCIAL_SOURCE, see tests/interop/gotosocial.py). Without it these t
 
 from __future__ import annotations
 
-import html
-import re
 
 import pytest
 from sqlalchemy import select
 
-from archipel import accounts
-from archipel.markdown_items import read_item
 from archipel.social import find_follow
 from archipel.storage.tables import Interaction, StoredObject
-from federation import actions
-from tests.flows.test_fiches import FICHES
 from tests.nodes import wait_for
 
+from .fiche_for_peers import COVER_ALT, TITLE, publish_fiche_with_cover, visible_text
 from .gotosocial import GOTOSOCIAL_ENV, GoToSocialServer, gotosocial_paths
 
 pytestmark = pytest.mark.interop
-FICHE = "papi-brest.md"
-COVER_ALT = "Une médiatrice et deux habitantes devant un ordinateur"
 
 
 @pytest.fixture
@@ -55,32 +48,17 @@ async def _follow_alice(island, gts) -> str:
     return account
 
 
-async def _publish_fiche(island) -> str:
-    fields = read_item((FICHES / FICHE).read_text())
-    fields.pop("authors")
-    fields["cover"] = {"url": f"{island.actor_uri('alice')}/header.png", "name": COVER_ALT,
-                       "mediaType": "image/png"}
-    async with island.sessions() as session:
-        alice = await accounts.get_actor(session, "alice")
-        item = await actions.publish_item(session, island.url, [alice], **fields)
-        await session.commit()
-    island.wake()
-    return item.uri
-
-
-def _text(fragment: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
 
 
 async def test_a_fiche_shows_on_gotosocial_with_title_teaser_link_and_cover(island, gts):
     await _follow_alice(island, gts)
-    uri = await _publish_fiche(island)
+    uri = await publish_fiche_with_cover(island)
     status = await wait_for(lambda: gts.status_of(uri), timeout=60, message="the fiche on GoToSocial")
 
     assert status["spoiler_text"] == "", "shown behind a content warning"
     assert status["sensitive"] is False
-    text = _text(status["content"])
-    assert read_item((FICHES / FICHE).read_text())["title"] in text
+    text = visible_text(status["content"])
+    assert TITLE in text
     assert "Cent lieux de proximité" in text
     assert uri in status["content"] or status["url"] == uri
     images = [media for media in status["media_attachments"] if media["type"] == "image"]
@@ -89,7 +67,7 @@ async def test_a_fiche_shows_on_gotosocial_with_title_teaser_link_and_cover(isla
 
 async def test_edits_withdrawals_and_interactions_travel_both_ways(island, gts):
     await _follow_alice(island, gts)
-    uri = await _publish_fiche(island)
+    uri = await publish_fiche_with_cover(island)
     status = await wait_for(lambda: gts.status_of(uri), timeout=60, message="the fiche on GoToSocial")
 
     await gts.api("POST", f"/api/v1/statuses/{status['id']}/favourite")

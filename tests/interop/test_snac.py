@@ -15,20 +15,14 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from archipel import accounts
-from archipel.markdown_items import read_item
 from archipel.social import find_follow
 from archipel.storage.tables import Interaction, StoredObject
-from federation import actions
 from tests.nodes import wait_for
 
-from tests.flows.test_fiches import FICHES
-
+from .fiche_for_peers import COVER_ALT, TITLE, publish_fiche_with_cover, visible_text
 from .snac import SNAC_ENV, SnacServer, snac_binary
 
 pytestmark = pytest.mark.interop
-FICHE = "papi-brest.md"
-COVER_ALT = "Une médiatrice et deux habitantes devant un ordinateur"
 
 
 @pytest.fixture
@@ -53,30 +47,15 @@ async def _followed_from_snac(island, snac) -> None:
     await wait_for(accepted, timeout=30, message="snac's follow accepted")
 
 
-async def _publish_fiche_with_cover(island) -> str:
-    fields = read_item((FICHES / FICHE).read_text())
-    fields.pop("authors")
-    fields["cover"] = {"url": f"{island.actor_uri('alice')}/header.png", "name": COVER_ALT,
-                       "mediaType": "image/png"}
-    async with island.sessions() as session:
-        alice = await accounts.get_actor(session, "alice")
-        item = await actions.publish_item(session, island.url, [alice], **fields)
-        await session.commit()
-    island.wake()
-    return item.uri
-
-
-def _visible_text(fragment: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
 
 
 async def test_a_fiche_shows_on_snac_with_title_teaser_link_and_cover(island, snac):
     await _followed_from_snac(island, snac)
-    uri = await _publish_fiche_with_cover(island)
+    uri = await publish_fiche_with_cover(island)
     post = await wait_for(lambda: snac.post_html(uri), timeout=30, message="the fiche on snac's timeline")
 
-    title = read_item((FICHES / FICHE).read_text())["title"]
-    text = _visible_text(post)
+    title = TITLE
+    text = visible_text(post)
     assert title in text
     # snac folds a picture's description in <details>; a content warning folds the whole post.
     unfolded = re.sub(r"<details><summary>Alt\.\.\.</summary>.*?</details>", "", post, flags=re.S)
@@ -91,7 +70,7 @@ async def test_a_fiche_shows_on_snac_with_title_teaser_link_and_cover(island, sn
 
 async def test_replies_likes_and_boosts_from_snac_reach_the_island(island, snac):
     await _followed_from_snac(island, snac)
-    uri = await _publish_fiche_with_cover(island)
+    uri = await publish_fiche_with_cover(island)
     await wait_for(lambda: snac.post_html(uri), timeout=30, message="the fiche on snac's timeline")
 
     await snac.command("boost", uri)
