@@ -26,7 +26,7 @@ from federation.as2 import as_list, has_type, host_of, id_of, same_host
 from federation.client import FetchError
 from federation.domains import mark_if_silenced
 from federation.jsonld import normalize
-from federation.workers import run_forever
+from federation.workers import Stopping, run_forever
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ class CatalogSyncWorker:
         self.max_pages = max_pages
         self.wake = asyncio.Event()
 
-    async def run_forever(self) -> None:
-        await run_forever(self.run_once, self.wake, self.poll_interval, "catalog sync")
+    async def run_forever(self, stopping: Stopping | None = None) -> None:
+        await run_forever(self.run_once, self.wake, self.poll_interval, "catalog sync", stopping)
 
     async def run_once(self) -> int:
         """Walk every due catalog; returns how many items were applied."""

@@ -34,6 +34,7 @@ from federation.client import FederationClient, Signer
 from federation.documents import ActorUrls
 from federation.netguard import BlockedAddress
 from federation.retry import backoff, host_pause, is_final_failure, parse_retry_after
+from federation.workers import Stopping
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +86,21 @@ class DeliveryWorker:
         return result.rowcount
 
     # ---- the pipeline -----------------------------------------------------------------------
-    async def run_forever(self) -> None:
-        """Claim as slots free up, until cancelled; completed outcomes are still written then."""
+    async def run_forever(self, stopping: Stopping | None = None) -> None:
+        """Claim as slots free up, until stopped or cancelled; completed outcomes are still
+        written then, and sends cut short stay in flight (`recover`)."""
+        if stopping is not None:
+            stopping.watch(self.wake)
         self._start_recorder()
         try:
-            while True:
+            while stopping is None or not stopping.is_set():
                 self.wake.clear()
                 try:
                     started = await self._fill()
                 except Exception:
                     log.exception("claiming deliveries failed")
                     started = 0
-                if not started:
+                if not started and (stopping is None or not stopping.is_set()):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.wake.wait(), self.poll_interval)
         finally:

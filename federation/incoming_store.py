@@ -12,6 +12,7 @@ halves until the refused row is alone; that row's request alone is refused (OutO
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -33,6 +34,8 @@ class IncomingStore:
         self.on_stored = on_stored
         self._queue: asyncio.Queue = asyncio.Queue()
         self._writer: asyncio.Task | None = None
+        # On SQLite, shared with the inbox worker: one writer at a time, in turn (processing.py).
+        self.write_turn: asyncio.Lock | None = None
 
     async def start(self) -> None:
         self._writer = asyncio.create_task(self._run(), name="incoming-writer")
@@ -96,7 +99,7 @@ class IncomingStore:
         (or two requests in one batch) can never store the same activity twice."""
         now = utcnow()
         fresh = [{**row, "state": "received", "attempts": 0, "received_at": now} for row in rows]
-        async with self.sessionmaker() as session:
+        async with self.write_turn or contextlib.nullcontext(), self.sessionmaker() as session:
             dialect = session.bind.dialect.name
             insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
             statement = (insert(IncomingActivity).on_conflict_do_nothing(index_elements=["activity_uri"])

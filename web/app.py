@@ -4,7 +4,6 @@ in its own cleanup context, in order: database, HTTP client, federation services
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -28,7 +27,8 @@ from federation.inbox import InboxReceiver
 from federation.incoming_store import IncomingStore
 from federation.processing import InboxWorker
 from federation.remote_images import RemoteImageWorker
-from federation.workers import run_forever
+from federation.workers import Stopping, run_forever
+from federation.workers import stop as stop_workers
 from web import appkeys
 from web.auth import csrf_middleware
 from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware
@@ -122,20 +122,18 @@ async def _workers(app: web.Application):
                                settings.effective_media_directory, sync_every=max(settings.poll_interval * 20, 2.0))
     app[appkeys.REMOTE_IMAGE_WORKER] = images
     app[appkeys.INCOMING].on_stored = inbox.wake.set
+    app[appkeys.INCOMING].write_turn = inbox.write_turn
     await delivery.recover()
-    tasks = [asyncio.create_task(delivery.run_forever(), name="delivery-worker"),
-             asyncio.create_task(inbox.run_forever(), name="inbox-worker"),
-             asyncio.create_task(catalogs.run_forever(), name="catalog-sync"),
-             asyncio.create_task(_mail_loop(app), name="mail"),
+    stopping = Stopping()
+    tasks = [asyncio.create_task(delivery.run_forever(stopping), name="delivery-worker"),
+             asyncio.create_task(inbox.run_forever(stopping), name="inbox-worker"),
+             asyncio.create_task(catalogs.run_forever(stopping), name="catalog-sync"),
+             asyncio.create_task(_mail_loop(app, stopping), name="mail"),
              # Avatars and covers of other servers: nothing waits on them, a slower poll will do.
              asyncio.create_task(run_forever(images.run_once, images.wake, max(settings.poll_interval * 4, 1.0),
-                                             "remote-images"), name="remote-images")]
+                                             "remote-images", stopping), name="remote-images")]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_workers(tasks, stopping)
 
 
 def mail_worker(settings: Settings, sessions) -> MailWorker:
@@ -143,7 +141,8 @@ def mail_worker(settings: Settings, sessions) -> MailWorker:
                       give_up_after=timedelta(hours=settings.mail_give_up_hours))
 
 
-async def _mail_loop(app: web.Application) -> None:
+async def _mail_loop(app: web.Application, stopping: Stopping) -> None:
     """Proposers' e-mail (archipel/mail.py). Without `smtp_host` each round returns at once."""
     worker = mail_worker(app[appkeys.SETTINGS], app[appkeys.SESSIONS])
-    await run_forever(worker.run_once, worker.wake, max(app[appkeys.SETTINGS].poll_interval, 1.0), "mail")
+    await run_forever(worker.run_once, worker.wake, max(app[appkeys.SETTINGS].poll_interval, 1.0), "mail",
+                      stopping)
