@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archipel import read_cache
 from archipel.errors import AlreadyExists, InvalidInput, NotFound
 from archipel.handles import MAX_USERNAME_LENGTH, InvalidUsername, check_username
 from archipel.passwords import hash_password
@@ -65,7 +66,8 @@ async def add_user(
 
 
 async def find_actor(session: AsyncSession, username: str) -> LocalActor | None:
-    return await session.scalar(select(LocalActor).where(LocalActor.username == username))
+    return await read_cache.remembered(session, ("local actor", username), lambda: session.scalar(
+        select(LocalActor).where(LocalActor.username == username)))
 
 
 async def get_actor(session: AsyncSession, username: str) -> LocalActor:
@@ -76,7 +78,8 @@ async def get_actor(session: AsyncSession, username: str) -> LocalActor:
 
 
 async def island_actor(session: AsyncSession) -> LocalActor:
-    actor = await session.scalar(select(LocalActor).where(LocalActor.kind == "island"))
+    actor = await read_cache.remembered(session, "island actor", lambda: session.scalar(
+        select(LocalActor).where(LocalActor.kind == "island")))
     if actor is None:
         raise NotFound("this island has no island actor: was it made with `archipel init`?")
     return actor

@@ -12,7 +12,7 @@ from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from archipel import fiches, revisions
+from archipel import fiches, read_cache, revisions
 from archipel.bounds import INT32_MAX, parse_int
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.identity import actor_uri, object_uri
@@ -168,10 +168,12 @@ async def update_article(
                              summary=summary, tags=tags)
 
 
-async def sync_themes(session: AsyncSession, item: StoredObject) -> None:
-    """Keep item_themes equal to the item's tags (by normalised key)."""
+async def sync_themes(session: AsyncSession, item: StoredObject, *, fresh: bool = False) -> None:
+    """Keep item_themes equal to the item's tags (by normalised key). `fresh`: the item was
+    just inserted, it has no themes to remove yet."""
     await session.flush()
-    await session.execute(sql_delete(ItemTheme).where(ItemTheme.object_id == item.id))
+    if not fresh:
+        await session.execute(sql_delete(ItemTheme).where(ItemTheme.object_id == item.id))
     seen = set()
     for label in item.tags or []:
         key = theme_key(label)[:100]
@@ -263,9 +265,12 @@ async def authors_of(session: AsyncSession, item: StoredObject) -> list[str]:
     return list(rows) or [item.author_uri]
 
 
-async def set_authors(session: AsyncSession, item: StoredObject, author_uris: list[str]) -> None:
-    """For items received from other islands: the authors their origin names."""
-    await session.execute(sql_delete(ItemAuthor).where(ItemAuthor.object_id == item.id))
+async def set_authors(session: AsyncSession, item: StoredObject, author_uris: list[str], *,
+                      fresh: bool = False) -> None:
+    """For items received from other islands: the authors their origin names (`fresh`: the
+    item was just inserted, it has none to remove yet)."""
+    if not fresh:
+        await session.execute(sql_delete(ItemAuthor).where(ItemAuthor.object_id == item.id))
     for position, uri in enumerate(dict.fromkeys(author_uris)):
         session.add(ItemAuthor(object_id=item.id, actor_uri=uri, position=position))
     await session.flush()
@@ -288,7 +293,10 @@ def _later_than(previous: datetime) -> datetime:
 
 
 async def find_object(session: AsyncSession, uri: str) -> StoredObject | None:
-    return await session.scalar(select(StoredObject).where(StoredObject.uri == uri))
+    # Our own items are not changed by what other servers send: a batch may remember them.
+    return await read_cache.remembered(
+        session, ("object", uri), lambda: session.scalar(select(StoredObject).where(StoredObject.uri == uri)),
+        keep=lambda item: item is not None and item.is_local)
 
 
 async def get_object(session: AsyncSession, uri: str) -> StoredObject:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from archipel import notifications
+from archipel import accounts, content, notifications, read_cache
 from archipel.identity import actor_uri
 from archipel.storage.tables import ItemAuthor, LocalActor, Notification, StoredObject, User
 
@@ -23,15 +23,22 @@ def _username_of(base_url: str, uri: str | None) -> str | None:
 
 
 async def _local_actors(session: AsyncSession, base_url: str, uris) -> list[LocalActor]:
-    names = [n for n in (_username_of(base_url, uri) for uri in uris) if n]
+    names = tuple(sorted({n for n in (_username_of(base_url, uri) for uri in uris) if n}))
     if not names:
         return []
-    return list(await session.scalars(select(LocalActor).where(LocalActor.username.in_(names))))
+
+    async def load() -> list[LocalActor]:
+        return list(await session.scalars(select(LocalActor).where(LocalActor.username.in_(names))))
+    return await read_cache.remembered(session, ("local actors", names), load,
+                                       keep=lambda actors: len(actors) == len(names))
 
 
 async def _authors(session: AsyncSession, base_url: str, item: StoredObject) -> list[LocalActor]:
     """The local authors of an item (co-authors of a fiche too)."""
-    uris = list(await session.scalars(select(ItemAuthor.actor_uri).where(ItemAuthor.object_id == item.id)))
+    async def load() -> list[str]:
+        return list(await session.scalars(select(ItemAuthor.actor_uri).where(ItemAuthor.object_id == item.id)))
+    # Those of our own items do not change while other servers' activities are handled.
+    uris = await read_cache.remembered(session, ("authors", item.id), load, keep=lambda _: item.is_local)
     return await _local_actors(session, base_url, uris or [item.author_uri])
 
 
@@ -52,14 +59,16 @@ async def on_follow(session: AsyncSession, base_url: str, *, follower_uri: str, 
     """A person hears of their followers; the island's admins hear of the island's (a theme's
     followers are nobody's concern)."""
     name = _username_of(base_url, followed_uri)
-    target = await session.scalar(select(LocalActor).where(LocalActor.username == name)) if name else None
+    target = await accounts.find_actor(session, name) if name else None
     if target is None:
         return
     if target.kind == "person":
         recipients = [target]
     elif target.kind == "island":
-        recipients = list(await session.scalars(
-            select(LocalActor).join(User, User.actor_id == LocalActor.id).where(User.role == "admin")))
+        async def admins() -> list[LocalActor]:
+            return list(await session.scalars(
+                select(LocalActor).join(User, User.actor_id == LocalActor.id).where(User.role == "admin")))
+        recipients = await read_cache.remembered(session, "admins", admins)
     else:
         return
     for recipient in recipients:
@@ -82,7 +91,7 @@ async def on_new_object(session: AsyncSession, base_url: str, obj: StoredObject,
     told: set[int] = set()
     author = obj.author_uri
     if obj.in_reply_to:
-        parent = await session.scalar(select(StoredObject).where(StoredObject.uri == obj.in_reply_to))
+        parent = await content.find_object(session, obj.in_reply_to)
         if parent is not None:
             await _tell(session, base_url, await _authors(session, base_url, parent), "reply", actor=author,
                         object_uri=obj.uri, told=told)
@@ -90,7 +99,7 @@ async def on_new_object(session: AsyncSession, base_url: str, obj: StoredObject,
             for _ in range(60):  # the item the conversation hangs under: its authors follow it
                 if not root.in_reply_to:
                     break
-                up = await session.scalar(select(StoredObject).where(StoredObject.uri == root.in_reply_to))
+                up = await content.find_object(session, root.in_reply_to)
                 if up is None:
                     break
                 root = up
@@ -98,7 +107,7 @@ async def on_new_object(session: AsyncSession, base_url: str, obj: StoredObject,
                 await _tell(session, base_url, await _authors(session, base_url, root), "reply", actor=author,
                             object_uri=obj.uri, told=told)
     if obj.based_on:
-        origin = await session.scalar(select(StoredObject).where(StoredObject.uri == obj.based_on))
+        origin = await content.find_object(session, obj.based_on)
         if origin is not None and origin.is_local:
             await _tell(session, base_url, await _authors(session, base_url, origin), "reuse", actor=author,
                         object_uri=obj.uri, detail=origin.uri, told=told)
@@ -110,7 +119,7 @@ async def on_new_object(session: AsyncSession, base_url: str, obj: StoredObject,
 
 async def on_interaction(session: AsyncSession, base_url: str, *, kind: str, actor: str, object_uri: str) -> None:
     """A like or a boost of a local item (or of a local reply)."""
-    item = await session.scalar(select(StoredObject).where(StoredObject.uri == object_uri))
+    item = await content.find_object(session, object_uri)
     if item is None or kind not in INTERACTION_KINDS:
         return
     await _tell(session, base_url, await _authors(session, base_url, item), INTERACTION_KINDS[kind], actor=actor,

@@ -49,15 +49,15 @@ async def upsert_follow(
     row, and each caller sees what the one before it did."""
     _require_uris(follower_uri, followed_uri, activity_uri)
     now = utcnow()
-    new_id = await session.scalar(_insert(session)(Follow).values(
+    created = await session.scalar(_insert(session)(Follow).values(
         follower_uri=follower_uri, followed_uri=followed_uri, activity_uri=activity_uri, state=state,
         created_at=now, accepted_at=now if state == "accepted" else None)
-        .on_conflict_do_nothing(index_elements=["follower_uri", "followed_uri"]).returning(Follow.id))
+        .on_conflict_do_nothing(index_elements=["follower_uri", "followed_uri"]).returning(Follow))
+    if created is not None:
+        return created, None
     follow = await session.scalar(
         select(Follow).where(Follow.follower_uri == follower_uri, Follow.followed_uri == followed_uri)
         .with_for_update().execution_options(populate_existing=True))
-    if new_id is not None:
-        return follow, None
     previous = follow.state
     follow.activity_uri = activity_uri
     if follow.state != "accepted" or state != "pending":

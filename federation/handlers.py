@@ -56,11 +56,11 @@ def actor_of(ctx) -> str:
     return ctx.incoming.actor_uri
 
 
-async def hub_reshare(ctx, item: StoredObject) -> None:
+async def hub_reshare(ctx, item: StoredObject, *, fresh: bool = False) -> None:
     """A hub re-shares what changed here, and only that: a cycle of hubs therefore ends.
     Theme actors share (or stop sharing) every received item whatever the mode. Both only
-    for items of the islands this island follows (content.in_archipelago)."""
-    await theme_actors.sync_shares(ctx.session, ctx.base_url, item)
+    for items of the islands this island follows (content.in_archipelago). `fresh`: just stored."""
+    await theme_actors.sync_shares(ctx.session, ctx.base_url, item, fresh=fresh)
     if (ctx.hub and not item.is_local and item.kind in items.RICH_KINDS + ("article",)
             and await content.is_in_archipelago(ctx.session, item)):
         await actions.reshare(ctx.session, ctx.base_url, item)
@@ -203,7 +203,7 @@ async def on_create(ctx) -> None:
         raise Ignored("not addressed to us, not a reply to our items, not from someone we follow")
     stored = await _store(ctx, obj, author)
     await notify_hooks.created(ctx, stored, obj)
-    await hub_reshare(ctx, stored)
+    await hub_reshare(ctx, stored, fresh=True)
 
 
 async def _store(ctx, obj: dict, author: str, *, shared_by: str | None = None) -> StoredObject:
@@ -335,7 +335,8 @@ async def on_announce(ctx) -> None:
             raise Ignored("already known, unchanged")
         await hub_reshare(ctx, existing)
         return
-    await hub_reshare(ctx, await _store(ctx, obj, author, shared_by=actor_of(ctx) if by_island else None))
+    await hub_reshare(ctx, await _store(ctx, obj, author, shared_by=actor_of(ctx) if by_island else None),
+                      fresh=True)
 
 
 async def _on_undo_interaction(ctx, kind: str) -> None:

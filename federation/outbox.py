@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archipel import read_cache
 from archipel.blocks import uri_matches
 from archipel.storage.tables import Block, Delivery, Follow, LocalActor, OutgoingActivity, RemoteActor
 from federation.as2 import host_of, id_of
@@ -47,7 +48,9 @@ async def enqueue(
     )
     session.add(outgoing)
     await session.flush()
-    blocked = (await session.execute(select(Block.kind, Block.target).where(Block.severity == "block"))).all()
+    async def blocks() -> list:
+        return (await session.execute(select(Block.kind, Block.target).where(Block.severity == "block"))).all()
+    blocked = await read_cache.remembered(session, "blocks", blocks, keep=lambda _: True)
     for inbox in dict.fromkeys(inboxes):  # keeps order, drops repeats
         if any(uri_matches(inbox, kind, target) for kind, target in blocked):
             continue

@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from archipel import read_cache
 from archipel.errors import ArchipelError
 from archipel.storage.tables import IncomingActivity, RemoteActor, utcnow
 from federation import fair_queue
@@ -306,6 +307,7 @@ class InboxWorker:
         """Handle the claimed activities in one transaction; returns those to handle alone."""
         alone: list[int] = []
         async with self.sessionmaker() as session:
+            read_cache.enable(session)  # the batch's handlers read the same local rows again and again
             # Rows are marked processed first: this opens the transaction (on SQLite a savepoint
             # outside one would commit on release) and checks the lease is still ours.
             now = utcnow()
@@ -389,6 +391,7 @@ def forget_changes(session: AsyncSession) -> None:
     """After a savepoint rolled back, objects it changed are expired, and reading one later
     would need a lazy load (impossible here): the next handlers load what they use afresh."""
     session.expunge_all()
+    read_cache.clear(session)
 
 
 def _outcome(failure: Exception, attempts: int, uri: str | None) -> tuple[str, str, datetime | None]:

@@ -96,13 +96,12 @@ async def store(session: AsyncSession, obj: dict, author: str, *, shared_by: str
               "extra": {"shared_by": shared_by} if shared_by else {}, "private_fields": {},
               **object_fields(obj, require_uri(author, "author"))}
     insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    new_id = await session.scalar(insert(StoredObject).values(**values)
-                                  .on_conflict_do_nothing(index_elements=["uri"]).returning(StoredObject.id))
-    if new_id is None:
+    item = await session.scalar(insert(StoredObject).values(**values)
+                                .on_conflict_do_nothing(index_elements=["uri"]).returning(StoredObject))
+    if item is None:
         raise AlreadyStored(obj["id"])
-    item = await session.get(StoredObject, new_id)
-    await content.set_authors(session, item, _storable(items.authors_in(obj, author)))
-    await content.sync_themes(session, item)
+    await content.set_authors(session, item, _storable(items.authors_in(obj, author)), fresh=True)
+    await content.sync_themes(session, item, fresh=True)
     await theme_actors.ensure_for(session, item)  # its themes are followable here from now on
     if item.kind in items.RICH_KINDS:
         await revisions.record(session, item, author)

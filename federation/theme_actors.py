@@ -116,16 +116,19 @@ async def _shareable(session: AsyncSession, item: StoredObject) -> bool:
             and await content.is_in_archipelago(session, item))
 
 
-async def sync_shares(session: AsyncSession, base_url: str, item: StoredObject) -> None:
+async def sync_shares(session: AsyncSession, base_url: str, item: StoredObject, *, fresh: bool = False) -> None:
     """Make the theme actors' shares of this item match its themes now: Announce where it
-    entered a theme, Undo(Announce) where it left one (or was withdrawn)."""
+    entered a theme, Undo(Announce) where it left one (or was withdrawn). `fresh`: the item was
+    just stored, nothing shares it yet."""
     await session.flush()
     wanted: dict[str, str] = {}
     if await _shareable(session, item):
         rows = await session.execute(select(ItemTheme.key, ItemTheme.label)
                                      .where(ItemTheme.object_id == item.id).order_by(ItemTheme.id))
         wanted = {key: label for key, label in rows}
-    current = await session.execute(
+    if fresh and not wanted:
+        return
+    current = [] if fresh else await session.execute(
         select(Share, LocalActor).join(LocalActor, LocalActor.id == Share.actor_id)
         .where(Share.object_uri == item.uri, LocalActor.kind == "theme"))
     shared_keys = set()
