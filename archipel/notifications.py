@@ -7,7 +7,7 @@ cause does.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel.storage.tables import Notification, utcnow
@@ -16,14 +16,26 @@ KINDS = ("follow", "reply", "like", "boost", "reuse", "report", "proposal", "men
 
 
 async def notify(session: AsyncSession, recipient_id: int, kind: str, *, actor_uri: str | None = None,
-                 object_uri: str | None = None, detail: str = "") -> Notification:
+                 object_uri: str | None = None, detail: str = "", unless_unread: bool = False) -> None:
+    """`unless_unread`: not if the recipient has the same notice (kind, actor, object) unread —
+    decided in the same statement."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    notification = Notification(recipient_id=recipient_id, kind=kind, actor_uri=actor_uri,
-                                object_uri=object_uri, detail=detail)
-    session.add(notification)
-    await session.flush()
-    return notification
+    values = {"recipient_id": recipient_id, "kind": kind, "actor_uri": actor_uri, "object_uri": object_uri,
+              "detail": detail, "created_at": utcnow()}
+    # Plain statements built once: the inbox writes many of these (archipel/storage/statements.py).
+    await session.execute(_INSERT_UNLESS_UNREAD if unless_unread else _INSERT, values)
+
+
+_TABLE = Notification.__table__
+_COLUMNS = ("recipient_id", "kind", "actor_uri", "object_uri", "detail", "created_at")
+_INSERT = insert(_TABLE)
+_INSERT_UNLESS_UNREAD = insert(_TABLE).from_select(
+    _COLUMNS,
+    select(*(bindparam(name, type_=_TABLE.c[name].type) for name in _COLUMNS)).where(~exists().where(
+        _TABLE.c.recipient_id == bindparam("recipient_id"), _TABLE.c.kind == bindparam("kind"),
+        _TABLE.c.actor_uri == bindparam("actor_uri"), _TABLE.c.object_uri == bindparam("object_uri"),
+        _TABLE.c.read_at.is_(None))))
 
 
 async def unread_count(session: AsyncSession, recipient_id: int) -> int:

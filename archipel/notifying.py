@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import accounts, content, notifications, read_cache
 from archipel.identity import actor_uri
-from archipel.storage.tables import ItemAuthor, LocalActor, Notification, StoredObject, User
+from archipel.storage.tables import ItemAuthor, LocalActor, StoredObject, User
 
 INTERACTION_KINDS = {"Like": "like", "Announce": "boost"}
 
@@ -75,13 +75,9 @@ async def on_follow(session: AsyncSession, base_url: str, *, follower_uri: str, 
         if actor_uri(base_url, recipient.username) == follower_uri:
             continue
         # A server may send the same Follow again (a retry, a refresh): one unread notice is enough.
-        already = await session.scalar(select(Notification.id).where(
-            Notification.recipient_id == recipient.id, Notification.kind == "follow",
-            Notification.actor_uri == follower_uri, Notification.object_uri == followed_uri,
-            Notification.read_at.is_(None)).limit(1))
-        if already is None:
-            await notifications.notify(session, recipient.id, "follow", actor_uri=follower_uri,
-                                       object_uri=followed_uri, detail="request" if pending else "")
+        await notifications.notify(session, recipient.id, "follow", actor_uri=follower_uri,
+                                   object_uri=followed_uri, detail="request" if pending else "",
+                                   unless_unread=True)
 
 
 async def on_new_object(session: AsyncSession, base_url: str, obj: StoredObject,

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel.bounds import require_uri
+from archipel.storage.statements import prepared
 from archipel.storage.tables import Follow, Interaction, StoredObject, utcnow
 
 
@@ -49,10 +50,9 @@ async def upsert_follow(
     row, and each caller sees what the one before it did."""
     _require_uris(follower_uri, followed_uri, activity_uri)
     now = utcnow()
-    created = await session.scalar(_insert(session)(Follow).values(
-        follower_uri=follower_uri, followed_uri=followed_uri, activity_uri=activity_uri, state=state,
-        created_at=now, accepted_at=now if state == "accepted" else None)
-        .on_conflict_do_nothing(index_elements=["follower_uri", "followed_uri"]).returning(Follow))
+    created = await session.scalar(_insert_follow(session), {
+        "follower_uri": follower_uri, "followed_uri": followed_uri, "activity_uri": activity_uri,
+        "state": state, "created_at": now, "accepted_at": now if state == "accepted" else None})
     if created is not None:
         return created, None
     follow = await session.scalar(
@@ -66,6 +66,12 @@ async def upsert_follow(
         follow.accepted_at = now
     await session.flush()
     return follow, previous
+
+
+@prepared
+def _insert_follow(insert):
+    return (insert(Follow).on_conflict_do_nothing(index_elements=["follower_uri", "followed_uri"])
+            .returning(Follow))
 
 
 async def set_follow_state(session: AsyncSession, follow: Follow, state: str) -> Follow:
@@ -109,11 +115,16 @@ async def record_interaction(
     ON CONFLICT DO NOTHING on either unique key (the activity id; the kind, actor and object):
     a flood of Likes of one item by one actor, even processed at once, is one row."""
     _require_uris(activity_uri, actor_uri, object_uri)
-    new_id = await session.scalar(
-        _insert(session)(Interaction).values(type=kind, activity_uri=activity_uri, actor_uri=actor_uri,
-                                             object_uri=object_uri, created_at=utcnow())
-        .on_conflict_do_nothing().returning(Interaction.id))
+    new_id = await session.scalar(_insert_interaction(session), {
+        "type": kind, "activity_uri": activity_uri, "actor_uri": actor_uri, "object_uri": object_uri,
+        "created_at": utcnow()})
     return new_id is not None
+
+
+@prepared
+def _insert_interaction(insert):
+    table = Interaction.__table__
+    return insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 async def remove_interaction(

@@ -6,12 +6,12 @@ leave a published item that nobody will hear of, nor a delivery of something tha
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import read_cache
 from archipel.blocks import uri_matches
-from archipel.storage.tables import Block, Delivery, Follow, LocalActor, OutgoingActivity, RemoteActor
+from archipel.storage.tables import Block, Delivery, Follow, LocalActor, OutgoingActivity, RemoteActor, utcnow
 from federation.as2 import host_of, id_of
 
 
@@ -34,26 +34,28 @@ async def enqueue(
     activity: dict,
     inboxes: list[str],
     public: bool = True,
-) -> OutgoingActivity:
+) -> None:
     """Record the activity (it appears in the outbox if public) and one delivery per inbox;
     an inbox that moderators blocked gets nothing (read from the table, so a command run in
     another process than the server's obeys the same rules)."""
-    outgoing = OutgoingActivity(
-        activity_uri=activity["id"],
-        activity_type=activity["type"],
-        actor_id=actor.id,
-        object_uri=id_of(activity.get("object")),
-        public=public,
-        payload=activity,
-    )
-    session.add(outgoing)
+    # Plain INSERTs built once (archipel/storage/statements.py): the inbox answers every Follow.
+    # They do not flush the session by themselves: the caller's changes go first.
     await session.flush()
+    now = utcnow()
+    outgoing_id = await session.scalar(_INSERT_OUTGOING, {
+        "activity_uri": activity["id"], "activity_type": activity["type"], "actor_id": actor.id,
+        "object_uri": id_of(activity.get("object")), "public": public, "payload": activity, "created_at": now})
+
     async def blocks() -> list:
         return (await session.execute(select(Block.kind, Block.target).where(Block.severity == "block"))).all()
     blocked = await read_cache.remembered(session, "blocks", blocks, keep=lambda _: True)
-    for inbox in dict.fromkeys(inboxes):  # keeps order, drops repeats
-        if any(uri_matches(inbox, kind, target) for kind, target in blocked):
-            continue
-        session.add(Delivery(outgoing_id=outgoing.id, inbox_url=inbox, host=host_of(inbox)))
-    await session.flush()
-    return outgoing
+    deliveries = [{"outgoing_id": outgoing_id, "inbox_url": inbox, "host": host_of(inbox), "state": "pending",
+                   "attempts": 0, "next_try_at": now, "created_at": now}
+                  for inbox in dict.fromkeys(inboxes)  # keeps order, drops repeats
+                  if not any(uri_matches(inbox, kind, target) for kind, target in blocked)]
+    if deliveries:
+        await session.execute(_INSERT_DELIVERY, deliveries)
+
+
+_INSERT_OUTGOING = insert(OutgoingActivity.__table__).returning(OutgoingActivity.__table__.c.id)
+_INSERT_DELIVERY = insert(Delivery.__table__)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import content, revisions
 from archipel.bounds import clip_text, fits_uri, require_uri, uri_or_none
+from archipel.storage.statements import prepared
 from archipel.storage.tables import StoredObject, utcnow
 from archipel.text import html_to_text, sanitize_html
 from federation import items, theme_actors
@@ -95,9 +94,7 @@ async def store(session: AsyncSession, obj: dict, author: str, *, shared_by: str
     values = {"uri": require_uri(obj["id"], "object id"), "is_local": False,
               "extra": {"shared_by": shared_by} if shared_by else {}, "private_fields": {},
               **object_fields(obj, require_uri(author, "author"))}
-    insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    item = await session.scalar(insert(StoredObject).values(**values)
-                                .on_conflict_do_nothing(index_elements=["uri"]).returning(StoredObject))
+    item = await session.scalar(_insert_object(session), values)
     if item is None:
         raise AlreadyStored(obj["id"])
     await content.set_authors(session, item, _storable(items.authors_in(obj, author)), fresh=True)
@@ -106,6 +103,11 @@ async def store(session: AsyncSession, obj: dict, author: str, *, shared_by: str
     if item.kind in items.RICH_KINDS:
         await revisions.record(session, item, author)
     return item
+
+
+@prepared
+def _insert_object(insert):
+    return insert(StoredObject).on_conflict_do_nothing(index_elements=["uri"]).returning(StoredObject)
 
 
 def mark_shared_by(existing: StoredObject, island_uri: str) -> None:
