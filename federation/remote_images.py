@@ -4,7 +4,8 @@ Each round: note the pictures now wanted (new avatars and covers; the old ones g
 a few of those due, never while a page is rendered. Bounded everywhere: the client's address
 guard and domain policy on every hop, a byte limit, its timeouts; one fetch per URL at a time;
 at most one fetch at a time per host and a few hosts at once; a host that failed is left alone
-for a while; failures are recorded and tried again later (network) or for good (not an image).
+for a while; failures are recorded and tried again later (network, 429, 5xx) or for good (not
+an image, a 4xx, or a refusal of ours: an address or domain we do not talk to, over the limit).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from archipel import remote_media
 from archipel.errors import InvalidInput
 from archipel.storage.tables import RemoteImage
-from federation.client import FederationClient, FetchError, Signer
+from federation.client import FederationClient, FetchError, Refused, Signer
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,12 @@ class RemoteImageWorker:
         except FetchError as failure:
             error = str(failure)
             # A refusal of ours (a private address, a blocked domain, too big) or a 4xx will not
-            # change by asking again; a 429, a 5xx or the network may.
+            # change by asking again, and says nothing of the host's health; a 429, a 5xx or the
+            # network may change: retried later, the host left alone meanwhile.
             status = failure.status
-            final = status is not None and 400 <= status < 500 and status != 429
-            if status is None or status == 429 or status >= 500:
+            final = isinstance(failure, Refused) or (status is not None and 400 <= status < 500
+                                                     and status != 429)
+            if not final and (status is None or status == 429 or status >= 500):
                 self._paused_until[host] = time.monotonic() + HOST_PAUSE_SECONDS
         except InvalidInput as refused:
             error, final = f"refused: {refused}", True
