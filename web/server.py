@@ -62,24 +62,27 @@ def body_deadline_middleware(body_timeout: float):
             payload.set_exception(BodyTimeout())
 
         timer = loop.call_at(started + body_timeout, check)
+        response = None
         try:
             response = await handler(request)
         except Exception:
-            if not expired:
+            if not expired:  # the failed read of a late body is answered below, whatever raised
                 raise
         finally:
             timer.cancel()
-        if expired:  # whatever the handler made of the failed read
-            return await _answer_too_slow(request)
-        return response
+        if not expired:
+            return response
+        log.info("request %s %s from %s: body too slow, connection closed",
+                 request.method, request.path, request.remote)
+        # A handler that answered without reading the rest keeps its answer.
+        if response is None:
+            response = web.Response(status=408, text=_TOO_SLOW)
+        return await _send_and_close(request, response)
 
     return middleware
 
 
-async def _answer_too_slow(request: web.Request) -> web.StreamResponse:
-    log.info("request %s %s from %s: body too slow, connection closed",
-             request.method, request.path, request.remote)
-    response = web.Response(status=408, text=_TOO_SLOW)
+async def _send_and_close(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     response.force_close()
     await response.prepare(request)
     await response.write_eof()
