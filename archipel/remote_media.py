@@ -13,8 +13,9 @@ new URL: fetched, and the old picture goes, without any hook in the inbox. A ful
 every actor and replica; between two (they are rare), an incremental pass reads only the rows
 changed since a `SyncMark` (actors fetched since, replicas added, updated or deleted since) and
 updates a `WantedIndex` of the picture each row shows: a new one is added, one no row shows any
-more goes. What it may miss (a clock behind ours, a long transaction) waits for the full pass. The fetching itself is
-federation/remote_images.py; the checks and the re-encoding are those of uploads (media.prepare).
+more goes. What it may miss (a clock behind ours, a long transaction, an actor row deleted) waits
+for the full pass. The fetching itself is federation/remote_images.py; the checks and the
+re-encoding are those of uploads (media.prepare).
 """
 
 from __future__ import annotations
