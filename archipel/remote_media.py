@@ -9,19 +9,25 @@ placeholder while there is none (not fetched yet, or refused).
 Which pictures are wanted is read from the data itself (actors' `icon_url`, replicas' `cover`):
 `sync_wanted` adds a row for every new URL and removes the rows (and files) of URLs nothing
 shows any more. So an actor's Update with a new icon, or an item's Update with a new cover, is a
-new URL: fetched, and the old picture goes, without any hook in the inbox. The fetching itself is
-federation/remote_images.py; the checks and the re-encoding are those of uploads (media.prepare).
+new URL: fetched, and the old picture goes, without any hook in the inbox. A full pass reads
+every actor and replica; between two (they are rare), an incremental pass reads only the rows
+changed since a `SyncMark` (actors fetched since, replicas added, updated or deleted since) and
+updates a `WantedIndex` of the picture each row shows: a new one is added, one no row shows any
+more goes. What it may miss (a clock behind ours, a long transaction, an actor row deleted) waits
+for the full pass. The fetching itself is federation/remote_images.py; the checks and the
+re-encoding are those of uploads (media.prepare).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import media
@@ -36,6 +42,7 @@ FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=12)
 MAX_NEW_PER_ROUND = 500  # rows added by one sync: a burst of new actors is spread over rounds
 MAX_ERROR_CHARS = 500
+MARK_OVERLAP = timedelta(minutes=5)  # an incremental pass re-reads a little before its mark
 
 
 def image_key(url: str) -> str:
@@ -69,34 +76,105 @@ def file_path(directory: str | Path, key: str) -> Path:
 
 # ---- what is wanted -----------------------------------------------------------------------------
 
-async def wanted(session: AsyncSession) -> dict[str, tuple[str, str]]:
-    """key -> (url, purpose) of every remote picture a page may show now."""
-    found: dict[str, tuple[str, str]] = {}
-    for (icon,) in await session.execute(select(RemoteActor.icon_url).where(RemoteActor.icon_url.is_not(None))):
-        if url := safe_url(icon):
-            found[image_key(url)] = (url, "avatar")
-    covers = select(StoredObject.cover).where(StoredObject.is_local.is_(False), StoredObject.cover.is_not(None),
-                                              StoredObject.deleted_at.is_(None))
-    for (cover,) in await session.execute(covers):
-        if isinstance(cover, dict) and (url := safe_url(cover.get("url"))):
-            found.setdefault(image_key(url), (url, "cover"))
-    return found
+Row = tuple[str, int]  # ("actor" | "object", id)
 
 
-async def sync_wanted(session: AsyncSession, directory: str | Path) -> tuple[int, int]:
+@dataclass(frozen=True)
+class SyncMark:
+    """Where a pass began: the next incremental pass reads the rows changed after it."""
+
+    at: datetime  # our clock
+    object_id: int  # the highest object id then
+
+
+@dataclass
+class WantedIndex:
+    """What the last full pass read, kept up to date by the incremental passes after it: the
+    picture each row shows, and how many rows show each one (a picture none shows goes)."""
+
+    by_row: dict[Row, str] = field(default_factory=dict)
+    uses: Counter = field(default_factory=Counter)
+
+    def show(self, row: Row, key: str | None) -> str | None:
+        """Note the row's picture now; returns the one it showed before, if it changed."""
+        old = self.by_row.pop(row, None)
+        if key is not None:
+            self.by_row[row] = key
+            self.uses[key] += 1
+        if old is not None:
+            self.uses[old] -= 1
+            if self.uses[old] <= 0:
+                del self.uses[old]
+        return old if old != key else None
+
+
+async def sync_mark(session: AsyncSession) -> SyncMark:
+    """Taken before a pass reads anything: a row changed during the pass is read again next time."""
+    return SyncMark(utcnow(), await session.scalar(select(func.max(StoredObject.id))) or 0)
+
+
+async def shown_pictures(session: AsyncSession, since: SyncMark | None = None) -> dict[Row, tuple[str, str] | None]:
+    """(url, purpose) of the picture each row shows; with `since`, only the rows changed after
+    that mark, those that show none any more (None) included."""
+    actors = select(RemoteActor.id, RemoteActor.icon_url)
+    covers = select(StoredObject.id, StoredObject.cover, StoredObject.deleted_at).where(
+        StoredObject.is_local.is_(False))
+    if since is None:
+        actors = actors.where(RemoteActor.icon_url.is_not(None))
+        covers = covers.where(StoredObject.cover.is_not(None), StoredObject.deleted_at.is_(None))
+    else:
+        after = since.at - MARK_OVERLAP
+        actors = actors.where(RemoteActor.fetched_at >= after)  # every store of an actor sets it
+        # `updated` is the other server's clock (an Update is applied only when it grows); the
+        # id catches new replicas whatever they claim; deleted_at is ours.
+        covers = covers.where(or_(StoredObject.id > since.object_id, StoredObject.updated >= after,
+                                  StoredObject.deleted_at >= after))
+    shown: dict[Row, tuple[str, str] | None] = {}
+    for row_id, icon in await session.execute(actors):
+        url = safe_url(icon)
+        shown[("actor", row_id)] = (url, "avatar") if url else None
+    for row_id, cover, deleted_at in await session.execute(covers):
+        url = safe_url(cover.get("url")) if isinstance(cover, dict) and deleted_at is None else None
+        shown[("object", row_id)] = (url, "cover") if url else None
+    return shown
+
+
+async def sync_wanted(session: AsyncSession, directory: str | Path, index: WantedIndex | None = None,
+                      since: SyncMark | None = None) -> tuple[int, int]:
     """Add rows for new pictures, remove those nothing shows any more (their files once the
-    caller commits). Returns (added, removed)."""
-    want = await wanted(session)
-    have = dict((await session.execute(select(RemoteImage.key, RemoteImage.id))).all())
+    caller commits). Returns (added, removed). Without `since`, a full pass: every actor and
+    replica is read and `index` filled anew. With it, an incremental pass on the index of the
+    passes before: only the rows changed after the mark are read."""
+    index = index if index is not None else WantedIndex()
+    if since is None:
+        index.by_row.clear()
+        index.uses.clear()
+    urls: dict[str, tuple[str, str]] = {}
+    dropped: set[str] = set()
+    for row, picture in (await shown_pictures(session, since)).items():
+        key = image_key(picture[0]) if picture else None
+        if picture:
+            urls.setdefault(key, picture)  # actors come first: a picture both shows is an avatar
+        if (old := index.show(row, key)) is not None:
+            dropped.add(old)
+    if since is None:
+        have = set(await session.scalars(select(RemoteImage.key)))
+        gone = [key for key in have if key not in index.uses]
+    else:
+        have, keys = set(), list(urls)
+        for start in range(0, len(keys), 500):  # bounded IN lists
+            have.update(await session.scalars(select(RemoteImage.key)
+                                              .where(RemoteImage.key.in_(keys[start:start + 500]))))
+        gone = [key for key in dropped if key not in index.uses]
     added = 0
-    for key, (url, purpose) in want.items():
+    for key, (url, purpose) in urls.items():
         if key not in have and added < MAX_NEW_PER_ROUND:
             session.add(RemoteImage(key=key, url=url, purpose=purpose, state="pending", attempts=0,
                                     next_try_at=utcnow()))
             added += 1
-    gone = [key for key in have if key not in want]
     if gone:
-        await session.execute(delete(RemoteImage).where(RemoteImage.key.in_(gone)))
+        for start in range(0, len(gone), 500):
+            await session.execute(delete(RemoteImage).where(RemoteImage.key.in_(gone[start:start + 500])))
         info = session.sync_session.info.setdefault("archipel.remote_media.gone", [])
         info.extend(file_path(directory, key) for key in gone)
         _remove_after_commit(session)

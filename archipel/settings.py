@@ -52,6 +52,11 @@ class Settings:
         20.0, "Seconds a client has to send a complete request's headers, on a new connection "
         "or on a kept-alive one after the previous answer; then the connection is closed.",
     )
+    body_timeout: float = _setting(
+        30.0, "Seconds a client has to send a request's body once its headers have arrived, "
+        "plus one second per 1000 bytes received (a large upload on a slow line still "
+        "arrives); then it gets a 408 and the connection is closed.",
+    )
     max_connections: int = _setting(
         500, "Open connections one `archipel serve` process accepts; beyond, new ones get a "
         "503 and are closed (keep it under the process's open-file limit).",

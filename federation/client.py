@@ -14,9 +14,10 @@ from federation import remote_json, signatures
 from federation.as2 import host_of
 from federation.domains import DomainPolicy
 from federation.keys import load_private_key
-from federation.netguard import BlockedAddress, FetchError, GuardedResolver, check_url
+from federation.netguard import BlockedAddress, FetchError, GuardedResolver, Refused, check_url
 
-__all__ = ["ACCEPT_AS2", "BlockedAddress", "FederationClient", "FetchError", "Fetched", "PostResult", "Signer"]
+__all__ = ["ACCEPT_AS2", "BlockedAddress", "FederationClient", "FetchError", "Fetched", "PostResult", "Refused",
+           "Signer", "TooLarge"]
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,10 @@ class FederationClient:
             return PostResult(response.status, response.headers.get("Retry-After"), excerpt)
 
 
+class TooLarge(Refused):
+    """A body over our byte limit: refused, not truncated."""
+
+
 def _is_as2(content_type: str) -> bool:
     media_type = content_type.split(";")[0].strip().lower()
     if media_type == "application/activity+json":
@@ -230,11 +235,11 @@ def _is_as2(content_type: str) -> bool:
 async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
     declared = response.content_length
     if declared is not None and declared > limit:
-        raise FetchError(f"GET {response.url}: {declared} bytes is over the {limit} byte limit")
+        raise TooLarge(f"GET {response.url}: {declared} bytes is over the {limit} byte limit")
     chunks, size = [], 0
     async for chunk in response.content.iter_chunked(65536):
         size += len(chunk)
         if size > limit:
-            raise FetchError(f"GET {response.url}: over the {limit} byte limit")
+            raise TooLarge(f"GET {response.url}: over the {limit} byte limit")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -29,7 +29,12 @@ class FetchError(Exception):
         self.status = status
 
 
-class BlockedAddress(FetchError):
+class Refused(FetchError):
+    """We refused it ourselves (an address, a domain, a size limit): asking again gets the same
+    answer, unlike a network failure or a status of the other server."""
+
+
+class BlockedAddress(Refused):
     """The URL points at an address or a server we do not talk to; the message says which and why."""
 
 

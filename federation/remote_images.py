@@ -4,7 +4,8 @@ Each round: note the pictures now wanted (new avatars and covers; the old ones g
 a few of those due, never while a page is rendered. Bounded everywhere: the client's address
 guard and domain policy on every hop, a byte limit, its timeouts; one fetch per URL at a time;
 at most one fetch at a time per host and a few hosts at once; a host that failed is left alone
-for a while; failures are recorded and tried again later (network) or for good (not an image).
+for a while; failures are recorded and tried again later (network, 429, 5xx) or for good (not
+an image, a 4xx, or a refusal of ours: an address or domain we do not talk to, over the limit).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from archipel import remote_media
 from archipel.errors import InvalidInput
 from archipel.storage.tables import RemoteImage
-from federation.client import FederationClient, FetchError, Signer
+from federation.client import FederationClient, FetchError, Refused, Signer
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ PER_ROUND = 20
 HOSTS_AT_ONCE = 4
 MAX_HOST_LOCKS = 1000
 HOST_PAUSE_SECONDS = 60.0  # after a network failure or a 429/5xx, that host waits
+FULL_SYNC_SECONDS = 600.0  # a full pass (every actor and replica, removals); incremental between
 
 
 class RemoteImageWorker:
@@ -43,20 +45,22 @@ class RemoteImageWorker:
         self._paused_until: dict[str, float] = {}
         self._host_locks: dict[str, asyncio.Lock] = {}
         self._hosts = asyncio.Semaphore(HOSTS_AT_ONCE)
-        # Reading which pictures are wanted walks every remote actor and replica: not every round.
+        # Reading which pictures are wanted: not every round, and a full walk of every remote
+        # actor and replica only every full_sync_every seconds; the rows changed since the last
+        # pass's mark otherwise.
         self.sync_every = sync_every
+        self.full_sync_every = FULL_SYNC_SECONDS
         self._synced_at = float("-inf")
+        self._full_synced_at = float("-inf")
+        self._mark: remote_media.SyncMark | None = None
+        self._index = remote_media.WantedIndex()
 
     async def run_once(self) -> int:
         """Sync what is wanted, fetch what is due; returns how many pictures were fetched or refused."""
         async with self.sessions() as session:
             if time.monotonic() - self._synced_at >= self.sync_every:
                 self._synced_at = time.monotonic()
-                try:
-                    await remote_media.sync_wanted(session, self.directory)
-                    await session.commit()
-                except IntegrityError:  # another runner added the same picture first: next sync
-                    await session.rollback()
+                await self._sync(session)
             rows = await remote_media.due(session, PER_ROUND * 4)
         now = time.monotonic()
         by_host: dict[str, list] = {}
@@ -69,6 +73,23 @@ class RemoteImageWorker:
                 self._in_flight.add(row.key)  # now: a concurrent round must not pick it too
         results = await asyncio.gather(*(self._host_round(host, jobs) for host, jobs in by_host.items()))
         return sum(results)
+
+    async def _sync(self, session) -> None:
+        full = self._mark is None or time.monotonic() - self._full_synced_at >= self.full_sync_every
+        try:
+            mark = await remote_media.sync_mark(session)
+            added, _removed = await remote_media.sync_wanted(session, self.directory, self._index,
+                                                            since=None if full else self._mark)
+            await session.commit()
+        except IntegrityError:  # another runner added the same picture first: a full pass next time
+            await session.rollback()
+            self._mark = None  # the index changed with what was rolled back
+            return
+        if added >= remote_media.MAX_NEW_PER_ROUND:
+            return  # a burst cut short: the same pass again next time, from the same mark
+        self._mark = mark
+        if full:
+            self._full_synced_at = time.monotonic()
 
     async def _host_round(self, host: str, jobs: list[tuple[int, str, str]]) -> int:
         done = 0
@@ -96,10 +117,12 @@ class RemoteImageWorker:
         except FetchError as failure:
             error = str(failure)
             # A refusal of ours (a private address, a blocked domain, too big) or a 4xx will not
-            # change by asking again; a 429, a 5xx or the network may.
+            # change by asking again, and says nothing of the host's health; a 429, a 5xx or the
+            # network may change: retried later, the host left alone meanwhile.
             status = failure.status
-            final = status is not None and 400 <= status < 500 and status != 429
-            if status is None or status == 429 or status >= 500:
+            final = isinstance(failure, Refused) or (status is not None and 400 <= status < 500
+                                                     and status != 429)
+            if not final and (status is None or status == 429 or status >= 500):
                 self._paused_until[host] = time.monotonic() + HOST_PAUSE_SECONDS
         except InvalidInput as refused:
             error, final = f"refused: {refused}", True

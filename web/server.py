@@ -6,6 +6,13 @@ opens and closes it if no complete request has arrived when it fires: set to `he
 it ends a client that sends its headers byte by byte (slowloris) or nothing at all, and an idle
 kept-alive connection too. Connections beyond `max_connections` are answered 503 and closed at
 once, with one warning a minute in the log however many there are.
+
+Once the headers are in, the body has `body_timeout` seconds to arrive, plus one second per
+BODY_BYTES_PER_SECOND received (Apache's MinRate idea: a large upload on a slow line arrives, a
+client dribbling a body byte by byte does not hold its connection and handler for long). Past
+that, the handler's pending read fails, the client gets a 408 and the connection is closed
+(nothing waits for the rest). The middleware is put first by make_runner, so that it also
+covers the middlewares that read forms.
 """
 
 from __future__ import annotations
@@ -25,7 +32,67 @@ _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type
          b"Retry-After: 10\r\nContent-Length: 5\r\n\r\nbusy\n")
 
 
+BODY_BYTES_PER_SECOND = 1000
+_TOO_SLOW = "request body too slow\n"
+
+
+class BodyTimeout(Exception):
+    """Set on a request's payload when its body is late: the handler's pending read raises it."""
+
+
+def body_deadline_middleware(body_timeout: float):
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        payload = request.content
+        if payload.is_eof():  # no body, or all of it came with the headers
+            return await handler(request)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        expired = False
+
+        def check() -> None:
+            nonlocal timer, expired
+            if payload.is_eof():
+                return
+            deadline = started + body_timeout + payload.total_bytes / BODY_BYTES_PER_SECOND
+            if loop.time() < deadline:
+                timer = loop.call_at(deadline, check)
+                return
+            expired = True
+            payload.set_exception(BodyTimeout())
+
+        timer = loop.call_at(started + body_timeout, check)
+        response = None
+        try:
+            response = await handler(request)
+        except Exception:
+            if not expired:  # the failed read of a late body is answered below, whatever raised
+                raise
+        finally:
+            timer.cancel()
+        if not expired:
+            return response
+        log.info("request %s %s from %s: body too slow, connection closed",
+                 request.method, request.path, request.remote)
+        # A handler that answered without reading the rest keeps its answer.
+        if response is None:
+            response = web.Response(status=408, text=_TOO_SLOW)
+        return await _send_and_close(request, response)
+
+    return middleware
+
+
+async def _send_and_close(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    # Closed now: aiohttp would otherwise linger reading the rest of the slow body.
+    request.protocol.force_close()
+    return response
+
+
 def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
+    app.middlewares.insert(0, body_deadline_middleware(settings.body_timeout))
     return web.AppRunner(
         app, access_log=None,
         keepalive_timeout=settings.header_timeout,

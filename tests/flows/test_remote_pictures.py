@@ -215,6 +215,7 @@ async def test_a_replica_cover_is_served_from_the_island_and_follows_its_updates
     async with island.sessions() as session:
         stored = await session.get(StoredObject, item.id)
         stored.cover = {**stored.cover, "url": second}
+        stored.updated = utcnow()  # as replicas.update does (what the picture worker looks at)
         await session.commit()
     assert (await settled_image(island, second)).state == "stored"
     await wait_for(lambda: _gone(island, first), message="the old cover stayed")
