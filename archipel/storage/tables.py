@@ -105,7 +105,8 @@ class RemoteActor(Base):
     key_id: Mapped[str | None] = mapped_column(String(2000), nullable=True, index=True)
     public_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
     document: Mapped[dict] = mapped_column(JSON)
-    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed: the remote pictures' sync reads the actors fetched since its last pass.
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class StoredObject(Base):
@@ -131,8 +132,9 @@ class StoredObject(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     extra: Mapped[dict] = mapped_column(JSON, default=dict)
     published: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Indexed: the remote pictures' sync reads the items updated or deleted since its last pass.
+    updated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     # Fiches and training resources (see archipel/fiches.py); articles and notes leave them empty.
     kind: Mapped[str] = mapped_column(String(16), default="article", index=True)
     state: Mapped[str] = mapped_column(String(16), default="published")
