@@ -69,7 +69,7 @@ class Settings:
     delivery_give_up_hours: float = _setting(
         48.0, "Hours after which a delivery that keeps failing is abandoned."
     )
-    delivery_concurrency: int = _setting(32, "Deliveries sent at the same time by one node.")
+    delivery_concurrency: int = _setting(64, "Deliveries sent at the same time by one node.")
     delivery_per_host: int = _setting(
         6, "Deliveries sent at the same time to one remote host; its other deliveries wait, unclaimed."
     )

@@ -158,7 +158,7 @@ async def signed_verify_parse_rate(duration: float, concurrency: int = 64, keys:
     return result
 
 
-async def signed_post_client_rate(duration: float, concurrency: int = 32, keys: Keys | None = None,
+async def signed_post_client_rate(duration: float, concurrency: int = 64, keys: Keys | None = None,
                                   size: int = 2048) -> LoadResult:
     """The sender's side: sign each 2 KB POST when it is sent (as FederationClient.post_activity
     does), one shared aiohttp session, to a minimal server in a child process."""
@@ -213,8 +213,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=2.5, help="seconds per figure (2.5)")
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight (64)")
-    parser.add_argument("--fanout-concurrency", type=int, default=32,
-                        help="requests in flight for the signing client (32, as delivery_concurrency)")
+    parser.add_argument("--fanout-concurrency", type=int, default=64,
+                        help="requests in flight for the signing client (64, as delivery_concurrency)")
     args = parser.parse_args()
     header("ceilings", "ceilings")
     asyncio.run(run(args.duration, args.concurrency, args.fanout_concurrency))

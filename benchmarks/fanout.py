@@ -414,8 +414,8 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     parser.add_argument("--slow-followers", type=int, default=50,
                         help="followers on the hanging host of the slow mode (50, max 1000)")
-    parser.add_argument("--concurrency", type=int, default=32,
-                        help="requests in flight for the ceiling (32, the island's delivery_concurrency)")
+    parser.add_argument("--concurrency", type=int, default=64,
+                        help="requests in flight for the ceiling (64, the island's delivery_concurrency)")
     parser.add_argument("--ceiling-duration", type=float, default=2.5, help="seconds per ceiling (2.5)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds allowed per round (60)")
     parser.add_argument("--no-verify", action="store_true", help="receivers skip signature checks")
