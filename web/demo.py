@@ -20,7 +20,7 @@ from archipel.settings import SETTINGS_FILE, load_settings
 from archipel.social import find_follow
 from archipel.storage.engine import make_engine, make_sessionmaker
 from federation import actions
-from web import appkeys, provision
+from web import appkeys, provision, server
 from web.app import create_app
 
 CONTENT = Path(__file__).parent / "demo_content"
@@ -80,9 +80,10 @@ async def _prepare(directory: Path, plan: IslandPlan, url: str) -> bool:
 async def _start(directory: Path, plan: IslandPlan, host: str, port: int, fresh: bool) -> RunningIsland:
     settings = load_settings(directory)
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    # As `archipel serve` runs an island: header and body timeouts, bounded connections.
+    runner = server.make_runner(app, settings)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await server.GuardedSite(runner, max_connections=settings.max_connections, host=host, port=port).start()
     return RunningIsland(plan, settings.url, app, runner, fresh)
 
 

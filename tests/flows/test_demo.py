@@ -31,11 +31,22 @@ def free_port_range(count: int) -> int:
     raise RuntimeError("no free range of ports")
 
 
+def _first_bytes(port: int, request: bytes) -> bytes:
+    """What the island answers first (b"" when it just closes); gives up after 15 s."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as connection:
+        connection.sendall(request)
+        try:
+            return connection.recv(12)
+        except TimeoutError:
+            return b"(no answer within 15 s)"
+
+
 async def test_the_demo_archipelago_replicates_and_stops_cleanly(tmp_path):
     base = free_port_range(3)
     process = subprocess.Popen([sys.executable, "-m", "web.cli", "demo", "--islands", "3", "--directory",
                                 str(tmp_path / "demo"), "--base-port", str(base)],
-                               env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               # Short limits, to see that the islands are served as `archipel serve` serves.
+                               env={**ENV, "ARCHIPEL_HEADER_TIMEOUT": "1.5", "ARCHIPEL_BODY_TIMEOUT": "1.5"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
 
@@ -57,6 +68,13 @@ async def test_the_demo_archipelago_replicates_and_stops_cleanly(tmp_path):
                                                    "Points d&#39;Accès Public", "appel à envie"))
 
         await wait_for(replicated, timeout=20, message="the fiches of the other islands on Nantes")
+        # Headers that never end, a body that never comes: each island cuts them off.
+        unfinished_headers = b"GET / HTTP/1.1\r\nHost: x\r\n"
+        missing_body = (b"POST /inbox HTTP/1.1\r\nHost: x\r\nContent-Type: application/activity+json\r\n"
+                        b"Content-Length: 5000\r\n\r\n{")
+        answers = await asyncio.gather(*(asyncio.to_thread(_first_bytes, base + n, request)
+                                         for n in range(3) for request in (unfinished_headers, missing_body)))
+        assert answers == [b"", b"HTTP/1.1 408"] * 3, answers
     finally:
         process.send_signal(signal.SIGINT)
         rest = await asyncio.get_running_loop().run_in_executor(None, process.communicate)
