@@ -23,6 +23,8 @@ import socket
 import time
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from archipel.settings import Settings
 
@@ -91,7 +93,28 @@ async def _send_and_close(request: web.Request, response: web.StreamResponse) ->
     return response
 
 
+class ClientMistakesInOneLine(logging.Filter):
+    """aiohttp logs a malformed request (a line or header too long, a body it cannot read) as an
+    error with a traceback, although it answered 400 and the mistake is the client's: one line
+    at INFO instead, so that a hostile client cannot fill the log with tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, (HttpProcessingError, RequestPayloadError)):
+            summary = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            record.msg, record.args = f"{record.getMessage()}: {type(error).__name__} {summary}"[:300], ()
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+_CLIENT_MISTAKES = ClientMistakesInOneLine()
+
+
 def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
+    aiohttp_server_log = logging.getLogger("aiohttp.server")
+    if _CLIENT_MISTAKES not in aiohttp_server_log.filters:
+        aiohttp_server_log.addFilter(_CLIENT_MISTAKES)
     app.middlewares.insert(0, body_deadline_middleware(settings.body_timeout))
     return web.AppRunner(
         app, access_log=None,
