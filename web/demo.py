@@ -83,7 +83,11 @@ async def _start(directory: Path, plan: IslandPlan, host: str, port: int, fresh:
     # As `archipel serve` runs an island: header and body timeouts, bounded connections.
     runner = server.make_runner(app, settings)
     await runner.setup()
-    await server.GuardedSite(runner, max_connections=settings.max_connections, host=host, port=port).start()
+    try:
+        await server.GuardedSite(runner, max_connections=settings.max_connections, host=host, port=port).start()
+    except BaseException:  # the port is taken: close what the island opened, then say so
+        await runner.cleanup()
+        raise
     return RunningIsland(plan, settings.url, app, runner, fresh)
 
 

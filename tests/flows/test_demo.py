@@ -80,3 +80,19 @@ async def test_the_demo_archipelago_replicates_and_stops_cleanly(tmp_path):
         rest = await asyncio.get_running_loop().run_in_executor(None, process.communicate)
     assert process.returncode == 0, rest[0][-2000:]
     assert "Traceback" not in rest[0]
+
+
+def test_a_taken_port_is_one_line_and_leaves_nothing_open(tmp_path):
+    taken = bound_socket()
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        finished = subprocess.run([sys.executable, "-m", "web.cli", "demo", "--islands", "1", "--directory",
+                                   str(tmp_path / "demo"), "--base-port", str(port)],
+                                  env=ENV, capture_output=True, text=True, timeout=120)
+    finally:
+        taken.close()
+    assert finished.returncode != 0
+    said = (finished.stdout + finished.stderr).strip().splitlines()
+    assert said[-1].startswith("archipel: ") and "address already in use" in said[-1], said
+    assert not any("Unclosed" in line or "Traceback" in line for line in said), said
