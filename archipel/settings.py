@@ -57,6 +57,10 @@ class Settings:
         "plus one second per 1000 bytes received (a large upload on a slow line still "
         "arrives); then it gets a 408 and the connection is closed.",
     )
+    inbox_backlog_per_server: int = _setting(
+        10_000, "Activities of one server that may wait to be processed; past that, its next POSTs "
+        "get a 429 (Retry-After: 60) until the inbox worker catches up. 0: no limit.",
+    )
     max_connections: int = _setting(
         500, "Open connections one `archipel serve` process accepts; beyond, new ones get a "
         "503 and are closed (keep it under the process's open-file limit).",

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from archipel.bounds import OutOfBounds, fits_uri
+from archipel.storage.tables import actor_host_of
 from federation import remote_json
 from federation.actors import ActorDirectory, ActorError
 from federation.as2 import host_of, id_of, types_of
 from federation.client import FetchError
+from federation.inbox_backlog import RETRY_AFTER_SECONDS, Backlog
 from federation.incoming_store import IncomingStore
 from federation.jsonld import normalize
 from federation.keys import InvalidKey, load_public_key
@@ -35,16 +37,19 @@ class InboxOutcome:
 
     status: int
     reason: str
+    retry_after: int | None = None  # seconds, for a 429
 
 
 ACCEPTED = "accepted"
 
 
 class InboxReceiver:
-    def __init__(self, directory: ActorDirectory, store: IncomingStore, *, max_body_bytes: int):
+    def __init__(self, directory: ActorDirectory, store: IncomingStore, *, max_body_bytes: int,
+                 backlog: Backlog | None = None):
         self.directory = directory
         self.store = store
         self.max_body_bytes = max_body_bytes
+        self.backlog = backlog or Backlog(store.sessionmaker, 0)
 
     async def receive(self, method: str, target_uri: str, headers, body: bytes,
                       now: datetime | None = None) -> InboxOutcome:
@@ -97,6 +102,10 @@ class InboxReceiver:
         if isinstance(outcome, InboxOutcome):
             return outcome
         signer_uri = outcome
+        sender = actor_host_of(signer_uri)
+        if await self.backlog.is_full(sender):
+            return InboxOutcome(429, f"too many activities of {sender} waiting to be processed: retry later",
+                                retry_after=RETRY_AFTER_SECONDS)
         trusted = signer_uri == actor_uri
         if not trusted:
             log.info("activity %s from %s signed by %s: body not trusted",
@@ -118,6 +127,8 @@ class InboxReceiver:
             )
         except OutOfBounds as error:  # an id longer than its column, a value the database refuses
             return InboxOutcome(400, str(error))
+        if inserted:
+            self.backlog.stored(sender)
         return InboxOutcome(202, ACCEPTED if inserted else "already received")
 
     async def _verify(self, signed) -> str | InboxOutcome:

@@ -27,6 +27,7 @@ from federation.inbox import InboxReceiver
 from federation.incoming_store import IncomingStore
 from federation.processing import InboxWorker
 from federation.remote_images import RemoteImageWorker
+from federation.inbox_backlog import Backlog
 from federation.workers import Stopping, run_forever
 from federation.workers import stop as stop_workers
 from web import appkeys
@@ -94,7 +95,8 @@ async def _federation(app: web.Application):
     app[appkeys.DIRECTORY] = directory
     incoming = IncomingStore(app[appkeys.SESSIONS])
     app[appkeys.INCOMING] = incoming
-    app[appkeys.INBOX] = InboxReceiver(directory, incoming, max_body_bytes=settings.max_body_bytes)
+    app[appkeys.INBOX] = InboxReceiver(directory, incoming, max_body_bytes=settings.max_body_bytes,
+                                       backlog=Backlog(app[appkeys.SESSIONS], settings.inbox_backlog_per_server))
     await incoming.start()
     yield
     await incoming.stop()

@@ -223,7 +223,10 @@ def actor_host_of(actor_uri: str | None) -> str:
 
 
 def _actor_host_default(context) -> str:
-    return actor_host_of(context.get_current_parameters().get("actor_uri"))
+    # The server that sent it: the signer's host (a relayed copy counts against who relayed it,
+    # so that nobody gets more turns, or fills another server's share, by naming other actors).
+    values = context.get_current_parameters()
+    return actor_host_of(values.get("signer_uri") or values.get("actor_uri"))
 
 
 class IncomingActivity(Base):

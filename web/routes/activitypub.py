@@ -288,7 +288,8 @@ async def _receive(request: web.Request) -> web.Response:
     if outcome.status >= 400:
         log.info("inbox %s refused a request from %s: %s %s", request.path, request.remote,
                  outcome.status, outcome.reason)
-    return web.json_response({"status": outcome.reason}, status=outcome.status)
+    headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else None
+    return web.json_response({"status": outcome.reason}, status=outcome.status, headers=headers)
 
 
 @routes.post("/inbox")
