@@ -28,10 +28,12 @@ async def get(url: str) -> str:
 
 async def test_timeline_shows_local_and_replicated_items_with_filters(make_island):
     brest, nantes = await archipelago(make_island)
-    await publish_file(brest, "papi-brest.md", "alice")
+    papi = await publish_file(brest, "papi-brest.md", "alice")
     atelier = await publish_file(brest, "atelier-wiki.md", "alice")
     local = await nantes.publish("bob", "Un article nantais", "Texte.", tags=["Vélo"])
-    await wait_for(lambda: nantes.object(atelier), message="replication")
+    # Deliveries run side by side: the two may arrive in either order.
+    for uri in (papi, atelier):
+        await wait_for(lambda uri=uri: nantes.object(uri), message="replication")
 
     page = await get(f"{nantes.url}/federated")
     assert f'href="{local}"' in page  # ours, at its own URL
