@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from tests.images import ImageHost
 from tests.databases import DatabaseFactory, postgres_admin_url, postgres_available
 from tests.nodes import Node
 from tests.remote import RemoteServer
@@ -59,3 +60,12 @@ async def remote():
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+async def pictures():
+    """A loopback server of images, for the remote pictures' tests."""
+    host = ImageHost()
+    await host.start()
+    yield host
+    await host.stop()

@@ -92,3 +92,11 @@ def png_claiming(width: int, height: int) -> bytes:
 
 SVG_WITH_SCRIPT = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
                    b'<script>alert(document.domain)</script><rect width="10" height="10"/></svg>')
+
+
+def picture_worker(node):
+    """The remote pictures' worker of a running island, stepped by the test (run_once)."""
+    from federation.remote_images import RemoteImageWorker
+    from web import appkeys
+    return RemoteImageWorker(node.sessions, node.app[appkeys.CLIENT], node.app[appkeys.ISLAND_SIGNER],
+                             node.settings.effective_media_directory)

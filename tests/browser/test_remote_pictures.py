@@ -6,19 +6,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import pytest
 
 from tests.flows.test_conversations import Speaker, publish_fiche
 from tests.flows.test_remote_pictures import replica, settled_image
 from tests.images import ImageHost, png
-
-
-@pytest.fixture
-async def pictures():
-    host = ImageHost()
-    await host.start()
-    yield host
-    await host.stop()
 
 
 def origin(url: str) -> str:

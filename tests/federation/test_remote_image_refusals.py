@@ -16,22 +16,8 @@ from archipel import remote_media
 from archipel.storage.tables import RemoteActor, RemoteImage, utcnow
 from federation.netguard import is_public_address
 from federation.remote_images import RemoteImageWorker
-from tests.images import ImageHost, png
+from tests.images import ImageHost, picture_worker, png
 from tests.nodes import bound_socket
-from web import appkeys
-
-
-@pytest.fixture
-async def pictures():
-    host = ImageHost()
-    await host.start()
-    yield host
-    await host.stop()
-
-
-def worker_of(node) -> RemoteImageWorker:
-    return RemoteImageWorker(node.sessions, node.app[appkeys.CLIENT], node.app[appkeys.ISLAND_SIGNER],
-                             node.settings.effective_media_directory)
 
 
 async def add_avatars(node, urls: list[str]) -> None:
@@ -76,7 +62,7 @@ async def test_pictures_on_private_addresses_are_refused_for_good(make_island, p
     if name := private_name():
         urls.append(f"https://{name}:{port}/a.png")
     await add_avatars(node, urls)
-    worker = worker_of(node)
+    worker = picture_worker(node)
     await worker.run_once()
     await worker.run_once()  # nothing left to try: each was refused once, for good
     rows = await rows_by_url(node)
@@ -93,7 +79,7 @@ async def test_a_picture_on_a_blocked_domain_is_refused_for_good(make_island, pi
     node = await make_island("politique", workers=False, blocked_domains=(blocked,))
     urls = [pictures.put("/a.png", png(8, 8)), pictures.put("/b.png", png(8, 8))]
     await add_avatars(node, urls)
-    worker = worker_of(node)
+    worker = picture_worker(node)
     await worker.run_once()
     rows = await rows_by_url(node)
     for url in urls:  # both tried in the same round: the first refusal did not pause the host
@@ -128,7 +114,7 @@ async def test_an_oversized_picture_is_refused_for_good_and_its_host_still_serve
         large = pictures.put("/large.png", big)
         small = pictures.put("/small.png", png(8, 8))
         await add_avatars(node, [large, small])
-        worker = worker_of(node)
+        worker = picture_worker(node)
         await worker.run_once()
     finally:
         await pictures.stop()
@@ -145,7 +131,7 @@ async def test_a_503_or_an_unreachable_host_is_retried_and_paused(make_island, p
     unreachable = f"http://127.0.0.1:{closed.getsockname()[1]}/a.png"
     try:
         await add_avatars(node, [busy, unreachable])
-        worker = worker_of(node)
+        worker = picture_worker(node)
         await worker.run_once()
         rows = await rows_by_url(node)
     finally:

@@ -5,28 +5,17 @@ and a picture host on loopback."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from archipel import remote_media
 from archipel.storage.tables import RemoteActor, RemoteImage, StoredObject, utcnow
 from federation.remote_images import RemoteImageWorker
-from tests.images import ImageHost, png
-from web import appkeys
-
-
-@pytest.fixture
-async def pictures():
-    host = ImageHost()
-    await host.start()
-    yield host
-    await host.stop()
+from tests.images import picture_worker, png
 
 
 def incremental_worker(node) -> RemoteImageWorker:
     """Syncs at every round; a full pass only the first time (then incremental ones)."""
-    worker = RemoteImageWorker(node.sessions, node.app[appkeys.CLIENT], node.app[appkeys.ISLAND_SIGNER],
-                               node.settings.effective_media_directory)
+    worker = picture_worker(node)
     worker.full_sync_every = 3600.0
     return worker
 

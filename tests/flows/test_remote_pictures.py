@@ -17,20 +17,10 @@ from sqlalchemy import select
 from archipel import remote_media
 from archipel.avatars import default_avatar, default_header
 from archipel.storage.tables import ItemAuthor, RemoteActor, RemoteImage, StoredObject, utcnow
-from federation.remote_images import RemoteImageWorker
 from tests.flows.test_conversations import Speaker, fetch_page, publish_fiche
-from tests.images import SVG_WITH_SCRIPT, ImageHost, jpeg_with_gps, png, png_claiming
+from tests.images import SVG_WITH_SCRIPT, ImageHost, jpeg_with_gps, picture_worker, png, png_claiming
 from tests.nodes import wait_for
 from tests.web.test_auth import browser_like
-from web import appkeys
-
-
-@pytest.fixture
-async def pictures():
-    host = ImageHost()
-    await host.start()
-    yield host
-    await host.stop()
 
 
 class Sources(HTMLParser):
@@ -279,11 +269,6 @@ async def test_pages_say_img_self_and_keep_the_referrer_home(island):
     assert not re.search(r"https?://(?!127\.0\.0\.1)", headers["Content-Security-Policy"])
 
 
-async def stepped_worker(node) -> RemoteImageWorker:
-    return RemoteImageWorker(node.sessions, node.app[appkeys.CLIENT], node.app[appkeys.ISLAND_SIGNER],
-                             node.settings.effective_media_directory)
-
-
 async def add_actors(node, host: ImageHost, paths: list[str]) -> list[str]:
     urls = [f"{host.url}{path}" for path in paths]
     async with node.sessions() as session:
@@ -301,7 +286,7 @@ async def test_a_failing_host_is_asked_once_then_left_alone(make_island, picture
     for path in paths:
         pictures.put(path, b"busy", "text/plain", status=503)
     urls = await add_actors(node, pictures, paths)
-    worker = await stepped_worker(node)
+    worker = picture_worker(node)
     await worker.run_once()
     await worker.run_once()
     assert len(pictures.requests) == 1  # the host said 503: nobody asks it again for a while
@@ -317,7 +302,7 @@ async def test_one_host_is_asked_for_one_picture_at_a_time(make_island, pictures
     for path in paths:
         pictures.put(path, png(8, 8))
     urls = await add_actors(node, pictures, paths)
-    worker = await stepped_worker(node)
+    worker = picture_worker(node)
     pictures.delay = 0.05
     await asyncio.gather(worker.run_once(), worker.run_once())  # two rounds at once: still one by one
     while await worker.run_once():
