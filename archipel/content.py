@@ -13,6 +13,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import fiches, read_cache, revisions
+from archipel import search_index  # noqa: F401 - its flush hooks keep the search index in step
 from archipel.bounds import INT32_MAX, parse_int
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.identity import actor_uri, object_uri

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from archipel import content, revisions
+from archipel import content, revisions, search_index
 from archipel.bounds import clip_text, fits_uri, require_uri, uri_or_none
 from archipel.storage.statements import prepared
 from archipel.storage.tables import StoredObject, utcnow
@@ -97,6 +97,7 @@ async def store(session: AsyncSession, obj: dict, author: str, *, shared_by: str
     item = await session.scalar(_insert_object(session), values)
     if item is None:
         raise AlreadyStored(obj["id"])
+    await search_index.refresh(session, item, fresh=True)  # inserted without a flush
     await content.set_authors(session, item, _storable(items.authors_in(obj, author)), fresh=True)
     await content.sync_themes(session, item, fresh=True)
     await theme_actors.ensure_for(session, item)  # its themes are followable here from now on

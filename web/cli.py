@@ -297,6 +297,16 @@ async def cmd_import(args) -> None:
     print("\n".join(report.lines()))
 
 
+async def cmd_reindex(args) -> None:
+    from archipel import search_index
+
+    async with Island(args.directory) as island:
+        async with island.sessions() as session:
+            count = await search_index.reindex(session)
+            await session.commit()
+    print(f"search index rebuilt: {count} items")
+
+
 def cmd_demo(args) -> None:
     from web.demo import run_demo
 
@@ -419,6 +429,13 @@ def build_parser() -> argparse.ArgumentParser:
                             help="author of the items (and revisions) whose users do not exist here; "
                                  "required when some do not")
     import_cmd.set_defaults(run=cmd_import)
+
+    reindex = commands.add_parser(
+        "reindex", help="rebuild the search index from the items stored",
+        description="Empty the search index and index every item the island shows again, in one "
+                    "transaction (searches see the old index until it commits).")
+    reindex.add_argument("directory", metavar="DIR")
+    reindex.set_defaults(run=cmd_reindex)
     return parser
 
 

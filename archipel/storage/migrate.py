@@ -40,14 +40,28 @@ async def current_revision(database_url: str) -> str | None:
         await engine.dispose()
 
 
+# The revision that created the search index: a database upgraded across it has items to index.
+SEARCH_INDEX_REVISION = "0013"
+
+
 async def upgrade(database_url: str) -> None:
     """Bring the database to the newest schema (creates it from nothing)."""
+    before = await current_revision(database_url)
     engine = make_engine(database_url)
     try:
         async with engine.begin() as connection:
             config = alembic_config(database_url)
             config.attributes["connection"] = connection
             await connection.run_sync(lambda sync: _upgrade_sync(config, sync))
+        if before is not None and before < SEARCH_INDEX_REVISION:
+            # Indexed with today's code, not inside the migration: a migration must not depend on
+            # models that later migrations change.
+            from archipel import search_index
+            from archipel.storage.engine import make_sessionmaker
+
+            async with make_sessionmaker(engine)() as session:
+                await search_index.reindex(session)
+                await session.commit()
     finally:
         await engine.dispose()
 

@@ -501,3 +501,31 @@ class OutgoingMail(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_outgoing_mail_due", "state", "next_try_at"),)
+
+
+class SearchDocument(Base):
+    """What search filters and counts an item by (its facets), one row per item that listings may
+    show (archipel/search_index.py keeps it in step with the item). Its words are in the
+    full-text table `search_text`, which each database builds its own way (SQLite FTS5 virtual
+    table, PostgreSQL tsvector with a GIN index: see migration 0013) and so is not declared here."""
+
+    __tablename__ = "search_documents"
+    object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True)
+    island: Mapped[str] = mapped_column(String(255), index=True)  # the host the item comes from
+    kind: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16))
+    licence: Mapped[str] = mapped_column(String(32), default="")
+    region: Mapped[str] = mapped_column(String(200), default="")
+    place: Mapped[str] = mapped_column(String(200), default="")
+    audience: Mapped[str] = mapped_column(String(200), default="")
+    started_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    published: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Tables the migrations create that the models cannot declare (one database's own kind of table).
+UNDECLARED_TABLES = ("search_text",)
+
+
+def declared(name: str) -> bool:
+    """False for the undeclared tables and the tables SQLite makes for them (search_text_data…)."""
+    return not any(name == table or name.startswith(table + "_") for table in UNDECLARED_TABLES)

@@ -1,0 +1,212 @@
+"""Search on a real island, SQLite and PostgreSQL alike: French words found whatever their form
+or accents, each item by its own language's rules, ranking, facets with counts, replicas that
+join, change and leave the results at once, the index rebuilt by `archipel reindex`."""
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+
+from archipel import accounts, content
+from archipel.storage.engine import make_engine
+from federation import actions
+from tests.nodes import island_follows, wait_for
+from web import cli
+
+
+async def publish(node, username: str, title: str, *, kind: str = "fiche", pitch: str = "", body: str = "",
+                  tags=(), language: str = "fr", licence: str | None = None, place: str = "", region: str = "",
+                  audience: str = "", started: str | None = None, state: str = "published") -> str:
+    data = {}
+    if kind == "fiche":
+        data = {"pitch": pitch, "sections": {"genesis": body} if body else {}, "audience": audience,
+                "started": started, "territory": {"place": place, "region": region}}
+    elif kind == "resource":
+        data = {"prerequisites": body, "audience": audience, "territory": {"place": place, "region": region}}
+    async with node.sessions() as session:
+        author = await accounts.get_actor(session, username)
+        item = await actions.publish_item(session, node.url, [author], kind=kind, title=title,
+                                          source="" if kind != "article" else body, summary=pitch,
+                                          tags=list(tags), language=language, licence=licence, data=data,
+                                          state=state)
+        await session.commit()
+    node.wake()
+    return item.uri
+
+
+async def search_json(node, **params) -> dict:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{node.url}/recherche.json", params=params) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+
+def names(result: dict) -> list[str]:
+    return [item["name"] for item in result["items"]]
+
+
+@pytest.fixture
+async def brest(make_island):
+    node = await make_island("brest")
+    await node.add_user("alice")
+    await publish(node, "alice", "Former les formateurs du numérique", pitch="Un parcours pour formateurs.",
+                  body="Des ateliers de pair à pair.", tags=["Médiation numérique"], place="Brest",
+                  region="Bretagne", licence="CC-BY-SA-4.0", audience="Animateurs", started="2019-03-16")
+    await publish(node, "alice", "Une épicerie coopérative de quartier",
+                  pitch="L'Économie sociale au coin de la rue.", body="Les coopératives de consommateurs.",
+                  tags=["Transition alimentaire"], place="Nantes", region="Pays de la Loire",
+                  licence="CC0-1.0", started="2021-01-01")
+    await publish(node, "alice", "Repair café", kind="resource", pitch="Réparer ensemble plutôt que jeter.",
+                  body="Le réemploi des objets, une formation pour les bénévoles.",
+                  tags=["Réemploi"], place="Brest", region="Bretagne")
+    await publish(node, "alice", "Community workshops", pitch="Workshops where neighbours repair things.",
+                  body="Training the trainers.", language="en", tags=["Réemploi"])
+    await publish(node, "alice", "Un brouillon sur le réemploi", pitch="Pas encore publié.",
+                  state="draft")
+    return node
+
+
+async def test_french_forms_and_accents_find_the_same_fiches(brest):
+    former = "Former les formateurs du numérique"
+    assert names(await search_json(brest, q="formateur")) == [former]  # plural found from singular
+    assert names(await search_json(brest, q="FORMATEURS")) == [former]
+    epicerie = "Une épicerie coopérative de quartier"
+    assert names(await search_json(brest, q="economie")) == [epicerie]  # no accent finds « Économie »
+    assert names(await search_json(brest, q="coopératives")) == [epicerie]
+    assert names(await search_json(brest, q="cooperative")) == [epicerie]
+    assert names(await search_json(brest, q="numerique parcours")) == [former]  # every word required
+    assert names(await search_json(brest, q="numerique epicerie")) == []
+    # Themes are words of their items; the draft is not shown.
+    assert sorted(names(await search_json(brest, q="reemploi"))) == ["Community workshops", "Repair café"]
+    assert names(await search_json(brest, q='"pair à pair"')) == [former]  # a phrase
+    assert names(await search_json(brest, q='"pair numérique"')) == []
+    assert names(await search_json(brest, q="brest -formateurs")) == ["Repair café"]  # an exclusion
+
+
+async def test_each_item_is_searched_by_its_own_languages_rules(brest):
+    # « workshop » meets « Workshops » by the English stemmer; the French one would not reduce it.
+    assert names(await search_json(brest, q="workshop")) == ["Community workshops"]
+    assert names(await search_json(brest, q="trainer")) == ["Community workshops"]
+    assert (await search_json(brest, q="workshop", language="fr"))["total"] == 0
+
+
+async def test_title_and_pitch_rank_above_the_body(make_island):
+    node = await make_island("brest")
+    await node.add_user("alice")
+    await publish(node, "alice", "Un jardin partagé", pitch="Cultiver ensemble.", body="Il y a aussi un compost.")
+    await publish(node, "alice", "Le compost collectif", pitch="Des bacs au pied des immeubles.")
+    await publish(node, "alice", "Une ressourcerie", pitch="Le compost des biodéchets du quartier.")
+    assert names(await search_json(node, q="compost")) == [
+        "Le compost collectif", "Une ressourcerie", "Un jardin partagé"]
+
+
+async def test_facets_count_the_results_and_combine(brest):
+    everything = await search_json(brest)
+    assert everything["total"] == 4
+    facets = everything["facets"]
+    assert facets["kind"] == {"fiche": 3, "resource": 1}
+    assert facets["region"] == {"Bretagne": 2, "Pays de la Loire": 1}
+    assert facets["theme"] == {"reemploi": 2, "mediationnumerique": 1, "transitionalimentaire": 1}
+    assert facets["language"] == {"fr": 3, "en": 1}
+    assert facets["licence"] == {"CC-BY-SA-4.0": 3, "CC0-1.0": 1}  # the default licence counts
+    assert facets["year"] == {"2019": 1, "2021": 1}
+    assert facets["audience"] == {"Animateurs": 1}
+
+    breton = await search_json(brest, region="Bretagne")
+    assert sorted(names(breton)) == ["Former les formateurs du numérique", "Repair café"]
+    # Counts follow the choice: another facet counts within Bretagne only...
+    assert breton["facets"]["kind"] == {"fiche": 1, "resource": 1}
+    # ...while the chosen facet still offers its other values (several values: either).
+    assert breton["facets"]["region"] == {"Bretagne": 2, "Pays de la Loire": 1}
+    both = await _search_pairs(brest, [("region", "Bretagne"), ("region", "Pays de la Loire")])
+    assert both["total"] == 3
+    combined = await _search_pairs(brest, [("q", "brest"), ("kind", "resource"), ("theme", "Réemploi")])
+    assert names(combined) == ["Repair café"]
+    assert combined["facets"]["kind"] == {"resource": 1}  # the fiche at Brest is not on Réemploi
+    assert (await _search_pairs(brest, [("q", "brest")]))["facets"]["kind"] == {"fiche": 1, "resource": 1}
+    for facet, counts in everything["facets"].items():
+        if facet != "theme":
+            for value, count in counts.items():
+                assert (await _search_pairs(brest, [(facet, value)]))["total"] == count, (facet, value)
+
+
+async def _search_pairs(node, pairs) -> dict:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{node.url}/recherche.json", params=pairs) as response:
+            assert response.status == 200
+            return await response.json()
+
+
+async def test_the_search_page_marks_words_and_keeps_its_state_in_the_address(brest):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{brest.url}/recherche", params={"q": "formateur", "region": "Bretagne"}) as response:
+            assert response.status == 200
+            page = await response.text()
+    assert "<mark>formateurs</mark>" in page
+    assert 'href="/recherche?q=formateur"' in page  # removing the region keeps the words
+    assert 'aria-pressed="true"' in page
+    assert "1 résultat" in page
+
+
+async def test_hostile_queries_never_fail(brest):
+    for q in ['"', '""', "NEAR(a b)", "a OR", "AND", "*", "-", "--x", "a:b", "^x", "(((", "'", "\\", "é" * 500,
+              "x " * 400, "🙂", "SELECT * FROM objects", "formateur*", '"unterminated phrase']:
+        result = await search_json(brest, q=q)
+        assert isinstance(result["total"], int)
+    async with aiohttp.ClientSession() as http:
+        for params in ({"page": "0"}, {"page": "999999"}, {"page": "x"}):
+            async with http.get(f"{brest.url}/recherche", params=params) as response:
+                assert response.status == 400
+        async with http.get(f"{brest.url}/recherche", params={"year": "20x9", "kind": "<b>" * 100}) as response:
+            assert response.status == 200
+            assert "<b><b>" not in await response.text()
+
+
+async def test_replicas_join_change_and_leave_the_results_at_once(make_island):
+    brest, nantes = await make_island("brest"), await make_island("nantes")
+    await brest.add_user("alice")
+    await island_follows(nantes, brest)
+    uri = await publish(brest, "alice", "La ressourcerie de Brest", pitch="Le réemploi des meubles.",
+                        region="Bretagne")
+    await wait_for(lambda: nantes.object(uri), timeout=30, message="replication")
+    found = await search_json(nantes, q="reemploi")
+    assert names(found) == ["La ressourcerie de Brest"]
+    assert found["items"][0]["island"]["name"] == "brest" or found["items"][0]["island"]["host"] in brest.url
+
+    async with brest.sessions() as session:
+        item = await content.get_local_object(session, uri)
+        alice = await accounts.get_actor(session, "alice")
+        await actions.edit_item(session, brest.url, item, editor=alice, title="La recyclerie de Brest",
+                                summary="Des vélos remis en état.")
+        await session.commit()
+    brest.wake()
+
+    async def updated():
+        return names(await search_json(nantes, q="velo")) == ["La recyclerie de Brest"]
+    async def replica_updated():
+        replica = await nantes.object(uri)
+        return replica.name == "La recyclerie de Brest"
+    await wait_for(replica_updated, timeout=30, message="the update")
+    await wait_for(updated, message="the update reaches the index")
+    assert (await search_json(nantes, q="ressourcerie"))["total"] == 0  # the old title is gone
+
+    await brest.withdraw(uri)
+
+    async def withdrawn():
+        replica = await nantes.object(uri)
+        return replica is not None and replica.deleted_at is not None
+    await wait_for(withdrawn, timeout=30, message="withdrawal")
+    assert (await search_json(nantes, q="velo"))["total"] == 0
+
+
+async def test_reindex_rebuilds_the_index(brest):
+    engine = make_engine(brest.settings.effective_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM search_text"))
+            await connection.execute(text("DELETE FROM search_documents"))
+    finally:
+        await engine.dispose()
+    assert (await search_json(brest))["total"] == 0
+    await cli.cmd_reindex(type("Args", (), {"directory": str(brest.directory)}))
+    assert names(await search_json(brest, q="formateur")) == ["Former les formateurs du numérique"]
+    assert (await search_json(brest))["total"] == 4

@@ -1,0 +1,129 @@
+"""Search pages: `/recherche` for people, `/recherche.json` for programs; the same parameters
+(`q`, the facets, `page`), every state of a search in its address so that it can be shared."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aiohttp import web
+from babel import Locale, UnknownLocaleError
+from sqlalchemy import select
+
+from archipel import search, search_excerpts, search_terms
+from archipel.accounts import island_actor
+from archipel.fiches import LICENCES
+from archipel.search_index import island_of
+from archipel.storage.tables import Follow, RemoteActor
+from archipel.text import html_to_text
+from federation.documents import ActorUrls
+from web import appkeys
+from web.i18n import negotiate_language
+from web.pages import page, page_url
+from web.params import query_int
+
+routes = web.RouteTableDef()
+
+
+
+def _request(request: web.Request) -> search.SearchRequest:
+    number = query_int(request, "page", default=1, minimum=1, maximum=search.MAX_PAGE)
+    return search.SearchRequest.from_params(request.query, page=number)
+
+
+async def _island_names(session, settings, hosts: set[str]) -> dict[str, str]:
+    """The name of each island among `hosts` (this island's own, and those it follows)."""
+    names = {settings.host.lower(): settings.name}
+    others = hosts - set(names)
+    if others:
+        island = await island_actor(session)
+        rows = await session.execute(
+            select(RemoteActor.host, RemoteActor.display_name, RemoteActor.username)
+            .join(Follow, Follow.followed_uri == RemoteActor.uri)
+            .where(Follow.follower_uri == ActorUrls(settings.url, island.username).id,
+                   Follow.state == "accepted", RemoteActor.host.in_(others)))
+        for host, display_name, username in rows:
+            names.setdefault(host.lower(), display_name or username or host)
+    return names
+
+
+def _language_name(code: str, lang: str) -> str:
+    try:
+        return Locale.parse(code.replace("-", "_")).get_display_name(lang) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
+def _labels(facet: str, value: str, label: str, lang: str, islands: dict[str, str]) -> str:
+    if facet == "island":
+        return islands.get(value, value)
+    if facet == "language":
+        return _language_name(value, lang)
+    if facet == "licence":
+        return LICENCES.get(value, (value,))[0]
+    return label
+
+
+async def _run(request: web.Request, *, with_facets: bool = True):
+    settings = request.app[appkeys.SETTINGS]
+    wanted = _request(request)
+    lang = negotiate_language(request)
+    async with request.app[appkeys.SESSIONS]() as session:
+        result = await search.search(session, wanted, with_facets=with_facets)
+        themes = await search.themes_of(session, result.items)
+        hosts = {value for value, _, _ in result.facets.get("island", [])}
+        hosts |= {island_of(item.uri) for item in result.items}
+        islands = await _island_names(session, settings, hosts)
+    facets = {facet: [(value, _labels(facet, value, label, lang, islands), count)
+                      for value, label, count in counted]
+              for facet, counted in result.facets.items()}
+    return result, themes, islands, facets, lang
+
+
+@routes.get("/recherche")
+async def search_page(request: web.Request) -> web.Response:
+    result, themes, islands, facets, lang = await _run(request)
+    stems = search_terms.query_stems(result.query)
+    cards = [{
+        "item": item, "url": page_url(item), "island": islands.get(island_of(item.uri), island_of(item.uri)),
+        "title": search_excerpts.marked(item.name, stems, item.language),
+        "excerpt": search_excerpts.excerpt(_text_of(item), stems, item.language),
+        "themes": themes.get(item.id, []),
+    } for item in result.items]
+    wanted = result.request
+
+    def link(req: search.SearchRequest) -> str:
+        return "/recherche" + ("?" + urlencode(req.params()) if req.params() else "")
+
+    facet_links = {facet: [{"value": value, "label": label, "count": count,
+                            "chosen": value in wanted.values(facet), "href": link(wanted.toggled(facet, value))}
+                           for value, label, count in counted] for facet, counted in facets.items()}
+    return await page(request, "search.html", result=result, cards=cards, facets=facet_links,
+                      query_text=wanted.text,
+                      previous_href=link(wanted.at_page(wanted.page - 1)) if wanted.page > 1 else None,
+                      next_href=link(wanted.at_page(wanted.page + 1)) if wanted.page < result.pages else None,
+                      json_href="/recherche.json" + ("?" + urlencode(wanted.params()) if wanted.params() else ""))
+
+
+def _text_of(item) -> str:
+    pitch = (item.fields or {}).get("pitch") or item.summary or ""
+    return " ".join(part for part in (pitch, html_to_text(item.content or "")) if part)
+
+
+@routes.get("/recherche.json")
+async def search_json(request: web.Request) -> web.Response:
+    result, themes, islands, facets, _ = await _run(request)
+    base = request.app[appkeys.SETTINGS].url
+    items = [{
+        "id": item.uri, "url": item.url or item.uri, "page": base + page_url(item) if not item.is_local else page_url(item),
+        "name": item.name, "summary": (item.fields or {}).get("pitch") or item.summary or "",
+        "kind": item.kind, "island": {"host": island_of(item.uri),
+                                      "name": islands.get(island_of(item.uri), island_of(item.uri))},
+        "themes": [label for _, label in themes.get(item.id, [])],
+        "territory": {"place": item.place, "region": item.region, "latitude": item.latitude,
+                      "longitude": item.longitude},
+        "language": item.language, "licence": item.licence,
+        "published": item.published.isoformat().replace("+00:00", "Z"),
+    } for item in result.items]
+    body = {"total": result.total, "page": result.request.page, "pages": result.pages, "items": items,
+            "facets": {facet: {value: count for value, _, count in counted} for facet, counted in facets.items()}}
+    return web.json_response(body, headers={"Access-Control-Allow-Origin": "*"})
