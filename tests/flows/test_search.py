@@ -4,9 +4,11 @@ join, change and leave the results at once, the index rebuilt by `archipel reind
 
 import aiohttp
 import pytest
+from alembic import command
 from sqlalchemy import text
 
 from archipel import accounts, content
+from archipel.storage import migrate
 from archipel.storage.engine import make_engine
 from federation import actions
 from tests.nodes import island_follows, wait_for
@@ -143,7 +145,7 @@ async def test_the_search_page_marks_words_and_keeps_its_state_in_the_address(br
             page = await response.text()
     assert "<mark>formateurs</mark>" in page
     assert 'href="/recherche?q=formateur"' in page  # removing the region keeps the words
-    assert 'aria-pressed="true"' in page
+    assert 'aria-current="true"' in page
     assert "1 résultat" in page
 
 
@@ -208,5 +210,23 @@ async def test_reindex_rebuilds_the_index(brest):
         await engine.dispose()
     assert (await search_json(brest))["total"] == 0
     await cli.cmd_reindex(type("Args", (), {"directory": str(brest.directory)}))
+    assert names(await search_json(brest, q="formateur")) == ["Former les formateurs du numérique"]
+    assert (await search_json(brest))["total"] == 4
+
+
+async def test_an_upgrade_indexes_the_items_already_stored(brest):
+    url = brest.settings.effective_database_url
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:  # back to the schema before search
+            config = migrate.alembic_config(url)
+
+            def downgrade(sync):
+                config.attributes["connection"] = sync
+                command.downgrade(config, "0010")
+            await connection.run_sync(downgrade)
+    finally:
+        await engine.dispose()
+    await migrate.upgrade(url)
     assert names(await search_json(brest, q="formateur")) == ["Former les formateurs du numérique"]
     assert (await search_json(brest))["total"] == 4
