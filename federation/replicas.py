@@ -120,7 +120,10 @@ def mark_shared_by(existing: StoredObject, island_uri: str) -> None:
 async def update(session: AsyncSession, existing: StoredObject, obj: dict, editor: str) -> bool:
     """Apply a newer version of a received object; False when it is not newer than ours."""
     fields = object_fields(obj, existing.author_uri)
-    newer = fields["updated"] or utcnow()
+    # The origin's own clock only: a document without `updated` is the version of its
+    # `published` date. Our clock (the moment it arrived) could be later than the origin's next
+    # edit, and that edit would then be refused as older.
+    newer = fields["updated"] or fields["published"]
     if existing.updated and newer <= existing.updated:
         return False
     for name in REPLICATED:
