@@ -200,6 +200,11 @@ def _island_follows():
                                func.length(Follow.follower_uri) - func.length(suffix) + 1) == suffix))
 
 
+def followed_island_hosts():
+    """The hosts of the islands this island follows (a subquery)."""
+    return _island_follows()
+
+
 def _starts_with(column, prefix):
     """column starts with prefix, compared exactly (no LIKE wildcards from remote hosts)."""
     return func.lower(func.substr(column, 1, func.length(prefix))) == prefix

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Float, Integer, exists, func, select, text
+from sqlalchemy import Float, Integer, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import content, search_terms
@@ -154,9 +154,17 @@ def _facet_condition(facet: str, values: tuple[str, ...]):
     return column.in_(values)
 
 
+def _shown():
+    """The items the island shows, as content.in_archipelago says, read from the index alone
+    (which holds only published, visible items): its own, those from a followed island, and
+    those a followed island re-shared here."""
+    followed = content.followed_island_hosts()
+    return or_(SearchDocument.local.is_(True), SearchDocument.island.in_(followed), SearchDocument.via.in_(followed))
+
+
 def _scope(request: SearchRequest, matches, *, leaving_out: str | None = None) -> list:
     """The conditions of the search, every chosen facet but `leaving_out`."""
-    conditions = [content.public_items(local=None).whereclause]
+    conditions = [_shown()]
     if matches is not None:
         conditions.append(SearchDocument.object_id == matches.c.object_id)
     conditions += [_facet_condition(facet, values) for facet, values in request.chosen if facet != leaving_out]
@@ -164,8 +172,8 @@ def _scope(request: SearchRequest, matches, *, leaving_out: str | None = None) -
 
 
 def _from(matches):
-    joined = SearchDocument.__table__.join(StoredObject, StoredObject.id == SearchDocument.object_id)
-    return joined.join(matches, matches.c.object_id == SearchDocument.object_id) if matches is not None else joined
+    table = SearchDocument.__table__
+    return table.join(matches, matches.c.object_id == SearchDocument.object_id) if matches is not None else table
 
 
 async def _facet_counts(session: AsyncSession, request: SearchRequest, matches, facet: str) -> list[tuple]:
@@ -205,10 +213,13 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         return SearchResult(request, query, 0, [], {facet: [] for facet in FACETS} if with_facets else {})
     conditions = _scope(request, matches)
     total = await session.scalar(select(func.count()).select_from(_from(matches)).where(*conditions))
-    order = ([matches.c.rank] if matches is not None else []) + [StoredObject.published.desc(), StoredObject.id.desc()]
-    items = list(await session.scalars(
-        select(StoredObject).select_from(_from(matches)).where(*conditions).order_by(*order)
+    order = ([matches.c.rank] if matches is not None else []) + [SearchDocument.published.desc(),
+                                                                 SearchDocument.object_id.desc()]
+    ids = list(await session.scalars(
+        select(SearchDocument.object_id).select_from(_from(matches)).where(*conditions).order_by(*order)
         .limit(page_size).offset((request.page - 1) * page_size)))
+    found = {item.id: item for item in await session.scalars(select(StoredObject).where(StoredObject.id.in_(ids)))}
+    items = [found[i] for i in ids if i in found]
     facets = {}
     if with_facets:
         for facet in FACETS:

@@ -3,8 +3,8 @@ its row in `search_documents` (facets) and `search_text` (words) in the same tra
 search never shows what a listing no longer shows, and a rolled-back change leaves no trace.
 
 Only the items listings may show are indexed (published or archived, not withdrawn, not hidden,
-not a reply, a listed kind, public); search still asks `content.public_items` which of them the
-island shows (received items only of the islands it follows).
+not a reply, a listed kind, public); which of them the island shows depends on whom it follows
+at the time of the search (`search._shown`, the rule of content.in_archipelago by hosts).
 
 Hooked on the ORM's flush (`before_flush` notes the items, `after_flush` writes them), because
 items change in many places (authoring, replicas, moderation, blocks); the one path that inserts
@@ -56,7 +56,8 @@ def document(item: StoredObject) -> tuple[dict, dict]:
     fields = item.fields or {}
     territory = fields.get("territory") or {}
     facets = {
-        "object_id": item.id, "island": island_of(item.uri), "kind": item.kind,
+        "object_id": item.id, "island": island_of(item.uri), "local": bool(item.is_local),
+        "via": island_of(str((item.extra or {}).get("shared_by") or "")), "kind": item.kind,
         "language": (item.language or "")[:16], "licence": (item.licence or "")[:32],
         "region": (item.region or territory.get("region") or "")[:200],
         "place": (item.place or territory.get("place") or "")[:200],

@@ -512,6 +512,10 @@ class SearchDocument(Base):
     __tablename__ = "search_documents"
     object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True)
     island: Mapped[str] = mapped_column(String(255), index=True)  # the host the item comes from
+    # Which items the island shows (content.in_archipelago), without reading the items: its own,
+    # and those whose island, or the island that re-shared them here (`via`), it follows.
+    local: Mapped[bool] = mapped_column(Boolean)
+    via: Mapped[str] = mapped_column(String(255), default="")
     kind: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(16))
     licence: Mapped[str] = mapped_column(String(32), default="")
@@ -520,6 +524,8 @@ class SearchDocument(Base):
     audience: Mapped[str] = mapped_column(String(200), default="")
     started_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     published: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Newest first when no words rank the results: the first page reads 20 rows of this index.
+    __table_args__ = (Index("ix_search_documents_published", "published", "object_id"),)
 
 
 # Tables the migrations create that the models cannot declare (one database's own kind of table).

@@ -25,6 +25,8 @@ def upgrade() -> None:
         "search_documents",
         sa.Column("object_id", sa.Integer(), sa.ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("island", sa.String(255), nullable=False),
+        sa.Column("local", sa.Boolean(), nullable=False),
+        sa.Column("via", sa.String(255), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("language", sa.String(16), nullable=False),
         sa.Column("licence", sa.String(32), nullable=False),
@@ -35,6 +37,7 @@ def upgrade() -> None:
         sa.Column("published", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_search_documents_island", "search_documents", ["island"])
+    op.create_index("ix_search_documents_published", "search_documents", ["published", "object_id"])
     if op.get_bind().dialect.name == "sqlite":
         op.execute("CREATE VIRTUAL TABLE search_text USING fts5(title, pitch, body, "
                    "tokenize = 'unicode61 remove_diacritics 0')")
@@ -47,5 +50,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TABLE search_text")
+    op.drop_index("ix_search_documents_published", table_name="search_documents")
     op.drop_index("ix_search_documents_island", table_name="search_documents")
     op.drop_table("search_documents")
