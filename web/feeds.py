@@ -1,9 +1,13 @@
 """Atom feeds (RFC 4287) of public items: the building block every feed route uses.
 
 A feed is a query (a `content.public_items(...)` select, so that only what anyone may see is
-listed), a title in the reader's language, its own URL and the URL of the page it mirrors:
+listed), a title in the reader's language, its own URL and the URL of the page it mirrors. A
+search or territory feed is, in its route:
 
-    return await feeds.query_feed(request, content.public_items(...), link=..., alternate_url=...)
+    lang = negotiate_language(request)
+    link = feeds.feed_link(settings.url, "/recherche.atom", i18n.gettext(lang, "…"), lang,
+                           {"q": words, "territoire": place})
+    return await feeds.query_feed(request, query, link=link, alternate_url=page_address)
 
 Reads are bounded: the 50 newest items in one query, the names of their authors in one more.
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from aiohttp import web
 from sqlalchemy import and_, func, select
@@ -41,34 +45,44 @@ _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
 @dataclass(frozen=True)
 class FeedLink:
-    """A feed as its pages name it: its title in the reader's language, and its URL."""
+    """A feed as its pages name it: its title in the reader's language, its URL in that
+    language, and its id (the same feed in every language: its URL without `lang`)."""
 
     title: str
     href: str
+    id: str
 
 
-def _href(base_url: str, path: str, lang: str) -> str:
-    # The language chosen on the page follows the reader into the feed (a feed reader sends no
-    # cookie); French, the default, keeps the plain URL.
-    suffix = "" if lang == i18n.DEFAULT_LANGUAGE else f"?lang={lang}"
-    return f"{base_url.rstrip('/')}{path}{suffix}"
+def feed_link(base_url: str, path: str, title: str, lang: str, params: dict | None = None) -> FeedLink:
+    """The link to the feed at `path` (with its query `params`), in the reader's language `lang`.
+    The language chosen on a page follows the reader into the feed (a feed reader sends no
+    cookie, and its own Accept-Language); French, the default, keeps the plain URL."""
+    query = {name: value for name, value in (params or {}).items() if name != "lang"}
+    ident = _url(base_url, path, query)
+    if lang != i18n.DEFAULT_LANGUAGE:
+        query["lang"] = lang
+    return FeedLink(title, _url(base_url, path, query), ident)
+
+
+def _url(base_url: str, path: str, query: dict) -> str:
+    return f"{base_url.rstrip('/')}{path}{'?' + urlencode(query) if query else ''}"
 
 
 def island_feed(lang: str, settings) -> FeedLink:
     title = i18n.gettext(lang, "%(island)s : fiches d'innovation, ressources et articles") % {"island": settings.name}
-    return FeedLink(title, _href(settings.url, "/flux.atom", lang))
+    return feed_link(settings.url, "/flux.atom", title, lang)
 
 
 def author_feed(lang: str, settings, actor: LocalActor) -> FeedLink:
     title = i18n.gettext(lang, "%(author)s sur %(island)s") % {"author": actor.display_name,
                                                               "island": settings.name}
-    return FeedLink(title, _href(settings.url, f"/@{quote(actor.username)}/flux.atom", lang))
+    return feed_link(settings.url, f"/@{quote(actor.username)}/flux.atom", title, lang)
 
 
 def theme_feed(lang: str, settings, key: str, label: str) -> FeedLink:
     title = i18n.gettext(lang, "Thème « %(theme)s » dans l'archipel de %(island)s") % {
         "theme": label, "island": settings.name}
-    return FeedLink(title, _href(settings.url, f"/tags/{quote(key)}/flux.atom", lang))
+    return feed_link(settings.url, f"/tags/{quote(key)}/flux.atom", title, lang)
 
 
 def theme_label(items: list[StoredObject], key: str, fallback: str) -> str:
@@ -172,7 +186,7 @@ def render(templates, *, lang: str, link: FeedLink, alternate_url: str, base_url
     changed = max((item.updated or item.published for item in items), default=None) or utcnow()
     document = templates.get_template(TEMPLATE).render(
         lang=lang, base_url=base_url.rstrip("/"), title=link.title, self_url=link.href,
-        feed_id=link.href.split("?", 1)[0], alternate_url=alternate_url, updated=rfc3339(changed),
+        feed_id=link.id, alternate_url=alternate_url, updated=rfc3339(changed),
         entries=entries)
     return _NOT_XML.sub("", document)
 

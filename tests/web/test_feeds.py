@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from archipel import accounts, content
 from federation import actions
-from web import appkeys, provision
+from web import appkeys, feeds, provision
 from tests.nodes import island_follows, wait_for
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -204,3 +204,12 @@ async def test_a_theme_feed_shows_the_archipelago_with_the_replicas_local_pages(
 async def brest_item_on(node, uri: str):
     async with node.sessions() as session:
         return await content.find_object(session, uri)
+
+
+def test_a_feed_link_keeps_its_query_and_its_id_is_the_same_in_every_language():
+    """What a search or territory feed needs: its parameters in the URL, one id for all languages."""
+    french = feeds.feed_link("https://ile.example/", "/recherche.atom", "Recherche", "fr",
+                             {"q": "café & vélo", "lang": "en"})
+    english = feeds.feed_link("https://ile.example", "/recherche.atom", "Search", "en", {"q": "café & vélo"})
+    assert french.href == french.id == "https://ile.example/recherche.atom?q=caf%C3%A9+%26+v%C3%A9lo"
+    assert english.href == f"{french.id}&lang=en" and english.id == french.id
