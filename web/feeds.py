@@ -101,7 +101,7 @@ class Author:
 async def authors_by_item(session, items: list[StoredObject], base_url: str) -> dict[int, list[Author]]:
     """Every item's authors, in order, with people's names: one query for all items. A local
     author is matched by the end of its id (/users/<username>: the unique username's index),
-    a remote one by its id; an author nobody described is named by its server."""
+    a remote one by its id; an author this island never fetched gets `unnamed`."""
     prefix = actor_uri(base_url, "")
     local_match = and_(func.substr(ItemAuthor.actor_uri, 1, len(prefix)) == prefix,
                        LocalActor.username == func.substr(ItemAuthor.actor_uri, len(prefix) + 1))
