@@ -51,13 +51,12 @@ _IMG = re.compile(r"<img\b[^>]*>")
 _ATTRIBUTE = re.compile(r'\s(src|alt)="([^"]*)"')
 
 
-@pass_context
-def _own_images(context: Context, sanitized: str) -> Markup:
+def own_images(sanitized: str, base_url: str) -> str:
     """Sanitised HTML whose pictures are all this island's: an `<img>` pointing elsewhere (in a
-    reply from another server) becomes its description, so that showing a page never makes the
-    visitor's browser contact another server. Only for HTML that went through sanitize_html
-    (whose attribute values are quoted and escaped)."""
-    own = context.get("base_url", "").rstrip("/") + "/"
+    reply from another server) becomes its description, so that showing a page (or a feed) never
+    makes the reader's browser contact another server. Only for HTML that went through
+    sanitize_html (whose attribute values are quoted and escaped)."""
+    own = base_url.rstrip("/") + "/"
 
     def keep(match: re.Match) -> str:
         attributes = dict(_ATTRIBUTE.findall(match.group(0)))
@@ -66,7 +65,12 @@ def _own_images(context: Context, sanitized: str) -> Markup:
             return match.group(0)
         return f'<span class="remote-image">{attributes["alt"]}</span>' if attributes.get("alt") else ""
 
-    return Markup(_IMG.sub(keep, sanitized or ""))
+    return _IMG.sub(keep, sanitized or "")
+
+
+@pass_context
+def _own_images(context: Context, sanitized: str) -> Markup:
+    return Markup(own_images(sanitized, context.get("base_url", "")))
 
 
 def page_url(item) -> str:
@@ -78,7 +82,7 @@ def page_url(item) -> str:
 def make_templates() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=select_autoescape(["html"]),
+        autoescape=select_autoescape(["html", "xml"]),  # xml: the Atom feeds (web/feeds.py)
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,

@@ -8,6 +8,7 @@ from web.routes import conversations, notifications
 from web.routes import moderation, proposals
 from web.routes import follow, interaction
 from web.routes import profile, search
+from web.routes import feeds
 
 
 def setup_routes(app: web.Application) -> None:
@@ -31,4 +32,5 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(interaction.routes)
     app.add_routes(profile.routes)
     app.add_routes(search.routes)
+    app.add_routes(feeds.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)

@@ -14,7 +14,7 @@ from archipel.text import html_to_text
 from archipel.themes import theme_key
 from federation import documents, theme_actors
 from federation.documents import ActorUrls
-from web import appkeys, auth, item_media
+from web import appkeys, auth, feeds, item_media
 from web.i18n import negotiate_language
 from web.pages import page, render
 from web.params import path_int, query_int
@@ -38,7 +38,8 @@ async def home(request: web.Request) -> web.Response:
         themes = await content.theme_counts(session, local=None)
     urls = ActorUrls(request.app[appkeys.SETTINGS].url, island.username)
     return await page(request, "home.html", alternate=urls.id, fiches=fiches, resources=resources,
-                      articles=articles, archipelago=archipelago, themes=themes, island_handle=_handle(request, island.username))
+                      articles=articles, archipelago=archipelago, themes=themes, island_handle=_handle(request, island.username),
+                      feed=feeds.island_feed(negotiate_language(request), request.app[appkeys.SETTINGS]))
 
 
 @routes.get("/tags/{tag}")
@@ -53,7 +54,9 @@ async def theme(request: web.Request) -> web.Response:
         await session.commit()
     handle = _handle(request, actor.username) if actor else None
     return await page(request, "theme.html", items=items, label=label, theme_handle=handle,
-                      alternate=ActorUrls(request.app[appkeys.SETTINGS].url, actor.username).id if actor else None)
+                      alternate=ActorUrls(request.app[appkeys.SETTINGS].url, actor.username).id if actor else None,
+                      feed=feeds.theme_feed(negotiate_language(request), request.app[appkeys.SETTINGS], key, label)
+                      if key else None)
 
 
 @routes.get(r"/r/{id:\d+}")
@@ -103,9 +106,11 @@ async def profile(request: web.Request) -> web.Response:
     if "activity+json" in request.headers.get("Accept", ""):
         raise web.HTTPFound(urls.id)
     document = documents.actor_document(actor, settings.url)
+    lang = negotiate_language(request)
+    feed = feeds.author_feed(lang, settings, actor) if actor.kind == "person" else feeds.island_feed(lang, settings)
     return await page(request, "actor.html", alternate=urls.id, actor=actor, items=items,
                       followers=followers, handle=_handle(request, actor.username),
-                      avatar_url=document["icon"]["url"], header_url=document["image"]["url"])
+                      avatar_url=document["icon"]["url"], header_url=document["image"]["url"], feed=feed)
 
 
 async def load_thread(request: web.Request, session, item: StoredObject):
