@@ -48,6 +48,7 @@ class SearchRequest:
     text: str = ""
     chosen: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (facet, values), facets in FACETS order
     page: int = 1
+    newest_first: bool = False  # words rank the results unless the newest are asked first
 
     @classmethod
     def from_params(cls, params: Mapping, *, page: int = 1) -> "SearchRequest":
@@ -62,7 +63,8 @@ class SearchRequest:
             if values:
                 chosen.append((facet, values))
         text_value = " ".join(str(params.get("q", "")).split())[:search_terms.MAX_QUERY_LENGTH]
-        return cls(text=text_value, chosen=tuple(chosen), page=min(max(page, 1), MAX_PAGE))
+        return cls(text=text_value, chosen=tuple(chosen), page=min(max(page, 1), MAX_PAGE),
+                   newest_first=params.get("tri") == "date")
 
     def values(self, facet: str) -> tuple[str, ...]:
         return dict(self.chosen).get(facet, ())
@@ -71,6 +73,7 @@ class SearchRequest:
         """The parameters that say this request in an address (the page only past the first)."""
         pairs = [("q", self.text)] if self.text else []
         pairs += [(facet, value) for facet, values in self.chosen for value in values]
+        pairs += [("tri", "date")] if self.newest_first else []
         return pairs + ([("page", str(self.page))] if self.page > 1 else [])
 
     def toggled(self, facet: str, value: str) -> "SearchRequest":
@@ -213,7 +216,7 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         return SearchResult(request, query, 0, [], {facet: [] for facet in FACETS} if with_facets else {})
     conditions = _scope(request, matches)
     total = await session.scalar(select(func.count()).select_from(_from(matches)).where(*conditions))
-    order = ([matches.c.rank] if matches is not None else []) + [SearchDocument.published.desc(),
+    order = ([matches.c.rank] if matches is not None and not request.newest_first else []) + [SearchDocument.published.desc(),
                                                                  SearchDocument.object_id.desc()]
     ids = list(await session.scalars(
         select(SearchDocument.object_id).select_from(_from(matches)).where(*conditions).order_by(*order)

@@ -65,7 +65,7 @@ def feed_link(base_url: str, path: str, title: str, lang: str, params: dict | No
 
 
 def _url(base_url: str, path: str, query: dict) -> str:
-    return f"{base_url.rstrip('/')}{path}{'?' + urlencode(query) if query else ''}"
+    return f"{base_url.rstrip('/')}{path}{'?' + urlencode(query, doseq=True) if query else ''}"
 
 
 def island_feed(lang: str, settings) -> FeedLink:

@@ -3,6 +3,7 @@ or accents, each item by its own language's rules, ranking, facets with counts, 
 join, change and leave the results at once, the index rebuilt by `archipel reindex`."""
 
 import aiohttp
+import feedparser
 import pytest
 from alembic import command
 from sqlalchemy import text
@@ -230,3 +231,29 @@ async def test_an_upgrade_indexes_the_items_already_stored(brest):
     await migrate.upgrade(url)
     assert names(await search_json(brest, q="formateur")) == ["Former les formateurs du numérique"]
     assert (await search_json(brest))["total"] == 4
+
+
+async def test_a_search_has_its_atom_feed_newest_first(brest):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{brest.url}/recherche.atom", params=[("q", "reemploi"), ("region", "Bretagne")]) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("application/atom+xml")
+            body = await response.text()
+        async with http.get(f"{brest.url}/recherche", params={"q": "reemploi", "region": "Bretagne"}) as response:
+            page = await response.text()
+    feed = feedparser.parse(body)
+    assert not feed.bozo, feed.bozo_exception
+    assert [entry.title for entry in feed.entries] == ["Repair café"]
+    assert "reemploi" in feed.feed.title and "Bretagne" in feed.feed.title
+    assert 'type="application/atom+xml"' in page and "/recherche.atom?q=reemploi&amp;region=Bretagne" in page
+
+    # A territory's feed: everything in Bretagne, the newest first.
+    territory = feedparser.parse(await get_bytes(f"{brest.url}/recherche.atom?region=Bretagne"))
+    assert [entry.title for entry in territory.entries] == ["Repair café", "Former les formateurs du numérique"]
+
+
+async def get_bytes(url: str) -> bytes:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as response:
+            assert response.status == 200
+            return await response.read()

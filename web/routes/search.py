@@ -16,7 +16,9 @@ from archipel.search_index import island_of
 from archipel.storage.tables import Follow, RemoteActor
 from archipel.text import html_to_text
 from federation.documents import ActorUrls
-from web import appkeys
+from dataclasses import replace
+
+from web import appkeys, feeds, i18n
 from web.i18n import negotiate_language
 from web.pages import page, page_url
 from web.params import query_int
@@ -63,6 +65,26 @@ def _labels(facet: str, value: str, label: str, lang: str, islands: dict[str, st
     return label
 
 
+def search_feed(request: web.Request, wanted: search.SearchRequest, lang: str) -> feeds.FeedLink:
+    """The Atom feed of a search: its newest matching items (a territory's feed is a search by
+    region or place)."""
+    settings = request.app[appkeys.SETTINGS]
+    words = [wanted.text] + [value for _, values in wanted.chosen for value in values]
+    described = " · ".join(word for word in words if word)
+    title = (i18n.gettext(lang, "Recherche « %(query)s »") % {"query": described} if described
+             else i18n.gettext(lang, "Nouveautés de l'archipel"))
+    params = [(name, value) for name, value in replace(wanted, page=1, newest_first=False).params()]
+    return feeds.feed_link(settings.url, "/recherche.atom", f"{title} · {settings.name}", lang, _grouped(params))
+
+
+def _grouped(pairs: list[tuple[str, str]]) -> dict:
+    """Parameters as feed_link takes them (a repeated facet: its values in a list)."""
+    grouped: dict = {}
+    for name, value in pairs:
+        grouped.setdefault(name, []).append(value)
+    return {name: values[0] if len(values) == 1 else values for name, values in grouped.items()}
+
+
 async def _run(request: web.Request, *, with_facets: bool = True):
     settings = request.app[appkeys.SETTINGS]
     wanted = _request(request)
@@ -98,6 +120,9 @@ async def search_page(request: web.Request) -> web.Response:
                             "chosen": value in wanted.values(facet), "href": link(wanted.toggled(facet, value))}
                            for value, label, count in counted] for facet, counted in facets.items()}
     return await page(request, "search.html", result=result, cards=cards, facets=facet_links,
+                      feed=search_feed(request, wanted, lang),
+                      recent_href=link(replace(wanted, page=1, newest_first=True)) if wanted.text else None,
+                      relevance_href=link(replace(wanted, page=1, newest_first=False)) if wanted.text else None,
                       query_text=wanted.text,
                       previous_href=link(wanted.at_page(wanted.page - 1)) if wanted.page > 1 else None,
                       next_href=link(wanted.at_page(wanted.page + 1)) if wanted.page < result.pages else None,
@@ -127,3 +152,15 @@ async def search_json(request: web.Request) -> web.Response:
     body = {"total": result.total, "page": result.request.page, "pages": result.pages, "items": items,
             "facets": {facet: {value: count for value, _, count in counted} for facet, counted in facets.items()}}
     return web.json_response(body, headers={"Access-Control-Allow-Origin": "*"})
+
+
+@routes.get("/recherche.atom")
+async def search_atom(request: web.Request) -> web.Response:
+    lang = negotiate_language(request)
+    wanted = replace(_request(request), page=1, newest_first=True)
+    async with request.app[appkeys.SESSIONS]() as session:
+        result = await search.search(session, wanted, page_size=feeds.MAX_ENTRIES, with_facets=False)
+        link = search_feed(request, wanted, lang)
+        page_address = request.app[appkeys.SETTINGS].url.rstrip("/") + "/recherche" + (
+            "?" + urlencode(replace(wanted, newest_first=False).params()) if wanted.params() else "")
+        return await feeds.atom_response(request, session, result.items, link=link, alternate_url=page_address)
