@@ -30,7 +30,7 @@ MAX_VALUE = 200
 
 # Facets, in the order pages show them, and the column each filters on.
 COLUMN_FACETS = {
-    "island": SearchDocument.island, "kind": SearchDocument.kind, "region": SearchDocument.region,
+    "kind": SearchDocument.kind, "island": SearchDocument.island, "region": SearchDocument.region,
     "place": SearchDocument.place, "language": SearchDocument.language,
     "licence": SearchDocument.licence, "audience": SearchDocument.audience,
     "year": SearchDocument.started_year,
