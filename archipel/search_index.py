@@ -21,9 +21,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from archipel import search_totals
 from archipel.search_terms import terms
 from archipel.storage.tables import SearchDocument, StoredObject
 from archipel.text import html_to_text
+from archipel.themes import theme_key
 
 LISTED_KINDS = ("article", "fiche", "resource")
 LISTED_STATES = ("published", "archived")
@@ -50,6 +52,16 @@ def _year(value) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _theme_labels(item: StoredObject) -> dict[str, str]:
+    """Theme key -> label, as content.sync_themes files them."""
+    labels: dict[str, str] = {}
+    for label in item.tags or []:
+        key = theme_key(str(label))[:100]
+        if key:
+            labels.setdefault(key, str(label)[:100])
+    return labels
+
+
 def document(item: StoredObject) -> tuple[dict, dict]:
     """(facets, texts) of an item: the facets as search_documents holds them, and its title,
     pitch and body as indexed terms."""
@@ -63,6 +75,7 @@ def document(item: StoredObject) -> tuple[dict, dict]:
         "place": (item.place or territory.get("place") or "")[:200],
         "audience": " ".join(str(fields.get("audience") or "").split())[:200],
         "started_year": _year(fields.get("started")), "published": item.published,
+        "themes": " ".join(_theme_labels(item)),
     }
     pitch = " ".join(dict.fromkeys(part for part in (fields.get("pitch"), item.summary) if part))
     body = html_to_text(_LABEL.sub(" ", _HEADING.sub(" ", item.content or "")))
@@ -73,28 +86,39 @@ def document(item: StoredObject) -> tuple[dict, dict]:
     return facets, texts
 
 
-def _write(connection: Connection, removed: set[int], added: list[StoredObject]) -> None:
-    ids = removed | {item.id for item in added}
-    if not ids:
-        return
+def _write(connection: Connection, removed: set[int], added: list[StoredObject],
+           fresh: set[int] = frozenset()) -> None:
+    """Remove the rows of `removed` and of `added`, then index `added`; `fresh` ids were just
+    created and have nothing to remove (the inbox's new replicas: no statement spent on them)."""
+    stale = (removed | {item.id for item in added}) - fresh
+    old: list[dict] = []
     sqlite = connection.dialect.name == "sqlite"
-    connection.execute(delete(SearchDocument).where(SearchDocument.object_id.in_(ids)))
-    if sqlite:
-        connection.execute(text("DELETE FROM search_text WHERE rowid = :id"), [{"id": i} for i in ids])
-    else:
-        connection.execute(text("DELETE FROM search_text WHERE object_id = ANY(:ids)"), {"ids": list(ids)})
-    if not added:
-        return
+    if stale:
+        old = [dict(row._mapping) for row in connection.execute(
+            select(SearchDocument.__table__).where(SearchDocument.object_id.in_(stale)))]
+        if old:
+            connection.execute(delete(SearchDocument).where(
+                SearchDocument.object_id.in_([row["object_id"] for row in old])))
+        # Always: an FTS5 row has no foreign key, and SQLite may give a deleted item's id again.
+        if sqlite:
+            connection.execute(text("DELETE FROM search_text WHERE rowid = :id"), [{"id": i} for i in stale])
+        elif old:
+            connection.execute(text("DELETE FROM search_text WHERE object_id = ANY(:ids)"),
+                               {"ids": [row["object_id"] for row in old]})
     rows = [document(item) for item in added]
-    connection.execute(insert(SearchDocument), [facets for facets, _ in rows])
-    if sqlite:
-        connection.execute(text("INSERT INTO search_text (rowid, title, pitch, body) "
-                                "VALUES (:id, :title, :pitch, :body)"), [texts for _, texts in rows])
-    else:
-        connection.execute(text(
-            "INSERT INTO search_text (object_id, vector) VALUES (:id, "
-            "setweight(to_tsvector('simple', :title), 'A') || setweight(to_tsvector('simple', :pitch), 'B')"
-            " || setweight(to_tsvector('simple', :body), 'C'))"), [texts for _, texts in rows])
+    new = [facets for facets, _ in rows]
+    if rows:
+        connection.execute(insert(SearchDocument), new)
+        if sqlite:
+            connection.execute(text("INSERT INTO search_text (rowid, title, pitch, body) "
+                                    "VALUES (:id, :title, :pitch, :body)"), [texts for _, texts in rows])
+        else:
+            connection.execute(text(
+                "INSERT INTO search_text (object_id, vector) VALUES (:id, "
+                "setweight(to_tsvector('simple', :title), 'A') || setweight(to_tsvector('simple', :pitch), 'B')"
+                " || setweight(to_tsvector('simple', :body), 'C'))"), [texts for _, texts in rows])
+    labels = {item.id: _theme_labels(item) for item in added}
+    search_totals.apply(connection, old, [{**facets, "theme_labels": labels[facets["object_id"]]} for facets in new])
 
 
 def _apply(connection: Connection, items: list[StoredObject], fresh: set[int] = frozenset()) -> None:
@@ -102,7 +126,7 @@ def _apply(connection: Connection, items: list[StoredObject], fresh: set[int] = 
     to remove)."""
     added = [item for item in items if indexable(item)]
     removed = {item.id for item in items if not indexable(item) and item.id not in fresh}
-    _write(connection, removed, added)
+    _write(connection, removed, added, fresh)
 
 
 async def refresh(session: AsyncSession, item: StoredObject, *, fresh: bool = False) -> None:
@@ -119,9 +143,10 @@ def _note_changed_items(session: Session, _context, _instances) -> None:
     for obj in session.dirty:
         if isinstance(obj, StoredObject) and id(obj) not in pending and session.is_modified(obj):
             pending[id(obj)] = (obj, False)
-    for obj in session.deleted:
-        if isinstance(obj, StoredObject):
-            pending[id(obj)] = (obj, None)
+    deleted = {obj.id for obj in session.deleted if isinstance(obj, StoredObject) and obj.id is not None}
+    if deleted:
+        # Now, before the delete cascades to search_documents: the totals need the old rows.
+        _write(session.connection(), deleted, [])
 
 
 @event.listens_for(Session, "after_flush")
@@ -129,10 +154,7 @@ def _index_changed_items(session: Session, _context) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    changed = [(obj, new) for obj, new in pending.values() if new is not None]
-    deleted = {obj.id for obj, new in pending.values() if new is None and obj.id is not None}
-    if deleted:
-        _write(session.connection(), deleted, [])
+    changed = list(pending.values())
     if changed:
         # A new item that is not indexable (a reply, a draft) has no row to remove: no statement.
         if any(indexable(obj) or not new for obj, new in changed):
@@ -157,4 +179,5 @@ async def reindex(session: AsyncSession, *, batch: int = 500) -> int:
 def _clear(connection: Connection) -> None:
     connection.execute(delete(SearchDocument))
     connection.execute(text("DELETE FROM search_text"))
+    search_totals.clear(connection)
 

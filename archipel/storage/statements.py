@@ -13,6 +13,7 @@ from functools import cache
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
@@ -25,6 +26,8 @@ def prepared(build: Callable) -> Callable[[AsyncSession], object]:
     def for_dialect(name: str):
         return build(_INSERTS[name])
 
-    def statement(session: AsyncSession):
-        return for_dialect(session.bind.dialect.name)
+    def statement(session: AsyncSession | Connection):
+        # A session's engine, or a sync connection (in ORM flush hooks), knows its dialect.
+        dialect = session.dialect if isinstance(session, Connection) else session.bind.dialect
+        return for_dialect(dialect.name)
     return statement

@@ -524,8 +524,25 @@ class SearchDocument(Base):
     audience: Mapped[str] = mapped_column(String(200), default="")
     started_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     published: Mapped[datetime] = mapped_column(UTCDateTime)
+    themes: Mapped[str] = mapped_column(Text, default="")  # theme keys, space-separated
     # Newest first when no words rank the results: the first page reads 20 rows of this index.
     __table_args__ = (Index("ix_search_documents_published", "published", "object_id"),)
+
+
+class SearchFacetTotal(Base):
+    """How many indexed items have each facet value, per origin (island, local, re-sharing
+    island): the counts of a search with no words and no choice, summed over the islands shown,
+    without reading every item. Kept by archipel/search_totals.py in the transaction that
+    changes search_documents, so it never disagrees with it."""
+
+    __tablename__ = "search_facet_totals"
+    island: Mapped[str] = mapped_column(String(255), primary_key=True)
+    local: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    via: Mapped[str] = mapped_column(String(255), primary_key=True)
+    facet: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # Tables the migrations create that the models cannot declare (one database's own kind of table).

@@ -207,6 +207,7 @@ async def test_reindex_rebuilds_the_index(brest):
         async with engine.begin() as connection:
             await connection.execute(text("DELETE FROM search_text"))
             await connection.execute(text("DELETE FROM search_documents"))
+            await connection.execute(text("DELETE FROM search_facet_totals"))
     finally:
         await engine.dispose()
     assert (await search_json(brest))["total"] == 0
@@ -257,3 +258,28 @@ async def get_bytes(url: str) -> bytes:
         async with http.get(url) as response:
             assert response.status == 200
             return await response.read()
+
+
+async def test_the_totals_always_equal_a_count_of_the_index(make_island):
+    """The counts of the empty search come from totals kept per origin: after creations,
+    changes, hiding and withdrawals, they equal what counting the indexed items gives."""
+    node = await make_island("brest")
+    await node.add_user("alice")
+    uris = [await publish(node, "alice", f"Fiche {n}", pitch="Texte.", region=("Bretagne", "Normandie")[n % 2],
+                          tags=["Réemploi", "Vélo"][: 1 + n % 2], started=f"20{10 + n}-01-01") for n in range(6)]
+    async with node.sessions() as session:
+        alice = await accounts.get_actor(session, "alice")
+        first = await content.get_local_object(session, uris[0])
+        await actions.edit_item(session, node.url, first, editor=alice, tags=["Habitat"],
+                                data={**first.fields, "territory": {"region": "Occitanie"}})
+        second = await content.get_local_object(session, uris[1])
+        second.hidden_at = second.published
+        await session.commit()
+    await node.withdraw(uris[2])
+    totals = (await search_json(node))["facets"]
+    assert totals["region"] == {"Bretagne": 1, "Normandie": 2, "Occitanie": 1}
+    assert totals["theme"] == {"reemploi": 3, "velo": 2, "habitat": 1}
+    # The same counts, by the other path (a choice that keeps everything: every kind).
+    counted = (await _search_pairs(node, [("kind", "fiche")]))["facets"]
+    for facet in ("region", "theme", "year", "island", "language", "licence"):
+        assert counted[facet] == totals[facet], facet

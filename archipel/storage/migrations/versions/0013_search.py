@@ -1,4 +1,5 @@
-"""Search: the facets of every listed item (search_documents) and its words (search_text).
+"""Search: the facets of every listed item (search_documents), their totals per origin
+(search_facet_totals), and its words (search_text).
 
 The words table is each database's own full-text structure: on SQLite an FTS5 virtual table
 (rowid = the item's id; bm25 ranking with column weights), on PostgreSQL a tsvector (title A,
@@ -35,6 +36,17 @@ def upgrade() -> None:
         sa.Column("audience", sa.String(200), nullable=False),
         sa.Column("started_year", sa.Integer(), nullable=True),
         sa.Column("published", UTCDateTime(), nullable=False),
+        sa.Column("themes", sa.Text(), nullable=False),
+    )
+    op.create_table(
+        "search_facet_totals",
+        sa.Column("island", sa.String(255), primary_key=True),
+        sa.Column("local", sa.Boolean(), primary_key=True),
+        sa.Column("via", sa.String(255), primary_key=True),
+        sa.Column("facet", sa.String(16), primary_key=True),
+        sa.Column("value", sa.String(200), primary_key=True),
+        sa.Column("label", sa.String(200), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
     )
     op.create_index("ix_search_documents_island", "search_documents", ["island"])
     op.create_index("ix_search_documents_published", "search_documents", ["published", "object_id"])
@@ -52,4 +64,5 @@ def downgrade() -> None:
     op.execute("DROP TABLE search_text")
     op.drop_index("ix_search_documents_published", table_name="search_documents")
     op.drop_index("ix_search_documents_island", table_name="search_documents")
+    op.drop_table("search_facet_totals")
     op.drop_table("search_documents")
