@@ -8,6 +8,7 @@ from web.routes import conversations, notifications
 from web.routes import moderation, proposals
 from web.routes import follow, interaction
 from web.routes import profile
+from web.routes import map as map_routes
 
 
 def setup_routes(app: web.Application) -> None:
@@ -30,4 +31,5 @@ def setup_routes(app: web.Application) -> None:
     follow.setup(app)
     app.add_routes(interaction.routes)
     app.add_routes(profile.routes)
+    app.add_routes(map_routes.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)
