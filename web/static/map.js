@@ -11,7 +11,8 @@
   }
   element.classList.add("map-ready");
   var data = element.dataset;
-  var map = L.map(element, {center: [46.6, 2.4], zoom: 5, worldCopyJump: false});
+  // markercluster needs a maxZoom even when no tile layer sets one.
+  var map = L.map(element, {center: [46.6, 2.4], zoom: 5, minZoom: 2, maxZoom: 18});
   if (data.tiles) {
     L.tileLayer(data.tiles, {attribution: data.attribution || "", maxZoom: 19}).addTo(map);
   }

@@ -18,7 +18,7 @@
     fields[name] = document.getElementById("f-" + name);
   });
   picker.hidden = false;
-  var map = L.map(mapElement, {center: [46.6, 2.4], zoom: 5});
+  var map = L.map(mapElement, {center: [46.6, 2.4], zoom: 5, minZoom: 2, maxZoom: 18});
   if (data.tiles) {
     L.tileLayer(data.tiles, {attribution: data.attribution || "", maxZoom: 19}).addTo(map);
   }
