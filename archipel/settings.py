@@ -141,8 +141,10 @@ class Settings:
     )
     map_tiles: str = _setting(
         "", "Background of the maps (/carte, the item form): empty for a plain background (no "
-        "third party), or an XYZ tile URL template such as https://tiles.example/{z}/{x}/{y}.png "
-        "(the pages' CSP then allows pictures from that host, and only it).",
+        "third party); an XYZ tile URL template such as https://tiles.example/{z}/{x}/{y}.png "
+        "(the pages' CSP then allows pictures from that host, and only it); or the path of a "
+        "raster PMTiles file (ending in .pmtiles, relative: inside DIR) that the island serves "
+        "itself at /carte/fond.pmtiles.",
     )
     map_tiles_attribution: str = _setting(
         "", "Credit shown on the maps for those tiles (their licence usually requires one), "
@@ -179,6 +181,14 @@ class Settings:
         if not self.media_directory:
             return self.directory / "media"
         path = Path(self.media_directory).expanduser()
+        return path if path.is_absolute() else self.directory / path
+
+    @property
+    def map_tiles_file(self) -> Path | None:
+        """The self-hosted PMTiles file of the maps, if `map_tiles` names one."""
+        if not self.map_tiles.endswith(".pmtiles") or "://" in self.map_tiles:
+            return None
+        path = Path(self.map_tiles).expanduser()
         return path if path.is_absolute() else self.directory / path
 
     def absolute(self, path: str) -> str:
@@ -237,8 +247,9 @@ def load_settings(directory: str | Path, environ: dict[str, str] | None = None) 
     settings = Settings(**values)
     if not settings.url or not settings.handle:
         raise SettingsError(f"{path}: 'url' and 'handle' are required")
-    if settings.map_tiles and not tile_origin(settings.map_tiles):
-        raise SettingsError(f"{path}: 'map_tiles' must be an http(s) URL with {{z}}, {{x}} and {{y}}")
+    if settings.map_tiles and not (tile_origin(settings.map_tiles) or settings.map_tiles_file):
+        raise SettingsError(f"{path}: 'map_tiles' must be an http(s) URL with {{z}}, {{x}} and {{y}}, "
+                            "or the path of a .pmtiles file")
     return settings
 
 

@@ -114,3 +114,25 @@ async def test_the_item_form_places_a_fiche_by_commune_or_by_click(island, page)
     longitude = float(await page.get_by_label("Longitude").input_value())
     assert abs(latitude - 47.25) < 0.2 and longitude < 6.0  # left of Besançon, same latitude
     assert outside == []
+
+
+async def test_a_self_hosted_pmtiles_background_is_drawn_from_the_island(make_island, page):
+    from tests.map_items import write_pmtiles
+    from tests.web.test_map import png_tile
+
+    island = await make_island("brest", map_tiles="fond.pmtiles", map_tiles_attribution="Fond maison")
+    await island.add_user("alice")
+    write_pmtiles(island.directory / "fond.pmtiles", png_tile())
+    await place(island, "alice", "PAPI de Brest", 48.39, -4.49)
+    seen: list[str] = []
+    outside = await watch_requests(page, island, seen)
+    await page.goto(f"{island.url}/carte")
+    tiles = page.locator("#map img.leaflet-tile")
+    await tiles.first.wait_for(state="attached")
+    await wait_for(lambda: page.evaluate(
+        "[...document.querySelectorAll('#map img.leaflet-tile')].some(t => t.src.startsWith('blob:') && t.naturalWidth === 256)"),
+        message="a PMTiles tile drawn")
+    assert "Fond maison" in await page.locator(".leaflet-control-attribution").inner_text()
+    assert f"{island.url}/carte/fond.pmtiles" in seen
+    await assert_accessible(page)
+    assert outside == []

@@ -182,3 +182,28 @@ async def test_commune_lookup(island):
     assert populations == sorted(populations, reverse=True) and populations[0] > 100_000
     assert (await lookup("29200"))[0]["name"] == "Brest"
     assert await lookup("") == [] and await lookup("zzzz") == []
+
+
+def png_tile() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 256), (170, 211, 223)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def test_a_self_hosted_pmtiles_file_is_served_by_ranges(make_island, tmp_path):
+    from tests.map_items import write_pmtiles
+
+    island = await make_island("brest", map_tiles="fond.pmtiles", map_tiles_attribution="Fond maison")
+    write_pmtiles(island.directory / "fond.pmtiles", png_tile())
+    page = await get(f"{island.url}/carte")
+    assert "img-src 'self' blob:;" in page.headers["Content-Security-Policy"]
+    assert f'data-pmtiles="{island.url}/carte/fond.pmtiles"' in page.body.decode()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{island.url}/carte/fond.pmtiles", headers={"Range": "bytes=0-7"}) as response:
+            assert response.status == 206 and await response.read() == b"PMTiles\x03"
+    other = await make_island("nantes")
+    await get(f"{other.url}/carte/fond.pmtiles", status=404)

@@ -35,14 +35,30 @@ def _base_ids(filters: dict):
     return federated._filtered(filters).with_only_columns(StoredObject.id).order_by(None)
 
 
-def _tiles(settings) -> dict:
-    return {"url": settings.map_tiles, "attribution": settings.map_tiles_attribution}
+PMTILES_PATH = "/carte/fond.pmtiles"
 
 
 def map_headers(settings) -> dict:
-    """What a page with a map passes to render(): the tile server's origin, if any."""
+    """What a page with a map passes to render(): its tiles, and where pictures may come from.
+    XYZ: the tile server's origin. PMTiles: the island's own file, whose tiles the pmtiles
+    library hands to the page as `blob:` URLs (made in the page, never fetched elsewhere)."""
+    attribution = settings.map_tiles_attribution
+    if settings.map_tiles_file:
+        return {"img_hosts": ("blob:",), "tiles": {"pmtiles": settings.absolute(PMTILES_PATH),
+                                                   "attribution": attribution}}
     origin = tile_origin(settings.map_tiles) if settings.map_tiles else ""
-    return {"img_hosts": (origin,) if origin else (), "tiles": _tiles(settings)}
+    return {"img_hosts": (origin,) if origin else (),
+            "tiles": {"url": settings.map_tiles if origin else "", "attribution": attribution}}
+
+
+@routes.get(PMTILES_PATH)
+async def pmtiles_file(request: web.Request) -> web.StreamResponse:
+    """The self-hosted tiles: one file read by HTTP range requests (FileResponse answers them)."""
+    path = request.app[appkeys.SETTINGS].map_tiles_file
+    if path is None or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Content-Type": "application/vnd.pmtiles",
+                                           "Cache-Control": "public, max-age=3600"})
 
 
 def _absolute(settings, item: StoredObject) -> str:

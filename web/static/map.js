@@ -13,8 +13,8 @@
   var data = element.dataset;
   // markercluster needs a maxZoom even when no tile layer sets one.
   var map = L.map(element, {center: [46.6, 2.4], zoom: 5, minZoom: 2, maxZoom: 18});
-  if (data.tiles) {
-    L.tileLayer(data.tiles, {attribution: data.attribution || "", maxZoom: 19}).addTo(map);
+  if (window.archipelTiles) {
+    window.archipelTiles(map, data);
   }
   if (data.extent) {
     var e = data.extent.split(",").map(Number);

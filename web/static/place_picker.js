@@ -19,8 +19,8 @@
   });
   picker.hidden = false;
   var map = L.map(mapElement, {center: [46.6, 2.4], zoom: 5, minZoom: 2, maxZoom: 18});
-  if (data.tiles) {
-    L.tileLayer(data.tiles, {attribution: data.attribution || "", maxZoom: 19}).addTo(map);
+  if (window.archipelTiles) {
+    window.archipelTiles(map, data);
   }
   var marker = null;
 
