@@ -53,6 +53,9 @@ async def test_the_map_shows_clusters_markers_and_the_list_and_stays_on_the_isla
     popup = page.locator(".leaflet-popup-content")
     await popup.get_by_role("link", name="PAPI de Brest").wait_for()
     assert "Internet pour toutes et tous" in await popup.inner_text()
+    # The popup fades in: axe measures contrast once it is opaque.
+    await wait_for(lambda: page.evaluate("getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'"),
+                   message="popup shown")
     await assert_accessible(page)
 
     zooms = [int(url.rsplit("zoom=", 1)[1]) for url in seen if "/carte.geojson?" in url]
