@@ -67,7 +67,9 @@ def _absolute(settings, item: StoredObject) -> str:
 
 
 def item_feature(settings, item: StoredObject) -> dict:
-    pitch = (item.fields or {}).get("pitch") if isinstance(item.fields, dict) else None
+    # A replica's fields come from another island: a pitch only if it is text.
+    pitch = item.fields.get("pitch") if isinstance(item.fields, dict) else None
+    pitch = pitch if isinstance(pitch, str) else None
     return {"type": "Feature", "id": item.uri,
             "geometry": {"type": "Point", "coordinates": [round(item.longitude, 6), round(item.latitude, 6)]},
             "properties": {"id": item.uri, "url": _absolute(settings, item), "name": item.name,
