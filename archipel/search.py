@@ -233,6 +233,18 @@ def _summed(request: SearchRequest, combinations: list[tuple]) -> tuple[int, dic
     return total, facets
 
 
+def matching_ids(dialect: str, request: SearchRequest):
+    """The ids of the items a search finds, as a select (for the map); None for a search with no
+    words and no choice (everything shown)."""
+    query = search_terms.parse(request.text)
+    if not query and not request.chosen and not request.text:
+        return None
+    if request.text and not query:
+        return select(SearchDocument.object_id).where(False)
+    matches = _matches(dialect, query) if query else None
+    return select(SearchDocument.object_id).select_from(_from(matches)).where(*_scope(request, matches))
+
+
 # ---- the search --------------------------------------------------------------------------------
 
 async def search(session: AsyncSession, request: SearchRequest, *, page_size: int = PAGE_SIZE,

@@ -139,6 +139,17 @@ class Settings:
     mail_give_up_hours: float = _setting(
         48.0, "Hours after which an e-mail that cannot be sent is abandoned (and its address erased)."
     )
+    map_tiles: str = _setting(
+        "", "Background of the maps (/carte, the item form): empty for a plain background (no "
+        "third party); an XYZ tile URL template such as https://tiles.example/{z}/{x}/{y}.png "
+        "(the pages' CSP then allows pictures from that host, and only it); or the path of a "
+        "raster PMTiles file (ending in .pmtiles, relative: inside DIR) that the island serves "
+        "itself at /carte/fond.pmtiles.",
+    )
+    map_tiles_attribution: str = _setting(
+        "", "Credit shown on the maps for those tiles (their licence usually requires one), "
+        "e.g. « © OpenStreetMap contributors ».",
+    )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
 
     # ---- derived values -------------------------------------------------------------------
@@ -170,6 +181,14 @@ class Settings:
         if not self.media_directory:
             return self.directory / "media"
         path = Path(self.media_directory).expanduser()
+        return path if path.is_absolute() else self.directory / path
+
+    @property
+    def map_tiles_file(self) -> Path | None:
+        """The self-hosted PMTiles file of the maps, if `map_tiles` names one."""
+        if not self.map_tiles.endswith(".pmtiles") or "://" in self.map_tiles:
+            return None
+        path = Path(self.map_tiles).expanduser()
         return path if path.is_absolute() else self.directory / path
 
     def absolute(self, path: str) -> str:
@@ -228,7 +247,21 @@ def load_settings(directory: str | Path, environ: dict[str, str] | None = None) 
     settings = Settings(**values)
     if not settings.url or not settings.handle:
         raise SettingsError(f"{path}: 'url' and 'handle' are required")
+    if settings.map_tiles and not (tile_origin(settings.map_tiles) or settings.map_tiles_file):
+        raise SettingsError(f"{path}: 'map_tiles' must be an http(s) URL with {{z}}, {{x}} and {{y}}, "
+                            "or the path of a .pmtiles file")
     return settings
+
+
+def tile_origin(template: str) -> str:
+    """scheme://host[:port] of an XYZ tile URL template, or "" if it is not one."""
+    parts = urlsplit(template)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        return ""
+    # One host, named: the CSP allows exactly it (no `{s}` subdomain rotation).
+    if "{" in parts.netloc or not all(key in template for key in ("{z}", "{x}", "{y}")) or any(c in template for c in " ;'\"\n"):
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _toml_value(value) -> str:

@@ -101,7 +101,11 @@ def make_templates() -> Environment:
 
 
 def render(request: web.Request, template: str, *, status: int = 200, alternate: str | None = None,
+           img_hosts: tuple[str, ...] = (), framable: bool = False, cookies: bool = True,
            **context) -> web.Response:
+    """A page with the island's security headers. `img_hosts`: origins pictures may also come
+    from (a map's tile server); `framable`: any site may show it in a frame (the map's embed
+    page, and nothing else); `cookies=False`: the answer sets none (a page framed by any site)."""
     settings = request.app[appkeys.SETTINGS]
     lang = i18n.negotiate_language(request)
     html = request.app[appkeys.TEMPLATES].get_template(template).render(
@@ -111,15 +115,19 @@ def render(request: web.Request, template: str, *, status: int = 200, alternate:
     response.headers["Content-Language"] = lang
     response.headers["Vary"] = "Accept, Accept-Language, Cookie"
     response.headers["X-Content-Type-Options"] = "nosniff"
+    images = " ".join(("'self'", *img_hosts))
+    ancestors = "*" if framable else "'none'"
     response.headers["Content-Security-Policy"] = (
         # Pictures only from the island: other servers' avatars and covers are served from
-        # here (archipel/remote_media.py), so a visitor's browser never contacts them.
-        "default-src 'self'; img-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self'; frame-ancestors 'none'"
+        # here (archipel/remote_media.py), so a visitor's browser never contacts them. A map's
+        # tiles are the one exception, from the one tile server the operator chose.
+        f"default-src 'self'; img-src {images}; style-src 'self' 'unsafe-inline'; "
+        f"script-src 'self'; frame-ancestors {ancestors}"
     )
     if alternate:
         response.headers["Link"] = f'<{alternate}>; rel="alternate"; type="application/activity+json"'
-    i18n.remember_language(request, response)
+    if cookies:
+        i18n.remember_language(request, response)
     return response
 
 

@@ -149,6 +149,8 @@ class StoredObject(Base):
     cover: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {url, name (alt), mediaType}
     # A moderator hid it from the island's pages (a reply, typically); it stays stored.
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The map reads the items inside a bounding box (archipel/geo.py).
+    __table_args__ = (Index("ix_objects_position", "latitude", "longitude"),)
 
 
 class ItemAuthor(Base):

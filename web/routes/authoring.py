@@ -30,6 +30,7 @@ from web import appkeys, auth, forms, item_media
 from web.auth import CurrentUser
 from web.i18n import gettext, negotiate_language
 from web.pages import page, render
+from web.routes.map import map_headers
 from web.params import path_int
 
 routes = web.RouteTableDef()
@@ -202,7 +203,7 @@ async def _form_page(request: web.Request, *, values: forms.FormValues, info: It
         upload_limit=item_media.limit_text(lang, settings.max_upload_bytes),
         upload_limit_bytes=settings.max_upload_bytes, request_limit_bytes=item_media.request_limit(settings),
         image_accept=item_media.IMAGE_ACCEPT, file_accept=item_media.FILE_ACCEPT,
-        max_attachments=media_store.MAX_ATTACHMENTS, **_labels(lang))
+        max_attachments=media_store.MAX_ATTACHMENTS, **map_headers(settings), **_labels(lang))
 
 
 # ---- one's space ---------------------------------------------------------------------------

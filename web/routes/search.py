@@ -121,6 +121,7 @@ async def search_page(request: web.Request) -> web.Response:
                            for value, label, count in counted] for facet, counted in facets.items()}
     return await page(request, "search.html", result=result, cards=cards, facets=facet_links,
                       feed=search_feed(request, wanted, lang),
+                      map_href="/carte" + ("?" + urlencode(replace(wanted, page=1).params()) if wanted.params() else ""),
                       recent_href=link(replace(wanted, page=1, newest_first=True)) if wanted.text else None,
                       relevance_href=link(replace(wanted, page=1, newest_first=False)) if wanted.text else None,
                       query_text=wanted.text,

@@ -7,7 +7,7 @@ pitch B, body C) with a GIN index. Both hold the same terms, made by archipel/se
 `archipel reindex DIR` fills them for the items already stored.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from alembic import op
 from archipel.storage.tables import UTCDateTime
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,141 @@
+"""The map in Chromium: markers and clusters drawn from /carte.geojson, the list beside them, the
+embed page, the item form's place picker; axe on each; and no request leaving the island."""
+
+from __future__ import annotations
+
+from tests.browser.conftest import axe_violations, describe_violations
+from tests.browser.test_authoring import log_in
+from tests.map_items import place
+from tests.nodes import wait_for
+from tests.web.test_map import add_many
+
+
+async def watch_requests(page, island, seen: list[str] | None = None) -> list[str]:
+    """Every request the page makes (into `seen`); any not to the island is aborted and recorded."""
+    outside: list[str] = []
+
+    async def check(route):
+        if seen is not None:
+            seen.append(route.request.url)
+        if route.request.url.startswith(island.url + "/"):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", check)
+    return outside
+
+
+async def assert_accessible(page) -> None:
+    violations = await axe_violations(page)
+    assert not violations, f"axe on {page.url}:\n{describe_violations(violations)}"
+
+
+async def test_the_map_shows_clusters_markers_and_the_list_and_stays_on_the_island(island, page):
+    seen: list[str] = []
+    outside = await watch_requests(page, island, seen)
+    await place(island, "alice", "PAPI de Brest", 48.39, -4.49, pitch="Internet pour toutes et tous")
+    await place(island, "alice", "Atelier nantais", 47.22, -1.55, kind="resource")
+    await add_many(island, [(43.6 + i * 0.001, 3.87) for i in range(30)])  # Montpellier: a cluster
+
+    await page.goto(f"{island.url}/carte")
+    await page.wait_for_selector("#map[data-loaded]")
+    clusters = page.locator("#map .leaflet-marker-icon.marker-cluster")
+    markers = page.locator("#map .leaflet-marker-icon:not(.marker-cluster)")
+    assert await clusters.count() >= 1
+    assert "30" in await clusters.all_inner_texts()
+    assert {await m.get_attribute("alt") for m in await markers.all()} == {"PAPI de Brest", "Atelier nantais"}
+    listed = await page.locator(".map-items li > a").all_inner_texts()
+    assert "PAPI de Brest" in listed and "Atelier nantais" in listed and len(listed) == 32
+
+    await page.get_by_role("button", name="PAPI de Brest").click()
+    popup = page.locator(".leaflet-popup-content")
+    await popup.get_by_role("link", name="PAPI de Brest").wait_for()
+    assert "Internet pour toutes et tous" in await popup.inner_text()
+    # The popup fades in: axe measures contrast once it is opaque.
+    await wait_for(lambda: page.evaluate("getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'"),
+                   message="popup shown")
+    await assert_accessible(page)
+
+    zooms = [int(url.rsplit("zoom=", 1)[1]) for url in seen if "/carte.geojson?" in url]
+    await clusters.filter(has_text="30").click()  # zooms in by two: the map asks for finer cells
+    await wait_for(lambda: any(url.endswith(f"zoom={zooms[-1] + 2}") for url in seen), message="zoom in")
+    assert outside == []
+
+
+async def test_the_embed_page_shows_the_filtered_map_and_stays_on_the_island(island, page):
+    outside = await watch_requests(page, island)
+    await place(island, "alice", "PAPI de Brest", 48.39, -4.49)
+    await place(island, "alice", "Atelier nantais", 47.22, -1.55, kind="resource")
+    await page.goto(f"{island.url}/carte/embed?kind=resource")
+    await page.wait_for_selector("#map[data-loaded]")
+    markers = page.locator("#map .leaflet-marker-icon")
+    assert [await m.get_attribute("alt") for m in await markers.all()] == ["Atelier nantais"]
+    assert await page.locator(".map-items li > a").all_inner_texts() == ["Atelier nantais"]
+    await assert_accessible(page)
+    assert outside == []
+    assert await page.context.cookies() == []
+
+
+async def test_the_map_page_without_javascript_is_the_list(island, new_page):
+    await place(island, "alice", "PAPI de Brest", 48.39, -4.49)
+    page = await new_page(java_script_enabled=False)
+    await page.goto(f"{island.url}/carte")
+    assert not await page.locator("#map").is_visible()
+    assert await page.locator(".map-items li > a").all_inner_texts() == ["PAPI de Brest"]
+    await assert_accessible_without_js(page)
+
+
+async def assert_accessible_without_js(page) -> None:
+    """axe needs script: run it in a second page holding the same HTML, scripts stripped."""
+    html = await page.content()
+    checker = await page.context.browser.new_page()
+    try:
+        await checker.set_content(html.replace("<script", "<template").replace("</script>", "</template>"))
+        await assert_accessible(checker)
+    finally:
+        await checker.close()
+
+
+async def test_the_item_form_places_a_fiche_by_commune_or_by_click(island, page):
+    outside = await watch_requests(page, island)
+    await log_in(page, island)
+    await page.goto(f"{island.url}/espace/nouveau?kind=fiche")
+    await page.get_by_label("Chercher une commune").fill("Besancon")
+    await page.get_by_role("button", name="Besançon (25000, Bourgogne-Franche-Comté)").click()
+    assert await page.get_by_label("Lieu", exact=True).input_value() == "Besançon"
+    assert await page.get_by_label("Région", exact=True).input_value() == "Bourgogne-Franche-Comté"
+    assert await page.get_by_label("Latitude").input_value() == "47.24878"
+    assert await page.get_by_label("Longitude").input_value() == "6.01815"
+    assert "Besançon (25)" in await page.locator("#place-status").inner_text()
+    await assert_accessible(page)
+
+    box = await page.locator("#place-map").bounding_box()
+    await page.mouse.click(box["x"] + box["width"] / 4, box["y"] + box["height"] / 2)
+    latitude = float(await page.get_by_label("Latitude").input_value())
+    longitude = float(await page.get_by_label("Longitude").input_value())
+    assert abs(latitude - 47.25) < 0.2 and longitude < 6.0  # left of Besançon, same latitude
+    assert outside == []
+
+
+async def test_a_self_hosted_pmtiles_background_is_drawn_from_the_island(make_island, page):
+    from tests.map_items import write_pmtiles
+    from tests.web.test_map import png_tile
+
+    island = await make_island("brest", map_tiles="fond.pmtiles", map_tiles_attribution="Fond maison")
+    await island.add_user("alice")
+    write_pmtiles(island.directory / "fond.pmtiles", png_tile())
+    await place(island, "alice", "PAPI de Brest", 48.39, -4.49)
+    seen: list[str] = []
+    outside = await watch_requests(page, island, seen)
+    await page.goto(f"{island.url}/carte")
+    tiles = page.locator("#map img.leaflet-tile")
+    await tiles.first.wait_for(state="attached")
+    await wait_for(lambda: page.evaluate(
+        "[...document.querySelectorAll('#map img.leaflet-tile')].some(t => t.src.startsWith('blob:') && t.naturalWidth === 256)"),
+        message="a PMTiles tile drawn")
+    assert "Fond maison" in await page.locator(".leaflet-control-attribution").inner_text()
+    assert f"{island.url}/carte/fond.pmtiles" in seen
+    await assert_accessible(page)
+    assert outside == []

@@ -1,0 +1,156 @@
+"""The map of the archipelago: /carte (the map and, beside it, the same items as a list: the page
+is whole without JavaScript), /carte.geojson (clustered by bbox and zoom as the map moves),
+/carte/embed (the one page other sites may frame) and /carte/communes (the gazetteer look-up of
+the item form). The filters are the search's (words and facets, archipel/search.py): a link
+switches between the list of /recherche and the map with the same parameters; archipel/geo.py
+holds the queries."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+from sqlalchemy import func
+
+from archipel import communes, content, geo, search
+from archipel.settings import tile_origin
+from archipel.storage.tables import StoredObject
+from federation.as2 import host_of
+from web import appkeys
+from web.pages import page, page_url, render
+from web.routes import federated
+
+routes = web.RouteTableDef()
+LIST_SIZE = 100  # items listed beside the map per page (more: « Suivantes »)
+GEOJSON = "application/geo+json"
+
+
+def _search(request: web.Request) -> search.SearchRequest:
+    return search.SearchRequest.from_params(request.query)
+
+
+def _filters(wanted: search.SearchRequest) -> dict:
+    """The first value of each filter the map's form shows."""
+    return {"q": wanted.text, **{facet: (wanted.values(facet) or ("",))[0]
+                                 for facet in ("island", "theme", "kind", "region", "language")}}
+
+
+def _base_ids(session, wanted: search.SearchRequest):
+    """The search's ids, None when it has no words and no choice (the map's own default then)."""
+    return search.matching_ids(session.bind.dialect.name, wanted)
+
+
+PMTILES_PATH = "/carte/fond.pmtiles"
+
+
+def map_headers(settings) -> dict:
+    """What a page with a map passes to render(): its tiles, and where pictures may come from.
+    XYZ: the tile server's origin. PMTiles: the island's own file, whose tiles the pmtiles
+    library hands to the page as `blob:` URLs (made in the page, never fetched elsewhere)."""
+    attribution = settings.map_tiles_attribution
+    if settings.map_tiles_file:
+        return {"img_hosts": ("blob:",), "tiles": {"pmtiles": settings.absolute(PMTILES_PATH),
+                                                   "attribution": attribution}}
+    origin = tile_origin(settings.map_tiles) if settings.map_tiles else ""
+    return {"img_hosts": (origin,) if origin else (),
+            "tiles": {"url": settings.map_tiles if origin else "", "attribution": attribution}}
+
+
+@routes.get(PMTILES_PATH)
+async def pmtiles_file(request: web.Request) -> web.StreamResponse:
+    """The self-hosted tiles: one file read by HTTP range requests (FileResponse answers them)."""
+    path = request.app[appkeys.SETTINGS].map_tiles_file
+    if path is None or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Content-Type": "application/vnd.pmtiles",
+                                           "Cache-Control": "public, max-age=3600"})
+
+
+def _absolute(settings, item: StoredObject) -> str:
+    url = page_url(item)
+    return settings.absolute(url) if url.startswith("/") else url
+
+
+def item_feature(settings, item: StoredObject) -> dict:
+    # A replica's fields come from another island: a pitch only if it is text.
+    pitch = item.fields.get("pitch") if isinstance(item.fields, dict) else None
+    pitch = pitch if isinstance(pitch, str) else None
+    return {"type": "Feature", "id": item.uri,
+            "geometry": {"type": "Point", "coordinates": [round(item.longitude, 6), round(item.latitude, 6)]},
+            "properties": {"id": item.uri, "url": _absolute(settings, item), "name": item.name,
+                           "summary": pitch or item.summary, "kind": item.kind, "island": host_of(item.uri)}}
+
+
+def cluster_feature(cluster: geo.Cluster) -> dict:
+    return {"type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(cluster.longitude, 6), round(cluster.latitude, 6)]},
+            "properties": {"cluster": True, "count": cluster.count}}
+
+
+async def _view(request: web.Request) -> dict:
+    """What /carte and /carte/embed show: the filters, the first view's box, a page of the list."""
+    wanted = _search(request)
+    async with request.app[appkeys.SESSIONS]() as session:
+        base = _base_ids(session, wanted)
+        items_query = federated._after_cursor(geo.positioned(base), request.query.get("before"))
+        items = list(await session.scalars(items_query.limit(LIST_SIZE + 1)))
+        total = await session.scalar(geo.positioned(base).order_by(None).with_only_columns(
+            func.count(StoredObject.id)))
+        box = await geo.extent(session, base)
+    filters = _filters(wanted)
+    query = wanted.params()
+    more = len(items) > LIST_SIZE
+    items = items[:LIST_SIZE]
+    return {"filters": filters, "query": query, "items": items, "total": total, "extent": box,
+            "next_query": [*query, ("before", federated._cursor(items[-1]))] if more else None,
+            "local_host": host_of(request.app[appkeys.SETTINGS].url)}
+
+
+@routes.get("/carte")
+async def map_page(request: web.Request) -> web.Response:
+    settings = request.app[appkeys.SETTINGS]
+    view = await _view(request)
+    async with request.app[appkeys.SESSIONS]() as session:
+        islands = await federated._islands(session, settings.url)
+        themes = await content.theme_counts(session, local=None, limit=100)
+    return await page(request, "map.html", islands=islands, themes=themes, **view, **map_headers(settings))
+
+
+@routes.get("/carte/embed")
+async def embed(request: web.Request) -> web.Response:
+    """A filtered map for another site's iframe: framable by anyone, and it sets no cookie (no
+    session, no CSRF token, no remembered language): a visitor of that site is not tracked."""
+    settings = request.app[appkeys.SETTINGS]
+    view = await _view(request)
+    return render(request, "map_embed.html", framable=True, cookies=False, **view, **map_headers(settings))
+
+
+@routes.get("/carte.geojson")
+async def geojson(request: web.Request) -> web.Response:
+    """RFC 7946. With `bbox` (west,south,east,north) and `zoom`: clusters and points in the box,
+    bounded whatever they say. Without: the newest geo.MAX_POINTS items, as points."""
+    settings = request.app[appkeys.SETTINGS]
+    async with request.app[appkeys.SESSIONS]() as session:
+        base = _base_ids(session, _search(request))
+        if "bbox" in request.query or "zoom" in request.query:
+            box = geo.parse_bbox(request.query.get("bbox", "-180,-90,180,90"))
+            zoom = geo.parse_zoom(request.query.get("zoom", "0"))
+            groups, points = await geo.clusters(session, box, zoom, base)
+            features = [cluster_feature(c) for c in groups] + [item_feature(settings, i) for i in points]
+        else:
+            points = list(await session.scalars(geo.positioned(base).limit(geo.MAX_POINTS)))
+            features = [item_feature(settings, i) for i in points]
+    body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+    # Public data, for other sites' maps too.
+    return web.Response(text=body, content_type=GEOJSON, charset="utf-8",
+                        headers={"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"})
+
+
+@routes.get("/carte/communes")
+async def commune_lookup(request: web.Request) -> web.Response:
+    """The gazetteer for the item form: `?q=bres` -> the ten biggest communes named so."""
+    found = communes.lookup(request.query.get("q", ""))
+    body = [{"name": c.name, "postcode": c.postcode, "departement": c.departement, "region": c.region,
+             "population": c.population, "latitude": c.lat, "longitude": c.lon} for c in found]
+    return web.json_response(body, dumps=lambda data: json.dumps(data, ensure_ascii=False),
+                             headers={"Cache-Control": "public, max-age=86400"})

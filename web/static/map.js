@@ -1,0 +1,123 @@
+// The map of /carte and /carte/embed. The server groups items into clusters for the box and zoom
+// in view (/carte.geojson?bbox=…&zoom=…), so that the page stays light with 100,000 items; this
+// script draws them: a server cluster as a numbered circle that zooms in, single items as markers
+// (Leaflet.markercluster spreads out those sharing one position). Without it, the list beside the
+// map says the same. All text from the server is set as text, never as HTML.
+(function () {
+  "use strict";
+  var element = document.getElementById("map");
+  if (!element || !window.L || !window.fetch) {
+    return;
+  }
+  element.classList.add("map-ready");
+  var data = element.dataset;
+  // markercluster needs a maxZoom even when no tile layer sets one.
+  var map = L.map(element, {center: [46.6, 2.4], zoom: 5, minZoom: 2, maxZoom: 18});
+  if (window.archipelTiles) {
+    window.archipelTiles(map, data);
+  }
+  if (data.extent) {
+    var e = data.extent.split(",").map(Number);
+    if (e[0] === e[2] && e[1] === e[3]) {
+      map.setView([e[0], e[1]], 12);
+    } else {
+      map.fitBounds([[e[0], e[1]], [e[2], e[3]]], {padding: [30, 30], maxZoom: 14});
+    }
+  }
+  var clusters = L.layerGroup().addTo(map);
+  var points = L.markerClusterGroup({showCoverageOnHover: false, maxClusterRadius: 40}).addTo(map);
+  var controller = null;
+
+  function text(tag, value, className) {
+    var node = document.createElement(tag);
+    node.textContent = value;
+    if (className) {
+      node.className = className;
+    }
+    return node;
+  }
+
+  function popup(properties) {
+    var box = document.createElement("div");
+    box.className = "map-popup";
+    var heading = document.createElement("h3");
+    var link = text("a", properties.name);
+    link.href = properties.url;
+    if (data.newWindow) {
+      link.target = "_blank";
+    }
+    heading.appendChild(link);
+    box.appendChild(heading);
+    if (properties.summary) {
+      box.appendChild(text("p", properties.summary));
+    }
+    var kind = properties.kind === "resource" ? data.labelResource : data.labelFiche;
+    box.appendChild(text("p", properties.island + " · " + kind, "meta"));
+    return box;
+  }
+
+  function clusterMarker(feature) {
+    var count = feature.properties.count;
+    var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
+    var c = feature.geometry.coordinates;
+    var marker = L.marker([c[1], c[0]], {
+      icon: L.divIcon({html: "<div><span>" + Number(count) + "</span></div>",
+                       className: "marker-cluster marker-cluster-" + size, iconSize: [40, 40]}),
+      title: data.labelCluster.replace("{count}", count),
+      alt: data.labelCluster.replace("{count}", count),
+      keyboard: true
+    });
+    marker.on("click", function () {
+      map.setView(marker.getLatLng(), Math.min(map.getZoom() + 2, map.getMaxZoom() || 18));
+    });
+    return marker;
+  }
+
+  function pointMarker(feature) {
+    var c = feature.geometry.coordinates;
+    var marker = L.marker([c[1], c[0]], {title: feature.properties.name, alt: feature.properties.name});
+    marker.bindPopup(popup(feature.properties));
+    return marker;
+  }
+
+  function load() {
+    var bounds = map.getBounds();
+    var box = [Math.max(-180, bounds.getWest()), Math.max(-90, bounds.getSouth()),
+               Math.min(180, bounds.getEast()), Math.min(90, bounds.getNorth())].join(",");
+    var url = data.geojson + (data.geojson.indexOf("?") < 0 ? "?" : "&") +
+              "bbox=" + box + "&zoom=" + map.getZoom();
+    if (controller) {
+      controller.abort();
+    }
+    controller = window.AbortController ? new AbortController() : null;
+    fetch(url, {credentials: "omit", signal: controller ? controller.signal : undefined})
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("map: HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (collection) {
+        clusters.clearLayers();
+        points.clearLayers();
+        var singles = [];
+        collection.features.forEach(function (feature) {
+          if (feature.properties.cluster) {
+            clusters.addLayer(clusterMarker(feature));
+          } else {
+            singles.push(pointMarker(feature));
+          }
+        });
+        points.addLayers(singles);
+        element.setAttribute("data-loaded", String(collection.features.length));
+      })
+      .catch(function (error) {
+        if (!error || error.name !== "AbortError") {
+          element.setAttribute("data-error", String(error));
+        }
+      });
+  }
+
+  map.on("moveend", load);
+  load();
+}());
