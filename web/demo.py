@@ -39,7 +39,7 @@ PLANS = (
     IslandPlan("brest", "Île de Brest", (("maela", "Maëla Le Gall"), ("yann", "Yann Kerbrat")),
                ("papi.md", "wiki.md", "cd-libre.md", "forum.md", "ressource-atelier-wiki.md")),
     IslandPlan("nantes", "Île de Nantes", (("chloe", "Chloé Martin"), ("karim", "Karim Benali")),
-               ("intergenerationnel.md", "ressource-faire-avec.md")),
+               ("intergenerationnel.md", "ressource-faire-avec.md", "ressourcerie.md")),
     IslandPlan("montpellier", "Île de Montpellier", (("lea", "Léa Roux"), ("hugo", "Hugo Garcia")),
                ("appel-envie.md",)),
 )

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import aiohttp
+import feedparser
 
 from tests.nodes import bound_socket, wait_for
 from tests.processes import ENV
@@ -68,6 +69,7 @@ async def test_the_demo_archipelago_replicates_and_stops_cleanly(tmp_path):
                                                    "Points d&#39;Accès Public", "appel à envie"))
 
         await wait_for(replicated, timeout=20, message="the fiches of the other islands on Nantes")
+        await _find_reuse_and_brest_as_a_newcomer(f"http://127.0.0.1:{base}")
         # Headers that never end, a body that never comes: each island cuts them off.
         unfinished_headers = b"GET / HTTP/1.1\r\nHost: x\r\n"
         missing_body = (b"POST /inbox HTTP/1.1\r\nHost: x\r\nContent-Type: application/activity+json\r\n"
@@ -80,6 +82,23 @@ async def test_the_demo_archipelago_replicates_and_stops_cleanly(tmp_path):
         rest = await asyncio.get_running_loop().run_in_executor(None, process.communicate)
     assert process.returncode == 0, rest[0][-2000:]
     assert "Traceback" not in rest[0]
+
+
+async def _find_reuse_and_brest_as_a_newcomer(brest: str) -> None:
+    """On Brest: « réemploi » finds the ressourcerie of Nantes; the map around Brest holds Brest's
+    fiches; the search's feed reads in a feed reader."""
+    async with aiohttp.ClientSession() as http:
+        async def found():
+            async with http.get(f"{brest}/recherche.json", params={"q": "réemploi"}) as response:
+                return [item["name"] for item in (await response.json())["items"]] == ["Une ressourcerie de quartier"]
+        await wait_for(found, timeout=20, message="the ressourcerie of Nantes in Brest's search")
+        async with http.get(f"{brest}/carte.geojson", params={"bbox": "-4.7,48.2,-4.3,48.6", "zoom": "16"}) as response:
+            near_brest = {feature["properties"]["name"] for feature in (await response.json())["features"]}
+        assert {"Le CD « bureau libre »", "Atelier « écrire à plusieurs sur un wiki »"} <= near_brest, near_brest
+        assert "Une ressourcerie de quartier" not in near_brest
+        async with http.get(f"{brest}/recherche.atom", params={"q": "réemploi"}) as response:
+            feed = feedparser.parse(await response.read())
+    assert not feed.bozo and [entry.title for entry in feed.entries] == ["Une ressourcerie de quartier"]
 
 
 def test_a_taken_port_is_one_line_and_leaves_nothing_open(tmp_path):
