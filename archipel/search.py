@@ -187,14 +187,20 @@ def _from(matches):
 
 
 async def _theme_counts(session: AsyncSession, request: SearchRequest, matches) -> list[tuple]:
-    """Themes are many per item: counted by their own query, with every other choice applied."""
-    count = func.count(ItemTheme.id)
+    """Themes are many per item: counted from each item's set of theme keys (one GROUP BY over
+    the matching rows, every other choice applied), then split here; reading item_themes for
+    every match would cost an index look-up per theme of each."""
     rows = await session.execute(
-        select(ItemTheme.key, func.min(ItemTheme.label), count)
-        .select_from(_from(matches).join(ItemTheme, ItemTheme.object_id == SearchDocument.object_id))
-        .where(*_scope(request, matches, leaving_out="theme")).group_by(ItemTheme.key)
-        .order_by(count.desc(), ItemTheme.key).limit(FACET_VALUES))
-    return [(str(key), str(label), number) for key, label, number in rows]
+        select(SearchDocument.themes, func.count()).select_from(_from(matches))
+        .where(*_scope(request, matches, leaving_out="theme"), SearchDocument.themes != "")
+        .group_by(SearchDocument.themes))
+    counts: dict[str, int] = {}
+    for themes, number in rows:
+        for key in themes.split():
+            counts[key] = counts.get(key, 0) + number
+    top = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:FACET_VALUES]
+    labels = await search_totals.theme_labels(session, [key for key, _ in top])
+    return [(key, labels.get(key, key), number) for key, number in top]
 
 
 async def _combinations(session: AsyncSession, request: SearchRequest, matches) -> list[tuple]:
@@ -207,24 +213,29 @@ async def _combinations(session: AsyncSession, request: SearchRequest, matches) 
     theme = [_facet_condition("theme", request.values("theme"))] if request.values("theme") else []
     rows = await session.execute(select(*columns, func.count()).select_from(_from(matches))
                                  .where(_shown(), *theme).group_by(*columns))
-    return [tuple("" if value is None else str(value) for value in row[:-1]) + (row[-1],) for row in rows]
+    return [tuple(row) for row in rows]
 
 
 def _summed(request: SearchRequest, combinations: list[tuple]) -> tuple[int, dict[str, list[tuple]]]:
     """The total (every choice applied) and each column facet's counts (every other choice)."""
     names = list(COLUMN_FACETS)
-    chosen = {names.index(facet): set(values) for facet, values in request.chosen if facet in COLUMN_FACETS}
+    # Values as the database gives them (the year is a number).
+    chosen = {names.index(facet): {int(v) for v in values} if facet == "year" else set(values)
+              for facet, values in request.chosen if facet in COLUMN_FACETS}
 
-    def passes(combination: tuple, leaving_out: int | None = None) -> bool:
-        return all(combination[i] in values for i, values in chosen.items() if i != leaving_out)
-
-    total = sum(combination[-1] for combination in combinations if passes(combination))
+    # Each combination's failed choices as bits: it counts for facet i when no other choice fails.
+    failed = [sum(1 << i for i, values in chosen.items() if combination[i] not in values)
+              for combination in combinations] if chosen else [0] * len(combinations)
+    total = sum(combination[-1] for combination, fails in zip(combinations, failed) if not fails)
     facets = {}
     for index, facet in enumerate(names):
+        others = ~(1 << index)
         counts: dict[str, int] = {}
-        for combination in combinations:
-            if combination[index] and passes(combination, leaving_out=index):
-                counts[combination[index]] = counts.get(combination[index], 0) + combination[-1]
+        for combination, fails in zip(combinations, failed):
+            value = combination[index]
+            if value and not fails & others:  # None and "" are no value
+                counts[value] = counts.get(value, 0) + combination[-1]
+        counts = {str(value): count for value, count in counts.items()}
         counted = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:FACET_VALUES]
         listed = {value for value, _ in counted}
         # A chosen value stays listed (to be removed) even when no longer among the most frequent.

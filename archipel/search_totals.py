@@ -85,3 +85,13 @@ async def summed(session, shown) -> tuple[int, dict[str, list[tuple[str, str, in
     for counted in facets.values():
         counted.sort(key=lambda row: (-row[2], row[0]))
     return sum(count for _, _, count in facets["kind"]), facets
+
+
+async def theme_labels(session, keys: list[str]) -> dict[str, str]:
+    """A label for each theme key (from the totals: a few rows per key)."""
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(SearchFacetTotal.value, func.min(SearchFacetTotal.label))
+        .where(SearchFacetTotal.facet == "theme", SearchFacetTotal.value.in_(keys)).group_by(SearchFacetTotal.value))
+    return dict(rows.all())
