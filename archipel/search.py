@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import content, search_terms, search_totals
 from archipel.search_terms import Query
-from archipel.storage.tables import ItemTheme, SearchDocument, SearchFacetTotal, StoredObject
+from archipel.storage.tables import ItemTheme, SearchCombination, SearchDocument, SearchFacetTotal, StoredObject
 from archipel.themes import theme_key
 
 PAGE_SIZE = 20
@@ -165,11 +165,10 @@ def _shown():
     return or_(SearchDocument.local.is_(True), SearchDocument.island.in_(followed), SearchDocument.via.in_(followed))
 
 
-def _shown_totals():
-    """_shown, for the totals kept per origin."""
+def _shown_in(table):
+    """_shown, for the counts kept per origin (SearchFacetTotal, SearchCombination)."""
     followed = content.followed_island_hosts()
-    return or_(SearchFacetTotal.local.is_(True), SearchFacetTotal.island.in_(followed),
-               SearchFacetTotal.via.in_(followed))
+    return or_(table.local.is_(True), table.island.in_(followed), table.via.in_(followed))
 
 
 def _scope(request: SearchRequest, matches, *, leaving_out: str | None = None) -> list:
@@ -277,8 +276,15 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         return SearchResult(request, query, len(items), items, {})
     if matches is None and not request.chosen:
         # Everything shown: the totals kept per origin, not a pass over every item.
-        total, facets = await search_totals.summed(session, _shown_totals())
+        total, facets = await search_totals.summed(session, _shown_in(SearchFacetTotal))
         facets = {facet: facets[facet][:FACET_VALUES] for facet in FACETS}
+    elif matches is None and not request.values("theme"):
+        # Choices, no words: every column facet from the combinations kept per origin.
+        kept = await search_totals.combinations(session, _shown_in(SearchCombination),
+                                                [column.key for column in COLUMN_FACETS.values()])
+        total, facets = _summed(request, kept)
+        facets["theme"] = await _theme_counts(session, request, matches)
+        facets = {facet: facets[facet] for facet in FACETS}
     else:
         total, facets = _summed(request, await _combinations(session, request, matches))
         facets["theme"] = await _theme_counts(session, request, matches)

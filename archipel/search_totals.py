@@ -16,8 +16,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
 from archipel.storage.statements import prepared
-from archipel.storage.tables import SearchFacetTotal
+from archipel.storage.tables import SearchCombination, SearchFacetTotal
 
+COMBINED = ("island", "local", "via", "kind", "region", "place", "language", "licence", "audience", "started_year")
 COUNTED = ("kind", "island", "region", "place", "language", "licence", "audience", "year", "theme")
 _KEY = ("island", "local", "via", "facet", "value")
 
@@ -56,7 +57,31 @@ def _increment(insert):
         index_elements=list(_KEY), set_={"count": SearchFacetTotal.count + statement.excluded.count})
 
 
+def _combination(document: dict) -> tuple:
+    return tuple(bool(document[name]) if name == "local" else (document[name] or 0) if name == "started_year"
+                 else document[name] for name in COMBINED)
+
+
+def combination_changes(removed: list[dict], added: list[dict]) -> Counter:
+    delta = Counter(_combination(document) for document in added)
+    delta.subtract(_combination(document) for document in removed)
+    return Counter({key: n for key, n in delta.items() if n})
+
+
+@prepared
+def _increment_combination(insert):
+    statement = insert(SearchCombination)
+    return statement.on_conflict_do_update(
+        index_elements=list(COMBINED), set_={"count": SearchCombination.count + statement.excluded.count})
+
+
 def apply(connection: Connection, removed: list[dict], added: list[dict]) -> None:
+    combined = combination_changes(removed, added)
+    if combined:
+        connection.execute(_increment_combination(connection),
+                           [dict(zip(COMBINED, key), count=combined[key]) for key in sorted(combined)])
+        if any(n < 0 for n in combined.values()):
+            connection.execute(delete(SearchCombination).where(SearchCombination.count <= 0))
     delta, labels = changes(removed, added)
     if not delta:
         return
@@ -69,6 +94,7 @@ def apply(connection: Connection, removed: list[dict], added: list[dict]) -> Non
 
 def clear(connection: Connection) -> None:
     connection.execute(delete(SearchFacetTotal))
+    connection.execute(delete(SearchCombination))
 
 
 async def summed(session, shown) -> tuple[int, dict[str, list[tuple[str, str, int]]]]:
@@ -95,3 +121,12 @@ async def theme_labels(session, keys: list[str]) -> dict[str, str]:
         select(SearchFacetTotal.value, func.min(SearchFacetTotal.label))
         .where(SearchFacetTotal.facet == "theme", SearchFacetTotal.value.in_(keys)).group_by(SearchFacetTotal.value))
     return dict(rows.all())
+
+
+async def combinations(session, shown, columns: list[str]) -> list[tuple]:
+    """(the `columns` values..., count) of every combination of the origins `shown` (a
+    condition on SearchCombination's island, local and via); a year of 0 is no year."""
+    rows = await session.execute(select(*(getattr(SearchCombination, name) for name in columns),
+                                        SearchCombination.count).where(shown))
+    year = columns.index("started_year") if "started_year" in columns else None
+    return [tuple(None if i == year and value == 0 else value for i, value in enumerate(row)) for row in rows]

@@ -547,6 +547,25 @@ class SearchFacetTotal(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class SearchCombination(Base):
+    """How many indexed items have each combination of column facet values, per origin: a search
+    with choices but no words (and no theme) counts every facet from these few thousand rows
+    rather than from every item. Kept with search_facet_totals (archipel/search_totals.py)."""
+
+    __tablename__ = "search_combinations"
+    island: Mapped[str] = mapped_column(String(255), primary_key=True)
+    local: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    via: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    region: Mapped[str] = mapped_column(String(200), primary_key=True)
+    place: Mapped[str] = mapped_column(String(200), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    licence: Mapped[str] = mapped_column(String(32), primary_key=True)
+    audience: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_year: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0: none
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # Tables the migrations create that the models cannot declare (one database's own kind of table).
 UNDECLARED_TABLES = ("search_text",)
 

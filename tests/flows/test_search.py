@@ -279,7 +279,12 @@ async def test_the_totals_always_equal_a_count_of_the_index(make_island):
     totals = (await search_json(node))["facets"]
     assert totals["region"] == {"Bretagne": 1, "Normandie": 2, "Occitanie": 1}
     assert totals["theme"] == {"reemploi": 3, "velo": 2, "habitat": 1}
-    # The same counts, by the other path (a choice that keeps everything: every kind).
-    counted = (await _search_pairs(node, [("kind", "fiche")]))["facets"]
-    for facet in ("region", "theme", "year", "island", "language", "licence"):
-        assert counted[facet] == totals[facet], facet
+    # The same counts by the two other paths: a choice that keeps everything (every kind), counted
+    # from the combinations kept per origin; words every item has, counted from the items.
+    combined = (await _search_pairs(node, [("kind", "fiche")]))["facets"]
+    counted = (await _search_pairs(node, [("q", "texte"), ("kind", "fiche")]))["facets"]
+    for facet in ("region", "theme", "year", "island", "language", "licence", "kind"):
+        assert combined[facet] == totals[facet] == counted[facet], facet
+    two_years = await _search_pairs(node, [("year", "2013"), ("year", "2014")])
+    assert two_years["total"] == 2 and two_years["facets"]["region"] == {"Bretagne": 1, "Normandie": 1}
+    assert two_years["facets"]["year"] == {"2010": 1, "2013": 1, "2014": 1, "2015": 1}

@@ -48,6 +48,14 @@ def upgrade() -> None:
         sa.Column("label", sa.String(200), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
     )
+    op.create_table(
+        "search_combinations",
+        *(sa.Column(name, column_type, primary_key=True) for name, column_type in (
+            ("island", sa.String(255)), ("local", sa.Boolean()), ("via", sa.String(255)), ("kind", sa.String(16)),
+            ("region", sa.String(200)), ("place", sa.String(200)), ("language", sa.String(16)),
+            ("licence", sa.String(32)), ("audience", sa.String(200)), ("started_year", sa.Integer()))),
+        sa.Column("count", sa.Integer(), nullable=False),
+    )
     op.create_index("ix_search_documents_island", "search_documents", ["island"])
     op.create_index("ix_search_documents_published", "search_documents", ["published", "object_id"])
     if op.get_bind().dialect.name == "sqlite":
@@ -64,5 +72,6 @@ def downgrade() -> None:
     op.execute("DROP TABLE search_text")
     op.drop_index("ix_search_documents_published", table_name="search_documents")
     op.drop_index("ix_search_documents_island", table_name="search_documents")
+    op.drop_table("search_combinations")
     op.drop_table("search_facet_totals")
     op.drop_table("search_documents")
