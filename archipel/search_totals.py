@@ -1,26 +1,31 @@
-"""Facet totals per origin: what a search with no words and no choice counts, read from a few
-thousand rows instead of every indexed item.
+"""Counts kept per origin, so that a search without words reads a few thousand rows instead of
+every indexed item.
 
-Each indexed item counts once for each of its facet values, under its origin (its island,
-whether it is local, the island that re-shared it): `search_facet_totals`. search_index calls
-`apply` with the facets of the rows it removes and of those it adds, in the same transaction,
-so the totals always equal what search_documents holds. Which origins are shown depends on whom
-the island follows at the time of the search; the totals are summed over those.
+Each indexed item counts under its origin (its island, whether it is local, the island that
+re-shared it): once for each of its facet values in `search_facet_totals` (the empty search),
+once for its combination of column facet values in `search_combinations` (a search by choices).
+search_index calls `apply` with the rows it removes and those it adds, in the same transaction,
+so the counts always equal what search_documents holds.
+
+They are written as rows of +n / -n that reads sum, never by updating a shared count: two
+transactions changing items of the same island (the inbox's lanes on PostgreSQL) never wait on
+each other, nor deadlock. `compact` folds the rows into one per key now and then (a worker of
+`archipel serve`); reads give the same sums before and after.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 
-from archipel.storage.statements import prepared
 from archipel.storage.tables import SearchCombination, SearchFacetTotal
 
-COMBINED = ("island", "local", "via", "kind", "region", "place", "language", "licence", "audience", "started_year")
+ORIGIN = ("island", "local", "via")
+COMBINED = (*ORIGIN, "kind", "region", "place", "language", "licence", "audience", "started_year")
 COUNTED = ("kind", "island", "region", "place", "language", "licence", "audience", "year", "theme")
-_KEY = ("island", "local", "via", "facet", "value")
+_TOTAL_KEY = (*ORIGIN, "facet", "value")
 
 
 def _values(document: dict) -> list[tuple[str, str, str]]:
@@ -36,30 +41,26 @@ def _values(document: dict) -> list[tuple[str, str, str]]:
     return values
 
 
-def changes(removed: list[dict], added: list[dict]) -> tuple[Counter, dict]:
-    """The net change of each total, and a label for each value added."""
+def _origin(document: dict) -> tuple:
+    return document["island"], bool(document["local"]), document["via"]
+
+
+def total_changes(removed: list[dict], added: list[dict]) -> tuple[Counter, dict]:
+    """The net change of each facet total, and a label for each value added."""
     delta: Counter = Counter()
     labels = {}
     for sign, documents in ((-1, removed), (1, added)):
         for document in documents:
-            origin = (document["island"], bool(document["local"]), document["via"])
             for facet, value, label in _values(document):
-                delta[(*origin, facet, value)] += sign
+                key = (*_origin(document), facet, value)
+                delta[key] += sign
                 if sign > 0:
-                    labels[(*origin, facet, value)] = label
+                    labels[key] = label
     return Counter({key: n for key, n in delta.items() if n}), labels
 
 
-@prepared
-def _increment(insert):
-    statement = insert(SearchFacetTotal)
-    return statement.on_conflict_do_update(
-        index_elements=list(_KEY), set_={"count": SearchFacetTotal.count + statement.excluded.count})
-
-
 def _combination(document: dict) -> tuple:
-    return tuple(bool(document[name]) if name == "local" else (document[name] or 0) if name == "started_year"
-                 else document[name] for name in COMBINED)
+    return (*_origin(document), *(document[name] for name in COMBINED[3:-1]), document["started_year"] or 0)
 
 
 def combination_changes(removed: list[dict], added: list[dict]) -> Counter:
@@ -68,33 +69,69 @@ def combination_changes(removed: list[dict], added: list[dict]) -> Counter:
     return Counter({key: n for key, n in delta.items() if n})
 
 
-@prepared
-def _increment_combination(insert):
-    statement = insert(SearchCombination)
-    return statement.on_conflict_do_update(
-        index_elements=list(COMBINED), set_={"count": SearchCombination.count + statement.excluded.count})
-
-
 def apply(connection: Connection, removed: list[dict], added: list[dict]) -> None:
     combined = combination_changes(removed, added)
     if combined:
-        connection.execute(_increment_combination(connection),
-                           [dict(zip(COMBINED, key), count=combined[key]) for key in sorted(combined)])
-        if any(n < 0 for n in combined.values()):
-            connection.execute(delete(SearchCombination).where(SearchCombination.count <= 0))
-    delta, labels = changes(removed, added)
-    if not delta:
-        return
-    # In key order: two transactions changing the same totals lock them in the same order.
-    rows = [dict(zip(_KEY, key), count=delta[key], label=labels.get(key, key[-1])) for key in sorted(delta)]
-    connection.execute(_increment(connection), rows)
-    if any(n < 0 for n in delta.values()):
-        connection.execute(delete(SearchFacetTotal).where(SearchFacetTotal.count <= 0))
+        connection.execute(insert(SearchCombination),
+                           [dict(zip(COMBINED, key), count=n) for key, n in combined.items()])
+    totals, labels = total_changes(removed, added)
+    if totals:
+        connection.execute(insert(SearchFacetTotal), [dict(zip(_TOTAL_KEY, key), count=n,
+                                                           label=labels.get(key, key[-1]))
+                                                      for key, n in totals.items()])
 
 
 def clear(connection: Connection) -> None:
     connection.execute(delete(SearchFacetTotal))
     connection.execute(delete(SearchCombination))
+
+
+async def compact(session) -> int:
+    """Fold each table's rows into one per key (a zero sum: none); the rows removed. The rows
+    deleted are exactly those summed (DELETE … RETURNING): a row another transaction commits
+    meanwhile is left for the next time, never lost."""
+    removed = 0
+    for table, key in ((SearchFacetTotal, _TOTAL_KEY), (SearchCombination, COMBINED)):
+        columns = [getattr(table, name) for name in key]
+        has_label = table is SearchFacetTotal
+        rows = (await session.execute(delete(table).returning(
+            *columns, *([table.label] if has_label else []), table.count))).all()
+        sums: Counter = Counter()
+        labels: dict = {}
+        for row in rows:
+            sums[tuple(row[:len(key)])] += row[-1]
+            if has_label:
+                labels.setdefault(tuple(row[:len(key)]), row[len(key)])
+        kept = [dict(zip(key, values), count=n, **({"label": labels[values]} if has_label else {}))
+                for values, n in sums.items() if n]
+        if kept:
+            await session.execute(insert(table), kept)
+        removed += len(rows) - len(kept)
+    await session.commit()
+    return removed
+
+
+class Compactor:
+    """`compact` when the tables have grown since the last time (a round of `archipel serve`'s
+    workers, every minute or so: reads sum the rows between two rounds)."""
+
+    GROWTH = 2000  # rows written since the last compaction
+
+    def __init__(self, sessions):
+        self.sessions = sessions
+        self.kept = 0
+
+    async def run_once(self) -> int:
+        async with self.sessions() as session:
+            if await _rows(session) - self.kept >= self.GROWTH:
+                await compact(session)
+                self.kept = await _rows(session)
+        return 0  # never busy: the next round waits its interval
+
+
+async def _rows(session) -> int:
+    return sum([await session.scalar(select(func.count()).select_from(table)) or 0
+                for table in (SearchFacetTotal, SearchCombination)])
 
 
 async def summed(session, shown) -> tuple[int, dict[str, list[tuple[str, str, int]]]]:
@@ -106,11 +143,22 @@ async def summed(session, shown) -> tuple[int, dict[str, list[tuple[str, str, in
         .where(shown).group_by(SearchFacetTotal.facet, SearchFacetTotal.value))
     facets: dict[str, list[tuple[str, str, int]]] = {facet: [] for facet in COUNTED}
     for facet, value, label, count in rows:
-        if facet in facets:
+        if facet in facets and count > 0:
             facets[facet].append((value, label, int(count)))
     for counted in facets.values():
         counted.sort(key=lambda row: (-row[2], row[0]))
     return sum(count for _, _, count in facets["kind"]), facets
+
+
+async def combinations(session, shown, columns: list[str]) -> list[tuple]:
+    """(the `columns` values..., count) of the combinations of the origins `shown` (a condition
+    on SearchCombination's island, local and via), summed; a year of 0 is no year."""
+    selected = [getattr(SearchCombination, name) for name in columns]
+    rows = await session.execute(select(*selected, func.sum(SearchCombination.count))
+                                 .where(shown).group_by(*selected))
+    year = columns.index("started_year") if "started_year" in columns else None
+    return [tuple(None if i == year and value == 0 else value for i, value in enumerate(row))
+            for row in rows if row[-1] > 0]
 
 
 async def theme_labels(session, keys: list[str]) -> dict[str, str]:
@@ -121,12 +169,3 @@ async def theme_labels(session, keys: list[str]) -> dict[str, str]:
         select(SearchFacetTotal.value, func.min(SearchFacetTotal.label))
         .where(SearchFacetTotal.facet == "theme", SearchFacetTotal.value.in_(keys)).group_by(SearchFacetTotal.value))
     return dict(rows.all())
-
-
-async def combinations(session, shown, columns: list[str]) -> list[tuple]:
-    """(the `columns` values..., count) of every combination of the origins `shown` (a
-    condition on SearchCombination's island, local and via); a year of 0 is no year."""
-    rows = await session.execute(select(*(getattr(SearchCombination, name) for name in columns),
-                                        SearchCombination.count).where(shown))
-    year = columns.index("started_year") if "started_year" in columns else None
-    return [tuple(None if i == year and value == 0 else value for i, value in enumerate(row)) for row in rows]

@@ -10,6 +10,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from archipel.accounts import island_actor
+from archipel import search_totals
 from archipel.mail import MailWorker, SmtpConfig
 from archipel.media import MULTIPART_ALLOWANCE
 from archipel.settings import Settings
@@ -38,6 +39,9 @@ from web.params import request_bounds_middleware
 from web.routes import setup_routes
 
 log = logging.getLogger(__name__)
+
+
+COMPACT_SEARCH_COUNTS_EVERY = 60.0  # seconds
 
 
 def create_app(settings: Settings, *, run_workers: bool = True) -> web.Application:
@@ -133,7 +137,11 @@ async def _workers(app: web.Application):
              asyncio.create_task(_mail_loop(app, stopping), name="mail"),
              # Avatars and covers of other servers: nothing waits on them, a slower poll will do.
              asyncio.create_task(run_forever(images.run_once, images.wake, max(settings.poll_interval * 4, 1.0),
-                                             "remote-images", stopping), name="remote-images")]
+                                             "remote-images", stopping), name="remote-images"),
+             # The search's kept counts, folded now and then (reads sum them either way).
+             asyncio.create_task(run_forever(search_totals.Compactor(sessions).run_once, asyncio.Event(),
+                                             COMPACT_SEARCH_COUNTS_EVERY, "search-counts", stopping),
+                                 name="search-counts")]
     yield
     await stop_workers(tasks, stopping)
 

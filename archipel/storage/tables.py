@@ -534,36 +534,39 @@ class SearchDocument(Base):
 class SearchFacetTotal(Base):
     """How many indexed items have each facet value, per origin (island, local, re-sharing
     island): the counts of a search with no words and no choice, summed over the islands shown,
-    without reading every item. Kept by archipel/search_totals.py in the transaction that
-    changes search_documents, so it never disagrees with it."""
+    without reading every item. Written by archipel/search_totals.py in the transaction that
+    changes search_documents, as rows of +n / -n that reads sum: no row is ever updated, so no
+    two transactions wait on (or deadlock over) a shared count. Compacted now and then."""
 
     __tablename__ = "search_facet_totals"
-    island: Mapped[str] = mapped_column(String(255), primary_key=True)
-    local: Mapped[bool] = mapped_column(Boolean, primary_key=True)
-    via: Mapped[str] = mapped_column(String(255), primary_key=True)
-    facet: Mapped[str] = mapped_column(String(16), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    island: Mapped[str] = mapped_column(String(255))
+    local: Mapped[bool] = mapped_column(Boolean)
+    via: Mapped[str] = mapped_column(String(255))
+    facet: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(200))
     label: Mapped[str] = mapped_column(String(200), default="")
-    count: Mapped[int] = mapped_column(Integer, default=0)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class SearchCombination(Base):
     """How many indexed items have each combination of column facet values, per origin: a search
     with choices but no words (and no theme) counts every facet from these few thousand rows
-    rather than from every item. Kept with search_facet_totals (archipel/search_totals.py)."""
+    rather than from every item. Rows of +n / -n like search_facet_totals."""
 
     __tablename__ = "search_combinations"
-    island: Mapped[str] = mapped_column(String(255), primary_key=True)
-    local: Mapped[bool] = mapped_column(Boolean, primary_key=True)
-    via: Mapped[str] = mapped_column(String(255), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    region: Mapped[str] = mapped_column(String(200), primary_key=True)
-    place: Mapped[str] = mapped_column(String(200), primary_key=True)
-    language: Mapped[str] = mapped_column(String(16), primary_key=True)
-    licence: Mapped[str] = mapped_column(String(32), primary_key=True)
-    audience: Mapped[str] = mapped_column(String(200), primary_key=True)
-    started_year: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0: none
-    count: Mapped[int] = mapped_column(Integer, default=0)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    island: Mapped[str] = mapped_column(String(255))
+    local: Mapped[bool] = mapped_column(Boolean)
+    via: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str] = mapped_column(String(200))
+    place: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(16))
+    licence: Mapped[str] = mapped_column(String(32))
+    audience: Mapped[str] = mapped_column(String(200))
+    started_year: Mapped[int] = mapped_column(Integer)  # 0: none
+    count: Mapped[int] = mapped_column(Integer)
 
 
 # Tables the migrations create that the models cannot declare (one database's own kind of table).

@@ -38,23 +38,21 @@ def upgrade() -> None:
         sa.Column("published", UTCDateTime(), nullable=False),
         sa.Column("themes", sa.Text(), nullable=False),
     )
+    origin = (("island", sa.String(255)), ("local", sa.Boolean()), ("via", sa.String(255)))
     op.create_table(
         "search_facet_totals",
-        sa.Column("island", sa.String(255), primary_key=True),
-        sa.Column("local", sa.Boolean(), primary_key=True),
-        sa.Column("via", sa.String(255), primary_key=True),
-        sa.Column("facet", sa.String(16), primary_key=True),
-        sa.Column("value", sa.String(200), primary_key=True),
-        sa.Column("label", sa.String(200), nullable=False),
-        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), primary_key=True),
+        *(sa.Column(name, column_type, nullable=False) for name, column_type in (
+            *origin, ("facet", sa.String(16)), ("value", sa.String(200)), ("label", sa.String(200)),
+            ("count", sa.Integer()))),
     )
     op.create_table(
         "search_combinations",
-        *(sa.Column(name, column_type, primary_key=True) for name, column_type in (
-            ("island", sa.String(255)), ("local", sa.Boolean()), ("via", sa.String(255)), ("kind", sa.String(16)),
-            ("region", sa.String(200)), ("place", sa.String(200)), ("language", sa.String(16)),
-            ("licence", sa.String(32)), ("audience", sa.String(200)), ("started_year", sa.Integer()))),
-        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), primary_key=True),
+        *(sa.Column(name, column_type, nullable=False) for name, column_type in (
+            *origin, ("kind", sa.String(16)), ("region", sa.String(200)), ("place", sa.String(200)),
+            ("language", sa.String(16)), ("licence", sa.String(32)), ("audience", sa.String(200)),
+            ("started_year", sa.Integer()), ("count", sa.Integer()))),
     )
     op.create_index("ix_search_documents_island", "search_documents", ["island"])
     op.create_index("ix_search_documents_published", "search_documents", ["published", "object_id"])
