@@ -108,9 +108,12 @@ async def visitors(http: aiohttp.ClientSession, url: str, headers: dict, *, conc
     async def visitor() -> None:
         for _ in range(requests):
             started = time.perf_counter()
-            async with http.get(url, headers=headers) as response:
-                await response.read()
-                statuses[response.status] += 1
+            try:
+                async with http.get(url, headers=headers) as response:
+                    await response.read()
+                    statuses[response.status] += 1
+            except (aiohttp.ClientError, TimeoutError) as error:  # counted at the time it took
+                statuses[type(error).__name__] += 1
             times.append((time.perf_counter() - started) * 1000)
 
     await asyncio.gather(*(visitor() for _ in range(concurrency)))
@@ -118,25 +121,29 @@ async def visitors(http: aiohttp.ClientSession, url: str, headers: dict, *, conc
 
 
 def figures(times: list[float]) -> str:
+    if not times:
+        return "-"
     return "/".join(f"{percentile(times, p):,.0f}" if percentile(times, p) >= 10 else f"{percentile(times, p):.1f}"
                     for p in (50, 95, 99))
 
 
 async def measure(base: str, label: str, path: str, headers: dict, requests: int, results: dict,
-                  ceiling: dict | None = None) -> None:
+                  ceiling: dict | None = None, ten_visitors: bool = True, timeout: float = 60) -> None:
     connector = aiohttp.TCPConnector(limit=10, limit_per_host=0)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as http:
         await visitors(http, base + path, headers, concurrency=1, requests=2)  # warm-up
         one, statuses = await visitors(http, base + path, headers, concurrency=1, requests=requests)
-        ten, more = await visitors(http, base + path, headers, concurrency=10, requests=requests)
-    statuses.update(more)
-    results[label] = (percentile(one, 95), percentile(ten, 95))
+        ten = []
+        if ten_visitors:
+            ten, more = await visitors(http, base + path, headers, concurrency=10, requests=requests)
+            statuses.update(more)
+    results[label] = (percentile(one, 95), percentile(ten, 95) if ten else 0.0)
     bad = {status: n for status, n in statuses.items() if status != 200}
     note = f"statuses {dict(bad)}" if bad else ""
     if ceiling:
-        note = (f"p95 {percentile(one, 95) / ceiling['one']:,.0f}x / {percentile(ten, 95) / ceiling['ten']:,.0f}x "
-                f"the ceiling's " + note).rstrip()
-    line(label, f"{figures(one)} | {figures(ten)}", note)
+        ratio = f"{percentile(ten, 95) / ceiling['ten']:,.0f}x" if ten else "-"
+        note = f"p95 {percentile(one, 95) / ceiling['one']:,.0f}x / {ratio} the ceiling's " + note
+    line(label, f"{figures(one)} | {figures(ten) if ten else 'not run'}", note.rstrip())
 
 
 def progress(done: int, total: int) -> None:
@@ -182,7 +189,8 @@ async def run_backend(backend: str, args, root: Path) -> dict:
                 for label, path, headers in urls(archipelago, positions):
                     if args.only and not any(word in label for word in args.only):
                         continue
-                    await measure(island.url, label, path, headers, args.requests, results, ceiling)
+                    await measure(island.url, label, path, headers, args.requests, results, ceiling,
+                                  ten_visitors=not args.one_visitor, timeout=args.timeout)
             print(f"   {meter.describe('island')} (whole {meter.wall:.0f} s of measures)")
         finally:
             island.stop()
@@ -216,6 +224,9 @@ def main() -> None:
                         help="PostgreSQL: a fresh database on postgres@127.0.0.1:5432, dropped after")
     parser.add_argument("--requests", type=int, default=30,
                         help="GETs per visitor and URL (30: 30 with one visitor, 300 with ten)")
+    parser.add_argument("--one-visitor", action="store_true", help="skip the ten visitors (for a slow "
+                        "island: each GET of ten visitors waits for the nine others')")
+    parser.add_argument("--timeout", type=float, default=60, help="seconds before a GET counts as failed (60)")
     parser.add_argument("--only", nargs="*", help="only the URLs whose label contains one of these words")
     parser.add_argument("--keep", metavar="DIR", help="make the islands in DIR and keep them (and the "
                         "PostgreSQL database) after the run")
