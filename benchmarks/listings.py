@@ -101,12 +101,16 @@ async def positions_of(sessions, archipelago: Archipelago) -> dict:
 
 
 async def visitors(http: aiohttp.ClientSession, url: str, headers: dict, *, concurrency: int,
-                   requests: int) -> tuple[list[float], Counter]:
-    """`concurrency` tasks, each sending `requests` GETs one after the other: ms per GET."""
+                   requests: int, budget: float | None = None) -> tuple[list[float], Counter]:
+    """`concurrency` tasks, each sending `requests` GETs one after the other (none started after
+    `budget` seconds, but each task sends at least one): ms per GET."""
     times, statuses = [], Counter()
+    deadline = time.perf_counter() + budget if budget else None
 
     async def visitor() -> None:
-        for _ in range(requests):
+        for n in range(requests):
+            if n and deadline and time.perf_counter() > deadline:
+                return
             started = time.perf_counter()
             try:
                 async with http.get(url, headers=headers) as response:
@@ -128,14 +132,17 @@ def figures(times: list[float]) -> str:
 
 
 async def measure(base: str, label: str, path: str, headers: dict, requests: int, results: dict,
-                  ceiling: dict | None = None, ten_visitors: bool = True, timeout: float = 60) -> None:
+                  ceiling: dict | None = None, ten_visitors: bool = True, timeout: float = 60,
+                  warmup: int = 2, budget: float | None = None) -> None:
     connector = aiohttp.TCPConnector(limit=10, limit_per_host=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as http:
-        await visitors(http, base + path, headers, concurrency=1, requests=2)  # warm-up
-        one, statuses = await visitors(http, base + path, headers, concurrency=1, requests=requests)
+        await visitors(http, base + path, headers, concurrency=1, requests=warmup)
+        one, statuses = await visitors(http, base + path, headers, concurrency=1, requests=requests,
+                                       budget=budget)
         ten = []
         if ten_visitors:
-            ten, more = await visitors(http, base + path, headers, concurrency=10, requests=requests)
+            ten, more = await visitors(http, base + path, headers, concurrency=10, requests=requests,
+                                       budget=budget)
             statuses.update(more)
     results[label] = (percentile(one, 95), percentile(ten, 95) if ten else 0.0)
     bad = {status: n for status, n in statuses.items() if status != 200}
@@ -143,7 +150,8 @@ async def measure(base: str, label: str, path: str, headers: dict, requests: int
     if ceiling:
         ratio = f"{percentile(ten, 95) / ceiling['ten']:,.0f}x" if ten else "-"
         note = f"p95 {percentile(one, 95) / ceiling['one']:,.0f}x / {ratio} the ceiling's " + note
-    line(label, f"{figures(one)} | {figures(ten) if ten else 'not run'}", note.rstrip())
+    counts = f"n={len(one)}|{len(ten)}"
+    line(label, f"{figures(one)} | {figures(ten) if ten else 'not run'}", f"{counts} {note}".rstrip())
 
 
 def progress(done: int, total: int) -> None:
@@ -190,7 +198,8 @@ async def run_backend(backend: str, args, root: Path) -> dict:
                     if args.only and not any(word in label for word in args.only):
                         continue
                     await measure(island.url, label, path, headers, args.requests, results, ceiling,
-                                  ten_visitors=not args.one_visitor, timeout=args.timeout)
+                                  ten_visitors=not args.one_visitor, timeout=args.timeout,
+                                  warmup=args.warmup, budget=args.budget)
             print(f"   {meter.describe('island')} (whole {meter.wall:.0f} s of measures)")
         finally:
             island.stop()
@@ -226,6 +235,9 @@ def main() -> None:
                         help="GETs per visitor and URL (30: 30 with one visitor, 300 with ten)")
     parser.add_argument("--one-visitor", action="store_true", help="skip the ten visitors (for a slow "
                         "island: each GET of ten visitors waits for the nine others')")
+    parser.add_argument("--warmup", type=int, default=2, help="GETs of each URL before the timed ones (2)")
+    parser.add_argument("--budget", type=float, default=20, help="seconds per URL and number of visitors after "
+                        "which no GET is started (20: a slow page is measured on fewer GETs, n= says how many)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds before a GET counts as failed (60)")
     parser.add_argument("--only", nargs="*", help="only the URLs whose label contains one of these words")
     parser.add_argument("--keep", metavar="DIR", help="make the islands in DIR and keep them (and the "

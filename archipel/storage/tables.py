@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -159,7 +160,7 @@ class StoredObject(Base):
     published: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Indexed: the remote pictures' sync reads the items updated or deleted since its last pass.
     updated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # ix_objects_listing
     # Fiches and training resources (see archipel/fiches.py); articles and notes leave them empty.
     kind: Mapped[str] = mapped_column(String(16), default="article", index=True)
     state: Mapped[str] = mapped_column(String(16), default="published")
@@ -175,8 +176,15 @@ class StoredObject(Base):
     # A moderator hid it from the island's pages (a reply, typically); it stays stored.
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Listings are newest first (content.public_items): walked in this order, they stop at a page.
+    # SQLite walks (deleted_at, published, id) from `deleted_at IS NULL`, PostgreSQL the partial
+    # index (an IS NULL prefix gives it no order); the first also serves "deleted since".
     __table_args__ = (Index("ix_objects_listing", "deleted_at", "published", "id"),
+                      Index("ix_objects_newest", "published", "id", sqlite_where=text("deleted_at IS NULL"),
+                            postgresql_where=text("deleted_at IS NULL")),
                       Index("ix_objects_origin", "origin_host", "published", "id"),
+                      # The few withdrawn items, which outboxes leave out (by id).
+                      Index("ix_objects_withdrawn", "uri", sqlite_where=text("deleted_at IS NOT NULL"),
+                            postgresql_where=text("deleted_at IS NOT NULL")),
                       Index("ix_objects_local", "is_local", "published", "id"))
 
 
@@ -297,6 +305,8 @@ class OutgoingActivity(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An outbox's size counted from the index alone (web/routes/activitypub.py outbox).
+    __table_args__ = (Index("ix_outgoing_outbox", "actor_id", "activity_type", "public", "object_uri"),)
 
 
 class Delivery(Base):

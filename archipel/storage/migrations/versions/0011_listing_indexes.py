@@ -44,15 +44,25 @@ def upgrade() -> None:
         last = rows[-1][0]
     op.create_index("ix_objects_shared_by", "objects", ["shared_by"])
     op.create_index("ix_objects_listing", "objects", ["deleted_at", "published", "id"])
+    op.drop_index("ix_objects_deleted_at", table_name="objects")  # the prefix of ix_objects_listing
+    op.create_index("ix_objects_newest", "objects", ["published", "id"], sqlite_where=sa.text("deleted_at IS NULL"),
+                    postgresql_where=sa.text("deleted_at IS NULL"))
+    op.create_index("ix_objects_withdrawn", "objects", ["uri"], sqlite_where=sa.text("deleted_at IS NOT NULL"),
+                    postgresql_where=sa.text("deleted_at IS NOT NULL"))
     op.create_index("ix_objects_origin", "objects", ["origin_host", "published", "id"])
     op.create_index("ix_objects_local", "objects", ["is_local", "published", "id"])
     op.create_index("ix_item_themes_key_label", "item_themes", ["key", "label", "object_id"])
+    op.create_index("ix_outgoing_outbox", "outgoing_activities", ["actor_id", "activity_type", "public", "object_uri"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outgoing_outbox", table_name="outgoing_activities")
     op.drop_index("ix_item_themes_key_label", table_name="item_themes")
     op.drop_index("ix_objects_local", table_name="objects")
     op.drop_index("ix_objects_origin", table_name="objects")
+    op.drop_index("ix_objects_withdrawn", table_name="objects")
+    op.drop_index("ix_objects_newest", table_name="objects")
+    op.create_index("ix_objects_deleted_at", "objects", ["deleted_at"])
     op.drop_index("ix_objects_listing", table_name="objects")
     op.drop_index("ix_objects_shared_by", table_name="objects")
     with op.batch_alter_table("objects") as batch:
