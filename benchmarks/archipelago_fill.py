@@ -171,6 +171,7 @@ def _item_row(rng, templates, now, *, ident, uri, kind, author, local_author_id,
         "summary": _sentence(rng, rng.randint(10, 25)) if kind != "note" else "",
         "content": content, "source": source, "language": rng.choice(LANGUAGES), "url": uri,
         "tags": tags if kind != "note" else [], "public": True, "extra": extra,
+        "shared_by": extra.get("shared_by"),  # as replicas.store writes it (origin_host: its default)
         "published": published, "updated": updated, "deleted_at": None,
         "kind": kind, "state": state if kind != "note" else "published", "licence": licence,
         "based_on": None, "place": territory.get("place") or "", "region": territory.get("region") or "",
