@@ -6,7 +6,7 @@
 The island is made as `archipel init` makes it, then filled by `benchmarks.archipelago_fill`
 (Core bulk INSERTs: mostly replicas from 50 islands it follows, some re-shared by a hub, a few
 stored outside the archipelago, 5 % written by its members), then served by `archipel serve` in
-a child process. Each URL of `URLS` is fetched over loopback with one aiohttp client session:
+a child process. Each URL of `urls()` is fetched over loopback with one aiohttp client session:
 two warm-up GETs, then `--requests` GETs one at a time (1 visitor) and ten tasks of `--requests`
 GETs each sending the next as soon as the previous one is answered (10 visitors); p50 / p95 /
 p99 of the wall time per GET. The ceiling is a bare aiohttp handler answering a ready-made 20 KB
