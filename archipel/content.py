@@ -191,10 +191,12 @@ LISTED_KINDS = ("article", "fiche", "resource")
 def _island_follows():
     """The accepted follows of this island's own actor (of a remote actor: the rows our actors
     send). The island's id is not known here; it is the local id ending in /users/<its name>,
-    and only our own actors follow remote ones, so the suffix is exact among these rows."""
-    suffix = literal("/users/") + (select(LocalActor.username).where(LocalActor.kind == "island")
-                                   .limit(1).scalar_subquery())
+    and only our own actors follow remote ones, so the suffix is exact among these rows.
+    (A join with the one island actor, not a scalar subquery: SQLite would then take the whole
+    subquery as correlated and run it again for every item.)"""
+    suffix = literal("/users/") + LocalActor.username
     return (select(RemoteActor.host).join(Follow, Follow.followed_uri == RemoteActor.uri)
+            .join(LocalActor, LocalActor.kind == "island")
             .where(Follow.state == "accepted",
                    func.substr(Follow.follower_uri,
                                func.length(Follow.follower_uri) - func.length(suffix) + 1) == suffix))
@@ -205,23 +207,19 @@ def followed_island_hosts():
     return _island_follows()
 
 
-def _starts_with(column, prefix):
-    """column starts with prefix, compared exactly (no LIKE wildcards from remote hosts)."""
-    return func.lower(func.substr(column, 1, func.length(prefix))) == prefix
-
-
 def in_archipelago():
     """The condition of a received item that the island shows and re-shares: its id is on the
     host of an island this island follows (the island itself or one of its members wrote it),
-    or an island it follows re-shared it here (a hub: `extra.shared_by`). Anything else that
+    or an island it follows re-shared it here (a hub: `shared_by`). Anything else that
     is stored (a stranger's reply or mention, a post of a person a member follows) is not
-    part of the archipelago, whatever it claims."""
-    follows = _island_follows().subquery()
-    on_host = or_(_starts_with(StoredObject.uri, literal("http://") + follows.c.host + literal("/")),
-                  _starts_with(StoredObject.uri, literal("https://") + follows.c.host + literal("/")))
-    shared_by = StoredObject.extra["shared_by"].as_string()
-    relayed = exists(_island_follows().where(Follow.followed_uri == shared_by))
-    return or_(exists(select(follows.c.host).where(on_host)), relayed)
+    part of the archipelago, whatever it claims.
+
+    Both sides are columns written with the row (`origin_host` from the id, as
+    `tables.origin_host_of` reads it; `shared_by` by replicas.store and mark_shared_by), looked
+    up in the few followed islands: no per-row string work, and an index for either."""
+    follows = _island_follows()
+    return or_(StoredObject.origin_host.in_(follows),
+               StoredObject.shared_by.in_(follows.with_only_columns(Follow.followed_uri)))
 
 
 async def is_in_archipelago(session: AsyncSession, item: StoredObject) -> bool:
@@ -263,6 +261,20 @@ async def theme_counts(session: AsyncSession, *, local: bool | None = True, limi
         .where(ItemTheme.object_id.in_(visible)).group_by(ItemTheme.key)
         .order_by(func.count(ItemTheme.id).desc(), ItemTheme.key).limit(limit))
     return [tuple(row) for row in rows]
+
+
+async def theme_label(session: AsyncSession, key: str, *, local: bool | None = None) -> str | None:
+    """The label theme_counts gives a theme (the least of its spellings on public items), or
+    None when no public item carries it: the first in (key, label) order, found by index."""
+    visible = public_items(local=local).with_only_columns(StoredObject.id).order_by(None)
+    return await session.scalar(
+        select(ItemTheme.label).where(ItemTheme.key == key, visible.where(StoredObject.id == ItemTheme.object_id).exists())
+        .order_by(ItemTheme.label).limit(1))
+
+
+def from_island(host: str):
+    """Items whose id is on this host (what /federated?island= shows), by the indexed column."""
+    return StoredObject.origin_host == host.lower()
 
 
 async def authors_of(session: AsyncSession, item: StoredObject) -> list[str]:

@@ -43,7 +43,8 @@ async def derive(session: AsyncSession, *, base_url: str, origin: StoredObject, 
 
 async def derivatives_of(session: AsyncSession, uri: str) -> list[StoredObject]:
     """Published reuses of an item, here or on other islands that told us."""
-    return list(await session.scalars(
-        select(StoredObject).where(StoredObject.based_on == uri, StoredObject.deleted_at.is_(None),
-                                   StoredObject.state.in_(("published", "archived")))
-        .order_by(StoredObject.published)))
+    # Only `based_on` in SQL: with `deleted_at IS NULL` and this order, SQLite (no statistics) would
+    # rather walk the listings' index (deleted_at, published, id) through every item of the island.
+    reuses = await session.scalars(select(StoredObject).where(StoredObject.based_on == uri)
+                                   .order_by(StoredObject.published))
+    return [item for item in reuses if item.deleted_at is None and item.state in ("published", "archived")]

@@ -14,7 +14,6 @@ items without a flush (federation/replicas.store) calls `refresh` itself.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, event, insert, select, text
 from sqlalchemy.engine import Connection
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from archipel import search_totals
 from archipel.search_terms import terms
-from archipel.storage.tables import SearchDocument, StoredObject
+from archipel.storage.tables import SearchDocument, StoredObject, origin_host_of
 from archipel.text import html_to_text
 from archipel.themes import theme_key
 
@@ -43,8 +42,9 @@ def indexable(item: StoredObject) -> bool:
 
 
 def island_of(uri: str) -> str:
-    """The host an item comes from (ours for local items), as listings name islands."""
-    return (urlsplit(uri).netloc.rpartition("@")[2] or "").lower()[:255]
+    """The host an item comes from (ours for local items), as listings name islands and as
+    content.in_archipelago compares them (objects.origin_host)."""
+    return origin_host_of(uri)[:255]
 
 
 def _year(value) -> int | None:

@@ -1,6 +1,7 @@
 """Minimal aiohttp servers for the ceilings, run in a child process on an inherited socket.
 
     python -m benchmarks.servers plain  --fd N             read the body, answer 202
+    python -m benchmarks.servers page   --fd N             answer every GET with a 20 KB HTML page
     python -m benchmarks.servers signed --fd N --key FILE  read, json.loads, jsonld.normalize,
                                                            parse the signature, verify it with a
                                                            key parsed once, answer 202 (401 if bad)
@@ -28,6 +29,22 @@ def plain_app() -> web.Application:
 
     app = web.Application(client_max_size=1_000_000)
     app.router.add_post("/{tail:.*}", receive)
+    return app
+
+
+PAGE = ("<!doctype html><html lang=fr><head><meta charset=utf-8><title>Île</title></head><body>"
+        + "<article class=card><h2><a href=/r/1>Un titre de fiche</a></h2><p>Un résumé de la fiche, "
+          "de taille ordinaire, comme sur une page de liste.</p></article>" * 100
+        + "</body></html>").encode()
+
+
+def page_app() -> web.Application:
+    """The ceiling of a listing: a bare aiohttp handler answering a ready-made page."""
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=PAGE, content_type="text/html", charset="utf-8")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", answer)
     return app
 
 
@@ -70,13 +87,15 @@ async def serve(app: web.Application, sock: socket.socket) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=("plain", "signed"))
+    parser.add_argument("mode", choices=("plain", "page", "signed"))
     parser.add_argument("--fd", type=int, required=True, help="an inherited, bound socket")
     parser.add_argument("--key", help="file holding the public key PEM (signed mode)")
     args = parser.parse_args()
     sock = socket.socket(fileno=args.fd)
     if args.mode == "plain":
         app = plain_app()
+    elif args.mode == "page":
+        app = page_app()
     else:
         with open(args.key, encoding="ascii") as file:
             app = signed_app(file.read())

@@ -92,7 +92,8 @@ async def store(session: AsyncSession, obj: dict, author: str, *, shared_by: str
     The row is inserted with ON CONFLICT DO NOTHING: if another worker stored the same id a
     moment ago, this one gets AlreadyStored instead of a failed transaction."""
     values = {"uri": require_uri(obj["id"], "object id"), "is_local": False,
-              "extra": {"shared_by": shared_by} if shared_by else {}, "private_fields": {},
+              "extra": {"shared_by": shared_by} if shared_by else {}, "shared_by": shared_by,
+              "private_fields": {},
               **object_fields(obj, require_uri(author, "author"))}
     item = await session.scalar(_insert_object(session), values)
     if item is None:
@@ -115,6 +116,7 @@ def mark_shared_by(existing: StoredObject, island_uri: str) -> None:
     """An island we follow re-shared this item: it is part of the archipelago from now on."""
     if (existing.extra or {}).get("shared_by") != island_uri:
         existing.extra = {**(existing.extra or {}), "shared_by": island_uri}
+    existing.shared_by = island_uri  # the column content.in_archipelago reads
 
 
 async def update(session: AsyncSession, existing: StoredObject, obj: dict, editor: str) -> bool:

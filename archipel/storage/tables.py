@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -109,12 +110,37 @@ class RemoteActor(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+def origin_host_of(uri: str | None) -> str:
+    """The host[:port] an item's id is on, lowercased, as the island's follows name hosts
+    (RemoteActor.host): what follows `http://` or `https://` (any case) up to the next `/`;
+    "" for an id without that shape (or a host no RemoteActor row could hold)."""
+    lowered = (uri or "").lower()
+    for scheme in ("http://", "https://"):
+        if lowered.startswith(scheme):
+            host, slash, _ = lowered[len(scheme):].partition("/")
+            return host if slash and len(host) <= ORIGIN_HOST_LENGTH else ""
+    return ""
+
+
+ORIGIN_HOST_LENGTH = 300  # as RemoteActor.host
+
+
+def _origin_host_default(context) -> str:
+    return origin_host_of(context.get_current_parameters().get("uri"))
+
+
 class StoredObject(Base):
     """A published item (article now; fiches and resources extend it), local or remote, or a reply."""
 
     __tablename__ = "objects"
     id: Mapped[int] = mapped_column(primary_key=True)
     uri: Mapped[str] = mapped_column(String(2000), unique=True)
+    # Where the item comes from, written with the row (from `uri`), so that the listings find an
+    # island's items by index (content.in_archipelago) instead of comparing every id with every host.
+    origin_host: Mapped[str] = mapped_column(String(ORIGIN_HOST_LENGTH), default=_origin_host_default,
+                                             server_default="")
+    # The island we follow that re-shared it here (a hub), if that is how it joined the archipelago.
+    shared_by: Mapped[str | None] = mapped_column(String(2000), nullable=True, index=True)
     is_local: Mapped[bool] = mapped_column(Boolean)
     type: Mapped[str] = mapped_column(String(32))
     author_uri: Mapped[str] = mapped_column(String(2000), index=True)
@@ -134,7 +160,7 @@ class StoredObject(Base):
     published: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Indexed: the remote pictures' sync reads the items updated or deleted since its last pass.
     updated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # ix_objects_listing
     # Fiches and training resources (see archipel/fiches.py); articles and notes leave them empty.
     kind: Mapped[str] = mapped_column(String(16), default="article", index=True)
     state: Mapped[str] = mapped_column(String(16), default="published")
@@ -149,8 +175,19 @@ class StoredObject(Base):
     cover: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {url, name (alt), mediaType}
     # A moderator hid it from the island's pages (a reply, typically); it stays stored.
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # The map reads the items inside a bounding box (archipel/geo.py).
-    __table_args__ = (Index("ix_objects_position", "latitude", "longitude"),)
+    # Listings are newest first (content.public_items): walked in this order, they stop at a page.
+    # SQLite walks (deleted_at, published, id) from `deleted_at IS NULL`, PostgreSQL the partial
+    # index (an IS NULL prefix gives it no order); the first also serves "deleted since".
+    __table_args__ = (Index("ix_objects_listing", "deleted_at", "published", "id"),
+                      Index("ix_objects_newest", "published", "id", sqlite_where=text("deleted_at IS NULL"),
+                            postgresql_where=text("deleted_at IS NULL")),
+                      Index("ix_objects_origin", "origin_host", "published", "id"),
+                      # The few withdrawn items, which outboxes leave out (by id).
+                      Index("ix_objects_withdrawn", "uri", sqlite_where=text("deleted_at IS NOT NULL"),
+                            postgresql_where=text("deleted_at IS NOT NULL")),
+                      Index("ix_objects_local", "is_local", "published", "id"),
+                      # The map reads the items inside a bounding box (archipel/geo.py).
+                      Index("ix_objects_position", "latitude", "longitude"))
 
 
 class ItemAuthor(Base):
@@ -173,7 +210,8 @@ class ItemTheme(Base):
     object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(100), index=True)
     label: Mapped[str] = mapped_column(String(100))
-    __table_args__ = (UniqueConstraint("object_id", "key"),)
+    # A theme's items, and its first label (content.theme_label), from the index alone.
+    __table_args__ = (UniqueConstraint("object_id", "key"), Index("ix_item_themes_key_label", "key", "label", "object_id"))
 
 
 class Revision(Base):
@@ -269,6 +307,8 @@ class OutgoingActivity(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An outbox's size counted from the index alone (web/routes/activitypub.py outbox).
+    __table_args__ = (Index("ix_outgoing_outbox", "actor_id", "activity_type", "public", "object_uri"),)
 
 
 class Delivery(Base):

@@ -40,9 +40,7 @@ def _filtered(filters: dict):
     query = content.public_items(local=None, kinds=(filters["type"],) if filters["type"] else KINDS,
                                  theme=filters["theme"] or None)
     if filters["island"]:
-        pattern = filters["island"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(or_(StoredObject.uri.like(f"http://{pattern}/%", escape="\\"),
-                                StoredObject.uri.like(f"https://{pattern}/%", escape="\\")))
+        query = query.where(content.from_island(filters["island"]))
     if filters["territory"]:
         needle = f"%{filters['territory'].lower()}%"
         query = query.where(or_(func.lower(StoredObject.place).like(needle),

@@ -47,8 +47,7 @@ async def theme(request: web.Request) -> web.Response:
     key = theme_key(request.match_info["tag"])
     async with request.app[appkeys.SESSIONS]() as session:
         items = list(await session.scalars(content.public_items(local=None, theme=key).limit(100)))
-        label = next((label for k, label, _ in await content.theme_counts(session, local=None, limit=1000)
-                      if k == key), request.match_info["tag"])
+        label = await content.theme_label(session, key) or request.match_info["tag"]
         # Followable from here, even when the theme's items came before theme actors did.
         actor = await theme_actors.ensure_present(session, label)
         await session.commit()

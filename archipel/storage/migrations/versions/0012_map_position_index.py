@@ -5,14 +5,14 @@ table into a range scan: a city at zoom 13 from 36 to 6 ms (SQLite) and from 155
 read most rows, and are read without it (geo.INDEX_SPAN: through it, SQLite took twice as long).
 
 Revision ID: 0012
-Revises: 0011 (0010 in the `map` branch until 0011 lands: re-chain at merge)
+Revises: 0011
 """
 
 from alembic import op
 
 revision = "0012"
-# TEMPORARY: "0011" once the other branch's 0011 migration is merged.
-down_revision = "0010"
+
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
