@@ -249,14 +249,31 @@ def public_items(*, local: bool | None = True, kinds=LISTED_KINDS, author_uri: s
     return query.order_by(StoredObject.published.desc(), StoredObject.id.desc())
 
 
-async def theme_counts(session: AsyncSession, *, local: bool | None = True, limit: int = 40) -> list[tuple]:
-    """(key, label, count) of the themes of public items, most used first."""
+async def theme_counts(session: AsyncSession, *, local: bool | None = True, limit: int | None = 40,
+                       offset: int = 0) -> list[tuple]:
+    """(key, label, count) of the themes of public items, most used first (then by key, so that
+    pages by offset neither skip nor repeat)."""
     visible = public_items(local=local).with_only_columns(StoredObject.id).order_by(None)
     rows = await session.execute(
         select(ItemTheme.key, func.min(ItemTheme.label), func.count(ItemTheme.id))
         .where(ItemTheme.object_id.in_(visible)).group_by(ItemTheme.key)
-        .order_by(func.count(ItemTheme.id).desc(), ItemTheme.key).limit(limit))
+        .order_by(func.count(ItemTheme.id).desc(), ItemTheme.key).limit(limit).offset(offset))
     return [tuple(row) for row in rows]
+
+
+async def theme_label(session: AsyncSession, key: str) -> str | None:
+    """How a theme is written (one of its labels), by its key: one indexed look-up."""
+    return await session.scalar(select(ItemTheme.label).where(ItemTheme.key == key).limit(1))
+
+
+def older_than(query, position: tuple[datetime, int] | None):
+    """A listing of public_items after a cursor (see encode_position): stable while new items
+    keep arriving, since it names the last (published, id) shown, not a count of rows."""
+    if position is None:
+        return query
+    moment, ident = position
+    return query.where(or_(StoredObject.published < moment,
+                           and_(StoredObject.published == moment, StoredObject.id < ident)))
 
 
 async def authors_of(session: AsyncSession, item: StoredObject) -> list[str]:
