@@ -6,9 +6,9 @@ from html import unescape
 
 from babel.dates import format_date
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from archipel import accounts
+from archipel import accounts, cards, content
 from archipel.storage.tables import RemoteActor
 from federation import actions
 from tests.flows.test_federated_timeline import archipelago, get
@@ -119,3 +119,32 @@ async def test_a_fiches_themes_link_to_their_pages(make_island):
             assert f'href="{base}/tags/{key}">{label}</a>' in page
     theme = await get(f"{nantes.url}/tags/inclusion")
     assert PAPI in theme and "Île brest" in visible_text("".join(cards_of(theme)))
+
+
+async def test_a_page_of_cards_costs_the_same_queries_whatever_its_length(make_island):
+    brest, nantes, replica = await replicated_papi(make_island)
+    for n in range(5):
+        await nantes.publish("bob", f"Article {n}", "Texte.")
+    here = cards.Here(nantes.url, nantes.name)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if conn is ours:  # the island's workers share the engine: only this session's queries
+            statements.append(statement)
+
+    async with nantes.sessions() as session:
+        items = list(await session.scalars(content.public_items(local=None)))
+        engine = session.bind.sync_engine
+        ours = (await session.connection()).sync_connection
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            one = await cards.cards_for(session, here, [replica_row := next(i for i in items if not i.is_local)])
+            few = len(statements)
+            statements.clear()
+            everything = await cards.cards_for(session, here, items)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert one[0].island.name == "Île brest" and replica_row.uri == replica.uri
+    assert len(everything) == 6 and len(statements) <= 3 and few <= 3
+    assert sum("remote_actors" in statement for statement in statements) == 1  # every name at once
+    assert {card.island.name for card in everything} == {"Île brest", "Île nantes"}
