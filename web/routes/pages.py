@@ -38,6 +38,10 @@ async def home(request: web.Request) -> web.Response:
         archipelago = list(await session.scalars(
             content.public_items(local=False, kinds=("fiche", "resource")).limit(12)))
         themes = await content.theme_counts(session, local=None)
+        # Every card of the page named at once: its island, its authors.
+        named = iter(await cards.cards_for(session, listing.here(request), [*fiches, *resources, *articles, *archipelago]))
+        fiches, resources, articles, archipelago = ([next(named) for _ in part]
+                                                    for part in (fiches, resources, articles, archipelago))
     urls = ActorUrls(request.app[appkeys.SETTINGS].url, island.username)
     return await page(request, "home.html", alternate=urls.id, fiches=fiches, resources=resources,
                       articles=articles, archipelago=archipelago, themes=themes, island_handle=_handle(request, island.username))
