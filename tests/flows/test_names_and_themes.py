@@ -88,7 +88,9 @@ async def test_themes_lists_every_theme_with_its_count(make_island):
     counts = dict(re.findall(r'<a href="[^"]*/tags/(\w+)">[^<]*</a>\s*<span class="count">\((\d+) publications?\)', page))
     assert counts == {"inclusion": "2", "velo": "2", "mediationnumerique": "1", "educationpopulaire": "1"}
     assert f'href="{nantes.url}/tags/velo#follow-heading"' in page
-    assert f"@inclusion@{nantes.url.split('//')[1]}" in page  # the theme's fediverse account
+    assert f'href="{nantes.url}/tags/inclusion#follow-heading"' in page
+    # where the follow box gives the theme's fediverse account
+    assert f"@inclusion@{nantes.url.split('//')[1]}" in await get(f"{nantes.url}/tags/inclusion")
 
 
 async def test_theme_and_author_pages_page_past_their_first_page(make_island):

@@ -70,11 +70,8 @@ async def themes(request: web.Request) -> web.Response:
     async with request.app[appkeys.SESSIONS]() as session:
         counts = await content.theme_counts(session, local=None, limit=THEMES_PER_PAGE + 1,
                                             offset=(number - 1) * THEMES_PER_PAGE)
-        actors = {actor.theme_key: actor.username for actor in await session.scalars(select(LocalActor).where(
-            LocalActor.kind == "theme", LocalActor.theme_key.in_([key for key, _, _ in counts])))}
-    shown = [(key, label, count, _handle(request, actors[key]) if key in actors else None)
-             for key, label, count in counts[:THEMES_PER_PAGE]]
-    return await page(request, "themes.html", themes=shown, number=number,
+    # Following is offered on each theme's page (its follow box, where its actor is made if needed).
+    return await page(request, "themes.html", themes=counts[:THEMES_PER_PAGE], number=number,
                       more=len(counts) > THEMES_PER_PAGE)
 
 
