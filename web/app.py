@@ -27,6 +27,7 @@ from federation.documents import ActorUrls
 from federation.inbox import InboxReceiver
 from federation.incoming_store import IncomingStore
 from federation.processing import InboxWorker
+from federation.author_names import AuthorNameWorker
 from federation.remote_images import RemoteImageWorker
 from federation.inbox_backlog import Backlog
 from federation.workers import Stopping, run_forever
@@ -127,6 +128,7 @@ async def _workers(app: web.Application):
     images = RemoteImageWorker(sessions, app[appkeys.CLIENT], app[appkeys.ISLAND_SIGNER],
                                settings.effective_media_directory, sync_every=max(settings.poll_interval * 20, 2.0))
     app[appkeys.REMOTE_IMAGE_WORKER] = images
+    authors = AuthorNameWorker(sessions, app[appkeys.DIRECTORY], settings.url)
     app[appkeys.INCOMING].on_stored = inbox.wake.set
     app[appkeys.INCOMING].write_turn = inbox.write_turn
     await delivery.recover()
@@ -141,7 +143,10 @@ async def _workers(app: web.Application):
              # The search's kept counts, folded now and then (reads sum them either way).
              asyncio.create_task(run_forever(search_totals.Compactor(sessions).run_once, asyncio.Event(),
                                              COMPACT_SEARCH_COUNTS_EVERY, "search-counts", stopping),
-                                 name="search-counts")]
+                                 name="search-counts"),
+             # Names of the authors of replicas: pages show addresses until they are known.
+             asyncio.create_task(run_forever(authors.run_once, asyncio.Event(), max(settings.poll_interval * 4, 1.0),
+                                             "author-names", stopping), name="author-names")]
     yield
     await stop_workers(tasks, stopping)
 

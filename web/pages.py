@@ -15,6 +15,7 @@ from jinja2.runtime import Context
 
 from archipel import notifications
 from archipel.safe_urls import safe_url
+from archipel.themes import theme_key
 from web import appkeys, auth, i18n
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -92,6 +93,7 @@ def make_templates() -> Environment:
     environment.filters["format_date"] = _format_date
     environment.filters["format_datetime"] = _format_datetime
     environment.filters["page_url"] = page_url
+    environment.filters["theme_key"] = theme_key  # a theme's page: /tags/<key> (ASCII letters and digits)
     # Any URL another server gave (an item's `url`, a profile, a file): "" unless it passes the
     # one rule (archipel/safe_urls.py). Templates link only when it is not empty.
     environment.filters["own_images"] = _own_images
@@ -109,7 +111,8 @@ def render(request: web.Request, template: str, *, status: int = 200, alternate:
     settings = request.app[appkeys.SETTINGS]
     lang = i18n.negotiate_language(request)
     html = request.app[appkeys.TEMPLATES].get_template(template).render(
-        island_name=settings.name, base_url=settings.url, alternate=alternate, lang=lang, **context
+        island_name=settings.name, base_url=settings.url, alternate=alternate, lang=lang,
+        path=request.rel_url.raw_path, **context
     )
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     response.headers["Content-Language"] = lang

@@ -17,7 +17,7 @@ PASSWORD = "correct horse battery"
 async def propose(page, island, title: str, pitch: str) -> str:
     """Fills the public form as a visitor; returns the private status link."""
     await page.goto(f"{island.url}/")
-    await page.get_by_role("link", name="Proposer une fiche").click()
+    await page.get_by_role("link", name="Proposer", exact=True).click()
     await page.wait_for_url(f"{island.url}/proposer")
     await page.get_by_label("Titre").fill(title)
     await page.get_by_label("Accroche").fill(pitch)

@@ -7,17 +7,17 @@ import asyncio
 import json
 
 from aiohttp import web
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
-from archipel import content
+from archipel import cards, content
 from archipel.accounts import island_actor
 from archipel.storage.tables import Follow, HostHealth, IncomingActivity, StoredObject
 from federation.as2 import host_of
 from federation.documents import ActorUrls
-from web import appkeys
+from web import appkeys, listing
 from web.i18n import negotiate_language
 from web.pages import page
-from web.params import bad_cursor, query_int
+from web.params import query_int
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 30
@@ -50,47 +50,29 @@ def _filtered(filters: dict):
     return query
 
 
-def _cursor(item: StoredObject) -> str:
-    return content.encode_position(item.published, item.id)
-
-
-def _after_cursor(query, cursor: str | None):
-    """Items older than the cursor (published, id): stable while new items keep arriving."""
-    if not cursor:
-        return query
-    position = content.decode_position(cursor)
-    if position is None:
-        raise bad_cursor("before")
-    moment, ident = position
-    return query.where(or_(StoredObject.published < moment,
-                           and_(StoredObject.published == moment, StoredObject.id < ident)))
-
-
-async def _islands(session, base_url: str) -> list[str]:
-    """This island and the islands it follows (by host)."""
+async def _islands(session, request: web.Request) -> list[cards.Island]:
+    """This island and the islands it follows, by name (the filter's value stays the host)."""
+    settings = request.app[appkeys.SETTINGS]
     island = await island_actor(session)
     followed = await session.scalars(select(Follow.followed_uri).where(
-        Follow.follower_uri == ActorUrls(base_url, island.username).id, Follow.state == "accepted"))
-    return [host_of(base_url), *sorted({host_of(uri) for uri in followed})]
+        Follow.follower_uri == ActorUrls(settings.url, island.username).id, Follow.state == "accepted"))
+    hosts = {host_of(uri) for uri in followed}
+    named = await cards.islands_named(session, listing.here(request), hosts | {host_of(settings.url)})
+    return [named[host_of(settings.url)], *sorted((named[h] for h in hosts), key=lambda i: (i.name.lower(), i.host))]
 
 
 @routes.get("/federated")
 async def federated(request: web.Request) -> web.Response:
     filters = _filters(request)
-    settings = request.app[appkeys.SETTINGS]
     async with request.app[appkeys.SESSIONS]() as session:
-        items = list(await session.scalars(_after_cursor(_filtered(filters), request.query.get("before"))
-                                           .limit(PAGE_SIZE + 1)))
+        page_cards, next_query = await listing.cursor_page(request, session, _filtered(filters), PAGE_SIZE)
         newest_id = await session.scalar(select(func.max(StoredObject.id))) or 0
-        islands = await _islands(session, settings.url)
+        islands = await _islands(session, request)
         themes = await content.theme_counts(session, local=None, limit=100)
-    more = len(items) > PAGE_SIZE
-    items = items[:PAGE_SIZE]
-    next_query = dict(request.query, before=_cursor(items[-1])) if more else None
     stream_query = {k: v for k, v in filters.items() if v}
-    return await page(request, "federated.html", items=items, filters=filters, islands=islands, themes=themes,
+    return await page(request, "federated.html", cards=page_cards, filters=filters, islands=islands, themes=themes,
                       kinds=KINDS, next_query=next_query, stream_query={**stream_query, "after": newest_id},
-                      first_page="before" not in request.query, local_host=host_of(settings.url))
+                      first_page="before" not in request.query)
 
 
 @routes.get("/federated/stream")
@@ -102,7 +84,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
     templates = request.app[appkeys.TEMPLATES]
-    card = templates.get_template("federated_card.html")
+    card = templates.get_template("_card.html")
     settings = request.app[appkeys.SETTINGS]
     lang = negotiate_language(request)
     idle = 0.0
@@ -114,10 +96,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 fresh = list(await session.scalars(
                     _filtered(filters).where(StoredObject.id > last_id, StoredObject.id <= newest)
                     .order_by(None).order_by(StoredObject.id)))
+                fresh_cards = await cards.cards_for(session, listing.here(request), fresh)
             last_id = max(last_id, newest)
-            for item in fresh:
-                html = card.render(item=item, local_host=host_of(settings.url), lang=lang)
-                await response.write(f"event: item\nid: {item.id}\ndata: {json.dumps({'html': html})}\n\n".encode())
+            for fresh_card in fresh_cards:
+                html = card.render(card=fresh_card, base_url=settings.url, lang=lang)
+                await response.write(f"event: item\nid: {fresh_card.item.id}\ndata: {json.dumps({'html': html})}\n\n".encode())
                 idle = 0.0
             idle += STREAM_POLL_SECONDS
             if idle >= 15:
@@ -146,7 +129,8 @@ async def island_state(request: web.Request) -> web.Response:
             _filtered({"island": host, "theme": "", "type": "", "territory": "", "language": ""})
             .with_only_columns(func.count(StoredObject.id)).order_by(None))
         health = await session.get(HostHealth, host)
+        named = (await cards.islands_named(session, listing.here(request), {host}))[host]
     if not follows and not replicated:
         raise web.HTTPNotFound(text="no relation with this island")
-    return await page(request, "federated_island.html", host=host, follows=follows, ours=ours,
+    return await page(request, "federated_island.html", host=host, island=named, follows=follows, ours=ours,
                       last_received=last_received, replicated=replicated, health=health)

@@ -16,7 +16,7 @@ from archipel import communes, content, geo, search
 from archipel.settings import tile_origin
 from archipel.storage.tables import StoredObject
 from federation.as2 import host_of
-from web import appkeys
+from web import appkeys, listing
 from web.pages import page, page_url, render
 from web.routes import federated
 
@@ -92,7 +92,7 @@ async def _view(request: web.Request) -> dict:
     wanted = _search(request)
     async with request.app[appkeys.SESSIONS]() as session:
         base = _base_ids(session, wanted)
-        items_query = federated._after_cursor(geo.positioned(base), request.query.get("before"))
+        items_query = content.older_than(geo.positioned(base), listing.position(request))
         items = list(await session.scalars(items_query.limit(LIST_SIZE + 1)))
         total = await session.scalar(geo.positioned(base).order_by(None).with_only_columns(
             func.count(StoredObject.id)))
@@ -102,7 +102,8 @@ async def _view(request: web.Request) -> dict:
     more = len(items) > LIST_SIZE
     items = items[:LIST_SIZE]
     return {"filters": filters, "query": query, "items": items, "total": total, "extent": box,
-            "next_query": [*query, ("before", federated._cursor(items[-1]))] if more else None,
+            "next_query": [*query, ("before", content.encode_position(items[-1].published, items[-1].id))]
+            if more else None,
             "local_host": host_of(request.app[appkeys.SETTINGS].url)}
 
 
@@ -111,7 +112,7 @@ async def map_page(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     view = await _view(request)
     async with request.app[appkeys.SESSIONS]() as session:
-        islands = await federated._islands(session, settings.url)
+        islands = await federated._islands(session, request)
         themes = await content.theme_counts(session, local=None, limit=100)
     return await page(request, "map.html", islands=islands, themes=themes, **view, **map_headers(settings))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
-from archipel import content, remote_media, reuse, social, threads
+from archipel import cards, content, remote_media, reuse, social, threads
 from archipel.accounts import find_actor, island_actor
 from archipel.fiches import LICENCES
 from archipel.safe_urls import safe_url
@@ -14,12 +14,14 @@ from archipel.text import html_to_text
 from archipel.themes import theme_key
 from federation import documents, theme_actors
 from federation.documents import ActorUrls
-from web import appkeys, auth, feeds, item_media
+from web import appkeys, auth, feeds, item_media, listing
 from web.i18n import negotiate_language
 from web.pages import page, render
 from web.params import path_int, query_int
 
 routes = web.RouteTableDef()
+PAGE_SIZE = 30  # cards on a theme's or a person's page
+THEMES_PER_PAGE = 200
 
 
 def _handle(request, username: str) -> str:
@@ -36,6 +38,10 @@ async def home(request: web.Request) -> web.Response:
         archipelago = list(await session.scalars(
             content.public_items(local=False, kinds=("fiche", "resource")).limit(12)))
         themes = await content.theme_counts(session, local=None)
+        # Every card of the page named at once: its island, its authors.
+        named = iter(await cards.cards_for(session, listing.here(request), [*fiches, *resources, *articles, *archipelago]))
+        fiches, resources, articles, archipelago = ([next(named) for _ in part]
+                                                    for part in (fiches, resources, articles, archipelago))
     urls = ActorUrls(request.app[appkeys.SETTINGS].url, island.username)
     return await page(request, "home.html", alternate=urls.id, fiches=fiches, resources=resources,
                       articles=articles, archipelago=archipelago, themes=themes, island_handle=_handle(request, island.username),
@@ -46,16 +52,30 @@ async def home(request: web.Request) -> web.Response:
 async def theme(request: web.Request) -> web.Response:
     key = theme_key(request.match_info["tag"])
     async with request.app[appkeys.SESSIONS]() as session:
-        items = list(await session.scalars(content.public_items(local=None, theme=key).limit(100)))
+        page_cards, next_query = await listing.cursor_page(
+            request, session, content.public_items(local=None, theme=key), PAGE_SIZE)
         label = await content.theme_label(session, key) or request.match_info["tag"]
         # Followable from here, even when the theme's items came before theme actors did.
         actor = await theme_actors.ensure_present(session, label)
         await session.commit()
     handle = _handle(request, actor.username) if actor else None
-    return await page(request, "theme.html", items=items, label=label, theme_handle=handle,
+    return await page(request, "theme.html", cards=page_cards, next_query=next_query, label=label,
+                      theme_handle=handle,
                       alternate=ActorUrls(request.app[appkeys.SETTINGS].url, actor.username).id if actor else None,
                       feed=feeds.theme_feed(negotiate_language(request), request.app[appkeys.SETTINGS], key, label)
                       if key else None)
+
+
+@routes.get("/themes")
+async def themes(request: web.Request) -> web.Response:
+    """Every theme of the archipelago (items here and replicated), most used first, by pages."""
+    number = query_int(request, "page", default=1, minimum=1, maximum=100_000)
+    async with request.app[appkeys.SESSIONS]() as session:
+        counts = await content.theme_counts(session, local=None, limit=THEMES_PER_PAGE + 1,
+                                            offset=(number - 1) * THEMES_PER_PAGE)
+    # Following is offered on each theme's page (its follow box, where its actor is made if needed).
+    return await page(request, "themes.html", themes=counts[:THEMES_PER_PAGE], number=number,
+                      more=len(counts) > THEMES_PER_PAGE)
 
 
 @routes.get(r"/r/{id:\d+}")
@@ -100,14 +120,14 @@ async def profile(request: web.Request) -> web.Response:
         urls = ActorUrls(settings.url, actor.username)
         query = (content.public_items(author_uri=urls.id) if actor.kind == "person"
                  else content.public_items())
-        items = list(await session.scalars(query.limit(50)))
+        page_cards, next_query = await listing.cursor_page(request, session, query, PAGE_SIZE)
         followers = await social.count_follows(session, followed_uri=urls.id)
     if "activity+json" in request.headers.get("Accept", ""):
         raise web.HTTPFound(urls.id)
     document = documents.actor_document(actor, settings.url)
     lang = negotiate_language(request)
     feed = feeds.author_feed(lang, settings, actor) if actor.kind == "person" else feeds.island_feed(lang, settings)
-    return await page(request, "actor.html", alternate=urls.id, actor=actor, items=items,
+    return await page(request, "actor.html", alternate=urls.id, actor=actor, cards=page_cards, next_query=next_query,
                       followers=followers, handle=_handle(request, actor.username),
                       avatar_url=document["icon"]["url"], header_url=document["image"]["url"], feed=feed)
 
@@ -130,19 +150,17 @@ async def object_page(request: web.Request, item: StoredObject) -> web.Response:
     if item.deleted_at is not None:
         return render(request, "gone.html", status=410)
     async with request.app[appkeys.SESSIONS]() as session:
-        author = await session.get(LocalActor, item.local_author_id) if item.local_author_id else None
         counts = await social.interaction_counts(session, item.uri)
         thread = await load_thread(request, session, item)
         conversation = await threads.root_of(session, item) if item.in_reply_to else None
+        # Who wrote it and where, by name (a replica: « Publiée sur <its island> »).
+        [card] = await cards.cards_for(session, listing.here(request), [item])
     if thread.focus is None:
         counts["replies"] = thread.total
-    settings = request.app[appkeys.SETTINGS]
     if item.kind in ("fiche", "resource"):
-        return await fiche_page(request, item, counts, thread)
-    author_url = ActorUrls(settings.url, author.username).profile if author else safe_url(item.author_uri)
+        return await fiche_page(request, card, counts, thread)
     return await page(request, "object.html", alternate=item.uri, item=item, counts=counts, thread=thread,
-                      conversation=conversation, author_url=author_url,
-                      author_name=author.display_name if author else item.author_uri,
+                      conversation=conversation, authors=card.authors, island=card.island,
                       description=item.summary or html_to_text(item.content)[:300])
 
 
@@ -160,10 +178,10 @@ async def author_links(session, settings, uris: list[str]) -> list[dict]:
     return links
 
 
-async def fiche_page(request: web.Request, item: StoredObject, counts, thread) -> web.Response:
+async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
+    item = card.item
     async with request.app[appkeys.SESSIONS]() as session:
-        authors = await author_links(session, settings, await content.authors_of(session, item))
         origin = await content.find_object(session, item.based_on) if item.based_on else None
         derivatives = await reuse.derivatives_of(session, item.uri)
         attachments = await item_media.listed(session, negotiate_language(request), settings.url, item)
@@ -172,7 +190,8 @@ async def fiche_page(request: web.Request, item: StoredObject, counts, thread) -
         label, url = LICENCES[item.licence]
         licence = {"label": label, "url": url}
     description = item.fields.get("pitch") or item.summary or html_to_text(item.content)[:300]
-    return await page(request, "fiche.html", alternate=item.uri, item=item, authors=authors, origin=origin,
+    return await page(request, "fiche.html", alternate=item.uri, item=item, authors=card.authors,
+                      island=card.island, origin=origin,
                       derivatives=derivatives, licence=licence, counts=counts, thread=thread,
                       description=description, attachments=attachments,
                       cover_url=remote_media.cover_url(settings.url, item))

@@ -7,18 +7,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 from babel import Locale, UnknownLocaleError
-from sqlalchemy import select
 
-from archipel import search, search_excerpts, search_terms
-from archipel.accounts import island_actor
+from archipel import cards, search, search_excerpts, search_terms
 from archipel.fiches import LICENCES
 from archipel.search_index import island_of
-from archipel.storage.tables import Follow, RemoteActor
 from archipel.text import html_to_text
-from federation.documents import ActorUrls
 from dataclasses import replace
 
-from web import appkeys, feeds, i18n
+from web import appkeys, feeds, i18n, listing
 from web.i18n import negotiate_language
 from web.pages import page, page_url
 from web.params import query_int
@@ -30,22 +26,6 @@ routes = web.RouteTableDef()
 def _request(request: web.Request) -> search.SearchRequest:
     number = query_int(request, "page", default=1, minimum=1, maximum=search.MAX_PAGE)
     return search.SearchRequest.from_params(request.query, page=number)
-
-
-async def _island_names(session, settings, hosts: set[str]) -> dict[str, str]:
-    """The name of each island among `hosts` (this island's own, and those it follows)."""
-    names = {settings.host.lower(): settings.name}
-    others = hosts - set(names)
-    if others:
-        island = await island_actor(session)
-        rows = await session.execute(
-            select(RemoteActor.host, RemoteActor.display_name, RemoteActor.username)
-            .join(Follow, Follow.followed_uri == RemoteActor.uri)
-            .where(Follow.follower_uri == ActorUrls(settings.url, island.username).id,
-                   Follow.state == "accepted", RemoteActor.host.in_(others)))
-        for host, display_name, username in rows:
-            names.setdefault(host.lower(), display_name or username or host)
-    return names
 
 
 def _language_name(code: str, lang: str) -> str:
@@ -86,7 +66,6 @@ def _grouped(pairs: list[tuple[str, str]]) -> dict:
 
 
 async def _run(request: web.Request, *, with_facets: bool = True):
-    settings = request.app[appkeys.SETTINGS]
     wanted = _request(request)
     lang = negotiate_language(request)
     async with request.app[appkeys.SESSIONS]() as session:
@@ -94,7 +73,8 @@ async def _run(request: web.Request, *, with_facets: bool = True):
         themes = await search.themes_of(session, result.items)
         hosts = {value for value, _, _ in result.facets.get("island", [])}
         hosts |= {island_of(item.uri) for item in result.items}
-        islands = await _island_names(session, settings, hosts)
+        islands = {host: island.name for host, island in
+                   (await cards.islands_named(session, listing.here(request), hosts)).items()}
     facets = {facet: [(value, _labels(facet, value, label, lang, islands), count)
                       for value, label, count in counted]
               for facet, counted in result.facets.items()}
