@@ -3,29 +3,36 @@ from the item's text rather than by either database, which each mark differently
 
 from __future__ import annotations
 
+import functools
 import re
 
 from archipel import search_terms
 
 EXCERPT_WORDS = 32
-MAX_TEXT = 20_000  # characters looked through for an excerpt (a page marks 20 results)
+MAX_TEXT = 5_000  # characters looked through for an excerpt (a page marks 20 results)
 _TOKEN = re.compile(r"[^\W_]+|[\W_]+")
 
 
-def _found(token: str, stems: set[str], tag: str) -> bool:
-    word = token.lower()
-    return bool(search_terms.words(word)) and search_terms.stem(word, tag) in stems
+@functools.lru_cache(maxsize=100_000)
+def _root(token: str, tag: str) -> str | None:
+    """The indexed root of one word as it is written (None for what is not a word)."""
+    found = search_terms.words(token)
+    return search_terms.stem(found[0], tag) if len(found) == 1 else None
 
 
 def marked(text: str, stems: set[str], language: str | None) -> list[tuple[str, bool]]:
     """The text cut in (piece, found) pairs: templates escape each piece and mark the found ones."""
+    if not stems:
+        return [(token, False) for token in _TOKEN.findall(text or "")]
     tag = search_terms.tag_for(language)
-    return [(token, _found(token, stems, tag)) for token in _TOKEN.findall(text or "")]
+    return [(token, token[0].isalnum() and _root(token, tag) in stems) for token in _TOKEN.findall(text or "")]
 
 
 def excerpt(text: str, stems: set[str], language: str | None, *, size: int = EXCERPT_WORDS) -> list[tuple[str, bool]]:
     """The window of `size` words holding the most words found (the start when none), with an
     ellipsis where it was cut."""
+    if not stems:  # nothing to find: the beginning, without looking at every word
+        text = (text or "")[:size * 20]
     pieces = marked((text or "")[:MAX_TEXT], stems, language)
     word_positions = [i for i, (token, _) in enumerate(pieces) if token[0].isalnum()]
     if len(word_positions) <= size:

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, insert, select, text
 
-from archipel import fiches
+from archipel import fiches, search_index
 from archipel.identity import actor_uri
 from archipel.ids import new_ulid
 from archipel.rendering import render_item
@@ -350,6 +350,8 @@ async def fill(sessions, base_url: str, *, items: int = 100_000, islands: int = 
             progress(made, items)
     async with sessions() as session:
         await _fix_sequences(session, [objects, authors_t, themes_t, revisions_t, outgoing_t])
+        # The search index and its kept counts, as `archipel reindex` (and every change) makes them.
+        await search_index.reindex(session, batch=2000)
         if session.bind.dialect.name == "postgresql":
             # Autovacuum would analyse these tables soon after; SQLite islands never run ANALYZE.
             await session.execute(text("ANALYZE"))

@@ -71,6 +71,17 @@ def urls(archipelago: Archipelago, positions: dict) -> list[tuple[str, str, dict
         ("outbox page 1", f"/users/{island}/outbox?page=1", AS2),
         ("outbox deep page", f"/users/{island}/outbox?page=1&max_id={positions['outbox']}", AS2),
         ("member's outbox page 1", f"/users/{archipelago.members[0]}/outbox?page=1", AS2),
+        ("/recherche (no words)", "/recherche", {}),
+        ("/recherche?q=réemploi (a theme's word)", "/recherche?q=r%C3%A9emploi", {}),
+        ("/recherche?q=atelier (in every item)", "/recherche?q=atelier", {}),
+        ("/recherche?q=réemploi&region=", "/recherche?q=r%C3%A9emploi&region=Bretagne", {}),
+        ("/recherche?region= (no words)", "/recherche?region=Bretagne", {}),
+        ("/recherche?theme= (no words)", f"/recherche?theme={theme}", {}),
+        ("/recherche.json?q=réemploi", "/recherche.json?q=r%C3%A9emploi", {}),
+        ("/themes", "/themes", {}),
+        ("/carte", "/carte", {}),
+        ("/carte.geojson France, zoom 6", "/carte.geojson?bbox=-5.5,41,10,51.5&zoom=6", {}),
+        ("/carte.geojson Brest, zoom 13", "/carte.geojson?bbox=-4.56,48.36,-4.41,48.42&zoom=13", {}),
         ("for scale: a fiche page /r/", f"/r/{positions['replica']}", {}),
     ]
 

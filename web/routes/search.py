@@ -112,7 +112,9 @@ async def search_page(request: web.Request) -> web.Response:
 
 def _text_of(item) -> str:
     pitch = (item.fields or {}).get("pitch") or item.summary or ""
-    return " ".join(part for part in (pitch, html_to_text(item.content or "")) if part)
+    # The beginning of the body only: excerpts look at search_excerpts.MAX_TEXT characters.
+    body = html_to_text((item.content or "")[:3 * search_excerpts.MAX_TEXT])
+    return " ".join(part for part in (pitch, body) if part)
 
 
 @routes.get("/recherche.json")
