@@ -267,7 +267,7 @@ async def log_in_english(page, island) -> None:
     await page.goto(f"{island.url}/login")
     await page.locator("#username").fill("alice")
     await page.locator("#password").fill(PASSWORD)
-    await page.locator("form button[type=submit]").click()
+    await page.locator("#main form button[type=submit]").click()  # not the header's search
     await page.wait_for_url(f"{island.url}/espace")
 
 

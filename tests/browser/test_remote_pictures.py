@@ -51,7 +51,7 @@ async def test_pages_with_remote_content_load_only_from_the_island(island, remot
     assert all(complete and width > 0 for width, complete in sizes), sizes
     await page.goto(fiche.uri)
     await page.wait_for_load_state("networkidle")
-    sizes = await page.evaluate("[...document.querySelectorAll('img.avatar')].map(i => i.naturalWidth)")
+    sizes = await page.evaluate("[...document.querySelectorAll('.thread img.avatar')].map(i => i.naturalWidth)")
     assert sorted(sizes) == [48, 400], sizes  # rosa's own, and the drawn placeholder for mia
     assert pictures.requests == asked_before  # the visitor's browser never reached the other server
     assert broken.requests == ["/avatars/mia.png"]
