@@ -54,7 +54,8 @@ async def test_the_map_shows_clusters_markers_and_the_list_and_stays_on_the_isla
     await popup.get_by_role("link", name="PAPI de Brest").wait_for()
     assert "Internet pour toutes et tous" in await popup.inner_text()
     # The popup fades in: axe measures contrast once it is opaque.
-    await wait_for(lambda: page.evaluate("getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'"),
+    await wait_for(lambda: page.evaluate("(p => p !== null && getComputedStyle(p).opacity === '1')"
+                                         "(document.querySelector('.leaflet-popup'))"),
                    message="popup shown")
     await assert_accessible(page)
 

@@ -77,6 +77,7 @@
     var c = feature.geometry.coordinates;
     var marker = L.marker([c[1], c[0]], {title: feature.properties.name, alt: feature.properties.name});
     marker.bindPopup(popup(feature.properties));
+    marker.featureId = feature.properties.id;
     return marker;
   }
 
@@ -98,6 +99,9 @@
         return response.json();
       })
       .then(function (collection) {
+        // Opening a popup pans the map, which loads the view again: the open popup is opened
+        // again on its new marker, rather than closed under the reader's eyes.
+        var reopen = openId;
         clusters.clearLayers();
         points.clearLayers();
         var singles = [];
@@ -109,6 +113,11 @@
           }
         });
         points.addLayers(singles);
+        singles.forEach(function (marker) {
+          if (reopen && marker.featureId === reopen) {
+            points.zoomToShowLayer(marker, function () { marker.openPopup(); });
+          }
+        });
         element.setAttribute("data-loaded", String(collection.features.length));
       })
       .catch(function (error) {
@@ -118,6 +127,11 @@
       });
   }
 
+  var openId = null;
+  map.on("popupopen", function (event) {
+    openId = (event.popup._source && event.popup._source.featureId) || null;
+  });
+  map.on("popupclose", function () { openId = null; });
   map.on("moveend", load);
   load();
 }());
