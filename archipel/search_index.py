@@ -169,6 +169,7 @@ async def reindex(session: AsyncSession, *, batch: int = 500) -> int:
         items = list(await session.scalars(
             select(StoredObject).where(StoredObject.id > after).order_by(StoredObject.id).limit(batch)))
         if not items:
+            await search_totals.compact(session)  # one row per count, not one per batch
             return indexed
         await session.run_sync(lambda sync: _apply(sync.connection(), items, {item.id for item in items}))
         indexed += sum(1 for item in items if indexable(item))

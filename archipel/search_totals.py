@@ -87,7 +87,8 @@ def clear(connection: Connection) -> None:
 
 
 async def compact(session) -> int:
-    """Fold each table's rows into one per key (a zero sum: none); the rows removed. The rows
+    """Fold each table's rows into one per key (a zero sum: none), in the caller's transaction;
+    the rows removed. The rows
     deleted are exactly those summed (DELETE … RETURNING): a row another transaction commits
     meanwhile is left for the next time, never lost."""
     removed = 0
@@ -107,7 +108,6 @@ async def compact(session) -> int:
         if kept:
             await session.execute(insert(table), kept)
         removed += len(rows) - len(kept)
-    await session.commit()
     return removed
 
 
@@ -125,6 +125,7 @@ class Compactor:
         async with self.sessions() as session:
             if await _rows(session) - self.kept >= self.GROWTH:
                 await compact(session)
+                await session.commit()
                 self.kept = await _rows(session)
         return 0  # never busy: the next round waits its interval
 

@@ -294,6 +294,7 @@ async def test_counts_are_the_same_after_compaction(brest):
     before = [await search_json(brest), await _search_pairs(brest, [("region", "Bretagne")])]
     async with brest.sessions() as session:
         assert await search_totals.compact(session) > 0  # +1/-1 rows of the fixture's edits folded
+        await session.commit()
     async with brest.sessions() as session:
         assert await search_totals.compact(session) == 0  # nothing left to fold
     after = [await search_json(brest), await _search_pairs(brest, [("region", "Bretagne")])]
