@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from aiohttp import web
+from markupsafe import Markup, escape
 from babel import Locale, UnknownLocaleError
 
 from archipel import cards, search, search_excerpts, search_terms
@@ -87,8 +88,8 @@ async def search_page(request: web.Request) -> web.Response:
     stems = search_terms.query_stems(result.query)
     cards = [{
         "item": item, "url": page_url(item), "island": islands.get(island_of(item.uri), island_of(item.uri)),
-        "title": search_excerpts.marked(item.name, stems, item.language),
-        "excerpt": search_excerpts.excerpt(_text_of(item), stems, item.language),
+        "title": _html(search_excerpts.marked(item.name, stems, item.language)),
+        "excerpt": _html(search_excerpts.excerpt(_text_of(item), stems, item.language)),
         "themes": themes.get(item.id, []),
     } for item in result.items]
     wanted = result.request
@@ -108,6 +109,13 @@ async def search_page(request: web.Request) -> web.Response:
                       previous_href=link(wanted.at_page(wanted.page - 1)) if wanted.page > 1 else None,
                       next_href=link(wanted.at_page(wanted.page + 1)) if wanted.page < result.pages else None,
                       json_href="/recherche.json" + ("?" + urlencode(wanted.params()) if wanted.params() else ""))
+
+
+def _html(pieces: list[tuple[str, bool]]) -> Markup:
+    """Escaped text with the words found in <mark> (joined here: a template loop over every word
+    cost more than the rest of the page)."""
+    return Markup("".join(f"<mark>{escape(piece)}</mark>" if found else str(escape(piece))
+                          for piece, found in pieces))
 
 
 def _text_of(item) -> str:
