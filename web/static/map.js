@@ -12,7 +12,9 @@
   element.classList.add("map-ready");
   var data = element.dataset;
   // markercluster needs a maxZoom even when no tile layer sets one.
-  var map = L.map(element, {center: [46.6, 2.4], zoom: 5, minZoom: 2, maxZoom: 18});
+  // No fading: a popup opened again after the view reloads replaces the old one at once (two
+  // popups, one fading out, were on the page together).
+  var map = L.map(element, {center: [46.6, 2.4], zoom: 5, minZoom: 2, maxZoom: 18, fadeAnimation: false});
   if (window.archipelTiles) {
     window.archipelTiles(map, data);
   }
