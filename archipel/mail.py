@@ -18,7 +18,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from archipel.storage.tables import OutgoingMail, utcnow
@@ -26,6 +26,9 @@ from archipel.storage.tables import OutgoingMail, utcnow
 log = logging.getLogger(__name__)
 
 BATCH = 20
+# A claimed message is another worker's again only after this: far beyond one SMTP exchange,
+# so that a slow send is never repeated by a second process.
+LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
 
@@ -88,9 +91,18 @@ class MailWorker:
         if not self.config.host:
             return 0
         async with self.sessionmaker() as session:
+            # Claimed with a lease (committed) before anything is sent: several worker processes
+            # never send the same message, and a crashed one's messages come due again.
+            now = utcnow()
+            locked = (select(OutgoingMail.id).where(OutgoingMail.state == "pending", OutgoingMail.next_try_at <= now)
+                      .order_by(OutgoingMail.next_try_at, OutgoingMail.id).limit(BATCH)
+                      .with_for_update(skip_locked=True))
+            claimed = list(await session.scalars(
+                update(OutgoingMail).where(OutgoingMail.id.in_(locked.scalar_subquery()))
+                .values(next_try_at=now + LEASE).returning(OutgoingMail.id)))
+            await session.commit()
             due = list(await session.scalars(
-                select(OutgoingMail).where(OutgoingMail.state == "pending", OutgoingMail.next_try_at <= utcnow())
-                .order_by(OutgoingMail.next_try_at, OutgoingMail.id).limit(BATCH)))
+                select(OutgoingMail).where(OutgoingMail.id.in_(claimed)).order_by(OutgoingMail.id)))
             for mail in due:
                 await self._attempt(mail)
                 await session.commit()  # each outcome is kept before the next message

@@ -80,6 +80,15 @@ class Settings:
     poll_interval: float = _setting(
         0.25, "Seconds between looks at the database for work written by other processes."
     )
+    retention_days: float = _setting(
+        7.0, "Days that processed or ignored received activities, sent deliveries and sent "
+        "e-mail are kept before they are purged (a repeated activity id older than this is "
+        "treated as new).",
+    )
+    failed_retention_days: float = _setting(
+        30.0, "Days that failed received activities, abandoned deliveries and abandoned e-mail "
+        "are kept for the operator before they are purged.",
+    )
     blocked_domains: tuple[str, ...] = _setting(
         (), "Domains (or host:port) this island never federates with, subdomains included: "
         "their activities are dropped without a hint, nothing is fetched from or sent to them.",

@@ -15,7 +15,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from archipel import content
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 MAX_PAGES_PER_ROUND = 20  # a huge catalog is walked over several rounds, others get their turn
 RETRY_AFTER_ERROR = timedelta(minutes=5)
+# A walk is claimed by pushing its next run this far ahead: another process takes it again only
+# if this one died (a round is at most MAX_PAGES_PER_ROUND fetches, each bounded by the client).
+WALK_LEASE = timedelta(minutes=10)
 
 
 async def start_sync(session: AsyncSession, actor_uri: str, catalog_url: str) -> CatalogSync:
@@ -71,8 +74,14 @@ class CatalogSyncWorker:
 
     async def run_once(self) -> int:
         """Walk every due catalog; returns how many items were applied."""
+        now = utcnow()
         async with self.sessionmaker() as session:
-            due = list(await session.scalars(select(CatalogSync.id).where(CatalogSync.next_run_at <= utcnow())))
+            locked = (select(CatalogSync.id).where(CatalogSync.next_run_at <= now)
+                      .with_for_update(skip_locked=True))
+            due = list(await session.scalars(
+                update(CatalogSync).where(CatalogSync.id.in_(locked.scalar_subquery()))
+                .values(next_run_at=now + WALK_LEASE).returning(CatalogSync.id)))
+            await session.commit()
         applied = 0
         for sync_id in due:
             applied += await self.walk(sync_id)
@@ -108,7 +117,11 @@ class CatalogSyncWorker:
                 await session.commit()
             if finished:
                 return applied
-        return applied  # more pages: the next round goes on from the saved cursor
+        # More pages: the next round goes on from the saved cursor.
+        async with self.sessionmaker() as session:
+            await session.execute(update(CatalogSync).where(CatalogSync.id == sync_id).values(next_run_at=utcnow()))
+            await session.commit()
+        return applied
 
     async def _failed(self, sync_id: int, error: str) -> None:
         log.info("catalog sync %d failed: %s", sync_id, error)

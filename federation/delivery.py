@@ -1,19 +1,23 @@
 """The delivery worker: sends queued activities, retries, gives up, never loses one.
 
-states: pending -> in_flight -> sent | pending (retry later) | gave_up
+states (archipel.jobs.DeliveryStates): pending -> in_flight -> sent | pending (retry later) | gave_up
 
 A continuous pipeline, so that no remote can stall the others:
-- a row is claimed (state in_flight, committed) only when a slot is free for it and its POST
-  starts right after: at most `concurrency` rows in flight in all, and at most `per_host` for
-  one host (rows of a host at its limit stay pending, unclaimed);
+- a row is claimed (state in_flight, its lease in `next_try_at`, committed) only when a slot is
+  free for it and its POST starts right after: at most `concurrency` rows in flight per process,
+  and at most `per_host` for one host across every process of the island (counted from the
+  table inside the claim, which PostgreSQL serialises with an advisory lock);
 - each outcome is recorded as its POST completes; outcomes that complete while the previous
   write runs are grouped into the next transaction (one commit for many, never a wait for the
   slowest member); a slot is freed once its outcome is committed, and freeing one claims more.
 
-The crash bound: when the node starts, rows left in_flight go back to pending (`recover`). Only
-those are sent twice, and they are at most the rows whose POST had started and whose outcome
-was not yet committed: never more than `concurrency`, never more than `per_host` for one host.
-Receivers recognise the repeated activity id.
+The crash bound: a row whose lease ran out while still in flight is due again (its worker died);
+the lease outlasts the longest possible send. A process that stops cleanly hands back the rows
+whose sends it cut short. On SQLite one process serves the island (`archipel.island_lock`), so
+it also puts back at start what its predecessor left in flight (`recover`), without waiting for
+leases. Only rows whose POST had started and whose outcome was not committed are sent twice:
+never more than `concurrency` per process, never more than `per_host` for one host. Receivers
+recognise the repeated activity id.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import Counter, defaultdict
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 import aiohttp
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from archipel.jobs import DeliveryStates
 from archipel.storage.tables import Delivery, HostHealth, LocalActor, OutgoingActivity, utcnow
 from federation.client import FederationClient, Signer
 from federation.documents import ActorUrls
@@ -44,6 +49,9 @@ PAYLOAD_CACHE = 64  # bodies kept between claims (a fan-out sends one body to ma
 MAX_ERROR_CHARS = 500
 RECORD_BATCH = 500
 RECORD_WINDOW = 0.01  # seconds the recorder waits for outcomes completing close together
+CLAIM_LOCK = 0x41524350  # PostgreSQL advisory lock taken by claims: the per-host count holds
+PENDING, IN_FLIGHT, SENT, GAVE_UP = (DeliveryStates.PENDING, DeliveryStates.IN_FLIGHT,
+                                     DeliveryStates.SENT, DeliveryStates.GAVE_UP)
 
 
 class DeliveryWorker:
@@ -63,11 +71,16 @@ class DeliveryWorker:
         # The client bounds each request; this bounds a whole delivery (two knocks included), so
         # that a slot can never be held for ever whatever a server does.
         self.send_timeout = send_timeout
+        # A claimed row is another process's again after this: the longest send, and as long
+        # again to record its outcome.
+        self.lease = timedelta(seconds=2 * send_timeout)
+        bind = sessionmaker.kw.get("bind")
+        self._serialise_claims = bind is not None and bind.dialect.name == "postgresql"
         self.wake = asyncio.Event()  # new work written in this process, or a slot freed
         self._signers: dict[int, Signer] = {}
         self._bodies: dict[int, tuple[bytes, int]] = {}  # outgoing id -> (body, actor id)
         self._held = 0  # rows claimed whose outcome is not committed yet
-        self._held_by_host: Counter[str] = Counter()
+        self._leases: dict[int, datetime] = {}  # delivery id -> its lease, until its outcome is known
         self._sending: set[asyncio.Task] = set()
         self._outcomes: list[tuple] = []  # completed, waiting for the recorder
         self._outcome_ready = asyncio.Event()
@@ -75,10 +88,12 @@ class DeliveryWorker:
         self._recorder: asyncio.Task | None = None
 
     async def recover(self) -> int:
-        """Put back deliveries that a crash left in flight."""
+        """Put back every delivery left in flight. Only for the island's single process (SQLite,
+        under the island lock): with several processes, leases do this without touching the
+        rows of a process that is still sending."""
         async with self.sessionmaker() as session:
             result = await session.execute(
-                update(Delivery).where(Delivery.state == "in_flight").values(state="pending")
+                update(Delivery).where(Delivery.state == IN_FLIGHT).values(state=PENDING, next_try_at=utcnow())
             )
             await session.commit()
         if result.rowcount:
@@ -128,7 +143,7 @@ class DeliveryWorker:
             self._recorder = asyncio.create_task(self._record_loop(), name="delivery-recorder")
 
     async def _shutdown(self) -> None:
-        """Stop sending; write what already completed. Rows cut short stay in_flight (recover)."""
+        """Stop sending; write what already completed, and hand back the rows cut short."""
         for task in list(self._sending):
             task.cancel()
         if self._sending:
@@ -141,7 +156,22 @@ class DeliveryWorker:
         if self._outcomes:
             with contextlib.suppress(Exception):
                 await self._record_all(self._take_outcomes())
-        self._held, self._held_by_host = 0, Counter()
+        if self._leases:
+            with contextlib.suppress(Exception):
+                await self._hand_back(self._leases)
+        self._leases = {}
+        self._held = 0
+
+    async def _hand_back(self, leases: dict[int, datetime]) -> None:
+        """Rows whose send was cut short, due again at once as if never claimed (unless their
+        lease ran out and another process took them meanwhile)."""
+        async with self.sessionmaker() as session:
+            for delivery_id, lease in leases.items():
+                await session.execute(
+                    update(Delivery).where(Delivery.id == delivery_id, Delivery.state == IN_FLIGHT,
+                                           Delivery.next_try_at == lease)
+                    .values(state=PENDING, next_try_at=utcnow(), attempts=Delivery.attempts - 1))
+            await session.commit()
 
     async def _fill(self) -> int:
         """Claim due rows for the free slots and start their POSTs; returns how many started."""
@@ -154,7 +184,6 @@ class DeliveryWorker:
                 break
             for delivery, body, signer in claimed:
                 self._held += 1
-                self._held_by_host[delivery.host] += 1
                 task = asyncio.create_task(self._deliver(delivery, body, signer))
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
@@ -163,11 +192,19 @@ class DeliveryWorker:
 
     async def _claim(self, free: int) -> list[tuple[Delivery, bytes, Signer]]:
         now = utcnow()
-        full = [host for host, count in self._held_by_host.items() if count >= self.per_host]
+        lease = now + self.lease
         async with self.sessionmaker() as session:
+            if self._serialise_claims:  # the count below and the claim hold for every process
+                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
+            # Sends in progress per host, whichever process holds them (expired leases are not).
+            busy = dict((await session.execute(
+                select(Delivery.host, func.count()).where(Delivery.state == IN_FLIGHT, Delivery.next_try_at > now)
+                .group_by(Delivery.host))).all())
+            full = [host for host, count in busy.items() if count >= self.per_host]
             paused = select(HostHealth.host).where(HostHealth.paused_until > now)
-            query = (select(Delivery)
-                     .where(Delivery.state == "pending", Delivery.next_try_at <= now,
+            # Due: pending rows whose time has come, and rows whose lease ran out in flight.
+            query = (select(Delivery.id, Delivery.host)
+                     .where(Delivery.state.in_((PENDING, IN_FLIGHT)), Delivery.next_try_at <= now,
                             Delivery.host.not_in(paused))
                      .order_by(Delivery.next_try_at, Delivery.id)
                      # Enough rows for the free slots even if the first hosts have little room
@@ -175,23 +212,24 @@ class DeliveryWorker:
                      .limit(min(CLAIM_ROWS, 2 * free + self.per_host)))
             if full:
                 query = query.where(Delivery.host.not_in(full))
-            rows = (await session.execute(query.with_only_columns(Delivery.id, Delivery.host))).all()
+            rows = (await session.execute(query)).all()
             room: dict[str, int] = {}
             chosen = []
             for row_id, host in rows:
-                left = room.setdefault(host, self.per_host - self._held_by_host[host])
+                left = room.setdefault(host, self.per_host - busy.get(host, 0))
                 if left > 0:
                     room[host] = left - 1
                     chosen.append(row_id)
                     if len(chosen) == free:
                         break
             if not chosen:
+                await session.commit()
                 return []
-            # Claim only rows still pending (another process may share the database), and take
-            # back exactly the rows this statement changed.
+            # Take back exactly the rows this statement changed.
             claimed = list(await session.scalars(
-                update(Delivery).where(Delivery.id.in_(chosen), Delivery.state == "pending")
-                .values(state="in_flight", attempts=Delivery.attempts + 1)
+                update(Delivery).where(Delivery.id.in_(chosen), Delivery.state.in_((PENDING, IN_FLIGHT)),
+                                       Delivery.next_try_at <= now)
+                .values(state=IN_FLIGHT, attempts=Delivery.attempts + 1, next_try_at=lease)
                 .returning(Delivery),
                 execution_options={"synchronize_session": False},
             ))
@@ -199,6 +237,7 @@ class DeliveryWorker:
             await self._load_bodies(session, {d.outgoing_id for d in claimed})
             result = []
             for delivery in claimed:
+                self._leases[delivery.id] = lease
                 body, actor_id = self._bodies[delivery.outgoing_id]
                 result.append((delivery, body, await self._signer(session, actor_id)))
             return result
@@ -240,11 +279,11 @@ class DeliveryWorker:
         except (aiohttp.ClientError, TimeoutError, OSError) as failure:
             error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
         except asyncio.CancelledError:
-            raise  # stopping: the row stays in_flight and goes back to pending at the next start
+            raise  # stopping: the row is handed back (_shutdown)
         except Exception as failure:  # whatever a server made the HTTP stack do: retry later
             log.warning("delivery %d to %s: unexpected %r", delivery.id, delivery.inbox_url, failure)
             error = f"{type(failure).__name__}: {failure}"
-        self._outcomes.append((delivery, status, retry_after, _clean_error(error)))
+        self._outcomes.append((delivery, status, retry_after, _clean_error(error), self._leases.pop(delivery.id)))
         self._outcome_ready.set()
 
     # ---- recording --------------------------------------------------------------------------
@@ -261,11 +300,7 @@ class DeliveryWorker:
             await asyncio.sleep(RECORD_WINDOW)
             outcomes = self._take_outcomes()
             await self._record_all(outcomes)
-            for delivery, *_ in outcomes:
-                self._held -= 1
-                self._held_by_host[delivery.host] -= 1
-                if self._held_by_host[delivery.host] <= 0:
-                    del self._held_by_host[delivery.host]
+            self._held -= len(outcomes)
             self.wake.set()  # slots are free: claim more
 
     async def _record_all(self, outcomes: list[tuple]) -> None:
@@ -275,7 +310,7 @@ class DeliveryWorker:
         except Exception:
             if len(outcomes) == 1:
                 log.exception("recording the outcome of delivery %d failed; it stays in flight "
-                              "until the next start", outcomes[0][0].id)
+                              "until its lease ends", outcomes[0][0].id)
                 return
             log.exception("recording %d delivery outcomes failed; trying them one by one", len(outcomes))
         for outcome in outcomes:
@@ -284,11 +319,13 @@ class DeliveryWorker:
     async def _record(self, outcomes: list[tuple]) -> None:
         """Write outcomes in one transaction; successes in one statement."""
         now = utcnow()
-        sent: dict[int, list[int]] = defaultdict(list)  # status -> delivery ids
+        # (status, lease) -> delivery ids. Each row is written only while its lease is ours: a
+        # row whose lease ran out may already be another process's.
+        sent: dict[tuple[int, datetime], list[int]] = defaultdict(list)
         host_alive: dict[str, bool] = {}
         host_error: dict[str, str | None] = {}
         async with self.sessionmaker() as session:
-            for delivery, status, retry_after, error in outcomes:
+            for delivery, status, retry_after, error, lease in outcomes:
                 ok = status is not None and 200 <= status < 300
                 # A 4xx answer still proves the host is up; one success in a batch is enough.
                 alive = ok or is_final_failure(status)
@@ -296,22 +333,23 @@ class DeliveryWorker:
                 if not alive:
                     host_error.setdefault(delivery.host, error)
                 if ok:
-                    sent[status].append(delivery.id)
+                    sent[status, lease].append(delivery.id)
                     continue
                 values: dict = {"last_status": status, "last_error": error}
                 if is_final_failure(status) or now - delivery.created_at > self.give_up_after:
-                    values.update(state="gave_up", finished_at=now)
+                    values.update(state=GAVE_UP, finished_at=now)
                     log.warning("delivery %d to %s abandoned: %s", delivery.id, delivery.inbox_url, error)
                 else:
                     delay = parse_retry_after(retry_after, now) or backoff(delivery.attempts)
-                    values.update(state="pending", next_try_at=now + delay)
+                    values.update(state=PENDING, next_try_at=now + delay)
                     log.info("delivery %d to %s failed (%s), next try in %s", delivery.id,
                              delivery.inbox_url, error, delay)
-                await session.execute(update(Delivery).where(Delivery.id == delivery.id).values(**values))
-            for status, ids in sent.items():
+                await session.execute(update(Delivery).where(Delivery.id == delivery.id, *_held_under(lease))
+                                      .values(**values))
+            for (status, lease), ids in sent.items():
                 await session.execute(
-                    update(Delivery).where(Delivery.id.in_(ids))
-                    .values(state="sent", finished_at=now, last_status=status, last_error=None))
+                    update(Delivery).where(Delivery.id.in_(ids), *_held_under(lease))
+                    .values(state=SENT, finished_at=now, last_status=status, last_error=None))
             for host, alive in host_alive.items():
                 # Under a steady flow each batch proves most hosts alive again: their row is
                 # written at most every HEALTHY_RECHECK, not once per batch.
@@ -345,6 +383,10 @@ class DeliveryWorker:
                 health.paused_until = now + pause
                 log.warning("host %s failed %d times in a row: paused for %s", host,
                             health.consecutive_failures, pause)
+
+
+def _held_under(lease: datetime) -> tuple:
+    return Delivery.state == IN_FLIGHT, Delivery.next_try_at == lease
 
 
 def _clean_error(error: str | None) -> str | None:

@@ -35,16 +35,6 @@ class Limits:
     max_chars: int = 30_000
 
 
-# The limits of each island (by base URL), from its settings when its app is made: keyed rather
-# than one value because tests run several islands in one process, and the inbox worker's
-# handlers receive no settings.
-_limits: dict[str, Limits] = {}
-
-
-def configure(base_url: str, limits: Limits) -> None:
-    _limits[base_url.rstrip("/")] = limits
-
-
 def mentions(obj: dict, actor_id: str) -> bool:
     addressed = ids_of(obj.get("to")) + ids_of(obj.get("cc"))
     tagged = [id_of(tag.get("href")) for tag in as_list(obj.get("tag"))
@@ -91,7 +81,7 @@ async def take_proposal(ctx, obj: dict, author: str) -> bool:
     activity_id = id_of(ctx.activity) or obj["id"]
     if await proposals.find_by_activity(ctx.session, activity_id) is not None:
         return True
-    limits = _limits.get(ctx.base_url.rstrip("/"), Limits())
+    limits = ctx.proposal_limits
     limit = limits.per_host_per_hour
     host_prefix = author.split("://", 1)[0] + "://" + host_of(author) + "/"
     if limit and await proposals.recent_from_host(ctx.session, host_prefix, WINDOW) >= limit:

@@ -41,6 +41,7 @@ from federation.actors import ACTOR_MAX_AGE, ActorDirectory, ActorError
 from federation.client import FetchError
 from federation.handlers import HANDLERS, Ignored, object_type_of
 from federation.jsonld import normalize
+from federation.mentions import Limits
 from federation.workers import Stopping, run_forever
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class Context:
     activity: dict  # normalised
     hub: bool = False  # re-share what we receive from the islands we follow
     follow_back: bool = False  # follow back the islands that follow ours
+    proposal_limits: Limits = Limits()  # proposals by mention (settings proposal_*)
 
 
 class NeedsNetwork(Exception):
@@ -129,7 +131,7 @@ class _Claimed:
 class InboxWorker:
     def __init__(self, sessionmaker: async_sessionmaker, directory: ActorDirectory, *, base_url: str,
                  poll_interval: float = 0.5, on_sent=lambda: None, hub: bool = False,
-                 follow_back: bool = False):
+                 follow_back: bool = False, proposal_limits: Limits = Limits()):
         self.sessionmaker = sessionmaker
         self.directory = directory
         self.base_url = base_url
@@ -137,6 +139,7 @@ class InboxWorker:
         self.on_sent = on_sent  # wakes the delivery worker when a handler queued something
         self.hub = hub
         self.follow_back = follow_back
+        self.proposal_limits = proposal_limits
         self.wake = asyncio.Event()
         self.stopping = Stopping()  # replaced by the process's own in run_forever
         self.turn = fair_queue.Turn()
@@ -295,7 +298,8 @@ class InboxWorker:
         if not self.directory.client.policy.allows_actor(incoming.actor_uri):
             raise Ignored("blocked by a moderator after it was received")
         activity = normalize(incoming.payload)
-        context = Context(session, self.base_url, directory, incoming, activity, self.hub, self.follow_back)
+        context = Context(session, self.base_url, directory, incoming, activity, self.hub, self.follow_back,
+                          self.proposal_limits)
         handler = HANDLERS.get((incoming.activity_type, object_type_of(activity))) or \
             HANDLERS.get((incoming.activity_type, None))
         if handler is None:

@@ -74,3 +74,34 @@ async def stop(tasks: Iterable[asyncio.Task], stopping: Stopping, grace: float =
     for task, outcome in zip(tasks, outcomes):
         if isinstance(outcome, Exception):
             log.error("%s ended with an error", task.get_name(), exc_info=outcome)
+
+
+class Runner:
+    """The background loops of one process, declared in one place (web/app.py) and shared by
+    `archipel serve`'s roles: started together, asked to stop together, and watched (a loop
+    that ended while the process runs is a dead worker)."""
+
+    def __init__(self) -> None:
+        self.stopping = Stopping()
+        self._loops: list[tuple[str, Callable[[Stopping], Awaitable[None]]]] = []
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    def add(self, name: str, run: Callable[[Stopping], Awaitable[None]]) -> None:
+        """A loop that runs until `stopping` is set (the workers' own `run_forever`)."""
+        self._loops.append((name, run))
+
+    def every(self, name: str, step: Callable[[], Awaitable[int]], poll_interval: float,
+              wake: asyncio.Event | None = None) -> None:
+        """A loop of `step` rounds: again at once while it finds work, else after `poll_interval`
+        or when `wake` is set."""
+        self.add(name, lambda stopping: run_forever(step, wake or asyncio.Event(), poll_interval, name, stopping))
+
+    def start(self) -> None:
+        for name, run in self._loops:
+            self._tasks[name] = asyncio.create_task(run(self.stopping), name=name)
+
+    def alive(self) -> dict[str, bool]:
+        return {name: not task.done() for name, task in self._tasks.items()}
+
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        await stop(self._tasks.values(), self.stopping, grace)

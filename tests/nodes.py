@@ -13,6 +13,7 @@ from archipel import accounts, content
 from archipel.storage.tables import Delivery, IncomingActivity, LocalActor, StoredObject
 from federation import actions
 from federation.actors import ActorDirectory
+from web.wake import deliveries_queued
 from web import appkeys, provision, server
 from web.app import create_app
 
@@ -99,8 +100,7 @@ class Node:
         return self.settings.handle
 
     def wake(self) -> None:
-        if appkeys.DELIVERY_WORKER in self.app:
-            self.app[appkeys.DELIVERY_WORKER].wake.set()
+        deliveries_queued(self.app)
 
     async def add_user(self, username: str, password: str = "correct horse battery") -> LocalActor:
         return await provision.add_user(self.sessions, username=username, password=password,

@@ -26,16 +26,19 @@ def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 class ServeProcess:
     """`archipel serve DIR` in a child process; `kill()` is a kill -9."""
 
-    def __init__(self, directory, url: str, log_path):
+    def __init__(self, directory, url: str, log_path, *options: str):
+        """`options`: more arguments of `archipel serve` (--role, --listen); `url` is where this
+        process answers."""
         self.directory = directory
         self.url = url
         self.log_path = log_path
+        self.options = options
         self.process: subprocess.Popen | None = None
 
     async def start(self) -> ServeProcess:
         self.log = open(self.log_path, "a")
-        self.process = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", str(self.directory)],
-                                        env=ENV, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", str(self.directory),
+                                         *self.options], env=ENV, stdout=self.log, stderr=subprocess.STDOUT)
         await wait_for(self._answers, timeout=30, message=f"archipel serve on {self.url}")
         return self
 
@@ -43,6 +46,9 @@ class ServeProcess:
         if self.process.poll() is not None:
             raise AssertionError(f"archipel serve exited with {self.process.returncode}: "
                                  f"{open(self.log_path).read()[-2000:]}")
+        if "worker" in self.options:  # no pages: started once it says so
+            with open(self.log_path) as log:
+                return "working (background workers only)" in log.read()
         try:
             async with aiohttp.ClientSession() as session:
                 async with session.get(f"{self.url}/.well-known/nodeinfo") as response:

@@ -3,19 +3,20 @@ in its own cleanup context, in order: database, HTTP client, federation services
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from aiohttp import web
 
+from archipel import jobs, search_totals
 from archipel.accounts import island_actor
-from archipel import search_totals
 from archipel.mail import MailWorker, SmtpConfig
 from archipel.media import MULTIPART_ALLOWANCE
 from archipel.settings import Settings
 from archipel.storage.engine import make_engine, make_sessionmaker
+from archipel.storage import wakeups as channels
 from archipel.storage.migrate import require_current_schema
+from archipel.storage.wakeups import Wakeups
 from federation import mentions
 from federation.actors import ActorDirectory
 from federation.catalog_sync import CatalogSyncWorker
@@ -30,8 +31,7 @@ from federation.processing import InboxWorker
 from federation.author_names import AuthorNameWorker
 from federation.remote_images import RemoteImageWorker
 from federation.inbox_backlog import Backlog
-from federation.workers import Stopping, run_forever
-from federation.workers import stop as stop_workers
+from federation.workers import Runner
 from web import appkeys
 from web.auth import csrf_middleware
 from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware
@@ -43,9 +43,19 @@ log = logging.getLogger(__name__)
 
 
 COMPACT_SEARCH_COUNTS_EVERY = 60.0  # seconds
+PURGE_EVERY = 600.0  # seconds between purges of finished queue rows (sooner while some are left)
 
 
-def create_app(settings: Settings, *, run_workers: bool = True) -> web.Application:
+ROLES = ("all", "web", "worker")
+
+
+def create_app(settings: Settings, *, run_workers: bool = True, role: str = "all") -> web.Application:
+    """The island's application. `role`: "all" serves pages and runs the background workers
+    (one process, SQLite's only way); "web" only serves; "worker" only runs the workers (several
+    of each may share one PostgreSQL database). `run_workers=False` leaves the workers to tests,
+    which step them themselves."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
     app = web.Application(
         # Uploads need more than inboxes; inboxes read at most max_body_bytes themselves.
         client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes + MULTIPART_ALLOWANCE),
@@ -55,15 +65,17 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> web.Applicati
                      csrf_middleware],
     )
     app[appkeys.SETTINGS] = settings
+    app[appkeys.ROLE] = role
     app[appkeys.TEMPLATES] = make_templates()
-    mentions.configure(settings.url, mentions.Limits(settings.proposals_per_host_per_hour,
-                                                     settings.proposal_max_links, settings.proposal_max_chars))
+    app[appkeys.WAKEUPS] = Wakeups()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_http_client)
+    app.cleanup_ctx.append(_wakeups)
     app.cleanup_ctx.append(_federation)
-    if run_workers:
+    if run_workers and role != "web":
         app.cleanup_ctx.append(_workers)
-    setup_routes(app)
+    if role != "worker":
+        setup_routes(app)
     return app
 
 
@@ -75,6 +87,20 @@ async def _database(app: web.Application):
     app[appkeys.SESSIONS] = make_sessionmaker(engine)
     yield
     await engine.dispose()
+
+
+async def _wakeups(app: web.Application):
+    """Workers of other processes hear of new work at once (PostgreSQL), and this process
+    reloads the moderators' blocks when another one changed them."""
+    wakeups = app[appkeys.WAKEUPS]
+
+    async def reload_blocks() -> None:
+        async with app[appkeys.SESSIONS]() as session:
+            await domains.refresh(app[appkeys.CLIENT], session)
+    wakeups.on(channels.BLOCKS, reload_blocks)
+    await wakeups.start(app[appkeys.SETTINGS].effective_database_url)
+    yield
+    await wakeups.stop()
 
 
 async def _http_client(app: web.Application):
@@ -98,7 +124,11 @@ async def _federation(app: web.Application):
     directory = ActorDirectory(app[appkeys.SESSIONS], app[appkeys.CLIENT], settings.url, signer)
     app[appkeys.ISLAND_SIGNER] = signer
     app[appkeys.DIRECTORY] = directory
-    incoming = IncomingStore(app[appkeys.SESSIONS])
+    if app[appkeys.ROLE] == "worker":  # nothing is received here
+        yield
+        return
+    wakeups = app[appkeys.WAKEUPS]
+    incoming = IncomingStore(app[appkeys.SESSIONS], on_stored=lambda: wakeups.notify(channels.INBOX))
     app[appkeys.INCOMING] = incoming
     app[appkeys.INBOX] = InboxReceiver(directory, incoming, max_body_bytes=settings.max_body_bytes,
                                        backlog=Backlog(app[appkeys.SESSIONS], settings.inbox_backlog_per_server))
@@ -110,54 +140,61 @@ async def _federation(app: web.Application):
 async def _workers(app: web.Application):
     settings = app[appkeys.SETTINGS]
     sessions = app[appkeys.SESSIONS]
+    wakeups = app[appkeys.WAKEUPS]
     delivery = DeliveryWorker(
         sessions, app[appkeys.CLIENT], base_url=settings.url,
         concurrency=settings.delivery_concurrency, per_host=settings.delivery_per_host,
         give_up_after=timedelta(hours=settings.delivery_give_up_hours),
         poll_interval=settings.poll_interval,
+        # Two knocks (the second after a key refresh), each bounded by the client's timeout.
+        send_timeout=2 * settings.fetch_timeout + 10,
     )
     inbox = InboxWorker(sessions, app[appkeys.DIRECTORY], base_url=settings.url,
-                        poll_interval=settings.poll_interval, on_sent=delivery.wake.set, hub=settings.hub,
-                        follow_back=settings.follow_back)
+                        poll_interval=settings.poll_interval, on_sent=lambda: wakeups.notify(channels.DELIVERIES),
+                        hub=settings.hub, follow_back=settings.follow_back,
+                        proposal_limits=mentions.Limits(settings.proposals_per_host_per_hour,
+                                                        settings.proposal_max_links, settings.proposal_max_chars))
     catalogs = CatalogSyncWorker(sessions, app[appkeys.DIRECTORY],
                                  interval=timedelta(minutes=settings.catchup_minutes),
                                  poll_interval=max(settings.poll_interval, 0.5), base_url=settings.url)
+    images = RemoteImageWorker(sessions, app[appkeys.CLIENT], app[appkeys.ISLAND_SIGNER],
+                               settings.effective_media_directory, sync_every=max(settings.poll_interval * 20, 2.0))
+    authors = AuthorNameWorker(sessions, app[appkeys.DIRECTORY], settings.url)
+    mail = mail_worker(settings, sessions)
     app[appkeys.DELIVERY_WORKER] = delivery
     app[appkeys.INBOX_WORKER] = inbox
     app[appkeys.CATALOG_WORKER] = catalogs
-    images = RemoteImageWorker(sessions, app[appkeys.CLIENT], app[appkeys.ISLAND_SIGNER],
-                               settings.effective_media_directory, sync_every=max(settings.poll_interval * 20, 2.0))
     app[appkeys.REMOTE_IMAGE_WORKER] = images
-    authors = AuthorNameWorker(sessions, app[appkeys.DIRECTORY], settings.url)
-    app[appkeys.INCOMING].on_stored = inbox.wake.set
-    app[appkeys.INCOMING].write_turn = inbox.write_turn
-    await delivery.recover()
-    stopping = Stopping()
-    tasks = [asyncio.create_task(delivery.run_forever(stopping), name="delivery-worker"),
-             asyncio.create_task(inbox.run_forever(stopping), name="inbox-worker"),
-             asyncio.create_task(catalogs.run_forever(stopping), name="catalog-sync"),
-             asyncio.create_task(_mail_loop(app, stopping), name="mail"),
-             # Avatars and covers of other servers: nothing waits on them, a slower poll will do.
-             asyncio.create_task(run_forever(images.run_once, images.wake, max(settings.poll_interval * 4, 1.0),
-                                             "remote-images", stopping), name="remote-images"),
-             # The search's kept counts, folded now and then (reads sum them either way).
-             asyncio.create_task(run_forever(search_totals.Compactor(sessions).run_once, asyncio.Event(),
-                                             COMPACT_SEARCH_COUNTS_EVERY, "search-counts", stopping),
-                                 name="search-counts"),
-             # Names of the authors of replicas: pages show addresses until they are known.
-             asyncio.create_task(run_forever(authors.run_once, asyncio.Event(), max(settings.poll_interval * 4, 1.0),
-                                             "author-names", stopping), name="author-names")]
+    for channel, worker in ((channels.DELIVERIES, delivery), (channels.INBOX, inbox),
+                            (channels.CATALOGS, catalogs), (channels.MAIL, mail)):
+        wakeups.subscribe(channel, worker.wake)
+    if appkeys.INCOMING in app:  # the same process receives: it takes turns with the worker (SQLite)
+        app[appkeys.INCOMING].write_turn = inbox.write_turn
+    if sessions.kw["bind"].dialect.name == "sqlite":
+        # One process serves a SQLite island (archipel/island_lock.py): whatever its predecessor
+        # left in flight is free now. With several processes, leases give rows back instead.
+        await delivery.recover()
+
+    runner = Runner()
+    runner.add("delivery-worker", delivery.run_forever)
+    runner.add("inbox-worker", inbox.run_forever)
+    runner.add("catalog-sync", catalogs.run_forever)
+    runner.every("mail", mail.run_once, max(settings.poll_interval, 1.0), mail.wake)
+    # Avatars and covers of other servers: nothing waits on them, a slower poll will do.
+    runner.every("remote-images", images.run_once, max(settings.poll_interval * 4, 1.0), images.wake)
+    # The search's kept counts, folded now and then (reads sum them either way).
+    runner.every("search-counts", search_totals.Compactor(sessions).run_once, COMPACT_SEARCH_COUNTS_EVERY)
+    # Names of the authors of replicas: pages show addresses until they are known.
+    runner.every("author-names", authors.run_once, max(settings.poll_interval * 4, 1.0))
+    # Finished queue rows past their retention, a batch at a time.
+    runner.every("retention", jobs.Purger(sessions, jobs.Retention.from_days(
+        settings.retention_days, settings.failed_retention_days)).run_once, PURGE_EVERY)
+    app[appkeys.RUNNER] = runner
+    runner.start()
     yield
-    await stop_workers(tasks, stopping)
+    await runner.stop()
 
 
 def mail_worker(settings: Settings, sessions) -> MailWorker:
     return MailWorker(sessions, SmtpConfig.from_settings(settings),
                       give_up_after=timedelta(hours=settings.mail_give_up_hours))
-
-
-async def _mail_loop(app: web.Application, stopping: Stopping) -> None:
-    """Proposers' e-mail (archipel/mail.py). Without `smtp_host` each round returns at once."""
-    worker = mail_worker(app[appkeys.SETTINGS], app[appkeys.SESSIONS])
-    await run_forever(worker.run_once, worker.wake, max(app[appkeys.SETTINGS].poll_interval, 1.0), "mail",
-                      stopping)

@@ -5,6 +5,7 @@ from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from archipel.settings import Settings
+from archipel.storage.wakeups import Wakeups
 from federation.actors import ActorDirectory
 from federation.catalog_sync import CatalogSyncWorker
 from federation.client import FederationClient, Signer
@@ -13,8 +14,12 @@ from federation.inbox import InboxReceiver
 from federation.incoming_store import IncomingStore
 from federation.processing import InboxWorker
 from federation.remote_images import RemoteImageWorker
+from federation.workers import Runner
 
 SETTINGS = web.AppKey("settings", Settings)
+ROLE = web.AppKey("role", str)  # "all", "web" or "worker" (web/app.py ROLES)
+WAKEUPS = web.AppKey("wakeups", Wakeups)
+RUNNER = web.AppKey("runner", Runner)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker)
 CLIENT = web.AppKey("client", FederationClient)

@@ -87,22 +87,38 @@ async def cmd_migrate(args) -> None:
 
 
 def cmd_serve(args) -> None:
+    from archipel.island_lock import IslandBusy, IslandLock
     from web import server
     from web.app import create_app
 
     settings = load_settings(args.directory)
     if args.listen:
         settings = Settings(**{**settings.__dict__, "listen": args.listen})
+    sqlite = settings.effective_database_url.startswith("sqlite")
+    if sqlite and args.role != "all":
+        raise CommandError(f"--role {args.role} needs PostgreSQL (`database_url`): a SQLite island is "
+                           "served by one process, with --role all (the default)")
+    lock = IslandLock(args.directory)
+    if sqlite:
+        try:
+            lock.acquire()
+        except IslandBusy as busy:
+            raise CommandError(str(busy)) from None
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         asyncio.run(migrate.require_current_schema(settings.effective_database_url, args.directory))
     except migrate.SchemaOutOfDate as error:
+        lock.release()
         raise CommandError(str(error)) from None
     host, port = settings.listen_host_port
-    print(f"Island {settings.name!r} serving {settings.url} on http://{host}:{port}", flush=True)
-    asyncio.run(server.serve(create_app(settings), settings, host, port))
+    doing = {"all": "serving", "web": "serving (web only)", "worker": "working (background workers only)"}[args.role]
+    print(f"Island {settings.name!r} {doing} {settings.url} on http://{host}:{port}", flush=True)
+    try:
+        asyncio.run(server.serve(create_app(settings, role=args.role), settings, host, port))
+    finally:
+        lock.release()
 
 
 async def cmd_user_add(args) -> None:
@@ -340,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the island (web, federation, delivery)")
     serve.add_argument("directory", metavar="DIR")
     serve.add_argument("--listen", metavar="HOST:PORT", help="address to listen on")
+    serve.add_argument("--role", choices=("all", "web", "worker"), default="all",
+                       help="all: pages and background workers in this process (the default, SQLite's "
+                            "only way); web: pages only; worker: background workers only (PostgreSQL: "
+                            "any number of each share the island)")
     serve.set_defaults(run=cmd_serve, sync=True)
 
     migrate_cmd = commands.add_parser("migrate", help="upgrade the database schema")

@@ -20,6 +20,7 @@ from archipel.settings import SETTINGS_FILE, load_settings
 from archipel.social import find_follow
 from archipel.storage.engine import make_engine, make_sessionmaker
 from federation import actions
+from web.wake import deliveries_queued
 from web import appkeys, provision, server
 from web.app import create_app
 
@@ -102,7 +103,7 @@ async def _follow_each_other(islands: list[RunningIsland], timeout: float = 20.0
             async with island.app[appkeys.SESSIONS]() as session:
                 await actions.follow(session, island.url, me, target)
                 await session.commit()
-        island.app[appkeys.DELIVERY_WORKER].wake.set()
+        deliveries_queued(island.app)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
@@ -129,7 +130,7 @@ async def _publish_content(island: RunningIsland) -> int:
             await actions.publish_item(session, island.url, [author], **fields)
             count += 1
         await session.commit()
-    island.app[appkeys.DELIVERY_WORKER].wake.set()
+    deliveries_queued(island.app)
     return count
 
 

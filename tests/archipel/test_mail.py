@@ -3,6 +3,7 @@ backoff while the server is down, given up after a while; the address erased in 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import timedelta
 from email import message_from_bytes
@@ -21,8 +22,10 @@ from web.app import mail_worker
 class Inbox:
     def __init__(self):
         self.messages = []
+        self.delay = 0.0  # seconds each message takes to be accepted
 
     async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
         self.messages.append((envelope.mail_from, envelope.rcpt_tos, message_from_bytes(envelope.content,
                                                                                        policy=default)))
         return "250 OK"

@@ -14,6 +14,7 @@ from federation.as2 import host_of
 from federation.client import FetchError
 from federation.discovery import actor_id_of
 from federation.documents import ActorUrls
+from web.wake import deliveries_queued
 from web import appkeys, auth
 from web.pages import page
 
@@ -58,7 +59,7 @@ async def follow(request: web.Request) -> web.Response:
     async with request.app[appkeys.SESSIONS]() as session:
         await actions.follow(session, settings.url, await island_actor(session), remote)
         await session.commit()
-    request.app[appkeys.DELIVERY_WORKER].wake.set()
+    deliveries_queued(request.app)
     raise web.HTTPSeeOther("/espace/archipel")
 
 
@@ -75,5 +76,5 @@ async def decide(request: web.Request) -> web.Response:
         await actions.decide_follow_request(session, settings.url, await island_actor(session), follower,
                                             accept=accept)
         await session.commit()
-    request.app[appkeys.DELIVERY_WORKER].wake.set()
+    deliveries_queued(request.app)
     raise web.HTTPSeeOther("/espace/archipel")

@@ -26,6 +26,7 @@ from archipel.identity import actor_uri, object_uri
 from archipel.ids import is_ulid
 from archipel.storage.tables import ItemAuthor, LocalActor, StoredObject
 from federation import actions
+from web.wake import deliveries_queued
 from web import appkeys, auth, forms, item_media
 from web.auth import CurrentUser
 from web.i18n import gettext, negotiate_language
@@ -284,14 +285,8 @@ async def create(request: web.Request) -> web.Response:
             await session.rollback()
             return await _form_page(request, values=values, errors={"": str(error)}, status=400,
                                     files_dropped=dropped)
-    _wake(request)
+    deliveries_queued(request.app)
     raise web.HTTPSeeOther(f"{info.edit_url}?done={'published' if state == 'published' else 'created'}")
-
-
-def _wake(request: web.Request) -> None:
-    """Tell the delivery worker (when it runs in this process) that there is something to send."""
-    if appkeys.DELIVERY_WORKER in request.app:
-        request.app[appkeys.DELIVERY_WORKER].wake.set()
 
 
 # ---- editing -------------------------------------------------------------------------------
@@ -365,7 +360,7 @@ async def edit(request: web.Request) -> web.Response:
             await session.rollback()
             return await _form_page(request, values=values, info=info, errors={"": str(error)}, status=400,
                                     media=media, files_dropped=dropped)
-    _wake(request)
+    deliveries_queued(request.app)
     done = "published" if state == "published" and not info.federated else "saved"
     raise web.HTTPSeeOther(f"{info.edit_url}?done={done}")
 
@@ -389,7 +384,7 @@ async def withdraw(request: web.Request) -> web.Response:
         author = await session.get(LocalActor, item.local_author_id)
         await actions.withdraw_article(session, _base(request), author, item)
         await session.commit()
-    _wake(request)
+    deliveries_queued(request.app)
     raise web.HTTPSeeOther("/espace?done=withdrawn")
 
 

@@ -15,6 +15,7 @@ from archipel.storage.tables import LocalActor
 from federation import domains
 from federation.client import FetchError
 from federation.discovery import actor_id_of
+from web.wake import blocks_changed
 from web import appkeys, auth
 from web.pages import page
 from web.params import path_int
@@ -48,6 +49,7 @@ async def apply_rule(request: web.Request, user, *, kind: str, target: str, seve
                          moderator=moderator, own_host=settings.host)
         await session.commit()
         await domains.refresh(request.app[appkeys.CLIENT], session)
+    blocks_changed(request.app)
 
 
 @routes.get(PATH)
@@ -86,4 +88,5 @@ async def remove(request: web.Request) -> web.Response:
                             reason=str(form.get("reason", "")))
         await session.commit()
         await domains.refresh(request.app[appkeys.CLIENT], session)
+    blocks_changed(request.app)
     raise web.HTTPSeeOther(PATH)

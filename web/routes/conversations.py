@@ -11,6 +11,7 @@ from archipel.bounds import parse_int
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.storage.tables import LocalActor, StoredObject, utcnow
 from federation import replies
+from web.wake import deliveries_queued
 from web import appkeys, auth
 from web.pages import page, page_url
 from web.params import ROW_ID_MAX
@@ -59,14 +60,8 @@ async def reply(request: web.Request) -> web.Response:
         note = await replies.reply(session, settings.url, actor, parent, text)
         back = await _back_to(session, note, moderator=user.has_role("moderator"))
         await session.commit()
-    _wake(request)
+    deliveries_queued(request.app)
     raise web.HTTPSeeOther(back)
-
-
-def _wake(request: web.Request) -> None:
-    worker = request.app.get(appkeys.DELIVERY_WORKER)
-    if worker is not None:
-        worker.wake.set()
 
 
 async def _moderate(request: web.Request, action: str) -> web.Response:
@@ -131,5 +126,5 @@ async def delete(request: web.Request) -> web.Response:
             await audit.record(session, moderator=user.actor, action="delete_reply", subject=reply.uri,
                                reason=reason, author=reply.author_uri)
         await session.commit()
-    _wake(request)
+    deliveries_queued(request.app)
     raise web.HTTPSeeOther(back.split("#", 1)[0] + "#discussion")

@@ -16,6 +16,7 @@ from archipel.errors import InvalidInput
 from federation import actions
 from federation.discovery import actor_id_of, parse_handle
 from federation.documents import ActorUrls
+from web.wake import deliveries_queued
 from web import appkeys, auth, remote_lookups
 from web.i18n import gettext, negotiate_language
 from web.pages import page
@@ -106,6 +107,5 @@ async def follow(request: web.Request) -> web.Response:
         if await social.find_follow(session, ActorUrls(settings.url, user.username).id, remote.uri) is None:
             await actions.follow(session, settings.url, user.actor, remote)
             await session.commit()
-    if appkeys.DELIVERY_WORKER in request.app:
-        request.app[appkeys.DELIVERY_WORKER].wake.set()
+    deliveries_queued(request.app)
     raise web.HTTPSeeOther(f"/authorize_interaction?uri={quote(remote.uri, safe='')}&done=1")

@@ -11,6 +11,7 @@ from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.rendering import render_item
 from archipel.storage.tables import LocalActor
 from federation import proposals as decisions
+from web.wake import deliveries_queued
 from web import appkeys, auth, forms
 from web.i18n import gettext, negotiate_language
 from web.pages import page
@@ -24,11 +25,6 @@ JOURNAL_PAGE = 50
 
 def _base(request: web.Request) -> str:
     return request.app[appkeys.SETTINGS].url.rstrip("/")
-
-
-def _wake(request: web.Request) -> None:
-    if appkeys.DELIVERY_WORKER in request.app:
-        request.app[appkeys.DELIVERY_WORKER].wake.set()
 
 
 async def _names(session, ids) -> dict[int, str]:
@@ -112,7 +108,7 @@ async def decide(request: web.Request) -> web.Response:
             await session.rollback()
             proposal = await _proposal(session, request)
             return await _review(request, proposal, values=values, errors={"": str(error)}, status=400)
-    _wake(request)
+    deliveries_queued(request.app)
     if post.get("action") == "accept":
         raise web.HTTPSeeOther("/espace/moderation?done=accepted")
     raise web.HTTPSeeOther(f"/espace/moderation/propositions/{proposal.id}?done=saved")
@@ -138,7 +134,7 @@ async def refuse(request: web.Request) -> web.Response:
         except InvalidInput as error:
             await session.rollback()
             return await _review(request, proposal, status=400, refuse_error=str(error))
-    _wake(request)
+    deliveries_queued(request.app)
     raise web.HTTPSeeOther("/espace/moderation?done=refused")
 
 

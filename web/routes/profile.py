@@ -12,6 +12,7 @@ from archipel import media as media_store
 from archipel.errors import InvalidInput
 from archipel.storage.tables import LocalActor, Media
 from federation import actions, documents
+from web.wake import deliveries_queued
 from web import appkeys, auth
 from web.i18n import gettext, negotiate_language
 from web.pages import page
@@ -101,8 +102,7 @@ async def _save(request: web.Request, actor_of, *, action: str, title: str) -> w
             return await _show(request, actor, action=action, title=title, status=400, values=values,
                                error=str(error))
         await session.commit()
-    if appkeys.DELIVERY_WORKER in request.app:
-        request.app[appkeys.DELIVERY_WORKER].wake.set()
+    deliveries_queued(request.app)
     raise web.HTTPSeeOther(f"{action}?fait=1")
 
 

@@ -14,6 +14,7 @@ from federation import actions, flags
 from federation.actors import ActorError
 from federation.as2 import host_of
 from federation.client import FetchError
+from web.wake import deliveries_queued
 from web import appkeys, auth
 from web.pages import page
 from web.params import path_int
@@ -83,7 +84,7 @@ async def act(request: web.Request) -> web.Response:
                 else:
                     await _moderate_items(session, settings.url, report, action, moderator, reason)
                 await session.commit()
-            request.app[appkeys.DELIVERY_WORKER].wake.set()
+            deliveries_queued(request.app)
         else:
             raise InvalidInput("unknown action")
     except ArchipelError as error:
@@ -145,5 +146,5 @@ async def send_report(request: web.Request) -> web.Response:
             await session.commit()
     except ArchipelError as error:
         return await report_form(request, error=str(error), status=400, form=form)
-    request.app[appkeys.DELIVERY_WORKER].wake.set()
+    deliveries_queued(request.app)
     raise web.HTTPSeeOther(PATH + "?envoye=1")

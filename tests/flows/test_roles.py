@@ -1,0 +1,164 @@
+"""`archipel serve --role`: on PostgreSQL, web and worker processes share one island; a SQLite
+island is served by one process and says so.
+
+The PostgreSQL test runs the real command: two web processes receive signed activities, two
+worker processes process them, and each activity is processed exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+
+import pytest
+from sqlalchemy import func, select
+
+from archipel.storage.engine import make_engine, make_sessionmaker
+from archipel.storage.tables import IncomingActivity, StoredObject
+from archipel.storage.wakeups import BLOCKS, INBOX, Wakeups
+from tests.flows.test_cli import _free_url
+from tests.nodes import wait_for
+from tests.processes import ServeProcess, cli
+
+ACTORS = 50
+# With each actor's Follow and Like: 2,000 activities in the suite (about 50 s on this 2-core
+# machine); ARCHIPEL_TEST_ROLES_ACTIVITIES=5000 for the issue's figure (about 2 min 15 s).
+NOTES_PER_ACTOR = int(os.environ.get("ARCHIPEL_TEST_ROLES_ACTIVITIES", 2000)) // ACTORS - 2
+
+
+def test_a_sqlite_island_refuses_the_web_and_worker_roles(tmp_path):
+    island = tmp_path / "ile"
+    cli("init", island, "--url", _free_url(), "--name", "Île")
+    for role in ("web", "worker"):
+        result = cli("serve", island, "--role", role, check=False)
+        assert result.returncode != 0
+        assert "PostgreSQL" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_a_second_process_on_a_sqlite_island_is_refused(tmp_path):
+    url = _free_url()
+    island = tmp_path / "ile"
+    cli("init", island, "--url", url, "--name", "Île", "--allow-private-networks")
+    server = await ServeProcess(island, url, tmp_path / "serve.log").start()
+    try:
+        second = cli("serve", island, "--listen", _free_url().split("//")[1], check=False)
+        assert second.returncode != 0
+        assert "another `archipel serve`" in second.stderr and "Traceback" not in second.stderr
+    finally:
+        await server.stop()
+    # The lock goes with the process: the island starts again.
+    server = await ServeProcess(island, url, tmp_path / "serve.log").start()
+    await server.stop()
+
+
+@pytest.fixture
+async def postgres_url(databases):
+    if databases.backend != "postgresql":
+        pytest.skip("several processes share an island on PostgreSQL only (ARCHIPEL_TEST_POSTGRES)")
+    return await databases.new("roles")
+
+
+async def test_notices_reach_the_other_processes(postgres_url):
+    first, second = Wakeups(), Wakeups()
+    heard, reloads = asyncio.Event(), []
+
+    async def reload() -> None:
+        reloads.append("second")
+    second.subscribe(INBOX, heard)
+    second.on(BLOCKS, reload)
+    first.on(BLOCKS, lambda: _never())
+    await first.start(postgres_url)
+    await second.start(postgres_url)
+    try:
+        first.notify(INBOX)
+        await asyncio.wait_for(heard.wait(), 5)
+        first.notify(BLOCKS)
+        await wait_for(lambda: reloads == ["second"], timeout=5, message="the other process to reload its blocks")
+        await asyncio.sleep(0.2)  # the notifying process does not react to its own notice
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def _never() -> None:
+    raise AssertionError("a process reacted to its own notice")
+
+
+async def test_two_web_and_two_worker_processes_process_each_activity_once(tmp_path, postgres_url, remote):
+    url = _free_url()
+    island = tmp_path / "ile"
+    cli("init", island, "--url", url, "--name", "Île", "--allow-private-networks", "--database-url", postgres_url)
+    cli("user", "add", island, "alice")
+    note = tmp_path / "fiche.md"
+    note.write_text("---\ntitle: Fiche\n---\nTexte.\n")
+    cli("publish", island, "--as", "alice", note)
+    second_url = _free_url()
+    processes = [ServeProcess(island, url, tmp_path / "web1.log", "--role", "web"),
+                 ServeProcess(island, second_url, tmp_path / "web2.log", "--role", "web",
+                              "--listen", second_url.split("//")[1])]
+    processes += [ServeProcess(island, url, tmp_path / f"worker{n}.log", "--role", "worker",
+                               "--listen", _free_url().split("//")[1]) for n in (1, 2)]
+    for process in processes:
+        await process.start()
+    try:
+        engine = make_engine(postgres_url)
+        sessions = make_sessionmaker(engine)
+        async with sessions() as session:
+            article = await session.scalar(select(StoredObject.uri).where(StoredObject.is_local.is_(True)))
+        alice = f"{url}/users/alice"
+        activities = []
+        for n in range(ACTORS):
+            actor = remote.add_actor(f"a{n}")
+            activities.append((f"a{n}", {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{actor}#follow",
+                                          "type": "Follow", "actor": actor, "object": alice}))
+            activities.append((f"a{n}", {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{actor}#like",
+                                          "type": "Like", "actor": actor, "object": article}))
+            for m in range(NOTES_PER_ACTOR):
+                activities.append((f"a{n}", _reply(actor, m, article, alice)))
+        inboxes = itertools.cycle([f"{url}/inbox", f"{second_url}/inbox"])  # both web processes
+        sending = asyncio.Semaphore(32)
+
+        async def send(name: str, activity: dict, inbox: str) -> int:
+            async with sending:
+                status, _ = await remote.post(inbox, activity, name=name)
+                return status
+        statuses = await asyncio.gather(*(send(name, activity, inbox)
+                                          for (name, activity), inbox in zip(activities, inboxes)))
+        assert set(statuses) == {202}
+
+        async def settled():
+            async with sessions() as session:
+                rows = (await session.execute(select(IncomingActivity.state, IncomingActivity.attempts,
+                                                     func.count()).group_by(IncomingActivity.state,
+                                                                            IncomingActivity.attempts))).all()
+            return rows if sum(n for state, _a, n in rows if state != "received") == len(activities) else None
+        rows = await wait_for(settled, timeout=240, message="every activity processed")
+        # Claimed once each (a second claim would count a second attempt), none failed.
+        assert {(state, attempts) for state, attempts, _n in rows} <= {("processed", 1), ("ignored", 1)}
+        async with sessions() as session:
+            replies = await session.scalar(select(func.count()).select_from(StoredObject)
+                                           .where(StoredObject.is_local.is_(False)))
+        assert replies == ACTORS * NOTES_PER_ACTOR
+        # Each Follow answered by one Accept, sent by the worker processes.
+        await wait_for(lambda: len(remote.received_of_type("Accept")) >= ACTORS, timeout=60,
+                       message="an Accept for every Follow")
+        await asyncio.sleep(1)
+        accepted = sorted(a["object"]["actor"] if isinstance(a["object"], dict) else a["object"]
+                          for a in remote.received_of_type("Accept"))
+        assert len(accepted) == ACTORS and len(set(accepted)) == ACTORS
+        await engine.dispose()
+    finally:
+        for process in processes:
+            await process.stop()
+    for process in processes:
+        with open(process.log_path) as log:
+            assert "Traceback" not in log.read()
+
+
+def _reply(actor: str, n: int, article: str, alice: str) -> dict:
+    note = {"id": f"{actor}/notes/{n}", "type": "Note", "attributedTo": actor, "inReplyTo": article,
+            "content": f"<p>Réponse {n}</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "cc": [alice], "published": "2026-12-06T10:00:00Z"}
+    return {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{actor}/notes/{n}/create",
+            "type": "Create", "actor": actor, "object": note, "to": note["to"], "cc": note["cc"]}
