@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
 
 from archipel.storage.engine import make_engine, make_sessionmaker
-from archipel.storage.tables import IncomingActivity, StoredObject
+from archipel.storage.tables import Delivery, Follow, IncomingActivity, RemoteActor, StoredObject, utcnow
 from archipel.storage.wakeups import BLOCKS, INBOX, Wakeups
 from tests.flows.test_cli import _free_url
 from tests.nodes import wait_for
 from tests.processes import ServeProcess, cli
+from tests.remote import RemoteServer
 
 ACTORS = 50
 # With each actor's Follow and Like: 2,000 activities in the suite (about 50 s on this 2-core
@@ -162,3 +164,73 @@ def _reply(actor: str, n: int, article: str, alice: str) -> dict:
             "cc": [alice], "published": "2026-12-06T10:00:00Z"}
     return {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{actor}/notes/{n}/create",
             "type": "Create", "actor": actor, "object": note, "to": note["to"], "cc": note["cc"]}
+
+
+HOSTS = 100
+FOLLOWERS_PER_HOST = 20  # personal inboxes: 2,000 deliveries
+
+
+async def test_a_worker_killed_during_a_fan_out_loses_nothing(tmp_path, postgres_url):
+    """2,000 inboxes on 100 loopback hosts, two worker processes, one killed with kill -9 in the
+    middle: every inbox receives the fiche; only rows in flight at the kill may arrive twice
+    (the killed worker's come back when their lease ends)."""
+    url = _free_url()
+    island = tmp_path / "ile"
+    cli("init", island, "--url", url, "--name", "Île", "--allow-private-networks", "--database-url", postgres_url)
+    cli("user", "add", island, "alice")
+    with open(island / "archipel.toml", "a") as settings:
+        settings.write("fetch_timeout = 2.0\n")  # sends bounded to 14 s: leases of 28 s
+    receivers = [RemoteServer(host=f"127.0.0.{n + 2}") for n in range(HOSTS)]
+    for receiver in receivers:
+        receiver.verify_signatures = False
+        receiver.inbox_delay = 0.02  # deliveries stay in flight long enough for the kill to meet some
+        await receiver.start()
+    engine = make_engine(postgres_url)
+    sessions = make_sessionmaker(engine)
+    processes = [ServeProcess(island, url, tmp_path / "web.log", "--role", "web")]
+    processes += [ServeProcess(island, url, tmp_path / f"worker{n}.log", "--role", "worker",
+                               "--listen", _free_url().split("//")[1]) for n in (1, 2)]
+    try:
+        async with sessions() as session:
+            for receiver in receivers:
+                for m in range(FOLLOWERS_PER_HOST):
+                    uri = receiver.add_actor(f"f{m}", shared_inbox=False)
+                    session.add(RemoteActor(uri=uri, host=receiver.url.split("//")[1], type="Person",
+                                            username=f"f{m}", display_name="", inbox=f"{uri}/inbox",
+                                            document={}, fetched_at=utcnow()))
+                    session.add(Follow(follower_uri=uri, followed_uri=f"{url}/users/alice",
+                                       activity_uri=f"{uri}#follow", state="accepted"))
+            await session.commit()
+        for process in processes:
+            await process.start()
+        note = tmp_path / "fiche.md"
+        note.write_text("---\ntitle: Fiche\n---\nTexte.\n")
+        cli("publish", island, "--as", "alice", note)
+        await wait_for(lambda: sum(len(r.received) for r in receivers) >= 300, timeout=60,
+                       message="the fan-out to be under way")
+        processes[1].kill()
+        async with sessions() as session:
+            in_flight_at_kill = set(await session.scalars(
+                select(Delivery.inbox_url).where(Delivery.state == "in_flight")))
+        assert in_flight_at_kill, "the kill came when nothing was in flight: it tests nothing"
+
+        def every_inbox_served() -> bool:
+            return sum(len({r["path"] for r in receiver.received}) for receiver in receivers) == \
+                HOSTS * FOLLOWERS_PER_HOST
+        await wait_for(every_inbox_served, timeout=120, message="every inbox to receive the fiche")
+
+        async def all_sent() -> bool:
+            async with sessions() as session:
+                return set(await session.scalars(select(Delivery.state).distinct())) == {"sent"}
+        await wait_for(all_sent, timeout=60, message="every delivery recorded as sent")
+    finally:
+        for process in processes:
+            if process.process is not None and process.process.poll() is None:
+                await process.stop()
+        for receiver in receivers:
+            await receiver.stop()
+        await engine.dispose()
+    arrivals = Counter(receiver.url + r["path"] for receiver in receivers for r in receiver.received)
+    repeated = {inbox for inbox, count in arrivals.items() if count > 1}
+    assert repeated <= in_flight_at_kill
+    assert all(count <= 2 for count in arrivals.values())
