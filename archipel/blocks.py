@@ -20,6 +20,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archipel.queue_states import DeliveryStates, IncomingStates
 from archipel import audit, content
 from archipel.errors import InvalidInput, NotFound
 from archipel.storage.tables import (
@@ -180,10 +181,10 @@ async def _apply_block(session: AsyncSession, kind: str, target: str) -> dict:
         await content.withdraw(session, item)
         withdrawn += 1
     queued = await _matching(session, IncomingActivity, IncomingActivity.actor_uri, kind, target,
-                             IncomingActivity.state == "received")
+                             IncomingActivity.state == IncomingStates.RECEIVED)
     if queued:
         await session.execute(update(IncomingActivity).where(IncomingActivity.id.in_([q.id for q in queued]))
-                              .values(state="ignored", last_error="blocked by a moderator",
+                              .values(state=IncomingStates.IGNORED, last_error="blocked by a moderator",
                                       processed_at=utcnow()))
     cancelled = await cancel_deliveries(session, kind, target)
     syncs = await _matching(session, CatalogSync, CatalogSync.actor_uri, kind, target)
@@ -199,7 +200,7 @@ async def cancel_deliveries(session: AsyncSession, kind: str, target: str) -> in
     """Give up pending deliveries to a blocked server, or to a blocked account's own inbox."""
     if kind == "domain":
         hosts = [h for h in await session.scalars(
-            select(Delivery.host).where(Delivery.state == "pending").distinct()) if host_matches(h, target)]
+            select(Delivery.host).where(Delivery.state == DeliveryStates.PENDING).distinct()) if host_matches(h, target)]
         condition = Delivery.host.in_(hosts) if hosts else None
     else:
         inbox = await session.scalar(select(RemoteActor.inbox).where(RemoteActor.uri == target))
@@ -207,8 +208,8 @@ async def cancel_deliveries(session: AsyncSession, kind: str, target: str) -> in
     if condition is None:
         return 0
     result = await session.execute(
-        update(Delivery).where(Delivery.state == "pending", condition)
-        .values(state="gave_up", finished_at=utcnow(), last_error="blocked by a moderator"))
+        update(Delivery).where(Delivery.state == DeliveryStates.PENDING, condition)
+        .values(state=DeliveryStates.GAVE_UP, finished_at=utcnow(), last_error="blocked by a moderator"))
     return result.rowcount or 0
 
 

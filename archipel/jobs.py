@@ -11,6 +11,8 @@ another process's rows. On PostgreSQL the rows are first locked with `FOR UPDATE
 so workers of several processes never wait on or take the same row; SQLite has one writer,
 which serialises the claims by itself.
 
+The states of each queue are in `queue_states.py` (the tables use them as defaults).
+
 Retention: rows that are done are deleted after `retention_days`, in bounded batches, failed
 ones after `failed_retention_days` (left longer for the operator to look at).
 """
@@ -24,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from archipel.queue_states import DeliveryStates, IncomingStates, MailStates
 from archipel.storage.tables import Delivery, IncomingActivity, OutgoingMail, utcnow
 
 log = logging.getLogger(__name__)
@@ -47,26 +50,6 @@ class Queue:
     @property
     def states(self) -> tuple[str, ...]:
         return (self.waiting, *((self.working,) if self.working else ()), *self.done, *self.failed)
-
-
-class IncomingStates:
-    RECEIVED = "received"
-    PROCESSED = "processed"
-    IGNORED = "ignored"
-    FAILED = "failed"
-
-
-class DeliveryStates:
-    PENDING = "pending"
-    IN_FLIGHT = "in_flight"
-    SENT = "sent"
-    GAVE_UP = "gave_up"
-
-
-class MailStates:
-    PENDING = "pending"
-    SENT = "sent"
-    GAVE_UP = "gave_up"
 
 
 INBOX = Queue("inbox", IncomingActivity.__table__, waiting=IncomingStates.RECEIVED,

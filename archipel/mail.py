@@ -21,6 +21,7 @@ from email.utils import formatdate, make_msgid
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from archipel.queue_states import MailStates
 from archipel.storage.tables import OutgoingMail, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ LONGEST_RETRY = timedelta(hours=6)
 
 
 async def queue(session: AsyncSession, *, to: str, subject: str, body: str) -> OutgoingMail:
-    mail = OutgoingMail(to_address=to[:320], subject=subject[:300], body=body, state="pending",
+    mail = OutgoingMail(to_address=to[:320], subject=subject[:300], body=body, state=MailStates.PENDING,
                         next_try_at=utcnow())
     session.add(mail)
     await session.flush()
@@ -94,7 +95,7 @@ class MailWorker:
             # Claimed with a lease (committed) before anything is sent: several worker processes
             # never send the same message, and a crashed one's messages come due again.
             now = utcnow()
-            locked = (select(OutgoingMail.id).where(OutgoingMail.state == "pending", OutgoingMail.next_try_at <= now)
+            locked = (select(OutgoingMail.id).where(OutgoingMail.state == MailStates.PENDING, OutgoingMail.next_try_at <= now)
                       .order_by(OutgoingMail.next_try_at, OutgoingMail.id).limit(BATCH)
                       .with_for_update(skip_locked=True))
             claimed = list(await session.scalars(
@@ -115,9 +116,9 @@ class MailWorker:
         except (OSError, smtplib.SMTPException) as error:
             mail.last_error = f"{type(error).__name__}: {error}"[:2000]
             if utcnow() - mail.created_at >= self.give_up_after:
-                mail.state, mail.to_address = "gave_up", ""  # no longer needed: erased
+                mail.state, mail.to_address = MailStates.GAVE_UP, ""  # no longer needed: erased
                 log.warning("mail %s given up after %s attempts: %s", mail.id, mail.attempts, mail.last_error)
             else:
                 mail.next_try_at = utcnow() + backoff(mail.attempts)
             return
-        mail.state, mail.sent_at, mail.to_address, mail.last_error = "sent", utcnow(), "", None
+        mail.state, mail.sent_at, mail.to_address, mail.last_error = MailStates.SENT, utcnow(), "", None

@@ -12,6 +12,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archipel.queue_states import DeliveryStates
 from archipel import accounts, content, social
 from archipel.errors import NotFound
 from archipel.identity import activity_uri
@@ -197,7 +198,7 @@ async def accept_outstanding(session: AsyncSession, actor: LocalActor, follower:
         select(Delivery.id).join(OutgoingActivity, Delivery.outgoing_id == OutgoingActivity.id)
         .where(OutgoingActivity.actor_id == actor.id, OutgoingActivity.activity_type == "Accept",
                Delivery.inbox_url == follower.inbox,
-               or_(Delivery.state.in_(("pending", "in_flight")),
+               or_(Delivery.state.in_((DeliveryStates.PENDING, DeliveryStates.IN_FLIGHT)),
                    OutgoingActivity.created_at >= received_at - REANSWER_AFTER,
                    Delivery.finished_at >= received_at))
         .limit(1)) is not None

@@ -1,6 +1,6 @@
 """The delivery worker: sends queued activities, retries, gives up, never loses one.
 
-states (archipel.jobs.DeliveryStates): pending -> in_flight -> sent | pending (retry later) | gave_up
+states (archipel.queue_states.DeliveryStates): pending -> in_flight -> sent | pending (retry later) | gave_up
 
 A continuous pipeline, so that no remote can stall the others:
 - a row is claimed (state in_flight, its lease in `next_try_at`, committed) only when a slot is
@@ -33,7 +33,7 @@ import aiohttp
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from archipel.jobs import DeliveryStates
+from archipel.queue_states import DeliveryStates
 from archipel.storage.tables import Delivery, HostHealth, LocalActor, OutgoingActivity, utcnow
 from federation.client import FederationClient, Signer
 from federation.documents import ActorUrls

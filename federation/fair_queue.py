@@ -19,6 +19,7 @@ from itertools import zip_longest
 from sqlalchemy import bindparam, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archipel.queue_states import IncomingStates
 from archipel.storage.tables import IncomingActivity, UTCDateTime
 
 MAX_HOSTS = 100  # servers visited per round (also bounds the size of the union below)
@@ -29,20 +30,20 @@ _TABLE = IncomingActivity.__table__
 _HOSTS_SQL = """
 WITH RECURSIVE hosts(host, n) AS (
     SELECT (SELECT MIN(actor_host) FROM incoming_activities
-            WHERE state = 'received' AND actor_host {first} :after), 1
+            WHERE state = '{received}' AND actor_host {first} :after), 1
     UNION ALL
     SELECT (SELECT MIN(i.actor_host) FROM incoming_activities AS i
-            WHERE i.state = 'received' AND i.actor_host > hosts.host), hosts.n + 1
+            WHERE i.state = '{received}' AND i.actor_host > hosts.host), hosts.n + 1
     FROM hosts WHERE hosts.host IS NOT NULL AND hosts.n < :limit
 )
 SELECT host FROM hosts WHERE host IS NOT NULL
 """
 # One host's share, oldest first (the same conditions as `ready`).
 _SHARE_SQL = """SELECT * FROM (SELECT id, actor_host FROM incoming_activities
-    WHERE state = 'received' AND actor_host = :h{n} AND (next_try_at IS NULL OR next_try_at <= :now)
-    ORDER BY id LIMIT :share) AS share_{n}"""
-_HOSTS_AFTER = text(_HOSTS_SQL.format(first=">"))
-_HOSTS_FROM = text(_HOSTS_SQL.format(first=">="))
+    WHERE state = '{received}' AND actor_host = :h{{n}} AND (next_try_at IS NULL OR next_try_at <= :now)
+    ORDER BY id LIMIT :share) AS share_{{n}}""".format(received=IncomingStates.RECEIVED)
+_HOSTS_AFTER = text(_HOSTS_SQL.format(first=">", received=IncomingStates.RECEIVED))
+_HOSTS_FROM = text(_HOSTS_SQL.format(first=">=", received=IncomingStates.RECEIVED))
 
 
 class Turn:
@@ -54,7 +55,7 @@ class Turn:
 
 def ready(now: datetime) -> tuple:
     """Conditions of a row that may be taken now: received, and not waiting (retry or lease)."""
-    return (_TABLE.c.state == "received",
+    return (_TABLE.c.state == IncomingStates.RECEIVED,
             or_(_TABLE.c.next_try_at.is_(None), _TABLE.c.next_try_at <= now))
 
 

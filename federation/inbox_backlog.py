@@ -21,6 +21,7 @@ from collections import Counter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from archipel.queue_states import IncomingStates
 from archipel.storage.tables import IncomingActivity
 
 RECHECK_SECONDS = 1.0
@@ -48,7 +49,7 @@ class Backlog:
             # The limit-th waiting row of this server, if there is one: an index range, no count.
             at_limit = await session.scalar(
                 select(IncomingActivity.id)
-                .where(IncomingActivity.state == "received", IncomingActivity.actor_host == host)
+                .where(IncomingActivity.state == IncomingStates.RECEIVED, IncomingActivity.actor_host == host)
                 .order_by(IncomingActivity.id).offset(self.limit - 1).limit(1))
         if at_limit is not None:
             self._full_until[host] = now + RECHECK_SECONDS

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from archipel.queue_states import IncomingStates
 from archipel.bounds import OutOfBounds, clip_text, fits_uri, require_uri
 from archipel.storage.tables import IncomingActivity, utcnow
 
@@ -98,7 +99,7 @@ class IncomingStore:
         ON CONFLICT DO NOTHING makes the check and the insert one statement, so two processes
         (or two requests in one batch) can never store the same activity twice."""
         now = utcnow()
-        fresh = [{**row, "state": "received", "attempts": 0, "received_at": now} for row in rows]
+        fresh = [{**row, "state": IncomingStates.RECEIVED, "attempts": 0, "received_at": now} for row in rows]
         async with self.write_turn or contextlib.nullcontext(), self.sessionmaker() as session:
             dialect = session.bind.dialect.name
             insert = postgresql_insert if dialect == "postgresql" else sqlite_insert

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from archipel.queue_states import DeliveryStates
 from archipel import read_cache
 from archipel.blocks import uri_matches
 from archipel.storage.tables import Block, Delivery, Follow, LocalActor, OutgoingActivity, RemoteActor, utcnow
@@ -49,7 +50,7 @@ async def enqueue(
     async def blocks() -> list:
         return (await session.execute(select(Block.kind, Block.target).where(Block.severity == "block"))).all()
     blocked = await read_cache.remembered(session, "blocks", blocks, keep=lambda _: True)
-    deliveries = [{"outgoing_id": outgoing_id, "inbox_url": inbox, "host": host_of(inbox), "state": "pending",
+    deliveries = [{"outgoing_id": outgoing_id, "inbox_url": inbox, "host": host_of(inbox), "state": DeliveryStates.PENDING,
                    "attempts": 0, "next_try_at": now, "created_at": now}
                   for inbox in dict.fromkeys(inboxes)  # keeps order, drops repeats
                   if not any(uri_matches(inbox, kind, target) for kind, target in blocked)]

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from archipel import read_cache
 from archipel.errors import ArchipelError
+from archipel.queue_states import IncomingStates
 from archipel.storage.tables import IncomingActivity, RemoteActor, utcnow
 from federation import fair_queue
 from federation.actors import ACTOR_MAX_AGE, ActorDirectory, ActorError
@@ -62,6 +63,7 @@ ALONE_CONCURRENCY = 4  # activities that wait on the network, handled side by si
 NEEDS_ACTOR = frozenset({"Follow", "Accept"})
 
 _TABLE = IncomingActivity.__table__
+RECEIVED, PROCESSED = IncomingStates.RECEIVED, IncomingStates.PROCESSED
 
 
 @dataclass
@@ -265,7 +267,7 @@ class InboxWorker:
         """Claims this round will not get to, handed back as if never taken."""
         async with self.sessionmaker() as session:
             await session.execute(
-                update(_TABLE).where(_TABLE.c.id.in_(ids), _TABLE.c.state == "received",
+                update(_TABLE).where(_TABLE.c.id.in_(ids), _TABLE.c.state == RECEIVED,
                                      _TABLE.c.next_try_at == lease)
                 .values(attempts=_TABLE.c.attempts - 1, next_try_at=None))
             await session.commit()
@@ -316,9 +318,9 @@ class InboxWorker:
             # outside one would commit on release) and checks the lease is still ours.
             now = utcnow()
             owned = set(await session.scalars(
-                update(_TABLE).where(_TABLE.c.id.in_(ids), _TABLE.c.state == "received",
+                update(_TABLE).where(_TABLE.c.id.in_(ids), _TABLE.c.state == RECEIVED,
                                      _TABLE.c.next_try_at == lease)
-                .values(state="processed", processed_at=now, last_error=None, next_try_at=None)
+                .values(state=PROCESSED, processed_at=now, last_error=None, next_try_at=None)
                 .returning(_TABLE.c.id)))
             rows = {row.id: row for row in await session.scalars(
                 select(IncomingActivity).where(IncomingActivity.id.in_(owned)))}
@@ -345,7 +347,7 @@ class InboxWorker:
                     forget_changes(session)
                     log.debug("activity %s handled alone: %s", uri, reason)
                     alone.append(incoming_id)
-                    settled[incoming_id] = ("received", None, lease)
+                    settled[incoming_id] = (RECEIVED, None, lease)
                 except Exception as failure:
                     await session.execute(text(f"ROLLBACK TO SAVEPOINT {savepoint}"))
                     forget_changes(session)
@@ -359,7 +361,7 @@ class InboxWorker:
             for (state, error, next_try), same in outcomes.items():
                 await session.execute(update(_TABLE).where(_TABLE.c.id.in_(same)).values(
                     state=state, last_error=error, next_try_at=next_try,
-                    processed_at=now if state != "received" else None))
+                    processed_at=now if state != RECEIVED else None))
             await session.commit()
         return alone
 
@@ -369,7 +371,7 @@ class InboxWorker:
             # A fresh lease, committed: handling may now wait on remote servers.
             lease_now = utcnow() + LEASE
             extended = await session.scalar(
-                update(_TABLE).where(_TABLE.c.id == incoming_id, _TABLE.c.state == "received",
+                update(_TABLE).where(_TABLE.c.id == incoming_id, _TABLE.c.state == RECEIVED,
                                      _TABLE.c.next_try_at == lease)
                 .values(next_try_at=lease_now).returning(_TABLE.c.id))
             await session.commit()
@@ -381,16 +383,16 @@ class InboxWorker:
                                           incoming.actor_uri, incoming.attempts)
             try:
                 await self._dispatch(session, self.directory, incoming)
-                state, error, next_try = "processed", None, None
+                state, error, next_try = PROCESSED, None, None
             except Exception as failure:
                 await session.rollback()
                 state, error, next_try = _outcome(failure, attempts, uri)
                 log.info("activity %s (%s from %s): %s — %s", uri, kind, actor, state, error)
             result = await session.execute(
-                update(_TABLE).where(_TABLE.c.id == incoming_id, _TABLE.c.state == "received",
+                update(_TABLE).where(_TABLE.c.id == incoming_id, _TABLE.c.state == RECEIVED,
                                      _TABLE.c.next_try_at == lease_now)
                 .values(state=state, last_error=error, next_try_at=next_try,
-                        processed_at=utcnow() if state != "received" else None))
+                        processed_at=utcnow() if state != RECEIVED else None))
             if result.rowcount != 1:  # our lease ran out and another worker took the row
                 await session.rollback()
                 return "skipped"
@@ -408,11 +410,11 @@ def forget_changes(session: AsyncSession) -> None:
 def _outcome(failure: Exception, attempts: int, uri: str | None) -> tuple[str, str, datetime | None]:
     """The row's state after a handler raised. `attempts` counts this try already."""
     if isinstance(failure, (Ignored, ArchipelError)):  # nothing to do, or invalid content
-        return "ignored", str(failure), None
+        return IncomingStates.IGNORED, str(failure), None
     if isinstance(failure, (FetchError, ActorError)):
         if attempts < MAX_ATTEMPTS:
-            return "received", str(failure), utcnow() + timedelta(seconds=30 * 2 ** (attempts - 1))
-        return "failed", str(failure), None
+            return RECEIVED, str(failure), utcnow() + timedelta(seconds=30 * 2 ** (attempts - 1))
+        return IncomingStates.FAILED, str(failure), None
     # A bug or hostile input must not stop the worker.
     log.error("activity %s failed", uri, exc_info=failure)
-    return "failed", f"{type(failure).__name__}: {failure}", None
+    return IncomingStates.FAILED, f"{type(failure).__name__}: {failure}", None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+from archipel.queue_states import DeliveryStates, IncomingStates, MailStates
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -285,7 +286,7 @@ class IncomingActivity(Base):
     signer_uri: Mapped[str] = mapped_column(String(2000))
     body_trusted: Mapped[bool] = mapped_column(Boolean)
     payload: Mapped[dict] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(16), default="received")
+    state: Mapped[str] = mapped_column(String(16), default=IncomingStates.RECEIVED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -323,7 +324,7 @@ class Delivery(Base):
     outgoing_id: Mapped[int] = mapped_column(ForeignKey("outgoing_activities.id"))
     inbox_url: Mapped[str] = mapped_column(String(2000))
     host: Mapped[str] = mapped_column(String(300))
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryStates.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -536,7 +537,7 @@ class OutgoingMail(Base):
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=MailStates.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
