@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from archipel.queue_states import DeliveryStates
 from archipel.storage.tables import Delivery, HostHealth, LocalActor, OutgoingActivity, utcnow
 from federation.client import FederationClient, Signer
+from federation.delivery_hosts import STOPPED_UNTIL
 from federation.documents import ActorUrls
 from federation.netguard import BlockedAddress
 from federation.retry import backoff, host_pause, is_final_failure, parse_retry_after
@@ -370,16 +371,19 @@ class DeliveryWorker:
         if health is None:
             health = HostHealth(host=host, consecutive_failures=0)
             session.add(health)
+        # An admin's stop holds whatever a send that was already under way says.
+        stopped = health.paused_until is not None and health.paused_until >= STOPPED_UNTIL
         if alive:
             health.consecutive_failures = 0
-            health.paused_until = None
+            if not stopped:
+                health.paused_until = None
             health.last_success_at = now
         else:
             health.consecutive_failures += 1
             health.last_failure_at = now
             health.last_error = error
             pause = host_pause(health.consecutive_failures)
-            if pause:
+            if pause and not stopped:
                 health.paused_until = now + pause
                 log.warning("host %s failed %d times in a row: paused for %s", host,
                             health.consecutive_failures, pause)

@@ -295,6 +295,37 @@ async def cmd_requests(args) -> None:
     print(f"{'accepted' if args.accept else 'rejected'}: {decision}")
 
 
+async def cmd_deliveries(args) -> None:
+    from federation import delivery_hosts
+
+    async with Island(args.directory) as island:
+        async with island.sessions() as session:
+            host = args.retry or args.stop
+            if host is None:
+                failing = await delivery_hosts.failing(session)
+                for state in failing:
+                    status = ("stopped" if state.stopped else
+                              f"paused until {state.paused_until:%Y-%m-%d %H:%M} UTC" if state.paused_until else "retrying")
+                    since = f"{state.last_success_at:%Y-%m-%d %H:%M} UTC" if state.last_success_at else "never"
+                    print(f"{state.host}  {status}; {state.failures} failures in a row; last success {since}; "
+                          f"{state.waiting} waiting; last error: {state.last_error or '-'}")
+                if not failing:
+                    print("every server reached recently answered")
+                return
+            try:
+                if args.retry:
+                    count = await delivery_hosts.retry_now(session, host, admin=None)
+                else:
+                    count = await delivery_hosts.stop(session, host, admin=None, reason=args.reason)
+            except delivery_hosts.UnknownHost:
+                raise CommandError(f"no delivery was ever made to {host}") from None
+            await session.commit()
+    if args.retry:
+        print(f"{host}: delivering again; {count} waiting deliveries due now")
+    else:
+        print(f"{host}: stopped; {count} waiting deliveries abandoned (archipel deliveries --retry {host} resumes)")
+
+
 async def cmd_export(args) -> None:
     from web import portability
 
@@ -421,6 +452,15 @@ def build_parser() -> argparse.ArgumentParser:
     decision.add_argument("--accept", metavar="ACTOR_URL")
     decision.add_argument("--reject", metavar="ACTOR_URL")
     requests.set_defaults(run=cmd_requests)
+
+    deliveries = commands.add_parser(
+        "deliveries", help="servers that deliveries fail to reach; retry now or stop delivering to one")
+    deliveries.add_argument("directory", metavar="DIR")
+    chosen = deliveries.add_mutually_exclusive_group()
+    chosen.add_argument("--retry", metavar="HOST", help="lift its pause or stop; what waits is due now")
+    chosen.add_argument("--stop", metavar="HOST", help="send nothing more there until --retry; abandon what waits")
+    deliveries.add_argument("--reason", default="", help="why it is stopped (kept in the moderation log)")
+    deliveries.set_defaults(run=cmd_deliveries)
 
     export = commands.add_parser(
         "export", help="write every local fiche, resource and article (drafts included) to a folder",
