@@ -22,6 +22,7 @@ from tests.flows.test_cli import _free_url
 from tests.nodes import wait_for
 from tests.processes import ServeProcess, cli
 from tests.remote import RemoteServer
+from tests.web.test_auth import browser_like, hidden_csrf
 
 ACTORS = 50
 # With each actor's Follow and Like: 2,000 activities in the suite (about 50 s on this 2-core
@@ -234,3 +235,46 @@ async def test_a_worker_killed_during_a_fan_out_loses_nothing(tmp_path, postgres
     repeated = {inbox for inbox, count in arrivals.items() if count > 1}
     assert repeated <= in_flight_at_kill
     assert all(count <= 2 for count in arrivals.values())
+
+
+async def test_a_block_made_through_one_web_process_holds_in_the_other_at_once(tmp_path, postgres_url, remote):
+    url, second_url = _free_url(), _free_url()
+    island = tmp_path / "ile"
+    cli("init", island, "--url", url, "--name", "Île", "--allow-private-networks", "--database-url", postgres_url)
+    password = tmp_path / "password"
+    password.write_text("correct horse battery")
+    cli("user", "add", island, "mia", "--role", "moderator", "--password-file", password)
+    cli("user", "add", island, "alice")
+    processes = [ServeProcess(island, url, tmp_path / "web1.log", "--role", "web"),
+                 ServeProcess(island, second_url, tmp_path / "web2.log", "--role", "web",
+                              "--listen", second_url.split("//")[1])]
+    engine = make_engine(postgres_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        for process in processes:
+            await process.start()
+        remote.add_actor("rosa")
+        remote_host = remote.url.split("//")[1]
+        first_note = _reply(remote.actor_uri("rosa"), 1, f"{url}/users/alice", f"{url}/users/alice")
+        assert (await remote.post(f"{second_url}/inbox", first_note))[0] == 202
+        async with browser_like() as http:
+            async with http.get(f"{url}/login") as response:
+                token = hidden_csrf(await response.text())
+            async with http.post(f"{url}/login", data={"csrf_token": token, "username": "mia",
+                                                       "password": "correct horse battery"}) as response:
+                token = hidden_csrf(await response.text())
+            async with http.post(f"{url}/espace/moderation/blocages", allow_redirects=False,
+                                 data={"csrf_token": token, "kind": "domain", "target": remote_host,
+                                       "severity": "block", "reason": "spam"}) as response:
+                assert response.status == 303
+        await asyncio.sleep(0.5)  # a notice between processes takes milliseconds; polling is not involved
+        second_note = _reply(remote.actor_uri("rosa"), 2, f"{url}/users/alice", f"{url}/users/alice")
+        await remote.post(f"{second_url}/inbox", second_note)
+        await asyncio.sleep(0.5)
+        async with sessions() as session:
+            stored = set(await session.scalars(select(IncomingActivity.activity_uri)))
+        assert first_note["id"] in stored and second_note["id"] not in stored
+    finally:
+        for process in processes:
+            await process.stop()
+        await engine.dispose()
