@@ -80,11 +80,17 @@ async def purge_once(session: AsyncSession, queue: Queue, states: tuple[str, ...
     table = queue.table
     finished = table.c[queue.finished_at]
     # Oldest first by id (ids grow with time), through the (state, …) indexes each queue has.
-    oldest = (select(table.c.id).where(table.c.state.in_(states), finished.is_not(None), finished < before)
-              .order_by(table.c.id).limit(limit))
-    result = await session.execute(delete(table).where(table.c.id.in_(oldest.scalar_subquery())))
+    # Read first, so that a purge with nothing to delete writes nothing (on SQLite a write takes
+    # the only lock, which a command run beside the server may be waiting for).
+    oldest = list(await session.scalars(
+        select(table.c.id).where(table.c.state.in_(states), finished.is_not(None), finished < before)
+        .order_by(table.c.id).limit(limit)))
+    if not oldest:
+        await session.commit()
+        return 0
+    await session.execute(delete(table).where(table.c.id.in_(oldest)))
     await session.commit()
-    return result.rowcount or 0
+    return len(oldest)
 
 
 class Purger:

@@ -95,12 +95,13 @@ class MailWorker:
             # Claimed with a lease (committed) before anything is sent: several worker processes
             # never send the same message, and a crashed one's messages come due again.
             now = utcnow()
-            locked = (select(OutgoingMail.id).where(OutgoingMail.state == MailStates.PENDING, OutgoingMail.next_try_at <= now)
-                      .order_by(OutgoingMail.next_try_at, OutgoingMail.id).limit(BATCH)
-                      .with_for_update(skip_locked=True))
+            due = (OutgoingMail.state == MailStates.PENDING, OutgoingMail.next_try_at <= now)
+            ids = list(await session.scalars(
+                select(OutgoingMail.id).where(*due).order_by(OutgoingMail.next_try_at, OutgoingMail.id)
+                .limit(BATCH).with_for_update(skip_locked=True)))
             claimed = list(await session.scalars(
-                update(OutgoingMail).where(OutgoingMail.id.in_(locked.scalar_subquery()))
-                .values(next_try_at=now + LEASE).returning(OutgoingMail.id)))
+                update(OutgoingMail).where(OutgoingMail.id.in_(ids), *due)
+                .values(next_try_at=now + LEASE).returning(OutgoingMail.id))) if ids else []
             await session.commit()
             due = list(await session.scalars(
                 select(OutgoingMail).where(OutgoingMail.id.in_(claimed)).order_by(OutgoingMail.id)))

@@ -76,11 +76,12 @@ class CatalogSyncWorker:
         """Walk every due catalog; returns how many items were applied."""
         now = utcnow()
         async with self.sessionmaker() as session:
-            locked = (select(CatalogSync.id).where(CatalogSync.next_run_at <= now)
-                      .with_for_update(skip_locked=True))
+            # Read first: an idle round writes nothing (on SQLite a write takes the only lock).
+            ids = list(await session.scalars(select(CatalogSync.id).where(CatalogSync.next_run_at <= now)
+                                             .with_for_update(skip_locked=True)))
             due = list(await session.scalars(
-                update(CatalogSync).where(CatalogSync.id.in_(locked.scalar_subquery()))
-                .values(next_run_at=now + WALK_LEASE).returning(CatalogSync.id)))
+                update(CatalogSync).where(CatalogSync.id.in_(ids), CatalogSync.next_run_at <= now)
+                .values(next_run_at=now + WALK_LEASE).returning(CatalogSync.id))) if ids else []
             await session.commit()
         applied = 0
         for sync_id in due:
