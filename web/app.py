@@ -34,7 +34,7 @@ from federation.workers import Stopping, run_forever
 from federation.workers import stop as stop_workers
 from web import appkeys
 from web.auth import csrf_middleware
-from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware
+from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware, static_cache_middleware
 from web.pages import make_templates
 from web.params import request_bounds_middleware
 from web.routes import setup_routes
@@ -51,7 +51,7 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> web.Applicati
         client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes + MULTIPART_ALLOWANCE),
         # request_bounds reads forms: after proxy_middleware, whose clone would lose what was read.
         middlewares=[proxy_middleware(settings.trusted_proxies), privacy_headers_middleware,
-                     request_bounds_middleware, error_middleware,
+                     static_cache_middleware, request_bounds_middleware, error_middleware,
                      csrf_middleware],
     )
     app[appkeys.SETTINGS] = settings

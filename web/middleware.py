@@ -67,6 +67,20 @@ async def privacy_headers_middleware(request: web.Request, handler):
     return response
 
 
+# A static file asked for by a versioned address (web/pages.py: static_url) never changes: a year.
+# Without a version, an hour, so that a new release reaches every browser soon.
+STATIC_VERSIONED = "public, max-age=31536000, immutable"
+STATIC_PLAIN = "public, max-age=3600"
+
+
+@web.middleware
+async def static_cache_middleware(request: web.Request, handler):
+    response = await handler(request)
+    if request.path.startswith("/static/") and response.status == 200:
+        response.headers.setdefault("Cache-Control", STATIC_VERSIONED if "v" in request.query else STATIC_PLAIN)
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     try:

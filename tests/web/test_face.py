@@ -1,0 +1,54 @@
+"""The island's face: one stylesheet, no inline styles (the CSP allows none), a versioned and
+long-cached stylesheet, cards with their covers."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+
+from archipel import accounts
+from federation import actions
+from web.pages import TEMPLATES_DIR
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def test_no_template_carries_an_inline_style():
+    """Styles live in web/static/*.css: the pages' CSP (style-src 'self') would refuse the rest."""
+    for template in sorted(TEMPLATES_DIR.glob("*.html")):
+        text = template.read_text("utf-8")
+        assert "<style" not in text, f"{template.name}: a <style> block (move it to web/static/archipel.css)"
+        # A style attribute in markup (not one shown as text, as map.html's embed code is).
+        assert not re.search(r"<[a-z][^<>]*\sstyle=", text), f"{template.name}: a style attribute"
+
+
+async def test_the_stylesheet_is_versioned_cached_and_alone_allowed(island):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{island.url}/", headers=HTML) as response:
+            page = await response.text()
+            policy = response.headers["Content-Security-Policy"]
+        assert "style-src 'self';" in policy and "unsafe-inline" not in policy
+        href = re.search(r'<link rel="stylesheet" href="([^"]+)">', page).group(1)
+        assert re.fullmatch(re.escape(island.url) + r"/static/archipel\.css\?v=[0-9a-f]{12}", href)
+        async with http.get(href) as response:
+            assert response.status == 200 and response.content_type == "text/css"
+            assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        async with http.get(f"{island.url}/static/editor.js") as response:
+            assert response.headers["Cache-Control"] == "public, max-age=3600"
+
+
+async def test_a_card_shows_the_cover_of_its_item(island):
+    cover = {"url": f"{island.url}/media/1/couverture.jpg", "name": "Un atelier", "mediaType": "image/jpeg"}
+    async with island.sessions() as session:
+        alice = await accounts.get_actor(session, "alice")
+        await actions.publish_item(session, island.url, [alice], kind="fiche", title="Avec une couverture",
+                                   cover=cover)
+        await actions.publish_item(session, island.url, [alice], kind="fiche", title="Sans couverture")
+        await session.commit()
+    async with aiohttp.ClientSession() as http, http.get(f"{island.url}/", headers=HTML) as response:
+        home = await response.text()
+    cards = re.findall(r'<article class="card".*?</article>', home, flags=re.S)
+    [covered] = [card for card in cards if "Avec une couverture" in card]
+    assert f'<img class="card-cover" src="{cover["url"]}" alt=""' in covered
+    assert all("card-cover" not in card for card in cards if "Sans couverture" in card)
