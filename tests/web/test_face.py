@@ -1,5 +1,6 @@
 """The island's face: one stylesheet, no inline styles (the CSP allows none), a versioned and
-long-cached stylesheet, cards with their covers."""
+long-cached stylesheet, cards with their covers, error pages for people and the old short bodies
+for servers."""
 
 from __future__ import annotations
 
@@ -36,6 +37,25 @@ async def test_the_stylesheet_is_versioned_cached_and_alone_allowed(island):
             assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
         async with http.get(f"{island.url}/static/editor.js") as response:
             assert response.headers["Cache-Control"] == "public, max-age=3600"
+
+
+async def test_error_pages_for_people_and_short_answers_for_servers(island):
+    missing = f"{island.url}/@personne"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(missing, headers=HTML) as response:
+            page = await response.text()
+            assert response.status == 404 and response.content_type == "text/html"
+            assert response.headers["Content-Language"] == "fr"
+            assert "<h1>Page introuvable</h1>" in page and 'class="site-header"' in page
+        async with http.get(missing, headers={**HTML, "Accept-Language": "en"}) as response:
+            assert response.status == 404 and "<h1>Page not found</h1>" in await response.text()
+        async with http.get(missing) as response:  # no text/html: the short body it always had
+            assert response.status == 404 and response.content_type == "text/plain"
+            assert await response.text() == "no such actor"
+        async with http.get(missing, headers={"Accept": "application/activity+json"}) as response:
+            assert response.status == 404 and "<html" not in await response.text()
+        async with http.get(f"{island.url}/users/personne", headers={"Accept": "application/activity+json"}) as response:
+            assert response.status == 404 and "<html" not in await response.text()
 
 
 async def test_a_card_shows_the_cover_of_its_item(island):

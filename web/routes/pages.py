@@ -155,7 +155,7 @@ async def load_thread(request: web.Request, session, item: StoredObject):
 
 async def object_page(request: web.Request, item: StoredObject) -> web.Response:
     if item.deleted_at is not None:
-        return render(request, "gone.html", status=410)
+        return render(request, "error.html", status=410, error=410)
     async with request.app[appkeys.SESSIONS]() as session:
         counts = await social.interaction_counts(session, item.uri)
         thread = await load_thread(request, session, item)
