@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 
 from archipel.errors import AlreadyExists, ArchipelError, Forbidden, InvalidInput, NotFound
+from web.auth import FormRefused
 from web.negotiation import wants_as2, wants_html
 from web.pages import render
 
@@ -98,7 +99,7 @@ async def error_middleware(request: web.Request, handler):
         return web.Response(text=str(error), status=status, content_type="text/plain")
     except web.HTTPException as error:
         if error.status in ERROR_PAGES and wants_html(request) and not _started(request):
-            return error_page(request, error.status, error.headers)
+            return error_page(request, error.status, error.headers, form_refused=isinstance(error, FormRefused))
         raise
     except Exception:
         if not wants_html(request) or _started(request):
@@ -115,10 +116,11 @@ def _started(request: web.Request) -> bool:
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
-def error_page(request: web.Request, status: int, headers=None) -> web.Response:
+def error_page(request: web.Request, status: int, headers=None, *, form_refused: bool = False) -> web.Response:
     """The error page of `status`, in the reader's language; plain text if even that fails."""
     try:
-        response = render(request, "error.html", status=status, error=status, cookies=False)
+        response = render(request, "error.html", status=status, error=status, form_refused=form_refused,
+                          cookies=False)
     except Exception:
         log.exception("the error page %d could not be shown", status)
         return web.Response(text=f"{status}", status=status, content_type="text/plain")

@@ -72,3 +72,12 @@ async def test_a_card_shows_the_cover_of_its_item(island):
     [covered] = [card for card in cards if "Avec une couverture" in card]
     assert f'<img class="card-cover" src="{cover["url"]}" alt=""' in covered
     assert all("card-cover" not in card for card in cards if "Sans couverture" in card)
+
+
+async def test_a_refused_form_says_to_reload_the_page(island):
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{island.url}/logout", data={"csrf_token": "forged"}, headers=HTML) as response:
+            page = await response.text()
+            assert response.status == 403 and "<h1>Formulaire expiré</h1>" in page and "rechargez la page" in page
+        async with http.post(f"{island.url}/logout", data={"csrf_token": "forged"}) as response:
+            assert response.status == 403 and "reload the page" in await response.text()
