@@ -155,7 +155,8 @@ async def test_the_dark_palette_keeps_its_contrasts(island, new_page):
 
 
 async def test_screenshots_of_the_main_pages(island, new_page):
-    """Not a check but a picture book: every main page at both widths, in both languages."""
+    """Not a check but a picture book: every main page at both widths, in both languages; the home
+    and a fiche in the dark palette too (*-sombre.png)."""
     fiche = (await fill(island))[0]
     pages = {"home": "/", "fiche": fiche, "federated": "/federated", "recherche": "/recherche?q=atelier",
              "carte": "/carte", "erreur-404": "/nulle-part"}
@@ -170,4 +171,9 @@ async def test_screenshots_of_the_main_pages(island, new_page):
                 assert await save_screenshot(page, SCREENSHOTS / f"{name}-{lang}-{width}.png")
                 if lang == "fr":
                     await assert_accessible(page)
+    for width, viewport in WIDTHS.items():  # and the dark palette, in French
+        page = await new_page(viewport=viewport, color_scheme="dark")
+        for name in ("home", "fiche"):
+            await page.goto(pages[name] if pages[name].startswith("http") else island.url + pages[name])
+            assert await save_screenshot(page, SCREENSHOTS / f"{name}-fr-{width}-sombre.png")
     print(f"screenshots of the main pages: {SCREENSHOTS}")
