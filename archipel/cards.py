@@ -36,6 +36,7 @@ class Card:
     item: StoredObject
     island: Island
     authors: list[Author]
+    cover: str | None = None  # the item's cover as this island shows it (no query: read from the item)
 
 
 def host_of(uri: str | None) -> str:
@@ -135,5 +136,11 @@ async def cards_for(session: AsyncSession, here: Here, items: list[StoredObject]
     people.update((row.uri, _remote_author(here, row)) for row, _, _ in rows if row.uri in remote_people)
     islands = _islands(here, rows, hosts)
     return [Card(item, islands[host_of(item.uri)],
-                 [people.get(uri) or Author(uri, uri, safe_url(uri), None) for uri in authors[item.id]])
+                 [people.get(uri) or Author(uri, uri, safe_url(uri), None) for uri in authors[item.id]],
+                 remote_media.cover_url(here.base_url, item))
             for item in items]
+
+
+def local_person(here: Here, actor: LocalActor) -> Author:
+    """One of this island's people, as a card names them (the island's home lists them)."""
+    return _local_author(here, actor, actor_uri(here.base_url, actor.username))

@@ -34,7 +34,7 @@ from federation.inbox_backlog import Backlog
 from federation.workers import Runner
 from web import appkeys
 from web.auth import csrf_middleware
-from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware
+from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware, static_cache_middleware
 from web.pages import make_templates
 from web.params import request_bounds_middleware
 from web.routes import setup_routes
@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, role: str = "all
         client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes + MULTIPART_ALLOWANCE),
         # request_bounds reads forms: after proxy_middleware, whose clone would lose what was read.
         middlewares=[proxy_middleware(settings.trusted_proxies), privacy_headers_middleware,
-                     request_bounds_middleware, error_middleware,
+                     static_cache_middleware, request_bounds_middleware, error_middleware,
                      csrf_middleware],
     )
     app[appkeys.SETTINGS] = settings

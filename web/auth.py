@@ -150,6 +150,11 @@ def _too_large(request: web.Request) -> web.Response:
     return web.Response(status=413, text=message % {"size": size}, content_type="text/plain", charset="utf-8")
 
 
+class FormRefused(web.HTTPForbidden):
+    """A form without this site's CSRF token: expired, or sent from elsewhere. A person is told
+    to reload the page (web/middleware.py: error_page), not that the page is closed to them."""
+
+
 @web.middleware
 async def csrf_middleware(request: web.Request, handler):
     if request.method == "POST" and not request.path.endswith(_EXEMPT_SUFFIXES):
@@ -162,7 +167,7 @@ async def csrf_middleware(request: web.Request, handler):
             except web.HTTPRequestEntityTooLarge:
                 return _too_large(request)
         if not expected or not isinstance(given, str) or not hmac.compare_digest(given, expected):
-            raise web.HTTPForbidden(text="this form has expired or did not come from this site: reload the page")
+            raise FormRefused(text="this form has expired or did not come from this site: reload the page")
     response = await handler(request)
     new_cookie = request.get(_NEW_CSRF_COOKIE)
     if new_cookie and isinstance(response, web.StreamResponse) and not response.prepared:

@@ -1,5 +1,7 @@
 """Middlewares: the real client address and scheme behind a trusted proxy, and one place that
-turns domain errors into responses (HTML for browsers, JSON for servers)."""
+turns errors into responses: domain errors and HTTP errors become the island's error page for a
+browser (in its language, with the site's header and a way back), JSON for servers, short text
+otherwise; an unexpected exception is logged and a browser sees a 500 page, never a traceback."""
 
 from __future__ import annotations
 
@@ -10,11 +12,14 @@ import logging
 from aiohttp import web
 
 from archipel.errors import AlreadyExists, ArchipelError, Forbidden, InvalidInput, NotFound
-from web.negotiation import wants_as2
+from web.auth import FormRefused
+from web.negotiation import wants_as2, wants_html
+from web.pages import render
 
 log = logging.getLogger(__name__)
 
 _STATUS = {NotFound: 404, Forbidden: 403, InvalidInput: 400, AlreadyExists: 409}
+ERROR_PAGES = frozenset({403, 404, 410, 500})  # statuses a browser gets as a page (error.html)
 
 
 def proxy_middleware(trusted: tuple[str, ...]):
@@ -67,6 +72,20 @@ async def privacy_headers_middleware(request: web.Request, handler):
     return response
 
 
+# A static file asked for by a versioned address (web/pages.py: static_url) never changes: a year.
+# Without a version, an hour, so that a new release reaches every browser soon.
+STATIC_VERSIONED = "public, max-age=31536000, immutable"
+STATIC_PLAIN = "public, max-age=3600"
+
+
+@web.middleware
+async def static_cache_middleware(request: web.Request, handler):
+    response = await handler(request)
+    if request.path.startswith("/static/") and response.status == 200:
+        response.headers.setdefault("Cache-Control", STATIC_VERSIONED if "v" in request.query else STATIC_PLAIN)
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     try:
@@ -75,4 +94,37 @@ async def error_middleware(request: web.Request, handler):
         status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 400)
         if wants_as2(request) or request.path.endswith("/inbox"):
             return web.json_response({"error": str(error)}, status=status, dumps=json.dumps)
+        if status in ERROR_PAGES and wants_html(request):
+            return error_page(request, status)
         return web.Response(text=str(error), status=status, content_type="text/plain")
+    except web.HTTPException as error:
+        if error.status in ERROR_PAGES and wants_html(request) and not _started(request):
+            return error_page(request, error.status, error.headers, form_refused=isinstance(error, FormRefused))
+        raise
+    except Exception:
+        if not wants_html(request) or _started(request):
+            raise  # aiohttp logs it and answers its own short 500
+        log.exception("error on %s %s", request.method, request.path)
+        return error_page(request, 500)
+
+
+def _started(request: web.Request) -> bool:
+    """Has the handler already sent something (a stream)? Then no other answer can be given."""
+    return request.writer is not None and request.writer.output_size > 0
+
+
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def error_page(request: web.Request, status: int, headers=None, *, form_refused: bool = False) -> web.Response:
+    """The error page of `status`, in the reader's language; plain text if even that fails."""
+    try:
+        response = render(request, "error.html", status=status, error=status, form_refused=form_refused,
+                          cookies=False)
+    except Exception:
+        log.exception("the error page %d could not be shown", status)
+        return web.Response(text=f"{status}", status=status, content_type="text/plain")
+    for name in _KEPT_HEADERS:
+        if headers and name in headers:
+            response.headers[name] = headers[name]
+    return response

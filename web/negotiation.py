@@ -14,6 +14,11 @@ def wants_as2(request: web.Request) -> bool:
     return "application/activity+json" in accept or "application/ld+json" in accept
 
 
+def wants_html(request: web.Request) -> bool:
+    """A browser's request (it names text/html), not a server's."""
+    return "text/html" in request.headers.get("Accept", "").lower() and not wants_as2(request)
+
+
 def as2_response(document: dict, *, status: int = 200, cache_seconds: int = 60) -> web.Response:
     response = web.Response(
         body=json.dumps(document, ensure_ascii=False).encode(),

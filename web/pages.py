@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from hashlib import sha256
 from html import unescape
 import re
 from datetime import datetime
@@ -19,6 +21,16 @@ from archipel.themes import theme_key
 from web import appkeys, auth, i18n
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@lru_cache(maxsize=32)
+def static_url(name: str) -> str:
+    """`/static/<name>?v=<digest of its content>`: a new address whenever the file changes, so
+    browsers may keep it for a year (web/middleware.py: static_cache_middleware). Read once per
+    process, at the first page that names it."""
+    digest = sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
 
 
 # One Environment serves every language: the gettext callables read the language from the render
@@ -90,6 +102,7 @@ def make_templates() -> Environment:
     )
     environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)
     environment.globals["languages"] = i18n.LANGUAGE_NAMES
+    environment.globals["static_url"] = static_url
     environment.filters["format_date"] = _format_date
     environment.filters["format_datetime"] = _format_datetime
     environment.filters["page_url"] = page_url
@@ -99,6 +112,7 @@ def make_templates() -> Environment:
     environment.filters["own_images"] = _own_images
     environment.filters["safe_url"] = lambda url: safe_url(url) or ""
     i18n.translations()  # compile the catalogues now, not during the first request
+    static_url("archipel.css")  # and the stylesheet's version
     return environment
 
 
@@ -123,8 +137,9 @@ def render(request: web.Request, template: str, *, status: int = 200, alternate:
     response.headers["Content-Security-Policy"] = (
         # Pictures only from the island: other servers' avatars and covers are served from
         # here (archipel/remote_media.py), so a visitor's browser never contacts them. A map's
-        # tiles are the one exception, from the one tile server the operator chose.
-        f"default-src 'self'; img-src {images}; style-src 'self' 'unsafe-inline'; "
+        # tiles are the one exception, from the one tile server the operator chose. Styles only
+        # from the island's stylesheets (web/static/archipel.css): no inline <style>, no style="".
+        f"default-src 'self'; img-src {images}; style-src 'self'; "
         f"script-src 'self'; frame-ancestors {ancestors}"
     )
     if alternate:

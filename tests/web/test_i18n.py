@@ -221,4 +221,7 @@ async def test_pages_have_landmarks_a_skip_link_and_one_h1(island):
         assert '<a class="skip" href="#main">Aller au contenu</a>' in html
         assert '<main id="main"' in html and "<header" in html and "<footer" in html
         assert html.index('class="skip"') < html.index("<header") < html.index("<main") < html.index("<footer")
-        assert ":focus-visible" in html
+        assert "/static/archipel.css?v=" in html  # the focus style lives in the island's stylesheet
+    stylesheet = re.search(r'href="([^"]*/static/archipel\.css\?v=[^"]+)"', html).group(1)
+    async with aiohttp.ClientSession() as http, http.get(stylesheet) as response:
+        assert response.status == 200 and ":focus-visible" in await response.text()

@@ -413,7 +413,7 @@ async def _readable(session, request: web.Request) -> StoredObject | web.Respons
     if not item.is_local:
         raise web.HTTPNotFound(text="no such item")
     if item.deleted_at is not None:
-        return render(request, "gone.html", status=410)
+        return render(request, "error.html", status=410, error=410)
     if item.state not in FEDERATED and not await _can_edit(session, request, await auth.current_user(request),
                                                             item):
         raise web.HTTPNotFound(text="no such item")

@@ -22,6 +22,8 @@ from web.params import path_int, query_int
 routes = web.RouteTableDef()
 PAGE_SIZE = 30  # cards on a theme's or a person's page
 THEMES_PER_PAGE = 200
+HOME_PEOPLE = 12  # the island's people named on its home (all of them on /about)
+HOME_THEMES = 12
 
 
 def _handle(request, username: str) -> str:
@@ -37,14 +39,19 @@ async def home(request: web.Request) -> web.Response:
         articles = list(await session.scalars(content.public_items(kinds=("article",)).limit(8)))
         archipelago = list(await session.scalars(
             content.public_items(local=False, kinds=("fiche", "resource")).limit(12)))
-        themes = await content.theme_counts(session, local=None)
+        themes = await content.theme_counts(session, local=True, limit=HOME_THEMES)  # the island's own
+        people = list(await session.scalars(select(LocalActor).where(LocalActor.kind == "person")
+                                            .order_by(LocalActor.display_name, LocalActor.id).limit(HOME_PEOPLE + 1)))
         # Every card of the page named at once: its island, its authors.
         named = iter(await cards.cards_for(session, listing.here(request), [*fiches, *resources, *articles, *archipelago]))
         fiches, resources, articles, archipelago = ([next(named) for _ in part]
                                                     for part in (fiches, resources, articles, archipelago))
     urls = ActorUrls(request.app[appkeys.SETTINGS].url, island.username)
+    here = listing.here(request)
     return await page(request, "home.html", alternate=urls.id, fiches=fiches, resources=resources,
                       articles=articles, archipelago=archipelago, themes=themes, island_handle=_handle(request, island.username),
+                      island=island, people=[cards.local_person(here, person) for person in people[:HOME_PEOPLE]],
+                      more_people=len(people) > HOME_PEOPLE,
                       feed=feeds.island_feed(negotiate_language(request), request.app[appkeys.SETTINGS]))
 
 
@@ -148,7 +155,7 @@ async def load_thread(request: web.Request, session, item: StoredObject):
 
 async def object_page(request: web.Request, item: StoredObject) -> web.Response:
     if item.deleted_at is not None:
-        return render(request, "gone.html", status=410)
+        return render(request, "error.html", status=410, error=410)
     async with request.app[appkeys.SESSIONS]() as session:
         counts = await social.interaction_counts(session, item.uri)
         thread = await load_thread(request, session, item)
