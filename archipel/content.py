@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import fiches, read_cache, revisions
 from archipel import search_index  # noqa: F401 - its flush hooks keep the search index in step
+from archipel import search_totals
 from archipel.bounds import INT32_MAX, parse_int
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.identity import actor_uri, object_uri
@@ -261,10 +262,7 @@ async def theme_counts(session: AsyncSession, *, local: bool | None = True, limi
     origin (archipel/search_totals.py: the same items, a few thousand rows), not from every
     item's themes: with 100,000 items that took a second on every home page."""
     totals = SearchFacetTotal
-    follows = _island_follows()
-    archipelago = or_(totals.island.in_(follows), totals.via.in_(follows))
-    origin = {True: totals.local.is_(True), None: or_(totals.local.is_(True), archipelago),
-              False: and_(totals.local.is_(False), archipelago)}[local]
+    origin = search_totals.shown(totals, _island_follows(), local=local)
     count = func.sum(totals.count)
     rows = await session.execute(
         select(totals.value, func.min(totals.label), count).where(totals.facet == "theme", origin)
