@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select, tuple_
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -301,6 +301,18 @@ async def authors_of(session: AsyncSession, item: StoredObject) -> list[str]:
     return list(rows) or [item.author_uri]
 
 
+async def authors_of_items(session: AsyncSession, items: list[StoredObject]) -> dict[int, list[str]]:
+    """authors_of for a page of items, in one query."""
+    found: dict[int, list[str]] = {item.id: [] for item in items}
+    if items:
+        rows = await session.execute(select(ItemAuthor.object_id, ItemAuthor.actor_uri)
+                                     .where(ItemAuthor.object_id.in_(list(found)))
+                                     .order_by(ItemAuthor.object_id, ItemAuthor.position))
+        for object_id, uri in rows:
+            found[object_id].append(uri)
+    return {item.id: found[item.id] or [item.author_uri] for item in items}
+
+
 async def set_authors(session: AsyncSession, item: StoredObject, author_uris: list[str], *,
                       fresh: bool = False) -> None:
     """For items received from other islands: the authors their origin names (`fresh`: the
@@ -358,7 +370,8 @@ def changed_at():
 
 def catalog_items(after: tuple | None, limit: int):
     """Local items that other islands replicate (published, archived or withdrawn), in the order
-    they last changed, after a (moment, id) position: a cursor, never an offset."""
+    they last changed, after a (moment, id) position: a cursor, never an offset. (The statement
+    of a count; catalog_page reads a page.)"""
     query = select(StoredObject).where(
         StoredObject.is_local.is_(True), StoredObject.in_reply_to.is_(None),
         StoredObject.kind.in_(LISTED_KINDS),
@@ -367,6 +380,24 @@ def catalog_items(after: tuple | None, limit: int):
         moment, ident = after
         query = query.where(or_(changed_at() > moment, and_(changed_at() == moment, StoredObject.id > ident)))
     return query.order_by(changed_at(), StoredObject.id).limit(limit)
+
+
+async def catalog_page(session: AsyncSession, after: tuple | None, limit: int) -> list[StoredObject]:
+    """catalog_items' page, read as two walks of an index that stop at `limit` rows, merged here:
+    the items never updated in (published, id) order (ix_objects_local), the others in (updated,
+    id) order (ix_objects_updated). Ordering by coalesce(updated, published) sorted every local
+    item on each page (80 ms with 5,000)."""
+    base = catalog_items(None, limit).order_by(None)
+    streams = []
+    for moment_column, never_updated in ((StoredObject.published, True), (StoredObject.updated, False)):
+        query = base.where(StoredObject.updated.is_(None) if never_updated else StoredObject.updated.is_not(None))
+        if after is not None:
+            moment, ident = after  # typed as the columns: SQLite compares the stored text
+            query = query.where(tuple_(moment_column, StoredObject.id)
+                                > tuple_(literal(moment, moment_column.type), literal(ident, StoredObject.id.type)))
+        streams.append(list(await session.scalars(query.order_by(moment_column, StoredObject.id))))
+    merged = sorted([*streams[0], *streams[1]], key=lambda item: (item.updated or item.published, item.id))
+    return merged[:limit]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

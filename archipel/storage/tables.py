@@ -186,6 +186,8 @@ class StoredObject(Base):
                       Index("ix_objects_withdrawn", "uri", sqlite_where=text("deleted_at IS NOT NULL"),
                             postgresql_where=text("deleted_at IS NOT NULL")),
                       Index("ix_objects_local", "is_local", "published", "id"),
+                      # With ix_objects_local, the catalog in the order items last changed (content.catalog_page).
+                      Index("ix_objects_local_updated", "is_local", "updated", "id"),
                       # The map reads the items inside a bounding box (archipel/geo.py).
                       Index("ix_objects_position", "latitude", "longitude"))
 
