@@ -600,6 +600,10 @@ class SearchFacetTotal(Base):
     value: Mapped[str] = mapped_column(String(200))
     label: Mapped[str] = mapped_column(String(200), default="")
     count: Mapped[int] = mapped_column(Integer)
+    # The counts of one facet (the themes of the home page, /federated, /carte) read from this
+    # index alone, in value order, instead of every facet's rows.
+    __table_args__ = (Index("ix_search_facet_totals_facet", "facet", "value", "label", "island", "local", "via",
+                            "count"),)
 
 
 class SearchCombination(Base):
