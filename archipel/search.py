@@ -199,7 +199,7 @@ def _counts_statement(source, base: list, request: SearchRequest, count, column)
     GROUP BY per facet (UNION ALL), rows ('*', '', total) and (facet, value, count). The rows every
     choice lets through are read once (a materialized CTE) for the total and the facets not chosen;
     a chosen facet is counted over `source` with every other choice. Summing the combinations in
-    Python cost ~10 µs a row: half a second for a region's 6,000 at 100,000 items.
+    Python cost ~10 µs a row: with 100,000 items, a region chosen summed 82,000 kept combinations.
     `source` has the column facets (column(facet) gives each) and `count` (1 a document, or the
     count of a kept combination); `base` holds the conditions of every count (shown, themes)."""
     chosen = {facet: _column_choice(column(facet), facet, values)

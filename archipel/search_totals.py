@@ -162,18 +162,6 @@ async def summed(session, shown) -> tuple[int, dict[str, list[tuple[str, str, in
     return sum(count for _, _, count in facets["kind"]), facets
 
 
-async def combinations(session, shown, columns: list[str], conditions=()) -> list[tuple]:
-    """(the `columns` values..., count) of the combinations of the origins `shown` (a condition
-    on SearchCombination's island, local and via) that meet `conditions`, summed; a year of 0 is
-    no year."""
-    selected = [getattr(SearchCombination, name) for name in columns]
-    rows = await session.execute(select(*selected, func.sum(SearchCombination.count))
-                                 .where(shown, *conditions).group_by(*selected))
-    year = columns.index("started_year") if "started_year" in columns else None
-    return [tuple(None if i == year and value == 0 else value for i, value in enumerate(row))
-            for row in rows if row[-1] > 0]
-
-
 async def theme_labels(session, keys: list[str]) -> dict[str, str]:
     """A label for each theme key (from the totals: a few rows per key)."""
     if not keys:
