@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select, tuple_
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import fiches, read_cache, revisions
 from archipel import search_index  # noqa: F401 - its flush hooks keep the search index in step
+from archipel import search_totals
 from archipel.bounds import INT32_MAX, parse_int
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.identity import actor_uri, object_uri
@@ -261,10 +262,7 @@ async def theme_counts(session: AsyncSession, *, local: bool | None = True, limi
     origin (archipel/search_totals.py: the same items, a few thousand rows), not from every
     item's themes: with 100,000 items that took a second on every home page."""
     totals = SearchFacetTotal
-    follows = _island_follows()
-    archipelago = or_(totals.island.in_(follows), totals.via.in_(follows))
-    origin = {True: totals.local.is_(True), None: or_(totals.local.is_(True), archipelago),
-              False: and_(totals.local.is_(False), archipelago)}[local]
+    origin = search_totals.shown(totals, _island_follows(), local=local)
     count = func.sum(totals.count)
     rows = await session.execute(
         select(totals.value, func.min(totals.label), count).where(totals.facet == "theme", origin)
@@ -301,6 +299,18 @@ async def authors_of(session: AsyncSession, item: StoredObject) -> list[str]:
     rows = await session.scalars(select(ItemAuthor.actor_uri).where(ItemAuthor.object_id == item.id)
                                  .order_by(ItemAuthor.position))
     return list(rows) or [item.author_uri]
+
+
+async def authors_of_items(session: AsyncSession, items: list[StoredObject]) -> dict[int, list[str]]:
+    """authors_of for a page of items, in one query."""
+    found: dict[int, list[str]] = {item.id: [] for item in items}
+    if items:
+        rows = await session.execute(select(ItemAuthor.object_id, ItemAuthor.actor_uri)
+                                     .where(ItemAuthor.object_id.in_(list(found)))
+                                     .order_by(ItemAuthor.object_id, ItemAuthor.position))
+        for object_id, uri in rows:
+            found[object_id].append(uri)
+    return {item.id: found[item.id] or [item.author_uri] for item in items}
 
 
 async def set_authors(session: AsyncSession, item: StoredObject, author_uris: list[str], *,
@@ -360,7 +370,8 @@ def changed_at():
 
 def catalog_items(after: tuple | None, limit: int):
     """Local items that other islands replicate (published, archived or withdrawn), in the order
-    they last changed, after a (moment, id) position: a cursor, never an offset."""
+    they last changed, after a (moment, id) position: a cursor, never an offset. (The statement
+    of a count; catalog_page reads a page.)"""
     query = select(StoredObject).where(
         StoredObject.is_local.is_(True), StoredObject.in_reply_to.is_(None),
         StoredObject.kind.in_(LISTED_KINDS),
@@ -369,6 +380,24 @@ def catalog_items(after: tuple | None, limit: int):
         moment, ident = after
         query = query.where(or_(changed_at() > moment, and_(changed_at() == moment, StoredObject.id > ident)))
     return query.order_by(changed_at(), StoredObject.id).limit(limit)
+
+
+async def catalog_page(session: AsyncSession, after: tuple | None, limit: int) -> list[StoredObject]:
+    """catalog_items' page, read as two walks of an index that stop at `limit` rows, merged here:
+    the items never updated in (published, id) order (ix_objects_local), the others in (updated,
+    id) order (ix_objects_updated). Ordering by coalesce(updated, published) sorted every local
+    item on each page (80 ms with 5,000)."""
+    base = catalog_items(None, limit).order_by(None)
+    streams = []
+    for moment_column, never_updated in ((StoredObject.published, True), (StoredObject.updated, False)):
+        query = base.where(StoredObject.updated.is_(None) if never_updated else StoredObject.updated.is_not(None))
+        if after is not None:
+            moment, ident = after  # typed as the columns: SQLite compares the stored text
+            query = query.where(tuple_(moment_column, StoredObject.id)
+                                > tuple_(literal(moment, moment_column.type), literal(ident, StoredObject.id.type)))
+        streams.append(list(await session.scalars(query.order_by(moment_column, StoredObject.id))))
+    merged = sorted([*streams[0], *streams[1]], key=lambda item: (item.updated or item.published, item.id))
+    return merged[:limit]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

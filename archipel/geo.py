@@ -26,7 +26,6 @@ CELLS_PER_TILE = 4  # a cell is a quarter of a 256-pixel tile: 64 pixels
 GRID_SIDE = 32  # at most this many cells across the box, whatever the zoom says
 POINTS_ZOOM = 16  # from this zoom on, every item is a point (if there are few enough)
 MAX_POINTS = 500  # the most points one answer carries
-INDEX_SPAN = 2.0  # degrees of latitude: a box taller than this is read without the position index
 
 
 @dataclass(frozen=True)
@@ -78,19 +77,12 @@ def positioned(base_ids=None):
 
 
 def in_box(query, box: Bbox):
-    latitude, longitude = StoredObject.latitude, StoredObject.longitude
-    if box.north - box.south > INDEX_SPAN:
-        # A wide box holds most rows: reading them all through ix_objects_position costs twice a
-        # plain scan on SQLite (benchmarks/RESULTS.md). `+ 0` keeps both planners off the index.
-        latitude, longitude = latitude + 0, longitude + 0
-    else:
-        # The box's ids first, by the position index: in one query, SQLite (without statistics)
-        # prefers the listings' index (deleted_at IS NULL: every row); 100,000 items made a city
-        # view 0.6 s instead of a few ms.
-        inside = select(StoredObject.id).where(latitude.between(box.south, box.north),
-                                               longitude.between(box.west, box.east))
-        return query.where(StoredObject.id.in_(inside))
-    return query.where(latitude.between(box.south, box.north), longitude.between(box.west, box.east))
+    """The items of `query` inside the box: a range of ix_objects_map (kind, latitude, longitude
+    and every other column the map reads), whatever the box's size; without it, SQLite read a
+    city's items through the listings' index (every item, 0.6 s at 100,000) and a country's
+    from the wide rows."""
+    return query.where(StoredObject.latitude.between(box.south, box.north),
+                       StoredObject.longitude.between(box.west, box.east))
 
 
 class _cell(FunctionElement):
@@ -149,7 +141,13 @@ async def clusters(session: AsyncSession, box: Bbox, zoom: int, base_ids=None
 
 async def extent(session: AsyncSession, base_ids=None) -> Bbox | None:
     """The smallest box holding every item, for a map's first view; None when there is none."""
+    return (await overview(session, base_ids))[1]
+
+
+async def overview(session: AsyncSession, base_ids=None) -> tuple[int, Bbox | None]:
+    """How many items the map holds and the smallest box holding them, in one pass (read from
+    ix_objects_map alone, not from the rows)."""
     row = (await session.execute(positioned(base_ids).order_by(None).with_only_columns(
-        func.min(StoredObject.latitude), func.min(StoredObject.longitude),
+        func.count(StoredObject.id), func.min(StoredObject.latitude), func.min(StoredObject.longitude),
         func.max(StoredObject.latitude), func.max(StoredObject.longitude)))).one()
-    return None if row[0] is None else Bbox(*row)
+    return row[0], None if row[1] is None else Bbox(*row[1:])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from archipel.storage.tables import SearchCombination, SearchFacetTotal
@@ -26,6 +26,17 @@ ORIGIN = ("island", "local", "via")
 COMBINED = (*ORIGIN, "kind", "region", "place", "language", "licence", "audience", "started_year")
 COUNTED = ("kind", "island", "region", "place", "language", "licence", "audience", "year", "theme")
 _TOTAL_KEY = (*ORIGIN, "facet", "value")
+
+
+def shown(table, followed, *, local: bool | None = None):
+    """The origins the island shows, on any table with the origin columns (search_documents and
+    the counts kept here): its own items, those of an island it follows and those such an island
+    re-shared (content.in_archipelago's rule; `followed` is content.followed_island_hosts()).
+    `local` True: its own only; False: received only."""
+    archipelago = or_(table.island.in_(followed), table.via.in_(followed))
+    if local is None:
+        return or_(table.local.is_(True), archipelago)
+    return table.local.is_(True) if local else and_(table.local.is_(False), archipelago)
 
 
 def _values(document: dict) -> list[tuple[str, str, str]]:
@@ -149,17 +160,6 @@ async def summed(session, shown) -> tuple[int, dict[str, list[tuple[str, str, in
     for counted in facets.values():
         counted.sort(key=lambda row: (-row[2], row[0]))
     return sum(count for _, _, count in facets["kind"]), facets
-
-
-async def combinations(session, shown, columns: list[str]) -> list[tuple]:
-    """(the `columns` values..., count) of the combinations of the origins `shown` (a condition
-    on SearchCombination's island, local and via), summed; a year of 0 is no year."""
-    selected = [getattr(SearchCombination, name) for name in columns]
-    rows = await session.execute(select(*selected, func.sum(SearchCombination.count))
-                                 .where(shown).group_by(*selected))
-    year = columns.index("started_year") if "started_year" in columns else None
-    return [tuple(None if i == year and value == 0 else value for i, value in enumerate(row))
-            for row in rows if row[-1] > 0]
 
 
 async def theme_labels(session, keys: list[str]) -> dict[str, str]:

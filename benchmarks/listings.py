@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.listings [--items 100000] [--database sqlite|postgresql|both]
                                             [--requests 30] [--only LABEL ...] [--keep DIR]
+                                            [--reuse DIR]
 
 The island is made as `archipel init` makes it, then filled by `benchmarks.archipelago_fill`
 (Core bulk INSERTs: mostly replicas from 50 islands it follows, some re-shared by a hub, a few
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import shutil
 import tempfile
 import time
@@ -28,6 +31,8 @@ import aiohttp
 from sqlalchemy import func, select
 
 from archipel import content
+from archipel.settings import load_settings
+from archipel.storage import migrate
 from archipel.storage.engine import make_engine, make_sessionmaker
 from archipel.storage.tables import LocalActor, OutgoingActivity, StoredObject
 from benchmarks.archipelago_fill import Archipelago, fill
@@ -170,28 +175,46 @@ def progress(done: int, total: int) -> None:
         print(f"   … {done:,} / {total:,} items", flush=True)
 
 
-async def run_backend(backend: str, args, root: Path) -> dict:
-    database_url = default_postgres_url() if backend == "postgresql" else None
+async def filled(backend: str, args, root: Path) -> tuple[Island, Archipelago, dict]:
+    """A new island filled with `--items` items, or with `--reuse` the one a `--keep` run left
+    (brought to the current schema first): filling takes minutes, measuring a page seconds."""
     directory = root / backend
+    saved = directory / "archipelago.json"
+    if args.reuse:
+        kept = json.loads(saved.read_text())
+        island = Island(directory, database_url=kept["database_url"], handle="ile")
+        await migrate.upgrade(load_settings(directory).effective_database_url)
+        print(f"   {backend}: reusing the {kept['archipelago']['items']:,} items of {directory}")
+        return island, Archipelago(**kept["archipelago"]), kept["positions"]
+    database_url = default_postgres_url() if backend == "postgresql" else None
     directory.mkdir(parents=True)
     island = Island(directory, database_url=database_url, handle="ile")
     if database_url:
         await create_database(database_url)
-    results: dict = {}
+    settings = await provision.create_island(directory, url=island.url, name="Île du banc",
+                                             handle="ile", database_url=database_url,
+                                             allow_private_networks=True)
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_sessionmaker(engine)
     try:
-        settings = await provision.create_island(directory, url=island.url, name="Île du banc",
-                                                 handle="ile", database_url=database_url,
-                                                 allow_private_networks=True)
-        engine = make_engine(settings.effective_database_url)
-        sessions = make_sessionmaker(engine)
-        try:
-            archipelago = await fill(sessions, island.url, items=args.items, progress=progress)
-            positions = await positions_of(sessions, archipelago)
-        finally:
-            await engine.dispose()
-        print(f"   {backend}: {archipelago.items:,} items ({archipelago.local_items:,} local, the rest from "
-              f"{len(archipelago.islands)} followed islands, a hub and strangers) written in "
-              f"{archipelago.seconds:.0f} s")
+        archipelago = await fill(sessions, island.url, items=args.items, progress=progress)
+        positions = await positions_of(sessions, archipelago)
+    finally:
+        await engine.dispose()
+    print(f"   {backend}: {archipelago.items:,} items ({archipelago.local_items:,} local, the rest from "
+          f"{len(archipelago.islands)} followed islands, a hub and strangers) written in "
+          f"{archipelago.seconds:.0f} s")
+    if args.keep:
+        saved.write_text(json.dumps({"database_url": database_url, "positions": positions,
+                                     "archipelago": dataclasses.asdict(archipelago)}))
+    return island, archipelago, positions
+
+
+async def run_backend(backend: str, args, root: Path) -> dict:
+    results: dict = {}
+    island, archipelago, positions = await filled(backend, args, root)
+    database_url = island.database_url
+    try:
         with ChildServer("page") as bare:
             ceiling_one, ceiling_ten = [], []
             connector = aiohttp.TCPConnector(limit=10, limit_per_host=0)
@@ -218,7 +241,7 @@ async def run_backend(backend: str, args, root: Path) -> dict:
         print(f"   {backend}: {len(results) - len(over)} of {len(results)} pages within the target "
               f"(p95 < 50 ms with 1 visitor, < 200 ms with 10)" + (f"; over: {', '.join(over)}" if over else ""))
     finally:
-        if database_url and not args.keep:
+        if database_url and not (args.keep or args.reuse):
             await drop_database(database_url)
         elif database_url:
             print(f"   kept the database {database_url}")
@@ -226,14 +249,15 @@ async def run_backend(backend: str, args, root: Path) -> dict:
 
 
 async def run(args) -> None:
-    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="archipel-bench-listings-"))
+    kept = args.keep or args.reuse
+    root = Path(kept) if kept else Path(tempfile.mkdtemp(prefix="archipel-bench-listings-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
         backends = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
         for backend in backends:
             await run_backend(backend, args, root)
     finally:
-        if not args.keep:
+        if not kept:
             shutil.rmtree(root, ignore_errors=True)
 
 
@@ -253,7 +277,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="only the URLs whose label contains one of these words")
     parser.add_argument("--keep", metavar="DIR", help="make the islands in DIR and keep them (and the "
                         "PostgreSQL database) after the run")
+    parser.add_argument("--reuse", metavar="DIR", help="measure the islands a `--keep DIR` run left in DIR "
+                        "instead of filling new ones (migrated to the current schema first)")
     args = parser.parse_args()
+    if args.keep and args.reuse:
+        parser.error("--keep and --reuse are exclusive")
     header(f"listings with {args.items:,} items", "listings")
     asyncio.run(run(args))
 

@@ -130,6 +130,14 @@ def _origin_host_default(context) -> str:
     return origin_host_of(context.get_current_parameters().get("uri"))
 
 
+# ix_objects_map (migration 0014): kind first, as geo.positioned chooses it. Partial on PostgreSQL
+# (SQLite, without statistics, would not choose it), so that the long URLs it holds are never more
+# than shared_by and origin_host: a PostgreSQL index entry holds at most ~2.7 KB.
+MAP_COLUMNS = ("kind", "latitude", "longitude", "state", "deleted_at", "hidden_at", "in_reply_to", "is_local",
+               "origin_host", "shared_by", "id")
+MAP_WHERE = "deleted_at IS NULL AND hidden_at IS NULL AND in_reply_to IS NULL"
+
+
 class StoredObject(Base):
     """A published item (article now; fiches and resources extend it), local or remote, or a reply."""
 
@@ -187,8 +195,13 @@ class StoredObject(Base):
                       Index("ix_objects_withdrawn", "uri", sqlite_where=text("deleted_at IS NOT NULL"),
                             postgresql_where=text("deleted_at IS NOT NULL")),
                       Index("ix_objects_local", "is_local", "published", "id"),
+                      # With ix_objects_local, the catalog in the order items last changed (content.catalog_page).
+                      Index("ix_objects_local_updated", "is_local", "updated", "id"),
                       # The map reads the items inside a bounding box (archipel/geo.py).
-                      Index("ix_objects_position", "latitude", "longitude"))
+                      Index("ix_objects_position", "latitude", "longitude"),
+                      # Every column the map's counts, extent and clusters read (geo.positioned): a
+                      # whole country's view reads this narrow index, not the wide rows.
+                      Index("ix_objects_map", *MAP_COLUMNS, postgresql_where=text(MAP_WHERE)))
 
 
 class ItemAuthor(Base):
@@ -588,6 +601,10 @@ class SearchFacetTotal(Base):
     value: Mapped[str] = mapped_column(String(200))
     label: Mapped[str] = mapped_column(String(200), default="")
     count: Mapped[int] = mapped_column(Integer)
+    # The counts of one facet (the themes of the home page, /federated, /carte) read from this
+    # index alone, in value order, instead of every facet's rows.
+    __table_args__ = (Index("ix_search_facet_totals_facet", "facet", "value", "label", "island", "local", "via",
+                            "count"),)
 
 
 class SearchCombination(Base):

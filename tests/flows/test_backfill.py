@@ -1,10 +1,12 @@
 """Backfill on a new follow, resumable walks, and catch-up after an island was down."""
 
+import asyncio
 from datetime import timedelta
 
+import aiohttp
 from sqlalchemy import func, select, update
 
-from archipel import accounts
+from archipel import accounts, content
 from archipel.storage.tables import CatalogSync, Delivery, StoredObject, utcnow
 from federation import actions
 from federation.catalog_sync import CatalogSyncWorker
@@ -126,3 +128,41 @@ async def test_two_workers_storing_the_same_item_never_fail(make_island, remote)
 
     outcomes = await asyncio.gather(store_once(), store_once(), store_once())
     assert sorted(outcomes) == ["already", "already", "stored"]
+
+
+async def test_the_catalog_lists_items_in_the_order_they_last_changed_with_their_authors(make_island):
+    """Pages walked by cursor give every item once, in the order of its last change (an update
+    or a withdrawal moves it to the end), each with all its authors."""
+    brest = await make_island("brest")
+    await brest.add_user("alice")
+    await brest.add_user("bob")
+    uris = await publish_many(brest, 70)
+    await asyncio.sleep(1.1)  # an update's moment is whole seconds: past every publication
+    async with brest.sessions() as session:
+        alice = await accounts.get_actor(session, "alice")
+        for uri in (uris[3], uris[60], uris[0]):  # edited in this order, after every publication
+            item = await session.scalar(select(StoredObject).where(StoredObject.uri == uri))
+            await actions.edit_item(session, brest.url, item, editor=alice, tags=["Vélo"])
+            await session.commit()
+        item = await session.scalar(select(StoredObject).where(StoredObject.uri == uris[5]))
+        await content.set_authors(session, item, [brest.actor_uri("alice"), brest.actor_uri("bob")])
+        await session.commit()
+    await brest.withdraw(uris[10])
+    walked, authors, cursor = [], {}, ""
+    async with aiohttp.ClientSession(headers={"Accept": "application/activity+json"}) as http:
+        for _ in range(10):
+            async with http.get(f"{brest.url}/users/{brest.island_username}/catalog", params={"after": cursor}) as answer:
+                assert answer.status == 200
+                page = await answer.json(content_type=None)
+            if not page["orderedItems"]:
+                break
+            walked += [entry["id"] for entry in page["orderedItems"]]
+            authors.update({entry["id"]: entry.get("coAuthors") for entry in page["orderedItems"]})
+            cursor = page["next"].partition("after=")[2]
+    async with brest.sessions() as session:
+        changed = {item.uri: (item.updated or item.published, item.id) for item in await session.scalars(
+            select(StoredObject).where(StoredObject.uri.in_(uris)))}
+    assert walked == sorted(uris, key=changed.get)
+    assert set(walked[-4:]) == {uris[0], uris[3], uris[10], uris[60]}  # changed after every publication
+    assert authors[uris[5]] == [brest.actor_uri("alice"), brest.actor_uri("bob")]
+    assert authors[uris[6]] == [brest.actor_uri("alice")]

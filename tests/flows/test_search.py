@@ -300,3 +300,60 @@ async def test_counts_are_the_same_after_compaction(brest):
     after = [await search_json(brest), await _search_pairs(brest, [("region", "Bretagne")])]
     assert [result["facets"] for result in after] == [result["facets"] for result in before]
     assert [result["total"] for result in after] == [result["total"] for result in before]
+
+
+ITEMS = [  # title, kind, region, audience (free text: each its own), language, theme, words
+    ("Atelier vélo", "fiche", "Bretagne", "Jeunes du quartier Bellevue", "fr", "Vélo", "atelier"),
+    ("Jardin partagé", "fiche", "Bretagne", "Familles", "fr", "Jardins", "potager"),
+    ("Repair café mobile", "resource", "Bretagne", "Familles", "fr", "Réemploi", "atelier"),
+    ("Cargo bikes", "fiche", "Normandie", "Parents d'élèves de Caen", "en", "Vélo", "atelier"),
+    ("Compost collectif", "fiche", "Normandie", "", "fr", "Réemploi", "potager"),
+    ("Ressourcerie", "resource", "Occitanie", "Familles", "fr", "Réemploi", "atelier"),
+]
+FACET_INDEX = {"kind": 1, "region": 2, "audience": 3, "language": 4}
+
+
+def expected(chosen: dict, *, theme: str | None = None, word: str | None = None) -> tuple[int, dict]:
+    """Disjunctive counts by brute force: a facet's counts apply every other choice, not its own."""
+    rows = [row for row in ITEMS if (theme is None or row[5] == theme) and (word is None or row[6] == word)]
+
+    def passes(row, leaving_out=None):
+        return all(row[FACET_INDEX[facet]] in values for facet, values in chosen.items() if facet != leaving_out)
+
+    counts = {}
+    for facet, index in FACET_INDEX.items():
+        counted = {}
+        for row in rows:
+            if row[index] and passes(row, facet):
+                counted[row[index]] = counted.get(row[index], 0) + 1
+        counts[facet] = counted
+    return sum(1 for row in rows if passes(row)), counts
+
+
+async def test_choices_are_counted_disjunctively_with_and_without_words(make_island):
+    """Every path of the counts (choices alone, from the combinations kept per origin; with a theme
+    or words, from the matching items) gives each facet the counts of every other choice, a
+    free-text audience included, exactly as a count item by item does."""
+    node = await make_island("brest")
+    await node.add_user("alice")
+    for title, kind, region, audience, language, theme, word in ITEMS:
+        await publish(node, "alice", title, kind=kind, region=region, audience=audience, language=language,
+                      pitch=f"Un {word} pour tous.", tags=[theme])
+    cases = [
+        {"region": ["Bretagne"]},
+        {"audience": ["Familles"]},
+        {"region": ["Bretagne"], "audience": ["Familles"]},
+        {"region": ["Bretagne", "Normandie"], "kind": ["fiche"]},
+        {"region": ["Normandie"], "audience": ["Familles", "Parents d'élèves de Caen"], "language": ["en"]},
+        {"kind": ["resource"], "audience": ["Familles"], "region": ["Occitanie", "Bretagne"]},
+    ]
+    for chosen in cases:
+        pairs = [(facet, value) for facet, values in chosen.items() for value in values]
+        for extra, kwargs in (([], {}), ([("theme", "Réemploi")], {"theme": "Réemploi"}),
+                              ([("q", "atelier")], {"word": "atelier"})):
+            result = await _search_pairs(node, pairs + extra)
+            total, counts = expected(chosen, **kwargs)
+            assert result["total"] == total, (chosen, extra)
+            for facet, counted in counts.items():
+                shown = {value: count for value, count in result["facets"][facet].items() if count}
+                assert shown == counted, (chosen, extra, facet)

@@ -119,7 +119,8 @@ async def catalog(request: web.Request) -> web.Response:
     if after and position is None:
         raise bad_cursor("after")
     async with request.app[appkeys.SESSIONS]() as session:
-        rows = list(await session.scalars(content.catalog_items(position, CATALOG_PAGE)))
+        rows = await content.catalog_page(session, position, CATALOG_PAGE)
+        authors = await content.authors_of_items(session, rows)
         items = []
         for item in rows:
             if item.deleted_at is not None:
@@ -127,7 +128,7 @@ async def catalog(request: web.Request) -> web.Response:
                 document["updated"] = documents.rfc3339(item.deleted_at)
             else:
                 document = documents.object_document(
-                    item, _base(request), authors=await content.authors_of(session, item))
+                    item, _base(request), authors=authors[item.id])
             items.append(documents.strip_context(document))
     next_page = None
     if rows:  # a walker stops at the first empty page; its cursor then stays after the last item

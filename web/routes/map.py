@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
-from sqlalchemy import func
-
 from archipel import communes, content, geo, search
 from archipel.settings import tile_origin
 from archipel.storage.tables import StoredObject
@@ -94,9 +92,7 @@ async def _view(request: web.Request) -> dict:
         base = _base_ids(session, wanted)
         items_query = content.older_than(geo.positioned(base), listing.position(request))
         items = list(await session.scalars(items_query.limit(LIST_SIZE + 1)))
-        total = await session.scalar(geo.positioned(base).order_by(None).with_only_columns(
-            func.count(StoredObject.id)))
-        box = await geo.extent(session, base)
+        total, box = await geo.overview(session, base)
     filters = _filters(wanted)
     query = wanted.params()
     more = len(items) > LIST_SIZE
