@@ -268,6 +268,12 @@ def test_an_island_in_containers_behind_caddy(engine, tmp_path):
         run([*build, "--target", "build", "--tag", BUILD_CACHE, str(ROOT)], env=env, timeout=600)
         run([*build, "--tag", image, str(ROOT)], env=env, timeout=600)
         log(f"image built ({time.monotonic() - started:.0f} s)")
+        inspected = json.loads(run(["podman", "image", "inspect", image], env=env).stdout)[0]
+        config = inspected["Config"]
+        assert config["User"] == "10001:10001", config["User"]
+        healthcheck = inspected.get("Healthcheck") or config.get("Healthcheck") or {}  # podman: the former
+        assert "/livez" in " ".join(healthcheck.get("Test", [])), inspected
+        assert config["Volumes"] == {"/island": {}}, config["Volumes"]
 
         # `serve --role web|worker` is being added on another branch: until this image has it,
         # web runs the default role (web and worker in one process) and the worker service is
