@@ -32,7 +32,7 @@ from federation.author_names import AuthorNameWorker
 from federation.remote_images import RemoteImageWorker
 from federation.inbox_backlog import Backlog
 from federation.workers import Runner
-from web import appkeys
+from web import appkeys, health
 from web.auth import csrf_middleware
 from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware
 from web.pages import make_templates
@@ -76,6 +76,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, role: str = "all
         app.cleanup_ctx.append(_workers)
     if role != "worker":
         setup_routes(app)
+    app.add_routes(health.routes)  # /livez and /readyz in every role: a worker is watched too
     return app
 
 
