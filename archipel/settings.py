@@ -160,6 +160,10 @@ class Settings:
         "e.g. « © OpenStreetMap contributors ».",
     )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
+    metrics_token: str = _setting(
+        "", "Secret that lets a client from outside read /metrics (`Authorization: Bearer <token>`); "
+        "empty: /metrics answers only loopback and private addresses (behind `trusted_proxies`).",
+    )
 
     # ---- derived values -------------------------------------------------------------------
     @property
