@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import exc as sqlalchemy_errors
 from sqlalchemy import select
 
-from archipel import accounts, content
+from archipel import accounts, content, logs
 from archipel.errors import ArchipelError
 from archipel.handles import InvalidUsername
 from archipel import media as media_store
@@ -104,9 +104,7 @@ def cmd_serve(args) -> None:
             lock.acquire()
         except IslandBusy as busy:
             raise CommandError(str(busy)) from None
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(migrate.require_current_schema(settings.effective_database_url, args.directory))
     except migrate.SchemaOutOfDate as error:
