@@ -9,8 +9,10 @@ Two kinds of figures:
   start of the service), prometheus-client keeps them in files there and every process answers
   the sum of all processes.
 - the queues and the island's contents, read from the database when `/metrics` is asked: right
-  whichever process answers. Each is one query on an index (a range of a `state` index, a
-  COUNT the index alone answers); `archipel_metrics_scrape_seconds` says what they cost.
+  whichever process answers. Each is one query that an index answers (a range of a `state`
+  index for what waits; a COUNT read from an index alone for the finished rows, which grow with
+  the island's history), and the items from the search's kept counts;
+  `archipel_metrics_scrape_seconds` says what they cost (benchmarks/metrics_scrape.py).
 
 Who may read it: a request from a loopback or private address, or one bearing
 `Authorization: Bearer <metrics_token>`. The address is the one `trusted_proxies` establishes
@@ -41,7 +43,7 @@ from archipel.storage.tables import (
     LocalActor,
     OutgoingMail,
     RemoteActor,
-    StoredObject,
+    SearchFacetTotal,
     utcnow,
 )
 from web import appkeys
@@ -204,12 +206,16 @@ async def database_families(session) -> list:
     hosts_family.add_metric(["failing"], failing or 0)
     hosts_family.add_metric(["paused"], paused or 0)
 
-    objects = GaugeMetricFamily("archipel_objects", "Stored objects (items and replies, withdrawn ones "
-                                "included): local (written here) or replicas (received).", labels=["origin"])
-    counts = dict((await session.execute(select(StoredObject.is_local, func.count())
-                                         .group_by(StoredObject.is_local))).all())
-    objects.add_metric(["local"], counts.get(True, 0))
-    objects.add_metric(["replica"], counts.get(False, 0))
+    # Items from the search's kept counts (a few thousand rows, however many items): every indexed
+    # item counts once under its `kind` facet.
+    items = GaugeMetricFamily("archipel_items", "Items listings may show (published or archived, not "
+                              "withdrawn, hidden nor replies): local (written here) or replicas (received), "
+                              "those of islands not followed included.", labels=["origin"])
+    counts = dict((await session.execute(select(SearchFacetTotal.local, func.sum(SearchFacetTotal.count))
+                                         .where(SearchFacetTotal.facet == "kind")
+                                         .group_by(SearchFacetTotal.local))).all())
+    items.add_metric(["local"], counts.get(True) or 0)
+    items.add_metric(["replica"], counts.get(False) or 0)
 
     actors = GaugeMetricFamily("archipel_actors", "Actors: local ones by kind (island, person, theme), and "
                                "remote ones known.", labels=["kind"])
@@ -217,7 +223,7 @@ async def database_families(session) -> list:
     for kind in sorted(set(local) | {"island", "person", "theme"}):
         actors.add_metric([kind], local.get(kind, 0))
     actors.add_metric(["remote"], await session.scalar(select(func.count()).select_from(RemoteActor)) or 0)
-    return [depth, oldest, deliveries, hosts_family, objects, actors]
+    return [depth, oldest, deliveries, hosts_family, items, actors]
 
 
 class _Families:

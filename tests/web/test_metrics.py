@@ -58,8 +58,8 @@ async def test_requests_are_counted_by_route_pattern_and_queues_read_from_the_da
     assert ("archipel_http_request_duration_seconds_bucket",
             tuple(sorted({"route": "/livez", "method": "GET", "le": "0.005"}.items()))) in found
 
-    assert value(found, "archipel_objects", origin="local") == 1
-    assert value(found, "archipel_objects", origin="replica") == 0
+    assert value(found, "archipel_items", origin="local") == 1
+    assert value(found, "archipel_items", origin="replica") == 0
     assert value(found, "archipel_actors", kind="island") == 1
     assert value(found, "archipel_actors", kind="person") == 1
     for queue in ("incoming", "deliveries", "catalog_walks", "mail"):
