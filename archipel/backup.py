@@ -182,8 +182,9 @@ def read_manifest(source: Path) -> dict:
         manifest = json.loads(path.read_text("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise BackupError(f"{path} cannot be read") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(f"{path}: unknown backup format {manifest.get('format') if isinstance(manifest, dict) else ''!r}")
+    found = manifest.get("format") if isinstance(manifest, dict) else None
+    if found != FORMAT:
+        raise BackupError(f"{path}: unknown backup format {found!r} (this version reads format {FORMAT})")
     return manifest
 
 
