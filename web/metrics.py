@@ -8,9 +8,11 @@ Two kinds of figures:
   `PROMETHEUS_MULTIPROC_DIR` names a folder (set before the processes start, emptied at each
   start of the service), prometheus-client keeps them in files there and every process answers
   the sum of all processes.
+- deliveries by outcome, counted by the delivery worker as it writes them (federation/observed.py),
+  summed across processes like the requests;
 - the queues and the island's contents, read from the database when `/metrics` is asked: right
-  whichever process answers. Each is one query that an index answers (a range of a `state`
-  index for what waits; a COUNT read from an index alone for the finished rows, which grow with
+  whichever process answers. Each is one query that an index answers, on what waits only (a
+  range of a `state` index: as long as the backlog, never the finished rows that pile up with
   the island's history), and the items from the search's kept counts;
   `archipel_metrics_scrape_seconds` says what they cost (benchmarks/metrics_scrape.py).
 
@@ -31,10 +33,11 @@ from datetime import datetime
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import REGISTRY
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 
+from archipel.queue_states import DeliveryStates, IncomingStates, MailStates
 from archipel.storage.tables import (
     CatalogSync,
     Delivery,
@@ -46,16 +49,19 @@ from archipel.storage.tables import (
     SearchFacetTotal,
     utcnow,
 )
+from federation import observed
 from web import appkeys
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "(unmatched)"  # every address no route answers: one series, not one per address
+WAITING_DELIVERIES = (DeliveryStates.PENDING, DeliveryStates.IN_FLIGHT)
 # Headers a proxy adds: a request bearing one was forwarded (from where, only a trusted proxy says).
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Real-IP")
 
 REQUESTS = Counter("archipel_http_requests", "HTTP requests answered, by route pattern, method and status.",
                    ["route", "method", "status"])
+WORKER_COUNTERS = (observed.DELIVERIES,)  # registered in the process registry by their import
 LATENCY = Histogram("archipel_http_request_duration_seconds",
                     "Time to answer an HTTP request (until the handler returns), by route pattern and method.",
                     ["route", "method"],
@@ -146,56 +152,48 @@ def _age(now: datetime, since: datetime | None) -> float:
 async def database_families(session) -> list:
     """The queues and contents of the island, each from one indexed query."""
     now = utcnow()
-    depth = GaugeMetricFamily("archipel_queue_depth", "Rows of a work queue, by state.", labels=["queue", "state"])
+    depth = GaugeMetricFamily("archipel_queue_depth", "Items waiting in a work queue, by state.",
+                              labels=["queue", "state"])
     oldest = GaugeMetricFamily("archipel_queue_oldest_seconds",
                                "Age of the oldest item waiting in a queue (0: none waits).", labels=["queue"])
 
-    def add_states(queue: str, rows, states: tuple[str, ...]) -> dict[str, int]:
-        counts = {state: 0 for state in states}
-        counts.update({state: count for state, count in rows})
-        for state, count in counts.items():
-            depth.add_metric([queue, state], count)
-        return counts
+    # Only what waits is counted: ranges of the `state` indexes, as long as the backlog (finished
+    # rows, which pile up with the island's history, are never scanned).
+    # Inbox: ix_incoming_state; the oldest waiting is the lowest id received.
+    received = await session.execute(select(func.count(), func.min(IncomingActivity.id))
+                                     .where(IncomingActivity.state == IncomingStates.RECEIVED))
+    count, first = received.one()
+    depth.add_metric(["incoming", "received"], count or 0)
+    since = None if first is None else await session.scalar(
+        select(IncomingActivity.received_at).where(IncomingActivity.id == first))
+    oldest.add_metric(["incoming"], _age(now, since))
 
-    # Inbox: every state, from ix_incoming_state; the oldest waiting is the lowest id received.
-    add_states("incoming", await session.execute(
-        select(IncomingActivity.state, func.count()).group_by(IncomingActivity.state)),
-        ("received", "processed", "ignored", "failed"))
-    received = await session.scalar(
-        select(IncomingActivity.received_at).where(IncomingActivity.state == "received")
-        .order_by(IncomingActivity.id).limit(1))
-    oldest.add_metric(["incoming"], _age(now, received))
-
-    # Deliveries: from ix_deliveries_due; pending split into due now and waiting for a retry.
-    delivery_counts = add_states("deliveries", await session.execute(
-        select(Delivery.state, func.count()).group_by(Delivery.state)),
-        ("pending", "in_flight", "sent", "gave_up"))
+    # Deliveries: ix_deliveries_due; pending split into due now and waiting for a retry.
+    states = dict((await session.execute(
+        select(Delivery.state, func.count()).where(Delivery.state.in_(WAITING_DELIVERIES))
+        .group_by(Delivery.state))).all())
     due = await session.scalar(select(func.count()).select_from(Delivery)
-                               .where(Delivery.state == "pending", Delivery.next_try_at <= now))
+                               .where(Delivery.state == DeliveryStates.PENDING, Delivery.next_try_at <= now))
     depth.add_metric(["deliveries", "pending_due"], due or 0)
-    waiting_since = await session.scalar(select(func.min(Delivery.created_at))
-                                         .where(Delivery.state.in_(("pending", "in_flight"))))
-    oldest.add_metric(["deliveries"], _age(now, waiting_since))
+    depth.add_metric(["deliveries", "pending_later"], states.get(DeliveryStates.PENDING, 0) - (due or 0))
+    depth.add_metric(["deliveries", "in_flight"], states.get(DeliveryStates.IN_FLIGHT, 0))
+    since = await session.scalar(select(func.min(Delivery.created_at))
+                                 .where(Delivery.state.in_(WAITING_DELIVERIES)))
+    oldest.add_metric(["deliveries"], _age(now, since))
 
-    # Catalog walks: a walk is waiting once its next run is due (a small table, indexed).
+    # Catalog walks: a walk is waiting once its next run is due (one row per followed island).
     walks = await session.execute(select(func.count(), func.min(CatalogSync.next_run_at))
                                   .where(CatalogSync.next_run_at <= now))
     due_walks, first_due = walks.one()
-    scheduled = await session.scalar(select(func.count()).select_from(CatalogSync))
     depth.add_metric(["catalog_walks", "due"], due_walks or 0)
-    depth.add_metric(["catalog_walks", "scheduled"], (scheduled or 0) - (due_walks or 0))
     oldest.add_metric(["catalog_walks"], _age(now, first_due))
 
-    # Outgoing mail: from ix_outgoing_mail_due.
-    add_states("mail", await session.execute(
-        select(OutgoingMail.state, func.count()).group_by(OutgoingMail.state)), ("pending", "sent", "gave_up"))
-    mail_since = await session.scalar(select(func.min(OutgoingMail.created_at)).where(OutgoingMail.state == "pending"))
-    oldest.add_metric(["mail"], _age(now, mail_since))
-
-    deliveries = CounterMetricFamily("archipel_deliveries", "Deliveries finished, by outcome (sent, gave_up).",
-                                     labels=["outcome"])
-    for outcome in ("sent", "gave_up"):
-        deliveries.add_metric([outcome], delivery_counts[outcome])
+    # Outgoing mail: ix_outgoing_mail_due.
+    mail = await session.execute(select(func.count(), func.min(OutgoingMail.created_at))
+                                 .where(OutgoingMail.state == MailStates.PENDING))
+    count, since = mail.one()
+    depth.add_metric(["mail", "pending"], count or 0)
+    oldest.add_metric(["mail"], _age(now, since))
 
     hosts = await session.execute(select(
         func.count().filter(HostHealth.consecutive_failures > 0),
@@ -223,7 +221,7 @@ async def database_families(session) -> list:
     for kind in sorted(set(local) | {"island", "person", "theme"}):
         actors.add_metric([kind], local.get(kind, 0))
     actors.add_metric(["remote"], await session.scalar(select(func.count()).select_from(RemoteActor)) or 0)
-    return [depth, oldest, deliveries, hosts_family, items, actors]
+    return [depth, oldest, hosts_family, items, actors]
 
 
 class _Families:

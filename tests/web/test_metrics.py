@@ -65,8 +65,10 @@ async def test_requests_are_counted_by_route_pattern_and_queues_read_from_the_da
     for queue in ("incoming", "deliveries", "catalog_walks", "mail"):
         assert value(found, "archipel_queue_oldest_seconds", queue=queue) >= 0
     assert value(found, "archipel_queue_depth", queue="incoming", state="received") == 0
-    assert value(found, "archipel_queue_depth", queue="deliveries", state="pending") == 0
-    assert value(found, "archipel_deliveries_total", outcome="sent") == 0
+    assert value(found, "archipel_queue_depth", queue="deliveries", state="pending_due") == 0
+    assert value(found, "archipel_queue_depth", queue="deliveries", state="pending_later") == 0
+    assert value(found, "archipel_queue_depth", queue="mail", state="pending") == 0
+    assert value(found, "archipel_deliveries_total", outcome="gave_up") >= 0
     assert value(found, "archipel_hosts", health="failing") == 0
     assert value(found, "archipel_metrics_scrape_seconds") < 1.0
 
@@ -76,9 +78,17 @@ async def test_a_waiting_activity_shows_in_its_queue_and_a_failing_host_is_count
     await island.add_user("alice")
     follower = await make_island("quimper")
     await follower.add_user("bob")
+    sent_before = value(samples((await get(follower.url + "/metrics"))[1]), "archipel_deliveries_total",
+                        outcome="sent")
     await follower.follow("bob", island.actor_uri("alice"))
     # Nobody processes brest's inbox (no workers): the Follow waits there.
     await wait_for(lambda: island.incoming(), message="the Follow to arrive")
+
+    async def counted():  # by quimper's delivery worker, once it has written the outcome
+        found = samples((await get(follower.url + "/metrics"))[1])
+        return value(found, "archipel_deliveries_total", outcome="sent") == sent_before + 1
+
+    await wait_for(counted, message="the Follow's delivery counted as sent")
     found = samples((await get(island.url + "/metrics"))[1])
     assert value(found, "archipel_queue_depth", queue="incoming", state="received") == 1
     assert value(found, "archipel_queue_oldest_seconds", queue="incoming") >= 0
@@ -124,6 +134,8 @@ def test_request_counts_of_several_processes_are_summed(tmp_path):
         from web import metrics
         metrics.REQUESTS.labels("/users/{username}", "GET", "200").inc(3)
         metrics.LATENCY.labels("/users/{username}", "GET").observe(0.02)
+        from federation import observed
+        observed.deliveries(sent=2, retry=1)
     """)
     for _ in range(2):  # two serving processes, one after the other or side by side
         subprocess.run([sys.executable, "-c", count], env=env, cwd=ROOT, check=True, timeout=60)
@@ -137,3 +149,6 @@ def test_request_counts_of_several_processes_are_summed(tmp_path):
     found = samples(text)
     assert value(found, "archipel_http_requests_total", route="/users/{username}", method="GET", status="200") == 6
     assert value(found, "archipel_http_request_duration_seconds_count", route="/users/{username}", method="GET") == 2
+    assert value(found, "archipel_deliveries_total", outcome="sent") == 4
+    assert value(found, "archipel_deliveries_total", outcome="retry") == 2
+    assert value(found, "archipel_deliveries_total", outcome="gave_up") == 0
