@@ -245,12 +245,23 @@ async def restore(source: str | Path, directory: str | Path, database_url: str |
     else:
         raise BackupError(f"{source / MANIFEST}: unknown database {backend!r}")
     _new_folder(directory, "restore")
-    if backend == "sqlite":
-        await asyncio.to_thread(shutil.copy2, source / SQLITE_FILE, directory / SQLITE_FILE)
-    else:
-        url, env = _libpq(database_url)
-        await asyncio.to_thread(_run, [_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-                                       "--dbname", url, str(source / PG_DUMP_FILE)], env, "pg_restore")
-    media_files = await asyncio.to_thread(_copy_media, source / MEDIA, directory / MEDIA)
-    _restored_settings(source, directory, database_url)
+    try:
+        if backend == "sqlite":
+            await asyncio.to_thread(shutil.copy2, source / SQLITE_FILE, directory / SQLITE_FILE)
+        else:
+            url, env = _libpq(database_url)
+            try:
+                await asyncio.to_thread(_run, [_tool("pg_restore"), "--no-owner", "--no-privileges",
+                                               "--exit-on-error", "--dbname", url, str(source / PG_DUMP_FILE)],
+                                        env, "pg_restore")
+            except BackupError as error:
+                raise BackupError(f"{error} (the database may hold part of the backup: drop it and create "
+                                  f"it empty before trying again)") from None
+        media_files = await asyncio.to_thread(_copy_media, source / MEDIA, directory / MEDIA)
+        _restored_settings(source, directory, database_url)
+    except BaseException:
+        # No half island left behind: the folder was new or empty (a PostgreSQL database that
+        # pg_restore began to fill is the operator's to drop, as the error says).
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
     return Summary(directory, backend, manifest.get("schema"), media_files)

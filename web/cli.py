@@ -314,14 +314,20 @@ async def cmd_import(args) -> None:
 async def cmd_backup(args) -> None:
     from archipel import backup
 
-    summary = await backup.backup(load_settings(args.directory), args.out)
+    try:
+        summary = await backup.backup(load_settings(args.directory), args.out)
+    except (ConnectionError, TimeoutError) as error:  # PostgreSQL down, or a wrong host or port
+        raise CommandError(f"cannot connect to the database: {error}") from None
     print(summary.line("backed up into"))
 
 
 async def cmd_restore(args) -> None:
     from archipel import backup
 
-    summary = await backup.restore(args.source, args.directory, args.database_url)
+    try:
+        summary = await backup.restore(args.source, args.directory, args.database_url)
+    except (ConnectionError, TimeoutError) as error:
+        raise CommandError(f"cannot connect to the database: {error}") from None
     print(summary.line("restored into"))
     if summary.schema != migrate.head_revision():
         print(f"the schema is older than this version's: run `archipel migrate {args.directory}` before serving")
