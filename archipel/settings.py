@@ -160,6 +160,15 @@ class Settings:
         "e.g. « © OpenStreetMap contributors ».",
     )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
+    log_format: str = _setting(
+        "text", "How `archipel serve` writes its log on stderr, one line per event: `text`, or "
+        "`json` (one object per line: time, level, logger, message, and the activity, delivery "
+        "or mail id when the event is about one).",
+    )
+    metrics_token: str = _setting(
+        "", "Secret that lets a client from outside read /metrics (`Authorization: Bearer <token>`); "
+        "empty: /metrics answers only loopback and private addresses (behind `trusted_proxies`).",
+    )
 
     # ---- derived values -------------------------------------------------------------------
     @property
@@ -256,6 +265,8 @@ def load_settings(directory: str | Path, environ: dict[str, str] | None = None) 
     settings = Settings(**values)
     if not settings.url or not settings.handle:
         raise SettingsError(f"{path}: 'url' and 'handle' are required")
+    if settings.log_format not in ("text", "json"):
+        raise SettingsError(f"{path}: 'log_format' must be \"text\" or \"json\"")
     if settings.map_tiles and not (tile_origin(settings.map_tiles) or settings.map_tiles_file):
         raise SettingsError(f"{path}: 'map_tiles' must be an http(s) URL with {{z}}, {{x}} and {{y}}, "
                             "or the path of a .pmtiles file")

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 import aiohttp
@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from archipel.queue_states import DeliveryStates
 from archipel.storage.tables import Delivery, HostHealth, LocalActor, OutgoingActivity, utcnow
+from federation import observed
 from federation.client import FederationClient, Signer
 from federation.delivery_hosts import STOPPED_UNTIL
 from federation.documents import ActorUrls
@@ -325,6 +326,7 @@ class DeliveryWorker:
         sent: dict[tuple[int, datetime], list[int]] = defaultdict(list)
         host_alive: dict[str, bool] = {}
         host_error: dict[str, str | None] = {}
+        failed = Counter()  # outcome -> deliveries, for /metrics (federation/observed.py)
         async with self.sessionmaker() as session:
             for delivery, status, retry_after, error, lease in outcomes:
                 ok = status is not None and 200 <= status < 300
@@ -339,10 +341,12 @@ class DeliveryWorker:
                 values: dict = {"last_status": status, "last_error": error}
                 if is_final_failure(status) or now - delivery.created_at > self.give_up_after:
                     values.update(state=GAVE_UP, finished_at=now)
+                    failed["gave_up"] += 1
                     log.warning("delivery %d to %s abandoned: %s", delivery.id, delivery.inbox_url, error)
                 else:
                     delay = parse_retry_after(retry_after, now) or backoff(delivery.attempts)
                     values.update(state=PENDING, next_try_at=now + delay)
+                    failed["retry"] += 1
                     log.info("delivery %d to %s failed (%s), next try in %s", delivery.id,
                              delivery.inbox_url, error, delay)
                 await session.execute(update(Delivery).where(Delivery.id == delivery.id, *_held_under(lease))
@@ -358,6 +362,7 @@ class DeliveryWorker:
                     continue
                 await self._record_host(session, host, alive, host_error.get(host), now)
             await session.commit()
+        observed.deliveries(sent=sum(map(len, sent.values())), **failed)
         for host, alive in host_alive.items():
             if not alive:
                 self._healthy_since.pop(host, None)

@@ -32,8 +32,9 @@ from federation.author_names import AuthorNameWorker
 from federation.remote_images import RemoteImageWorker
 from federation.inbox_backlog import Backlog
 from federation.workers import Runner
-from web import appkeys
+from web import appkeys, health, metrics
 from web.auth import csrf_middleware
+from web.metrics import metrics_middleware
 from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware, static_cache_middleware
 from web.pages import make_templates
 from web.params import request_bounds_middleware
@@ -60,7 +61,8 @@ def create_app(settings: Settings, *, run_workers: bool = True, role: str = "all
         # Uploads need more than inboxes; inboxes read at most max_body_bytes themselves.
         client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes + MULTIPART_ALLOWANCE),
         # request_bounds reads forms: after proxy_middleware, whose clone would lose what was read.
-        middlewares=[proxy_middleware(settings.trusted_proxies), privacy_headers_middleware,
+        # metrics_middleware first: it times and counts every answer, raised ones included.
+        middlewares=[metrics_middleware, proxy_middleware(settings.trusted_proxies), privacy_headers_middleware,
                      static_cache_middleware, request_bounds_middleware, error_middleware,
                      csrf_middleware],
     )
@@ -76,6 +78,9 @@ def create_app(settings: Settings, *, run_workers: bool = True, role: str = "all
         app.cleanup_ctx.append(_workers)
     if role != "worker":
         setup_routes(app)
+    # /livez, /readyz and /metrics in every role: a worker process is watched too.
+    app.add_routes(health.routes)
+    metrics.setup(app)
     return app
 
 

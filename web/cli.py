@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import exc as sqlalchemy_errors
 from sqlalchemy import select
 
-from archipel import accounts, content
+from archipel import accounts, content, logs
 from archipel.errors import ArchipelError
 from archipel.handles import InvalidUsername
 from archipel import media as media_store
@@ -104,9 +104,7 @@ def cmd_serve(args) -> None:
             lock.acquire()
         except IslandBusy as busy:
             raise CommandError(str(busy)) from None
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(migrate.require_current_schema(settings.effective_database_url, args.directory))
     except migrate.SchemaOutOfDate as error:
@@ -344,6 +342,29 @@ async def cmd_import(args) -> None:
     print("\n".join(report.lines()))
 
 
+async def cmd_backup(args) -> None:
+    from archipel import backup
+
+    try:
+        summary = await backup.backup(load_settings(args.directory), args.out)
+    except (ConnectionError, TimeoutError) as error:  # PostgreSQL down, or a wrong host or port
+        raise CommandError(f"cannot connect to the database: {error}") from None
+    print(summary.line("backed up into"))
+
+
+async def cmd_restore(args) -> None:
+    from archipel import backup
+
+    try:
+        summary = await backup.restore(args.source, args.directory, args.database_url)
+    except (ConnectionError, TimeoutError) as error:
+        raise CommandError(f"cannot connect to the database: {error}") from None
+    print(summary.line("restored into"))
+    if summary.schema != migrate.head_revision():
+        print(f"the schema is older than this version's: run `archipel migrate {args.directory}` before serving")
+    print(f"Start it with: archipel serve {args.directory}")
+
+
 async def cmd_reindex(args) -> None:
     from archipel import search_index
 
@@ -489,6 +510,29 @@ def build_parser() -> argparse.ArgumentParser:
                             help="author of the items (and revisions) whose users do not exist here; "
                                  "required when some do not")
     import_cmd.set_defaults(run=cmd_import)
+
+    backup = commands.add_parser(
+        "backup", help="copy the island (database, media, settings and keys) into a new folder",
+        description="Copy the database (SQLite: its online backup, consistent while the island runs; "
+                    "PostgreSQL: pg_dump, which must be installed), then the media and archipel.toml, "
+                    "into the new folder OUT, with a manifest.json (version, schema, date) written last. "
+                    "The actors' keys are in the database and the secret in archipel.toml: keep OUT as "
+                    "private as the island folder.")
+    backup.add_argument("directory", metavar="DIR")
+    backup.add_argument("out", metavar="OUT")
+    backup.set_defaults(run=cmd_backup)
+
+    restore = commands.add_parser(
+        "restore", help="make an island folder from a backup (never over an existing one)",
+        description="Create the island folder DIR (new or empty) from the backup folder IN: same URL, "
+                    "same keys, same content; it then serves and federates as the original did (stop "
+                    "the original first). A PostgreSQL backup needs --database-url of an empty database.")
+    restore.add_argument("source", metavar="IN")
+    restore.add_argument("directory", metavar="DIR")
+    restore.add_argument("--database-url", metavar="URL",
+                         help="PostgreSQL backups: the empty database to restore into "
+                              "(postgresql+asyncpg://user@host/db)")
+    restore.set_defaults(run=cmd_restore)
 
     reindex = commands.add_parser(
         "reindex", help="rebuild the search index from the items stored",
