@@ -344,6 +344,25 @@ async def posted_run(args, roles: Roles, queue: Queue, requests: list, workers: 
     return Processed(workers, rate, total - before_total, span, note, accepted_rate=accepted / result.elapsed)
 
 
+def workers_seconds(span: Span) -> float:
+    return sum(value for name, value in span.seconds.items() if name.startswith("worker"))
+
+
+def island_seconds(span: Span) -> float:
+    """CPU seconds of the web process, the worker processes and the database server."""
+    return workers_seconds(span) + span.seconds.get("web", 0.0) + span.seconds.get("database", 0.0)
+
+
+def per_cpu(done: float, span: Span) -> str:
+    workers, island = workers_seconds(span), island_seconds(span)
+    return (f"{done / workers if workers else float('nan'):,.0f} / "
+            f"{done / island if island else float('nan'):,.0f}")
+
+
+PER_CPU = "per CPU-second of the workers / of the island"
+PER_CPU_NOTE = "(island: web + workers + database; less sensitive to other work than the rate)"
+
+
 def report_processed(label: str, runs: list[Processed], own_role: str) -> None:
     print(f"   {label}:")
     for run in runs:
@@ -357,9 +376,13 @@ def report_processed(label: str, runs: list[Processed], own_role: str) -> None:
             line(f"  {run.workers} worker{'s' if run.workers > 1 else ''}: processed / accepted",
                  f"{run.rate / run.accepted_rate:.0%}", f"processing {keeps} with accepting")
         line("    " + run.span.describe(), "")
+        line(f"    processed {PER_CPU}", per_cpu(run.rate * run.span.wall, run.span), PER_CPU_NOTE)
         line("    limited by: " + limit(run.span, own_role), "")
     if len(runs) == 2:
         line("  ratio processed/s, 2 workers / 1 worker", f"{runs[1].rate / runs[0].rate:.2f}")
+        one, two = (run.rate * run.span.wall / workers_seconds(run.span) for run in runs)
+        line("  ratio processed per CPU-second of the workers, 2 / 1", f"{two / one:.2f}",
+             "(1.00: a second worker costs nothing more per activity)")
         if runs[0].accepted_rate:
             line("  ratio accepted/s, 2 workers / 1 worker", f"{runs[1].accepted_rate / runs[0].accepted_rate:.2f}",
                  "(one web process both times)")
@@ -476,7 +499,7 @@ async def delivery_round(roles: Roles, receivers: fanout.Receivers, expected: in
 
 
 def report_deliveries(by_workers: dict[int, list[Delivered]], expected: int, ceiling) -> None:
-    medians = {}
+    medians, per_worker_cpu = {}, {}
     for workers, rounds in by_workers.items():
         plural = "s" if workers > 1 else ""
         for number, r in enumerate(rounds, 1):
@@ -492,10 +515,15 @@ def report_deliveries(by_workers: dict[int, list[Delivered]], expected: int, cei
              f"publish->arrival p50 / p95 {percentile(latencies, 50) * 1000:,.0f} / "
              f"{percentile(latencies, 95) * 1000:,.0f} ms")
         line("    " + span.describe() + " (over the rounds, first->last arrival)", "")
+        received = sum(r.received for r in rounds)
+        per_worker_cpu[workers] = received / workers_seconds(span)
+        line(f"    deliveries {PER_CPU}", per_cpu(received, span), PER_CPU_NOTE)
         line("    limited by: " + limit(span, "receivers"), "")
     if len(medians) == 2:
         one, two = medians[1], medians[2]
         line("  ratio deliveries/s, 2 workers / 1 worker", f"{two / one:.2f}")
+        line("  ratio deliveries per CPU-second of the workers, 2 / 1",
+             f"{per_worker_cpu[2] / per_worker_cpu[1]:.2f}")
 
 
 # ---- run -----------------------------------------------------------------------------------------
