@@ -36,6 +36,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,7 +210,7 @@ class Roles:
         self.island = island
         self.database = database
         self.workers: list[WorkerProcess] = []
-        self.tracebacks = 0  # in the logs of the worker processes stopped so far
+        self.errors: Counter = Counter()  # tracebacks' last lines in the logs of the processes stopped so far
 
     async def set_workers(self, count: int) -> list[float]:
         """Start or stop worker processes until `count` run; started ones start together (in
@@ -217,7 +218,7 @@ class Roles:
         while len(self.workers) > count:
             worker = self.workers.pop()
             await asyncio.to_thread(worker.stop)
-            self.tracebacks += worker.log_path.read_text().count("Traceback")
+            self.errors.update(exceptions(worker.log_path.read_text(), worker.name))
         started = time.perf_counter()
         new = [WorkerProcess(self.island, f"worker{n + 1}") for n in range(len(self.workers), count)]
 
@@ -237,6 +238,20 @@ class Roles:
     async def stop(self) -> None:
         await self.set_workers(0)
         self.island.stop()
+
+
+def exceptions(log: str, process: str) -> Counter:
+    """The exception line ending each traceback of a log, by process."""
+    found: Counter = Counter()
+    inside = False
+    for text in log.splitlines():
+        if text.startswith("Traceback"):
+            inside = True
+        elif inside and text and not text.startswith(" ") and not text.startswith(("During handling",
+                                                                                     "The above exception")):
+            found[f"{process}: {text[:160]}"] += 1
+            inside = False
+    return found
 
 
 async def wait_idle_deliveries(database_url: str, timeout: float) -> dict[str, int]:
@@ -600,8 +615,10 @@ async def run(args) -> None:
              f"{args.concurrency} in flight (delivery_concurrency is per process: "
              f"{args.concurrency * 2} with 2 workers)")
         await roles.set_workers(0)
-        tracebacks = roles.tracebacks + (island.directory / "serve.log").read_text().count("Traceback")
-        line("  'Traceback' in the processes' logs", str(tracebacks))
+        errors = roles.errors + exceptions((island.directory / "serve.log").read_text(), "web")
+        line("  tracebacks in the processes' logs", str(sum(errors.values())))
+        for error, count in errors.most_common(5):
+            line(f"    {count} x {error}", "")
         line("  load average (1 min) at the end", load_average())
     finally:
         if queue is not None:
