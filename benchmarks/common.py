@@ -350,15 +350,18 @@ class Island:
         return run_cli("publish", str(self.directory), str(path), "--as", username,
                        env=ISLAND_ENV).strip()
 
-    def serve_command(self, profile: str | None = None) -> list[str]:
+    def serve_command(self, profile: str | None = None, role: str = "all") -> list[str]:
         prefix = [PYTHON, "-m", "cProfile", "-o", profile] if profile else [PYTHON]
+        roles = ["--role", role] if role != "all" else []
         return prefix + ["-m", "web.cli", "serve", str(self.directory),
-                         "--listen", f"{self.host}:{self.port}"]
+                         "--listen", f"{self.host}:{self.port}", *roles]
 
     def start(self, profile: str | None = None, env: dict | None = None,
-              timeout: float = 30) -> Island:
+              timeout: float = 30, role: str = "all") -> Island:
+        """`role`: "all" (one process does everything) or "web" (PostgreSQL only: pages and
+        inboxes, the background work left to `start_worker` processes)."""
         self.log = open(self.directory / "serve.log", "w")
-        self.process = subprocess.Popen(self.serve_command(profile), cwd=ROOT, stdout=self.log,
+        self.process = subprocess.Popen(self.serve_command(profile, role), cwd=ROOT, stdout=self.log,
                                         stderr=subprocess.STDOUT,
                                         env={**os.environ, **ISLAND_ENV, **(env or {})})
         deadline = time.monotonic() + timeout
@@ -381,6 +384,10 @@ class Island:
     def pid(self) -> int:
         return self.process.pid
 
+    def start_worker(self, name: str, env: dict | None = None, timeout: float = 30) -> WorkerProcess:
+        """One more `archipel serve --role worker` process on this island (PostgreSQL only)."""
+        return WorkerProcess(self, name).start(env=env, timeout=timeout)
+
     def stop(self) -> None:
         if self.process is not None:
             # SIGINT: aiohttp's run_app shuts down cleanly (and cProfile writes its file).
@@ -395,6 +402,61 @@ class Island:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.directory / 'archipel.db').resolve()}"
+
+
+class WorkerProcess:
+    """`archipel serve DIR --role worker --listen HOST:PORT`: the island's background loops and no
+    pages. It still listens on its own port (held by a bound socket until it answers), writes
+    `NAME.log` in the island's folder and counts as started once it has said "working" and its
+    port answers HTTP (any status: it has no routes), i.e. after the application's start-up."""
+
+    LINE = "working (background workers only)"
+
+    def __init__(self, island: Island, name: str):
+        self.island = island
+        self.name = name
+        self.reserve = bound_socket(island.host)
+        self.port = self.reserve.getsockname()[1]
+        self.log_path = island.directory / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, env: dict | None = None, timeout: float = 30) -> WorkerProcess:
+        self.log = open(self.log_path, "w")
+        command = [PYTHON, "-m", "web.cli", "serve", str(self.island.directory), "--role", "worker",
+                   "--listen", f"{self.island.host}:{self.port}"]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **ISLAND_ENV, **(env or {})})
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"archipel serve --role worker did not start; see {self.log_path}:\n"
+                                   + self.log_path.read_text()[-3000:])
+            time.sleep(0.05)
+        self.reserve.close()
+        return self
+
+    def _answers(self) -> bool:
+        if self.LINE not in self.log_path.read_text():
+            return False
+        try:
+            with urllib.request.urlopen(f"http://{self.island.host}:{self.port}/", timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # 404: up, with no pages
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, signal.SIGINT, timeout=20)
+            self.process = None
+            self.log.close()
+        self.reserve.close()
 
 
 # ---- PostgreSQL ----------------------------------------------------------------------------------
