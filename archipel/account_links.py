@@ -20,7 +20,7 @@ from archipel.storage.tables import Invitation, PasswordReset, User, utcnow
 
 INVITATION_LIFETIME = timedelta(days=7)
 RESET_LIFETIME = timedelta(hours=1)
-TOKEN_PATTERN = r"[A-Za-z0-9_-]{20,100}"
+TOKEN_PATTERN = r"[A-Za-z0-9_-]{1,100}"
 
 
 def token_hash(token: str) -> str:

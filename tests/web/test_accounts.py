@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from archipel import account_links, accounts
-from archipel.storage.tables import Invitation, LoginSession, PasswordReset, User, utcnow
+from archipel.storage.tables import Invitation, LoginSession, OutgoingMail, PasswordReset, User, utcnow
 from tests.archipel.test_mail import smtp  # noqa: F401 (fixture)
 from tests.nodes import wait_for
 from tests.web.test_archipelago_admin import log_in
@@ -103,7 +103,8 @@ async def test_an_invitation_creates_an_account_with_its_role_and_only_once(make
         async with http.get(link, headers={"Accept-Language": "en"}) as response:
             assert response.status == 410 and "already been used" in await response.text()
     async with browser_like() as http:  # unknown: 404
-        for unknown in (link.replace("/invitation/", "/invitation/x"), f"{node.url}/invitation/{'A' * 43}"):
+        for unknown in (link.replace("/invitation/", "/invitation/x"), f"{node.url}/invitation/{'A' * 43}",
+                        f"{node.url}/invitation/abc"):
             async with http.get(unknown) as response:
                 assert response.status == 404 and "copié en entier" in await response.text()
     async with node.sessions() as session:
@@ -283,6 +284,11 @@ async def test_a_reset_arrives_by_mail_and_works_once(make_island, smtp):  # noq
             [(_, recipients, message)] = await wait_for(lambda: inbox.messages, message="the reset mail")
             assert recipients == ["alice@example.org"]
             link = LINK.search(message.get_content()).group(1)
+
+            async def erased():
+                async with node.sessions() as session:
+                    return [row.body for row in await session.scalars(select(OutgoingMail))] == [""]
+            await wait_for(erased, message="the sent mail's text erased (it held the link)")
             async with http.get(link) as response:
                 assert response.status == 200
                 token = hidden_csrf(await response.text())

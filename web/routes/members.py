@@ -72,7 +72,7 @@ async def _change(request: web.Request, change) -> web.Response:
     raise web.HTTPSeeOther(f"{PATH}?fait={done}")
 
 
-@routes.post(PATH + r"/{user_id:\d{1,18}}/role")
+@routes.post(PATH + r"/{user_id:\d{1,9}}/role")
 async def change_role(request: web.Request) -> web.Response:
     async def change(session, target, admin, form):
         await accounts.set_role(session, target, str(form.get("role", "")))
@@ -80,7 +80,7 @@ async def change_role(request: web.Request) -> web.Response:
     return await _change(request, change)
 
 
-@routes.post(PATH + r"/{user_id:\d{1,18}}/desactiver")
+@routes.post(PATH + r"/{user_id:\d{1,9}}/desactiver")
 async def deactivate(request: web.Request) -> web.Response:
     async def change(session, target, admin, form):
         await accounts.set_active(session, target, False, by=admin)
@@ -88,7 +88,7 @@ async def deactivate(request: web.Request) -> web.Response:
     return await _change(request, change)
 
 
-@routes.post(PATH + r"/{user_id:\d{1,18}}/reactiver")
+@routes.post(PATH + r"/{user_id:\d{1,9}}/reactiver")
 async def reactivate(request: web.Request) -> web.Response:
     async def change(session, target, admin, form):
         await accounts.set_active(session, target, True, by=admin)
