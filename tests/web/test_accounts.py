@@ -3,6 +3,7 @@ and e-mail, forgotten passwords mailed through a real SMTP server on loopback.""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -124,6 +125,31 @@ async def test_a_used_invitation_cannot_be_posted_again(make_island):
         async with second.post(link, data=form, allow_redirects=False) as response:
             assert response.status == 410
     assert await account(node, "zoe") is None
+
+
+async def test_an_invitation_used_by_several_at_the_same_moment_creates_one_account(make_island):
+    node = await make_island("ile")
+    await add_admin(node)
+    async with browser_like() as http:
+        await log_in(http, node, "gwen")
+        link = await invite(http, node)
+    people = [browser_like() for _ in range(4)]
+    try:
+        tokens = [await csrf(http, link) for http in people]
+
+        async def post(number):
+            form = {"csrf_token": tokens[number], "username": f"membre{number}", "password": PASSWORD,
+                    "again": PASSWORD}
+            async with people[number].post(link, data=form, allow_redirects=False) as response:
+                return response.status
+
+        statuses = await asyncio.gather(*(post(number) for number in range(4)))
+    finally:
+        for http in people:
+            await http.close()
+    assert sorted(statuses) == [303, 410, 410, 410]
+    async with node.sessions() as session:
+        assert len(await accounts.list_users(session)) == 2  # gwen and the one who was first
 
 
 async def test_an_expired_invitation_is_refused(make_island):
