@@ -69,7 +69,9 @@ async def _change(request: web.Request, change) -> web.Response:
             await session.rollback()
             return await _listing(request, status=409, error=refusal(negotiate_language(request), refused.reason))
         await session.commit()
-    raise web.HTTPSeeOther(f"{PATH}?fait={done}")
+        still_admin = target.id != me.user_id or (target.role == "admin" and target.active)
+    # An admin who just gave up their own role no longer sees this page: back to their space.
+    raise web.HTTPSeeOther(f"{PATH}?fait={done}" if still_admin else "/espace")
 
 
 @routes.post(PATH + r"/{user_id:\d{1,9}}/role")
