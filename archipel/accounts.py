@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
+
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import read_cache
-from archipel.errors import AlreadyExists, InvalidInput, NotFound
+from archipel.errors import AlreadyExists, ArchipelError, InvalidInput, NotFound
 from archipel.handles import MAX_USERNAME_LENGTH, InvalidUsername, check_username
-from archipel.passwords import hash_password
-from archipel.storage.tables import LocalActor, User
+from archipel.passwords import MAX_PASSWORD_CHARS, hash_password
+from archipel.storage.tables import LocalActor, LoginSession, User
 
 ROLES = ("admin", "moderator", "author")
 
@@ -52,14 +54,22 @@ async def add_user(
     display_name: str = "",
     role: str = "author",
     manually_approves_followers: bool = False,
+    password_hash: str | None = None,
+    email: str | None = None,
 ) -> tuple[User, LocalActor]:
+    """`password_hash` instead of `password`: hashed by the caller (the web runs scrypt in a
+    thread, never on the event loop)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    email = check_email(email or "")
+    if email and await user_by_email(session, email) is not None:
+        raise AccountRefused("email taken")
     actor = await create_actor(
         session, username=username, kind="person", display_name=display_name, key_pair=key_pair,
         manually_approves_followers=manually_approves_followers,
     )
-    user = User(actor_id=actor.id, password_hash=hash_password(password), role=role)
+    user = User(actor_id=actor.id, password_hash=password_hash or hash_password(password), role=role,
+                email=email or None, active=True)
     session.add(user)
     await session.flush()
     return user, actor
@@ -164,3 +174,100 @@ def check_profile(*, display_name: str, summary: str, links: list[tuple[str, str
     if len(summary) > MAX_SUMMARY:
         raise InvalidInput(f"présentation trop longue (maximum {MAX_SUMMARY} caractères)")
     return {"display_name": display_name, "summary": summary, "links": check_links(links)}
+
+
+# ---- accounts: roles, activity, e-mail, passwords ----------------------------------------------
+
+MIN_PASSWORD_CHARS = 8
+MAX_EMAIL = 254
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+
+class AccountRefused(ArchipelError):
+    """A change the rules of accounts refuse; `reason` is a short key the pages translate:
+    last admin, self deactivation, email invalid, email taken, password short, password long,
+    passwords differ, role invalid."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_email(value: str) -> str:
+    """An address as stored (trimmed, lowercase), "" for none; AccountRefused if malformed."""
+    value = (value or "").strip().lower()
+    if value and (len(value) > MAX_EMAIL or not _EMAIL.match(value)):
+        raise AccountRefused("email invalid")
+    return value
+
+
+def check_new_password(password: str, again: str) -> str:
+    if password != again:
+        raise AccountRefused("passwords differ")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountRefused("password short")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise AccountRefused("password long")
+    return password
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def user_by_username(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).join(LocalActor, LocalActor.id == User.actor_id)
+                                .where(LocalActor.username == username))
+
+
+async def list_users(session: AsyncSession) -> list[tuple[User, LocalActor]]:
+    rows = await session.execute(select(User, LocalActor).join(LocalActor, LocalActor.id == User.actor_id)
+                                 .order_by(LocalActor.username))
+    return [tuple(row) for row in rows]
+
+
+async def _active_admins(session: AsyncSession) -> int:
+    """How many active admins there are, their rows locked (PostgreSQL) so that two admins
+    demoting each other at the same moment cannot leave the island without one."""
+    ids = await session.scalars(select(User.id).where(User.role == "admin", User.active.is_(True))
+                                .order_by(User.id).with_for_update())
+    return len(list(ids))
+
+
+async def end_sessions(session: AsyncSession, user: User, *, keep_token_hash: str | None = None) -> None:
+    """Log the account out everywhere (but the session `keep_token_hash`, if given)."""
+    statement = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep_token_hash is not None:
+        statement = statement.where(LoginSession.token_hash != keep_token_hash)
+    await session.execute(statement)
+
+
+async def set_role(session: AsyncSession, user: User, role: str) -> None:
+    if role not in ROLES:
+        raise AccountRefused("role invalid")
+    if user.role == "admin" and role != "admin" and user.active and await _active_admins(session) <= 1:
+        raise AccountRefused("last admin")
+    user.role = role
+    await session.flush()
+
+
+async def set_active(session: AsyncSession, user: User, active: bool, *, by: User) -> None:
+    """Deactivate (its sessions end; its items stay) or reactivate an account."""
+    if not active and user.id == by.id:
+        raise AccountRefused("self deactivation")
+    if not active and user.role == "admin" and user.active and await _active_admins(session) <= 1:
+        raise AccountRefused("last admin")
+    user.active = active
+    if not active:
+        await end_sessions(session, user)
+    await session.flush()
+
+
+async def set_email(session: AsyncSession, user: User, email: str) -> None:
+    email = check_email(email)
+    if email and email != user.email:
+        other = await user_by_email(session, email)
+        if other is not None and other.id != user.id:
+            raise AccountRefused("email taken")
+    user.email = email or None
+    await session.flush()

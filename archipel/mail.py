@@ -1,6 +1,7 @@
 """Outgoing e-mail: a queue in a table (written in the transaction that decides to write), and a
 worker that sends it over SMTP, retries with backoff, gives up after a while, and then erases the
-recipient's address: proposers' addresses are kept only as long as they are needed.
+recipient's address and the text: proposers' addresses, and the single-use links of invitations
+and password resets, are kept only as long as they are needed.
 
 Without `smtp_host` the mail stays pending (nothing is lost) and the proposer's private status
 link remains the way to learn the decision. smtplib runs in a thread: one message at a time is
@@ -117,9 +118,10 @@ class MailWorker:
         except (OSError, smtplib.SMTPException) as error:
             mail.last_error = f"{type(error).__name__}: {error}"[:2000]
             if utcnow() - mail.created_at >= self.give_up_after:
-                mail.state, mail.to_address = MailStates.GAVE_UP, ""  # no longer needed: erased
+                mail.state, mail.to_address, mail.body = MailStates.GAVE_UP, "", ""  # no longer needed: erased
                 log.warning("mail %s given up after %s attempts: %s", mail.id, mail.attempts, mail.last_error)
             else:
                 mail.next_try_at = utcnow() + backoff(mail.attempts)
             return
-        mail.state, mail.sent_at, mail.to_address, mail.last_error = MailStates.SENT, utcnow(), "", None
+        # The body goes too: it may hold a single-use link (an invitation, a password reset).
+        mail.state, mail.sent_at, mail.to_address, mail.body, mail.last_error = MailStates.SENT, utcnow(), "", "", None

@@ -138,7 +138,8 @@ class Settings:
         30_000, "Most characters of text a proposal (form or mention) may hold, all fields together."
     )
     smtp_host: str = _setting(
-        "", "SMTP server that sends e-mail (proposers told of decisions); empty: mail stays queued."
+        "", "SMTP server that sends e-mail (proposers told of decisions, invitations, password resets); "
+        "empty: mail stays queued."
     )
     smtp_port: int = _setting(25, "Port of the SMTP server.")
     smtp_username: str = _setting("", "SMTP login, if the server asks for one.")

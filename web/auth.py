@@ -38,6 +38,7 @@ class CurrentUser:
     role: str
     actor: LocalActor
     csrf_token: str
+    session_hash: str = ""  # the SHA-256 of this browser's session token
 
     @property
     def username(self) -> str:
@@ -70,11 +71,12 @@ async def current_user(request: web.Request) -> CurrentUser | None:
                 select(LoginSession, User, LocalActor)
                 .join(User, User.id == LoginSession.user_id)
                 .join(LocalActor, LocalActor.id == User.actor_id)
-                .where(LoginSession.token_hash == _hash(token), LoginSession.expires_at > utcnow()))
+                .where(LoginSession.token_hash == _hash(token), LoginSession.expires_at > utcnow(),
+                       User.active.is_(True)))
             found = row.first()
         if found:
             login, account, actor = found
-            user = CurrentUser(account.id, account.role, actor, login.csrf_token)
+            user = CurrentUser(account.id, account.role, actor, login.csrf_token, login.token_hash)
     request[_CURRENT] = user
     return user
 
@@ -105,14 +107,23 @@ async def log_in(request: web.Request, response: web.StreamResponse, username: s
     stored = found.password_hash if found is not None else None
     if not await asyncio.to_thread(verify_password, password, stored) or found is None:
         return False
-    token = secrets.token_urlsafe(32)
+    if not found.active:  # a deactivated account: the same answer as a wrong password
+        return False
     async with request.app[appkeys.SESSIONS]() as session:
-        session.add(LoginSession(token_hash=_hash(token), user_id=found.id,
-                                 csrf_token=secrets.token_urlsafe(32), expires_at=utcnow() + SESSION_LIFETIME))
+        start_session(request, session, response, found.id)
         await session.commit()
+    return True
+
+
+def start_session(request: web.Request, session, response: web.StreamResponse, user_id: int) -> str:
+    """Log `user_id` in on this browser: a session row added to `session` (the caller commits)
+    and its cookie set on `response`. Returns the hash of the new token."""
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(token_hash=_hash(token), user_id=user_id,
+                             csrf_token=secrets.token_urlsafe(32), expires_at=utcnow() + SESSION_LIFETIME))
     response.set_cookie(SESSION_COOKIE, token, max_age=int(SESSION_LIFETIME.total_seconds()), httponly=True,
                         samesite="Lax", secure=_secure(request), path="/")
-    return True
+    return _hash(token)
 
 
 async def log_out(request: web.Request, response: web.StreamResponse) -> None:

@@ -25,6 +25,7 @@ from archipel.errors import ArchipelError
 from archipel.handles import InvalidUsername
 from archipel import media as media_store
 from archipel.markdown_items import MediaReferences, read_item, read_media
+from archipel.passwords import MAX_PASSWORD_CHARS, hash_password
 from archipel.settings import Settings, SettingsError, load_settings
 from archipel.storage import migrate
 from archipel.storage.engine import make_engine, make_sessionmaker
@@ -75,8 +76,11 @@ async def cmd_init(args) -> None:
         args.directory, url=args.url, name=args.name, handle=args.handle,
         database_url=args.database_url, allow_private_networks=args.allow_private_networks,
         manually_approves_followers=args.manual_approval)
+    link = await provision.invitation_link(settings, role="admin")
     print(f"Island {args.name!r} created in {args.directory}: @{settings.handle}@{settings.host}")
     print(f"Start it with: archipel serve {args.directory}")
+    print(f"Then create the first admin account in a browser (one use, valid 7 days): {link}")
+    print(f"(or from the command line: archipel user add {args.directory} USERNAME --role admin)")
 
 
 async def cmd_migrate(args) -> None:
@@ -119,7 +123,8 @@ def cmd_serve(args) -> None:
         lock.release()
 
 
-async def cmd_user_add(args) -> None:
+def _new_password(args) -> tuple[str, bool]:
+    """The password given (file or terminal), or a generated one; and whether it was generated."""
     if args.password_file:
         password = Path(args.password_file).read_text("utf-8").strip()
         generated = False
@@ -128,14 +133,36 @@ async def cmd_user_add(args) -> None:
         generated = False
     else:
         password, generated = secrets.token_urlsafe(12), True
-    if len(password) < 8:
-        raise CommandError("the password needs at least 8 characters")
+    if len(password) < accounts.MIN_PASSWORD_CHARS:
+        raise CommandError(f"the password needs at least {accounts.MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise CommandError(f"the password is longer than {MAX_PASSWORD_CHARS} characters")
+    return password, generated
+
+
+async def cmd_user_add(args) -> None:
+    password, generated = _new_password(args)
     async with Island(args.directory) as island:
         await provision.add_user(island.sessions, username=args.username, password=password,
                                  display_name=args.display_name or "", role=args.role,
                                  manually_approves_followers=args.manual_approval)
         handle = f"@{args.username}@{island.settings.host}"
     print(f"user {handle} added ({args.role})")
+    if generated:
+        print(f"password: {password}")
+
+
+async def cmd_user_password(args) -> None:
+    password, generated = _new_password(args)
+    async with Island(args.directory) as island:
+        async with island.sessions() as session:
+            user = await accounts.user_by_username(session, args.username)
+            if user is None:
+                raise CommandError(f"no user named {args.username!r} on this island")
+            user.password_hash = hash_password(password)
+            await accounts.end_sessions(session, user)
+            await session.commit()
+    print(f"password of {args.username} changed; their open sessions are ended")
     if generated:
         print(f"password: {password}")
 
@@ -429,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--manual-approval", action="store_true",
                      help="follows of this user wait for approval (archipel requests)")
     add.set_defaults(run=cmd_user_add)
+    password = user.add_parser("password", help="set a user's password (prints a generated one unless given "
+                                                "one); their open sessions end")
+    password.add_argument("directory", metavar="DIR")
+    password.add_argument("username", metavar="USERNAME")
+    password.add_argument("--password-file", help="read the password from this file")
+    password.set_defaults(run=cmd_user_password)
 
     publish = commands.add_parser(
         "publish", help="publish a fiche, resource or article from Markdown; prints its id",

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from archipel import accounts
+from archipel import account_links, accounts
 from archipel.errors import InvalidInput
 from archipel.handles import InvalidUsername, check_username, slugify_username
 from archipel.settings import SETTINGS_FILE, Settings, load_settings, write_settings
@@ -64,3 +64,16 @@ async def add_user(sessions, *, username: str, password: str, display_name: str 
                                            manually_approves_followers=manually_approves_followers)
         await session.commit()
     return actor
+
+
+async def invitation_link(settings: Settings, *, role: str = "admin") -> str:
+    """A one-time link (7 days) that creates an account with `role` in the browser: what
+    `archipel init` prints for the first admin. Only its token's hash is stored."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            link = await account_links.create_invitation(session, role=role, created_by=None)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return f"{settings.url}/invitation/{link.token}"

@@ -14,3 +14,7 @@ def deliveries_queued(app: web.Application) -> None:
 def blocks_changed(app: web.Application) -> None:
     """The moderators' blocks changed here: the other processes reload theirs."""
     app[appkeys.WAKEUPS].notify(wakeups.BLOCKS)
+
+
+def mail_queued(app: web.Application) -> None:
+    app[appkeys.WAKEUPS].notify(wakeups.MAIL)

@@ -87,6 +87,36 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(16), default="author")  # admin | moderator | author
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Private: for password resets and invitations only; never shown publicly, federated or exported.
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True, unique=True, index=True)
+    # A deactivated account cannot log in; its published items stay.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Invitation(Base):
+    """A single-use link that creates an account with a role. Only a hash of its token is stored."""
+
+    __tablename__ = "invitations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+
+class PasswordReset(Base):
+    """A single-use link that sets a new password. Only a hash of its token is stored."""
+
+    __tablename__ = "password_resets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class RemoteActor(Base):

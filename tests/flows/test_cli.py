@@ -74,3 +74,45 @@ def test_clear_errors_for_operator_mistakes(tmp_path):
     for command in (["--help"], ["init", "--help"], ["serve", "--help"], ["user", "add", "--help"],
                     ["publish", "--help"], ["unpublish", "--help"], ["requests", "--help"], ["follow", "--help"], ["migrate", "--help"]):
         assert cli(*command).stdout.startswith("usage: archipel")
+
+
+async def test_init_prints_a_one_time_link_that_creates_the_first_admin(tmp_path):
+    import re
+
+    from tests.web.test_auth import browser_like, hidden_csrf
+
+    url = _free_url()
+    island = tmp_path / "ile"
+    printed = cli("init", island, "--url", url, "--name", "Île de Brest", "--allow-private-networks").stdout
+    assert "archipel serve" in printed  # what it printed before stays
+    link = re.search(rf"({re.escape(url)}/invitation/[A-Za-z0-9_-]+)", printed).group(1)
+    password_file = tmp_path / "password"
+    password_file.write_text("another long password\n")
+    server = await ServeProcess(island, url, tmp_path / "serve.log").start()
+    try:
+        async with browser_like() as http:
+            async with http.get(link) as response:
+                assert response.status == 200
+                token = hidden_csrf(await response.text())
+            form = {"csrf_token": token, "username": "gwen", "display_name": "Gwen",
+                    "password": "correct horse battery", "again": "correct horse battery"}
+            async with http.post(link, data=form, allow_redirects=False) as response:
+                assert response.status == 303
+            async with http.get(f"{url}/espace/comptes", allow_redirects=False) as response:
+                assert response.status == 200 and "@gwen" in await response.text()  # an admin
+            async with http.get(link) as response:
+                assert response.status == 410  # once only
+
+            # `archipel user password` sets another password and ends the open sessions.
+            assert "password of gwen changed" in cli("user", "password", island, "gwen",
+                                                     "--password-file", password_file).stdout
+            async with http.get(f"{url}/espace", allow_redirects=False) as response:
+                assert response.status == 302
+            async with http.get(f"{url}/login") as response:
+                token = hidden_csrf(await response.text())
+            async with http.post(f"{url}/login", allow_redirects=False, data={
+                    "csrf_token": token, "username": "gwen", "password": "another long password"}) as response:
+                assert response.status == 303
+        assert cli("user", "password", island, "nobody", check=False).returncode == 1
+    finally:
+        await server.stop()

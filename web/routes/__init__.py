@@ -4,6 +4,7 @@ from aiohttp import web
 
 from web.routes import account, activitypub, archipelago, authoring, federated, media, pages, reuse, wellknown
 from web.routes import blocks, deliveries, reports
+from web.routes import members, my_account
 from web.routes import conversations, notifications
 from web.routes import moderation, proposals
 from web.routes import follow, interaction
@@ -17,6 +18,8 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(activitypub.routes)
     app.add_routes(pages.routes)
     account.setup(app)
+    my_account.setup(app)
+    app.add_routes(members.routes)
     app.add_routes(media.routes)
     app.on_startup.append(media.sweep_pending_files)  # after the database is set up (cleanup_ctx runs first)
     app.add_routes(reuse.routes)
