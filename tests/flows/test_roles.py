@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 from collections import Counter
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select
 
@@ -278,3 +280,39 @@ async def test_a_block_made_through_one_web_process_holds_in_the_other_at_once(t
         for process in processes:
             await process.stop()
         await engine.dispose()
+
+
+async def test_the_live_timeline_of_one_web_process_shows_what_another_process_stored(tmp_path, postgres_url):
+    url, second_url = _free_url(), _free_url()
+    island = tmp_path / "ile"
+    cli("init", island, "--url", url, "--name", "Île", "--allow-private-networks", "--database-url", postgres_url)
+    cli("user", "add", island, "alice")
+    processes = [ServeProcess(island, url, tmp_path / "web1.log", "--role", "web"),
+                 ServeProcess(island, second_url, tmp_path / "web2.log", "--role", "web",
+                              "--listen", second_url.split("//")[1])]
+    try:
+        for process in processes:
+            await process.start()
+        events: list[str] = []
+
+        async def listen() -> None:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{second_url}/federated/stream?after=0") as response:
+                    async for line in response.content:
+                        events.append(line.decode())
+        listening = asyncio.create_task(listen())
+        try:
+            await asyncio.sleep(1)
+            note = tmp_path / "fiche.md"
+            note.write_text("---\ntitle: Atelier vélo partagé\n---\nTexte.\n")
+            # Written by another process (a command beside the servers), shown by the second web process.
+            await asyncio.to_thread(cli, "publish", island, "--as", "alice", note)
+            await wait_for(lambda: any("Atelier vélo partagé" in json.loads(event[5:])["html"]
+                                       for event in events if event.startswith("data:")),
+                           timeout=20, message="the new fiche in the second process's live timeline")
+        finally:
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)
+    finally:
+        for process in processes:
+            await process.stop()
