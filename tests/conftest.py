@@ -16,6 +16,24 @@ def pytest_report_header(config):
     return f"archipel test database: {'PostgreSQL' if postgres_admin_url() else 'SQLite'}"
 
 
+def pytest_collection_modifyitems(config, items):
+    """The suite runs twice, on SQLite then on PostgreSQL (scripts/test). The PostgreSQL pass runs
+    what can turn out differently there: the tests that make a database (`databases`, through
+    `make_island`, `island`...). A test that makes none (pure functions, or a command-line island
+    on SQLite) would repeat the SQLite pass's run exactly; page tests in a browser check layout,
+    scripts and accessibility, and the pages' queries run on PostgreSQL in tests/web."""
+    if not postgres_admin_url():
+        return
+    same = pytest.mark.skip(reason="makes no database: the SQLite pass ran exactly this")
+    browser = pytest.mark.skip(reason="layout, scripts and accessibility: checked in the SQLite pass "
+                                      "(the pages' queries run on PostgreSQL in tests/web)")
+    for item in items:
+        if "databases" not in getattr(item, "fixturenames", ()):
+            item.add_marker(same)
+        elif "browser" in item.path.parts:
+            item.add_marker(browser)
+
+
 @pytest.fixture
 async def databases(tmp_path):
     factory = DatabaseFactory(tmp_path)
