@@ -102,3 +102,24 @@ async def test_a_send_under_way_does_not_lift_a_stop(make_island):
             health = await session.get(HostHealth, remote.url.split("//")[1])
             assert health.paused_until >= delivery_hosts.STOPPED_UNTIL
             assert (await session.scalar(select(Delivery.state))) == "sent"
+
+
+async def test_the_actions_refuse_hostile_hosts_and_missing_tokens(make_island):
+    node = await failing_island(make_island)
+    async with browser_like() as http:
+        await log_in(http, node, "gwen")
+        async with http.get(f"{node.url}/espace/livraisons") as response:
+            token = hidden_csrf(await response.text())
+        for host in ("inconnu.example", "a" * 301, "..%2F..%2Fetc", "h%00st", "%F0%9F%90%9B.example"):
+            for action in ("relancer", "arreter"):
+                async with http.post(f"{node.url}/espace/livraisons/{host}/{action}", data={"csrf_token": token},
+                                     allow_redirects=False) as response:
+                    # Refused before anything is written: unknown or outside the route (404), or a
+                    # NUL refused by the request bounds (400).
+                    assert response.status in (400, 404), (host, action, response.status)
+        async with http.post(f"{node.url}/espace/livraisons/inconnu.example/arreter",
+                             allow_redirects=False) as response:
+            assert response.status == 403  # no anti-forgery token
+    async with node.sessions() as session:
+        assert list(await session.scalars(select(HostHealth))) == []
+        assert list(await session.scalars(select(ModerationEntry))) == []
