@@ -4,7 +4,8 @@ recipient's address and the text: proposers' addresses, and the single-use links
 and password resets, are kept only as long as they are needed.
 
 Without `smtp_host` the mail stays pending (nothing is lost) and the proposer's private status
-link remains the way to learn the decision. smtplib runs in a thread: one message at a time is
+link remains the way to learn the decision. With `mail_folder` instead, each message is written
+there as an .eml file (mail_folder.py): how the demo shows its mail without a mail server. smtplib runs in a thread: one message at a time is
 plenty for decisions on proposals, and the standard library avoids a dependency.
 """
 
@@ -18,10 +19,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from archipel import mail_folder
 from archipel.queue_states import MailStates
 from archipel.storage.tables import OutgoingMail, utcnow
 
@@ -52,12 +55,18 @@ class SmtpConfig:
     starttls: bool = False
     sender: str = ""
     timeout: float = 20.0
+    folder: Path | None = None  # write .eml files there instead of SMTP
+
+    @property
+    def can_send(self) -> bool:
+        return bool(self.host or self.folder)
 
     @classmethod
     def from_settings(cls, settings) -> SmtpConfig:
         return cls(host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
                    password=settings.smtp_password, starttls=settings.smtp_starttls,
-                   sender=settings.mail_from or f"archipel@{settings.host.split(':')[0] or 'localhost'}")
+                   sender=settings.mail_from or f"archipel@{settings.host.split(':')[0] or 'localhost'}",
+                   folder=mail_folder.path_of(settings))
 
 
 def _send(config: SmtpConfig, to: str, subject: str, body: str) -> None:
@@ -68,6 +77,9 @@ def _send(config: SmtpConfig, to: str, subject: str, body: str) -> None:
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
     message.set_content(body)
+    if config.folder is not None:
+        mail_folder.write(config.folder, message)
+        return
     with smtplib.SMTP(config.host, config.port, timeout=config.timeout) as smtp:
         if config.starttls:
             smtp.starttls(context=ssl.create_default_context())
@@ -90,7 +102,7 @@ class MailWorker:
 
     async def run_once(self) -> int:
         """Send what is due; returns how many messages were handled (sent, retried or given up)."""
-        if not self.config.host:
+        if not self.config.can_send:
             return 0
         async with self.sessionmaker() as session:
             # Claimed with a lease (committed) before anything is sent: several worker processes

@@ -146,6 +146,10 @@ class Settings:
     smtp_password: str = _setting("", "SMTP password, if the server asks for one.")
     smtp_starttls: bool = _setting(False, "Switch the SMTP connection to TLS (STARTTLS) before sending.")
     mail_from: str = _setting("", "Sender address of e-mail; empty: archipel@ the island's host.")
+    mail_folder: str = _setting(
+        "", "Folder (relative: inside DIR) where e-mail is written as .eml files instead of being sent "
+        "over SMTP: to try Archipel without a mail server (`archipel demo` uses it). Empty: SMTP."
+    )
     mail_give_up_hours: float = _setting(
         48.0, "Hours after which an e-mail that cannot be sent is abandoned (and its address erased)."
     )
@@ -194,6 +198,11 @@ class Settings:
             return host or "127.0.0.1", int(port)
         parts = urlsplit(self.url)
         return "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+
+    @property
+    def can_send_mail(self) -> bool:
+        """Mail leaves the queue: over SMTP, or into the mail folder."""
+        return bool(self.smtp_host or self.mail_folder)
 
     @property
     def effective_media_directory(self) -> Path:

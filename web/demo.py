@@ -8,6 +8,7 @@ same islands again. Ctrl-C stops every island cleanly.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +22,12 @@ from archipel.social import find_follow
 from archipel.storage.engine import make_engine, make_sessionmaker
 from federation import actions
 from web.wake import deliveries_queued
-from web import appkeys, provision, server
+from web import appkeys, demo_mailbox, provision, server
 from web.app import create_app
 
 CONTENT = Path(__file__).parent / "demo_content"
 PASSWORD = "archipel-demo"
+MAIL_FOLDER = "courrier"  # inside each island's folder: its mail, shown by the demo's mailbox
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ async def _prepare(directory: Path, plan: IslandPlan, url: str) -> bool:
     if (directory / SETTINGS_FILE).exists():
         return False
     settings = await provision.create_island(directory, url=url, name=plan.name, handle=plan.handle,
-                                             allow_private_networks=True)
+                                             allow_private_networks=True, mail_folder=MAIL_FOLDER)
     engine = make_engine(settings.effective_database_url)
     try:
         sessions = make_sessionmaker(engine)
@@ -80,6 +82,8 @@ async def _prepare(directory: Path, plan: IslandPlan, url: str) -> bool:
 
 async def _start(directory: Path, plan: IslandPlan, host: str, port: int, fresh: bool) -> RunningIsland:
     settings = load_settings(directory)
+    if not settings.mail_folder:  # an island of an older demo: its mail goes to the mailbox too
+        settings = dataclasses.replace(settings, mail_folder=MAIL_FOLDER)
     app = create_app(settings)
     # As `archipel serve` runs an island: header and body timeouts, bounded connections.
     runner = server.make_runner(app, settings)
@@ -139,21 +143,40 @@ async def run_demo(directory: Path, count: int, host: str = "127.0.0.1", base_po
     directory.mkdir(parents=True, exist_ok=True)
     plans = [plan_for(i) for i in range(count)]
     islands: list[RunningIsland] = []
+    mailbox: web.AppRunner | None = None
     try:
         for index, plan in enumerate(plans):
             url = f"http://{host}:{base_port + index}"
             fresh = await _prepare(directory / plan.handle, plan, url)
             islands.append(await _start(directory / plan.handle, plan, host, base_port + index, fresh))
+        mailbox, mailbox_url = await _start_mailbox(islands, directory, host, base_port + count)
         await _follow_each_other(islands)
         published = sum([await _publish_content(island) for island in islands if island.fresh])
-        _print_summary(islands, published, directory)
+        _print_summary(islands, published, directory, mailbox_url)
         if ready is not None:
             ready.set()
         await _wait_for_stop(stop)
     finally:
         for island in islands:
             await island.runner.cleanup()
+        if mailbox is not None:
+            await mailbox.cleanup()
     return islands
+
+
+async def _start_mailbox(islands: list[RunningIsland], directory: Path, host: str,
+                         port: int) -> tuple[web.AppRunner, str]:
+    """The islands' mail, readable in the browser on the port after theirs."""
+    app = demo_mailbox.make_app({island.plan.handle: directory / island.plan.handle / MAIL_FOLDER for island in islands},
+                                {island.plan.handle: island.plan.name for island in islands})
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, f"http://{host}:{port}"
 
 
 async def _wait_for_stop(stop: asyncio.Event | None) -> None:
@@ -168,7 +191,7 @@ async def _wait_for_stop(stop: asyncio.Event | None) -> None:
     print("\nStopping the archipelago…", flush=True)
 
 
-def _print_summary(islands: list[RunningIsland], published: int, directory: Path) -> None:
+def _print_summary(islands: list[RunningIsland], published: int, directory: Path, mailbox_url: str) -> None:
     print(f"\nArchipel demo: {len(islands)} islands in {directory}/ "
           f"({published} fiches and resources published now, replicated within seconds)\n", flush=True)
     for island in islands:
@@ -176,5 +199,6 @@ def _print_summary(islands: list[RunningIsland], published: int, directory: Path
         members = ", ".join(username for username, _ in island.plan.members)
         print(f"  {island.plan.name:<22} {island.url}/   @{island.plan.handle}@{host}   members: {members}")
     print(f"\n  Log in at <island>/login with a member's name and the password '{PASSWORD}'.")
+    print(f"  The islands' e-mail (invitations, password resets, answers to proposals): {mailbox_url}/")
     print("  Follow an island or a member from any fediverse server on this machine by its handle.")
     print("  Ctrl-C stops every island.\n", flush=True)

@@ -43,7 +43,7 @@ def _first_bytes(port: int, request: bytes) -> bytes:
 
 
 async def test_the_demo_archipelago_replicates_and_stops_cleanly(tmp_path):
-    base = free_port_range(3)
+    base = free_port_range(4)  # three islands and the demo's mailbox
     process = subprocess.Popen([sys.executable, "-m", "web.cli", "demo", "--islands", "3", "--directory",
                                 str(tmp_path / "demo"), "--base-port", str(base)],
                                # Short limits, to see that the islands are served as `archipel serve` serves.
@@ -59,6 +59,10 @@ async def test_the_demo_archipelago_replicates_and_stops_cleanly(tmp_path):
         await wait_for(ready, timeout=60, message="the demo to start")
         output = "".join(lines)
         assert f"http://127.0.0.1:{base}/" in output and "@brest@" in output and "archipel-demo" in output
+        assert f"e-mail (invitations, password resets, answers to proposals): http://127.0.0.1:{base + 3}/" in output
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{base + 3}/") as response:
+                assert response.status == 200 and "Courrier de la démo" in await response.text()
 
         async def replicated():
             async with aiohttp.ClientSession() as http:

@@ -45,7 +45,7 @@ async def _listing(request: web.Request, *, status: int = 200, error: str | None
         members = await accounts.list_users(session)
     return await page(request, "members.html", status=status, members=members, roles=accounts.ROLES,
                       role_names=role_names(lang), error=error, new_link=new_link, mailed_to=mailed_to,
-                      can_mail=bool(request.app[appkeys.SETTINGS].smtp_host),
+                      can_mail=request.app[appkeys.SETTINGS].can_send_mail,
                       done=request.query.get("fait", ""))
 
 
@@ -114,7 +114,7 @@ async def invite(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     lang = negotiate_language(request)
     role = str(form.get("role", "author"))
-    email = str(form.get("email", "")) if settings.smtp_host else ""
+    email = str(form.get("email", "")) if settings.can_send_mail else ""
     try:
         email = accounts.check_email(email)
         async with request.app[appkeys.SESSIONS]() as session:

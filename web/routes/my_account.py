@@ -46,7 +46,7 @@ async def _account_page(request: web.Request, *, status: int = 200, error: str |
     async with request.app[appkeys.SESSIONS]() as session:
         account = await session.get(User, me.user_id)
     return await page(request, "my_account.html", status=status, error=error, done=done,
-                      email=account.email or "", can_mail=bool(request.app[appkeys.SETTINGS].smtp_host))
+                      email=account.email or "", can_mail=request.app[appkeys.SETTINGS].can_send_mail)
 
 
 @routes.get("/espace/compte")
@@ -179,7 +179,7 @@ async def accept_invitation(request: web.Request) -> web.Response:
 
 @routes.get("/motdepasse-oublie")
 async def forgotten_form(request: web.Request) -> web.Response:
-    return await page(request, "password_forgotten.html", can_mail=bool(request.app[appkeys.SETTINGS].smtp_host),
+    return await page(request, "password_forgotten.html", can_mail=request.app[appkeys.SETTINGS].can_send_mail,
                       sent=False)
 
 
@@ -201,13 +201,13 @@ async def forgotten(request: web.Request) -> web.Response:
     if not limiter.allow(address):
         wait = limiter.retry_after(address)
         lang = negotiate_language(request)
-        response = await page(request, "password_forgotten.html", status=429, can_mail=bool(settings.smtp_host),
+        response = await page(request, "password_forgotten.html", status=429, can_mail=settings.can_send_mail,
                               sent=False, error=gettext(lang, "Trop de demandes depuis cette adresse. Réessayez "
                                                              "dans %(minutes)s min.") % {
                                   "minutes": max(1, math.ceil(wait / 60))})
         response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
         return response
-    if settings.smtp_host:
+    if settings.can_send_mail:
         who = str((await request.post()).get("who", "")).strip()
         queued = False
         async with request.app[appkeys.SESSIONS]() as session:
@@ -225,7 +225,7 @@ async def forgotten(request: web.Request) -> web.Response:
         if queued:
             mail_queued(request.app)
     # The same answer whatever was typed: it never tells whether the account exists.
-    return await page(request, "password_forgotten.html", can_mail=bool(settings.smtp_host), sent=True)
+    return await page(request, "password_forgotten.html", can_mail=settings.can_send_mail, sent=True)
 
 
 async def _reset_page(request, *, status: int = 200, error: str | None = None) -> web.Response:

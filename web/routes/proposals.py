@@ -127,7 +127,7 @@ async def _form(request: web.Request, *, kind: str, values: forms.FormValues, ta
                 errors: dict | None = None, proposer: dict | None = None, status: int = 200) -> web.Response:
     errors = dict(errors or {})
     general = [errors.pop("")] if "" in errors else []
-    smtp = bool(request.app[appkeys.SETTINGS].smtp_host)
+    smtp = request.app[appkeys.SETTINGS].can_send_mail
     return await page(request, "proposal_form.html", status=status, kind=kind, values=values, target=target,
                       errors=errors, general=general, honeypot=HONEYPOT, smtp=smtp,
                       proposer=proposer or {"name": "", "email": "", "credit": True}, **labels(_lang(request)))
@@ -201,7 +201,7 @@ async def status(request: web.Request) -> web.Response:
     response = await page(request, "proposal_status.html", proposal=proposal, target=target, changes=changes,
                           just_sent=request.query.get("envoyee") == "1",
                           status_url=f"{_base(request)}/proposition/{token}",
-                          smtp=bool(request.app[appkeys.SETTINGS].smtp_host))
+                          smtp=request.app[appkeys.SETTINGS].can_send_mail)
     # The link is the proposer's key: never sent to other sites, never indexed, never cached.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
