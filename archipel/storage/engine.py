@@ -1,15 +1,22 @@
 """Engine and sessions, with the SQLite settings that let a CLI command and a serving node share
-one file: WAL (readers never block the writer), a busy timeout, foreign keys on."""
+one file: WAL (readers never block the writer), a busy timeout, foreign keys on. SQLite
+connections are aiosqlite's, with cursors that run a statement in one trip to the connection's
+thread (sqlite_driver.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from archipel.storage import sqlite_driver
 
 
 def make_engine(database_url: str, **kwargs) -> AsyncEngine:
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30}, **kwargs)
+        database = make_url(database_url).database or ":memory:"
+        engine = create_async_engine(database_url, async_creator=lambda: sqlite_driver.connect(database, timeout=30),
+                                     **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
