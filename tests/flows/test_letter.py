@@ -58,6 +58,7 @@ async def test_subscribe_confirm_and_receive_exactly_what_matches(make_island, s
     await nantes.add_user("yann")
     await provision.add_user(brest.sessions, username="gwen", password="correct horse battery", role="moderator")
     await island_follows(brest, nantes)
+    await island_follows(nantes, brest)  # Nantes's island follows Brest's: it gets the issue's Article
 
     async with browser_like() as http:
         status, page = await subscribe(http, brest, email=ADDRESS, theme="mediation-numerique", place="Brest",
@@ -128,6 +129,10 @@ async def test_subscribe_confirm_and_receive_exactly_what_matches(make_island, s
         article = await session.scalar(select(StoredObject).where(StoredObject.uri == issue.article_uri))
         assert article.author_uri == brest.actor_uri(brest.island_username)
         assert "Atelier numérique à Guipavas" in article.content and "Jardin partagé" in article.content
+
+    # The Article reached the island's followers.
+    await wait_for(lambda: nantes.object(issue.article_uri), message="the Article on Nantes")
+    assert "Atelier numérique à Guipavas" in (await nantes.object(issue.article_uri)).content
 
     # Sent once: a second send-now this week has nothing due.
     assert await sender(brest).send_now() is None
