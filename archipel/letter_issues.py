@@ -218,10 +218,13 @@ async def letters_of(session: AsyncSession, issue: LetterIssue) -> int:
 
 
 async def archive(session: AsyncSession, limit: int = 200) -> list[LetterIssue]:
-    return list(await session.scalars(select(LetterIssue).order_by(LetterIssue.until.desc()).limit(limit)))
+    """The issues published (an empty week is neither sent nor published), newest first."""
+    return list(await session.scalars(select(LetterIssue).where(LetterIssue.article_uri.is_not(None))
+                                      .order_by(LetterIssue.until.desc()).limit(limit)))
 
 
 async def issue_by_period(session: AsyncSession, period: str) -> LetterIssue | None:
     if len(period) > 16:
         return None
-    return await session.scalar(select(LetterIssue).where(LetterIssue.period == period))
+    return await session.scalar(select(LetterIssue).where(LetterIssue.period == period,
+                                                          LetterIssue.article_uri.is_not(None)))
