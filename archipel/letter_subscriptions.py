@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import communes
 from archipel.errors import InvalidInput
-from archipel.storage.tables import LetterSubscriber, utcnow
+from archipel.queue_states import MailStates
+from archipel.storage.tables import LetterDelivery, LetterSubscriber, OutgoingMail, utcnow
 from archipel.themes import theme_key
 
 FREQUENCIES = ("weekly", "monthly")
@@ -164,8 +165,16 @@ async def unsubscribe(session: AsyncSession, token: str) -> bool:
     """Delete the address (its letters' rows go with it). True if there was one."""
     if not re.fullmatch(TOKEN_PATTERN, token or ""):
         return False
-    result = await session.execute(delete(LetterSubscriber).where(LetterSubscriber.token == token))
-    return bool(result.rowcount)
+    subscriber_id = await session.scalar(select(LetterSubscriber.id).where(LetterSubscriber.token == token))
+    if subscriber_id is None:
+        return False
+    # Its letters not sent yet go too: the address must not outlive the subscription in the queue.
+    letters = select(LetterDelivery.mail_id).where(LetterDelivery.subscriber_id == subscriber_id,
+                                                   LetterDelivery.mail_id.is_not(None))
+    await session.execute(delete(OutgoingMail).where(OutgoingMail.id.in_(letters),
+                                                     OutgoingMail.state == MailStates.PENDING))
+    await session.execute(delete(LetterSubscriber).where(LetterSubscriber.id == subscriber_id))
+    return True
 
 
 async def expire_unconfirmed(session: AsyncSession) -> int:

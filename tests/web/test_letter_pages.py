@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from archipel import letter_subscriptions, mail
-from archipel.storage.tables import LetterSubscriber, OutgoingMail, utcnow
+from archipel.storage.tables import LetterDelivery, LetterIssue, LetterSubscriber, OutgoingMail, utcnow
 from tests.web.test_auth import browser_like, hidden_csrf
 from web.routes import letter as letter_routes
 
@@ -127,9 +127,23 @@ async def test_links_act_only_on_a_post_and_unknown_tokens_are_404(make_island):
         assert status == 200 and ADDRESS not in page
         row = await subscriber(node)
         assert (row.frequency, row.language) == ("monthly", "en") and row.confirmed_at is not None
+        # A letter still in the queue when the address unsubscribes goes with it.
+        async with node.sessions() as session:
+            letter = await mail.queue(session, to=ADDRESS, subject="La lettre", body="…")
+            session.add(LetterDelivery(subscriber_id=row.id, issue_id=await _issue(session), mail_id=letter.id,
+                                       items=1))
+            await session.commit()
         # The unsubscribe page's button.
         status, _ = await post_form(http, node, f"/lettre/{token}/desabonnement")
         assert status == 200 and await subscriber(node) is None
+        assert [m.to_address for m in await mails(node)] == [ADDRESS]  # only its confirmation, not the letter
+
+
+async def _issue(session) -> int:
+    issue = LetterIssue(period="2026-W49", since=utcnow(), until=utcnow(), monthly=False, editorial="")
+    session.add(issue)
+    await session.flush()
+    return issue.id
 
 
 async def test_unconfirmed_addresses_expire(make_island):
