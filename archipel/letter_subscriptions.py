@@ -25,7 +25,6 @@ from archipel.storage.tables import LetterDelivery, LetterSubscriber, OutgoingMa
 from archipel.themes import theme_key
 
 FREQUENCIES = ("weekly", "monthly")
-LANGUAGES = ("fr", "en", "br", "oc", "es", "de", "it")
 MAX_EMAIL = 254
 MAX_THEMES = 20
 MAX_RADIUS_KM = 1000
@@ -79,10 +78,11 @@ def _place(text: str) -> communes.Commune:
     return (exact or found)[0]
 
 
-def check_choices(*, themes=(), regions=(), place: str = "", radius: str = "", language: str = "",
+def check_choices(*, languages, themes=(), regions=(), place: str = "", radius: str = "", language: str = "",
                   frequency: str = "weekly") -> Choices:
     """The choices of the form, checked and bounded; unknown themes are only keys (they match
-    nothing until an item has them), unknown regions and languages are refused."""
+    nothing until an item has them), regions and languages (among `languages`, the codes the
+    item form offers) outside the lists are refused."""
     keys = tuple(dict.fromkeys(key for key in (theme_key(str(t))[:100] for t in themes) if key))
     if len(keys) > MAX_THEMES:
         raise SubscriptionRefused("themes")
@@ -90,7 +90,7 @@ def check_choices(*, themes=(), regions=(), place: str = "", radius: str = "", l
     chosen_regions = tuple(dict.fromkeys(str(r) for r in regions if str(r)))
     if any(region not in known for region in chosen_regions):
         raise SubscriptionRefused("regions")
-    if language not in ("", *LANGUAGES):
+    if language and language not in languages:
         raise SubscriptionRefused("language")
     if frequency not in FREQUENCIES:
         raise SubscriptionRefused("frequency")

@@ -14,9 +14,9 @@ import math
 from aiohttp import web
 
 from archipel import communes, content, letter_issues, letter_subscriptions, mail
-from archipel.letter_subscriptions import LANGUAGES, Choices, SubscriptionRefused
+from archipel.letter_subscriptions import Choices, SubscriptionRefused
 from archipel.ratelimit import RateLimiter
-from web import appkeys, auth
+from web import appkeys, auth, forms
 from web.i18n import gettext, negotiate_language
 from web.letter_mail import LetterMail, issue_title, letter_items
 from web.pages import page
@@ -52,7 +52,7 @@ def _problem(lang: str, reason: str) -> str:
 def _read_choices(form) -> Choices:
     place = str(form.get("place", ""))
     return letter_subscriptions.check_choices(
-        themes=form.getall("theme", [])[:letter_subscriptions.MAX_THEMES + 1],
+        languages=forms.ITEM_LANGUAGES, themes=form.getall("theme", [])[:letter_subscriptions.MAX_THEMES + 1],
         # A place and a radius, or regions: the place wins when both are given.
         regions=[] if place.strip() else form.getall("region", [])[:30],
         place=place, radius=str(form.get("radius", "")), language=str(form.get("language", "")),
@@ -69,7 +69,7 @@ async def _form_page(request: web.Request, template: str, *, status: int = 200, 
     themes = [(key, label) for key, label, _ in themes] + [(key, key) for key in choices.themes
                                                            if key not in {k for k, _, _ in themes}]
     response = await page(request, template, status=status, themes=themes, chosen_themes=chosen,
-                          regions=communes.regions(), radii=RADII, item_languages=LANGUAGES, choices=choices,
+                          regions=communes.regions(), radii=RADII, item_languages=forms.ITEM_LANGUAGES, choices=choices,
                           honeypot=HONEYPOT, **context)
     response.headers["Cache-Control"] = "no-store"
     return response
