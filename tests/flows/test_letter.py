@@ -9,7 +9,7 @@ import re
 
 from sqlalchemy import func, select
 
-from archipel import letter_issues
+from archipel import accounts, letter_issues
 from archipel.storage.tables import (LetterDelivery, LetterIssue, LetterSubscriber, OutgoingMail, StoredObject,
                                      utcnow)
 from tests.archipel.test_mail import smtp  # noqa: F401 (fixture)
@@ -17,6 +17,7 @@ from tests.map_items import place
 from tests.nodes import island_follows, wait_for
 from tests.web.test_archipelago_admin import log_in
 from tests.web.test_auth import browser_like, hidden_csrf
+from federation import actions
 from web import appkeys, provision
 from web.letter_sending import LetterSender
 from web.app import letter_sender
@@ -89,8 +90,15 @@ async def test_subscribe_confirm_and_receive_exactly_what_matches(make_island, s
             assert response.status == 200 and "Bonjour à toutes et à tous !" in await response.text()
 
     # On Nantes: one fiche that matches, and one that misses each choice.
-    near = await place(nantes, "yann", "Atelier numérique à Guipavas", 48.43, -4.40, tags=[THEME],
-                       pitch="Des ateliers pour toutes et tous.")
+    async with nantes.sessions() as session:
+        near = (await actions.publish_item(
+            session, nantes.url, [await accounts.get_actor(session, "yann")], kind="fiche",
+            title="Atelier numérique à Guipavas", tags=[THEME], language="fr",
+            data={"pitch": "Des ateliers pour toutes et tous.",
+                  "territory": {"place": "Guipavas", "latitude": 48.43, "longitude": -4.40}},
+            cover={"url": f"{nantes.url}/media/atelier.png", "name": "Un atelier", "mediaType": "image/png"})).uri
+        await session.commit()
+    nantes.wake()
     await place(nantes, "yann", "Jardin partagé à Brest", 48.39, -4.49, tags=["Jardins"])
     await place(nantes, "yann", "Atelier numérique à Marseille", 43.30, 5.37, tags=[THEME])
     await place(nantes, "yann", "Digital workshop in Brest", 48.39, -4.48, tags=[THEME], language="en")
@@ -110,6 +118,8 @@ async def test_subscribe_confirm_and_receive_exactly_what_matches(make_island, s
         assert missed not in text and missed not in html
     replica = await brest.object(near)
     assert f"{brest.url}/r/{replica.id}" in html and "Île nantes" in text
+    # Its cover, an absolute URL of Brest's (a reader's mail client never contacts Nantes).
+    assert re.search(rf'<img src="{re.escape(brest.url)}/images-distantes/[0-9a-f]{{64}}"', html)
 
     # RFC 8058: the one-click POST, with no cookie nor CSRF token, deletes the address.
     assert letter["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
