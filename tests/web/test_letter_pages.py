@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from archipel import letter_subscriptions, mail
+from archipel import letter_issues, letter_subscriptions, mail
 from archipel.storage.tables import LetterDelivery, LetterIssue, LetterSubscriber, OutgoingMail, utcnow
+from tests.web.test_archipelago_admin import log_in
 from tests.web.test_auth import browser_like, hidden_csrf
 from web.routes import letter as letter_routes
 
@@ -169,3 +170,21 @@ async def test_the_mail_queue_refuses_unknown_headers_and_line_breaks(make_islan
         for headers in ({"Bcc": "x@example.org"}, {"List-Unsubscribe": "<https://x>\r\nBcc: x@example.org"}):
             with pytest.raises(ValueError):
                 await mail.queue(session, to=ADDRESS, subject="s", body="b", headers=headers)
+
+
+async def test_only_animators_write_the_editorial(make_island):
+    node = await make_island("brest", workers=False)
+    await node.add_user("alice")  # an author
+    async with browser_like() as http:
+        async with http.get(f"{node.url}/espace/lettre", allow_redirects=False) as response:
+            assert response.status in (302, 303)  # to the login page
+        await log_in(http, node, "alice")
+        async with http.get(f"{node.url}/espace/lettre", allow_redirects=False) as response:
+            assert response.status == 403
+        async with http.get(f"{node.url}/espace") as response:
+            token = hidden_csrf(await response.text())
+        async with http.post(f"{node.url}/espace/lettre", data={"csrf_token": token, "editorial": "Pirate"},
+                             allow_redirects=False) as response:
+            assert response.status == 403
+    async with node.sessions() as session:
+        assert (await letter_issues.preview(session)).editorial == ""
