@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,8 @@ WEEK = timedelta(days=7)
 MONTH = timedelta(days=31)
 MAX_EDITORIAL = 5000
 _KM_PER_DEGREE = 111.2
+KEEP_LETTER_ROWS = timedelta(days=30)
+PURGE_BATCH = 1000
 
 
 # ---- what is new -------------------------------------------------------------------------------
@@ -106,7 +108,8 @@ async def set_editorial(session: AsyncSession, text: str, *, by: str) -> None:
     if row is None:
         row = LetterEditorial()
         session.add(row)
-    row.text, row.updated_at, row.updated_by = text.replace("\x00", "").strip()[:MAX_EDITORIAL], utcnow(), by[:200]
+    text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    row.text, row.updated_at, row.updated_by = text[:MAX_EDITORIAL], utcnow(), by[:200]
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,18 @@ async def _write_letter(session: AsyncSession, issue: LetterIssue, subscriber: L
     session.add(LetterDelivery(subscriber_id=subscriber.id, issue_id=issue.id, mail_id=mail_id, items=len(items),
                                created_at=utcnow()))
     subscriber.sent_until = issue.until
+
+
+async def forget_old_letters(session: AsyncSession, *, older_than: timedelta = KEEP_LETTER_ROWS,
+                             limit: int = PURGE_BATCH) -> int:
+    """Delete a batch of the letter rows of issues complete for a while: they are needed only
+    while their issue is written (each subscriber's `sent_until` says where the next starts)."""
+    ids = list(await session.scalars(
+        select(LetterDelivery.id).join(LetterIssue, LetterIssue.id == LetterDelivery.issue_id)
+        .where(LetterIssue.composed_at < utcnow() - older_than).limit(limit)))
+    if ids:
+        await session.execute(delete(LetterDelivery).where(LetterDelivery.id.in_(ids)))
+    return len(ids)
 
 
 async def letters_of(session: AsyncSession, issue: LetterIssue) -> int:

@@ -1,5 +1,5 @@
 """The letter's loop on the island's own worker (no system cron): unconfirmed subscriptions
-expire; at the island's day and hour this week's issue opens — and is published as an Article
+expire, the letter rows of old issues go; at the island's day and hour this week's issue opens — and is published as an Article
 from the island's actor, in the same transaction, so that its followers (Mastodon's included)
 get it —; then its subscribers' letters are queued in batches (archipel/letter_issues.py), and
 the mail worker sends them."""
@@ -42,6 +42,7 @@ class LetterSender:
         (0: nothing until the next poll)."""
         async with self.sessions() as session:
             done = await letter_subscriptions.expire_unconfirmed(session)
+            done += await letter_issues.forget_old_letters(session)
             await session.commit()
             issue = await letter_issues.unfinished_issue(session)
             if issue is None and self._due():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from archipel import letter_issues
 from archipel.letter_issues import Letter
@@ -63,3 +63,10 @@ async def test_monthly_readers_wait_for_the_month_and_no_match_sends_nothing(mak
         mail = await session.get(OutgoingMail, rows["weekly@example.org"][0])
         assert mail.to_address == "weekly@example.org" and mail.body == "Fiche de jardin"
         assert (await session.get(LetterIssue, issue.id)).composed_at is not None
+        # A month later, the rows of a complete issue are no longer needed: forgotten.
+        assert await letter_issues.forget_old_letters(session) == 0
+        await session.execute(update(LetterIssue).where(LetterIssue.id == issue.id)
+                              .values(composed_at=utcnow() - timedelta(days=31)))
+        assert await letter_issues.forget_old_letters(session, limit=1) == 1
+        assert await letter_issues.forget_old_letters(session) == 1
+        assert await session.scalar(select(func.count()).select_from(LetterDelivery)) == 0
