@@ -59,6 +59,15 @@ def _read_choices(form) -> Choices:
         frequency=str(form.get("frequency", "weekly")))
 
 
+def _as_typed(form) -> Choices:
+    """What the form said, unchecked, to show it again with its error (nothing is stored)."""
+    radius = str(form.get("radius", ""))
+    return Choices(themes=tuple(str(t)[:100] for t in form.getall("theme", [])[:letter_subscriptions.MAX_THEMES]),
+                   regions=tuple(str(r)[:100] for r in form.getall("region", [])[:30]),
+                   place=str(form.get("place", ""))[:100], radius_km=int(radius) if radius in map(str, RADII) else 0,
+                   language=str(form.get("language", ""))[:16], frequency=str(form.get("frequency", ""))[:16])
+
+
 async def _form_page(request: web.Request, template: str, *, status: int = 200, choices: Choices | None = None,
                      **context) -> web.Response:
     async with request.app[appkeys.SESSIONS]() as session:
@@ -100,7 +109,7 @@ async def subscribe(request: web.Request) -> web.Response:
         email = letter_subscriptions.check_email(str(form.get("email", "")))
         choices = _read_choices(form)
     except SubscriptionRefused as refused:
-        return await _form_page(request, "letter_subscribe.html", status=400, sent=False,
+        return await _form_page(request, "letter_subscribe.html", status=400, sent=False, choices=_as_typed(form),
                                 error=_problem(lang, refused.reason), email=str(form.get("email", ""))[:254])
     settings = request.app[appkeys.SETTINGS]
     mails = LetterMail(request.app[appkeys.TEMPLATES], settings)
@@ -162,7 +171,7 @@ async def change_choices(request: web.Request) -> web.Response:
         choices = _read_choices(form)
     except SubscriptionRefused as refused:
         return await _form_page(request, "letter_choices.html", status=400, token=token, saved=False,
-                                error=_problem(lang, refused.reason))
+                                choices=_as_typed(form), error=_problem(lang, refused.reason))
     async with request.app[appkeys.SESSIONS]() as session:
         subscriber = await letter_subscriptions.change(session, token, choices)
         await session.commit()
