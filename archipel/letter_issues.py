@@ -200,8 +200,10 @@ async def write_batch(session: AsyncSession, issue: LetterIssue, compose: Compos
 
 async def _write_letter(session: AsyncSession, issue: LetterIssue, subscriber: LetterSubscriber,
                         compose: Compose) -> None:
-    lookback = issue.until - (MONTH if subscriber.frequency == "monthly" else WEEK)
-    since = max(subscriber.sent_until or lookback, lookback)
+    # From the end of their last letter (a week or a month back for a first one), never more
+    # than a month back (an address that changed from monthly to weekly, a schedule moved).
+    first = issue.until - (MONTH if subscriber.frequency == "monthly" else WEEK)
+    since = max(subscriber.sent_until or first, issue.until - MONTH)
     items = await letter_items(session, since=since, until=issue.until, choices=Choices.of(subscriber))
     mail_id = None
     if items:  # nothing matches: nothing is sent, the row only says so
