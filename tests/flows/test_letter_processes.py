@@ -21,7 +21,7 @@ def _island(tmp_path, controller, **settings) -> tuple:
     island = tmp_path / "ile"
     cli("init", island, "--url", url, "--name", "Île de Brest", "--allow-private-networks")
     cli("user", "add", island, "alice")
-    lines = [f"smtp_host = \"127.0.0.1\"", f"smtp_port = {controller.port}", "mail_from = \"lettre@brest.example\""]
+    lines = ["smtp_host = \"127.0.0.1\"", f"smtp_port = {controller.port}", "mail_from = \"lettre@brest.example\""]
     lines += [f"{name} = {value}" for name, value in settings.items()]
     with open(island / "archipel.toml", "a") as toml:
         toml.write("\n".join(lines) + "\n")
