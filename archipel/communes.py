@@ -64,3 +64,9 @@ def lookup(query: str, limit: int = 10) -> list[Commune]:
             if len(found) == limit:
                 break
     return found
+
+
+@lru_cache(maxsize=1)
+def regions() -> tuple[str, ...]:
+    """The regions of the gazetteer, in alphabetical order (the letter's territory choices)."""
+    return tuple(sorted({commune.region for _, commune in _index() if commune.region}, key=fold))

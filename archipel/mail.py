@@ -38,9 +38,22 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
 
 
-async def queue(session: AsyncSession, *, to: str, subject: str, body: str) -> OutgoingMail:
+# Extra headers a queued message may carry (the letter's one-click unsubscribe, RFC 8058): any
+# other name is refused, so a row can never set From, To or a Bcc of its own.
+EXTRA_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post", "List-Id")
+MAX_HEADER = 1000
+
+
+async def queue(session: AsyncSession, *, to: str, subject: str, body: str, html: str | None = None,
+                headers: dict[str, str] | None = None) -> OutgoingMail:
+    """`html`: an alternative HTML part; `headers`: among EXTRA_HEADERS."""
+    extra = {}
+    for name, value in (headers or {}).items():
+        if name not in EXTRA_HEADERS or any(c in value for c in "\r\n"):
+            raise ValueError(f"header {name!r} cannot be queued")
+        extra[name] = value[:MAX_HEADER]
     mail = OutgoingMail(to_address=to[:320], subject=subject[:300], body=body, state=MailStates.PENDING,
-                        next_try_at=utcnow())
+                        next_try_at=utcnow(), html=html or None, headers=extra or None)
     session.add(mail)
     await session.flush()
     return mail
@@ -69,14 +82,28 @@ class SmtpConfig:
                    folder=mail_folder.path_of(settings))
 
 
-def _send(config: SmtpConfig, to: str, subject: str, body: str) -> None:
+def message_id(config: SmtpConfig, mail: OutgoingMail) -> str:
+    """The same for every attempt of one row: a message sent again after a crash (its server had
+    accepted it, our process died before writing so) is recognisably the same message, which
+    many mailboxes then show once."""
+    domain = config.sender.rpartition("@")[2] or "localhost"
+    return f"<{mail.id}.{int(mail.created_at.timestamp() * 1_000_000)}.archipel@{domain}>"
+
+
+def _send(config: SmtpConfig, to: str, subject: str, body: str, *, html: str | None = None,
+          headers: dict | None = None, msgid: str | None = None) -> None:
     message = EmailMessage()
     message["From"] = config.sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
+    message["Message-ID"] = msgid or make_msgid(domain=config.sender.rpartition("@")[2] or None)
+    for name, value in (headers or {}).items():
+        if name in EXTRA_HEADERS:
+            message[name] = value
     message.set_content(body)
+    if html:
+        message.add_alternative(html, subtype="html")
     if config.folder is not None:
         mail_folder.write(config.folder, message)
         return
@@ -114,7 +141,7 @@ class MailWorker:
                 .limit(BATCH).with_for_update(skip_locked=True)))
             claimed = list(await session.scalars(
                 update(OutgoingMail).where(OutgoingMail.id.in_(ids), *due)
-                .values(next_try_at=now + LEASE).returning(OutgoingMail.id))) if ids else []
+                .values(next_try_at=now + LEASE, claimed_at=now).returning(OutgoingMail.id))) if ids else []
             await session.commit()
             due = list(await session.scalars(
                 select(OutgoingMail).where(OutgoingMail.id.in_(claimed)).order_by(OutgoingMail.id)))
@@ -123,17 +150,36 @@ class MailWorker:
                 await session.commit()  # each outcome is kept before the next message
         return len(due)
 
+    async def recover(self) -> int:
+        """Give back the messages a killed predecessor held, at once rather than after the lease.
+        Only for the island's single process (SQLite, under the island lock); a message its
+        server had already accepted is sent again (the same Message-ID): never lost."""
+        async with self.sessionmaker() as session:
+            result = await session.execute(
+                update(OutgoingMail).where(OutgoingMail.state == MailStates.PENDING,
+                                           OutgoingMail.claimed_at.is_not(None))
+                .values(claimed_at=None, next_try_at=utcnow()))
+            await session.commit()
+        if result.rowcount:
+            log.info("%d e-mails were held at the last stop: sending them again", result.rowcount)
+        return result.rowcount
+
     async def _attempt(self, mail: OutgoingMail) -> None:
         mail.attempts += 1
+        mail.claimed_at = None
         try:
-            await asyncio.to_thread(_send, self.config, mail.to_address, mail.subject, mail.body)
+            await asyncio.to_thread(_send, self.config, mail.to_address, mail.subject, mail.body, html=mail.html,
+                                    headers=mail.headers, msgid=message_id(self.config, mail))
         except (OSError, smtplib.SMTPException) as error:
             mail.last_error = f"{type(error).__name__}: {error}"[:2000]
             if utcnow() - mail.created_at >= self.give_up_after:
-                mail.state, mail.to_address, mail.body = MailStates.GAVE_UP, "", ""  # no longer needed: erased
+                # No longer needed: erased.
+                mail.state, mail.to_address, mail.body, mail.html, mail.headers = MailStates.GAVE_UP, "", "", None, None
                 log.warning("mail %s given up after %s attempts: %s", mail.id, mail.attempts, mail.last_error)
             else:
                 mail.next_try_at = utcnow() + backoff(mail.attempts)
             return
-        # The body goes too: it may hold a single-use link (an invitation, a password reset).
+        # The body goes too: it may hold a single-use link (an invitation, a password reset, a
+        # letter's unsubscribe link, also in its headers and HTML).
         mail.state, mail.sent_at, mail.to_address, mail.body, mail.last_error = MailStates.SENT, utcnow(), "", "", None
+        mail.html, mail.headers = None, None

@@ -153,6 +153,11 @@ class Settings:
     mail_give_up_hours: float = _setting(
         48.0, "Hours after which an e-mail that cannot be sent is abandoned (and its address erased)."
     )
+    letter_weekday: int = _setting(
+        4, "Day of the week the letter goes out (1 Monday … 7 Sunday); monthly subscribers get the "
+        "first letter of each month. 0: never by itself (only `archipel letter --send-now`).",
+    )
+    letter_hour: int = _setting(8, "Hour (UTC, 0-23) of that day from which the letter goes out.")
     map_tiles: str = _setting(
         "", "Background of the maps (/carte, the item form): empty for a plain background (no "
         "third party); an XYZ tile URL template such as https://tiles.example/{z}/{x}/{y}.png "

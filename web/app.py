@@ -34,6 +34,8 @@ from federation.inbox_backlog import Backlog
 from federation.workers import Runner
 from web import appkeys, health, metrics
 from web.auth import csrf_middleware
+from web.letter_mail import LetterMail
+from web.letter_sending import LetterSender
 from web.metrics import metrics_middleware
 from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware, static_cache_middleware
 from web.pages import make_templates
@@ -179,6 +181,7 @@ async def _workers(app: web.Application):
         # One process serves a SQLite island (archipel/island_lock.py): whatever its predecessor
         # left in flight is free now. With several processes, leases give rows back instead.
         await delivery.recover()
+        await mail.recover()
 
     runner = Runner()
     runner.add("delivery-worker", delivery.run_forever)
@@ -191,6 +194,9 @@ async def _workers(app: web.Application):
     runner.every("search-counts", search_totals.Compactor(sessions).run_once, COMPACT_SEARCH_COUNTS_EVERY)
     # Names of the authors of replicas: pages show addresses until they are known.
     runner.every("author-names", authors.run_once, max(settings.poll_interval * 4, 1.0))
+    # The letter: expiries, this week's issue when due, its letters queued a batch at a time.
+    runner.every("letter", letter_sender(settings, sessions, app[appkeys.TEMPLATES], wakeups).run_once,
+                 min(max(settings.poll_interval * 10, 1.0), 60.0))
     # Finished queue rows past their retention, a batch at a time.
     runner.every("retention", jobs.Purger(sessions, jobs.Retention.from_days(
         settings.retention_days, settings.failed_retention_days)).run_once, PURGE_EVERY)
@@ -198,6 +204,13 @@ async def _workers(app: web.Application):
     runner.start()
     yield
     await runner.stop()
+
+
+def letter_sender(settings: Settings, sessions, templates, wakeups: Wakeups) -> LetterSender:
+    def queued() -> None:  # letters for the mail worker, an Article for the deliveries
+        wakeups.notify(channels.MAIL)
+        wakeups.notify(channels.DELIVERIES)
+    return LetterSender(sessions, settings, LetterMail(templates, settings), on_queued=queued)
 
 
 def mail_worker(settings: Settings, sessions) -> MailWorker:

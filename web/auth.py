@@ -27,7 +27,10 @@ from web.i18n import gettext, negotiate_language
 SESSION_COOKIE = "archipel_session"
 CSRF_COOKIE = "archipel_csrf"
 SESSION_LIFETIME = timedelta(days=14)
-_EXEMPT_SUFFIXES = ("/inbox",)  # federation endpoints: signed, not cookie-authenticated
+# Federation endpoints (signed, not cookie-authenticated), and the letter's one-click unsubscribe
+# (RFC 8058: a mail client's POST, which cannot carry a token of ours; the address's own token is
+# in the path).
+_EXEMPT_SUFFIXES = ("/inbox", "/desabonnement")
 
 ROLE_RANK = {"author": 1, "moderator": 2, "admin": 3}
 

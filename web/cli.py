@@ -402,6 +402,45 @@ async def cmd_reindex(args) -> None:
     print(f"search index rebuilt: {count} items")
 
 
+async def cmd_letter(args) -> None:
+    from archipel import letter_issues
+    from archipel.storage.wakeups import Wakeups
+    from web.app import letter_sender, mail_worker
+    from web.letter_mail import letter_items
+    from web.pages import make_templates
+
+    async with Island(args.directory) as island:
+        settings = island.settings
+        if args.send_now:
+            sender = letter_sender(settings, island.sessions, make_templates(), Wakeups())
+            issue = await sender.send_now()
+            if issue is None:
+                print("this week's letter was already sent: nothing is due")
+                return
+            async with island.sessions() as session:
+                count = await letter_issues.letters_of(session, issue)
+            print(f"letter {issue.period}: {count} letters queued")
+            if settings.can_send_mail:  # sent now, rather than at the next round of `archipel serve`
+                worker = mail_worker(settings, island.sessions)
+                while await worker.run_once():
+                    pass
+            return
+        async with island.sessions() as session:
+            preview = await letter_issues.preview(session)
+            items = await letter_items(session, settings.url, settings.name, preview.items)
+    print(f"Next letter of {settings.name}: items published since {preview.since:%Y-%m-%d %H:%M} UTC")
+    print()
+    print(preview.editorial or "(no editorial yet: write it at /espace/lettre)")
+    print()
+    for item in items:
+        print(f"* {item.title}")
+        if item.pitch:
+            print(f"  {_one_line(item.pitch)}")
+        print(f"  {item.island} · {item.published:%Y-%m-%d} · {item.link}")
+    if not items:
+        print("(nothing new yet)")
+
+
 def cmd_demo(args) -> None:
     from web.demo import run_demo
 
@@ -573,6 +612,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "transaction (searches see the old index until it commits).")
     reindex.add_argument("directory", metavar="DIR")
     reindex.set_defaults(run=cmd_reindex)
+
+    letter = commands.add_parser(
+        "letter", help="preview the next letter, or send what is due now",
+        description="--preview prints the next issue (the editorial and every new item, before each "
+                    "subscriber's choices); --send-now opens this week's issue if it is not yet, queues "
+                    "every subscriber's letter and sends the mail queue.")
+    letter.add_argument("directory", metavar="DIR")
+    action = letter.add_mutually_exclusive_group(required=True)
+    action.add_argument("--preview", action="store_true", help="print the next issue")
+    action.add_argument("--send-now", action="store_true", help="send what is due at once")
+    letter.set_defaults(run=cmd_letter)
     return parser
 
 

@@ -586,6 +586,12 @@ class OutgoingMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set while a worker holds the message (archipel/mail.py): the one process of a SQLite island
+    # gives back, when it starts, what its killed predecessor held, instead of waiting for the lease.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A letter's extra headers (List-Unsubscribe…) and HTML part; erased with the address once sent.
+    headers: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    html: Mapped[str | None] = mapped_column(Text, nullable=True)
     __table_args__ = (Index("ix_outgoing_mail_due", "state", "next_try_at"),)
 
 
@@ -655,6 +661,74 @@ class SearchCombination(Base):
     audience: Mapped[str] = mapped_column(String(200))
     started_year: Mapped[int] = mapped_column(Integer)  # 0: none
     count: Mapped[int] = mapped_column(Integer)
+
+
+class LetterSubscriber(Base):
+    """An address that asked for the island's letter (archipel/letter.py), with its choices. Never
+    federated, shown, exported nor logged; unsubscribing deletes the row. `token` is the proof in
+    the links of each letter (confirm, change the choices, unsubscribe): it must be written into
+    every letter, so it is kept as it is (a copy of the database holds the addresses anyway)."""
+
+    __tablename__ = "letter_subscribers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    themes: Mapped[list] = mapped_column(JSON, default=list)    # theme keys; empty: every theme
+    regions: Mapped[list] = mapped_column(JSON, default=list)   # region names; empty: see place
+    place: Mapped[str] = mapped_column(String(200), default="")
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    radius_km: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str] = mapped_column(String(16), default="")  # "": every language
+    frequency: Mapped[str] = mapped_column(String(16), default="weekly")  # weekly | monthly
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The end of the window of the last letter written for this address: the next starts there.
+    sent_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Unconfirmed addresses expire (archipel/letter.py: expire_unconfirmed).
+    __table_args__ = (Index("ix_letter_subscribers_unconfirmed", "confirmed_at", "created_at"),)
+
+
+class LetterIssue(Base):
+    """One issue of the letter, one per ISO week (`period`, unique: two processes cannot both
+    start it). Its subscribers' letters are written in batches (letter_deliveries); `composed_at`
+    is set when none is left, so that a crash resumes the issue where it stopped."""
+
+    __tablename__ = "letter_issues"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), unique=True)  # 2026-W49
+    since: Mapped[datetime] = mapped_column(UTCDateTime)  # the items published in (since, until]
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    monthly: Mapped[bool] = mapped_column(Boolean, default=False)  # the first issue of its month
+    editorial: Mapped[str] = mapped_column(Text, default="")
+    article_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    composed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LetterDelivery(Base):
+    """A subscriber's letter of an issue: written in the transaction that queues its mail (none
+    when nothing matched), unique per (subscriber, issue), so a resumed issue neither skips nor
+    repeats anyone."""
+
+    __tablename__ = "letter_deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("letter_subscribers.id", ondelete="CASCADE"))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("letter_issues.id", ondelete="CASCADE"), index=True)
+    mail_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # no FK: sent mail is purged
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("subscriber_id", "issue_id", name="uq_letter_deliveries_subscriber_issue"),)
+
+
+class LetterEditorial(Base):
+    """The animators' editorial for the next issue (one row, updated): an issue takes its text."""
+
+    __tablename__ = "letter_editorial"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
 
 
 # Tables the migrations create that the models cannot declare (one database's own kind of table).
