@@ -3,7 +3,7 @@
 from aiohttp import web
 
 from web.routes import account, activitypub, archipelago, authoring, federated, media, pages, reuse, wellknown
-from web.routes import blocks, deliveries, reports
+from web.routes import blocks, deliveries, desk, reports
 from web.routes import members, my_account
 from web.routes import conversations, notifications
 from web.routes import moderation, proposals
@@ -28,6 +28,7 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(authoring.routes)
     app.add_routes(blocks.routes)
     app.add_routes(deliveries.routes)
+    app.add_routes(desk.routes)
     app.add_routes(reports.routes)
     app.add_routes(conversations.routes)
     app.add_routes(notifications.routes)
