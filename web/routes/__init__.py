@@ -7,7 +7,7 @@ from web.routes import blocks, deliveries, desk, reports
 from web.routes import members, my_account
 from web.routes import conversations, notifications
 from web.routes import moderation, proposals
-from web.routes import follow, interaction
+from web.routes import follow, interaction, remote_interaction
 from web.routes import profile, search
 from web.routes import feeds
 from web.routes import map as map_routes
@@ -36,6 +36,7 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(moderation.routes)
     follow.setup(app)
     app.add_routes(interaction.routes)
+    app.add_routes(remote_interaction.routes)
     app.add_routes(profile.routes)
     app.add_routes(search.routes)
     app.add_routes(feeds.routes)
