@@ -4,7 +4,7 @@ way, the last activity received and the deliveries only to moderators and admins
 
 from __future__ import annotations
 
-from archipel.storage.tables import HostHealth, utcnow
+from archipel.storage.tables import Follow, HostHealth, utcnow
 from tests.nodes import island_follows
 from tests.web.test_archipelago_admin import log_in
 from tests.web.test_auth import browser_like
@@ -47,6 +47,19 @@ async def test_an_island_page_shows_its_state_to_moderators_only(make_island):
     assert "ClientConnectorError" not in page  # an error's code is not for people
 
 
-async def test_an_island_without_relation_has_no_page(island):
-    async with browser_like() as http, http.get(f"{island.url}/federated/islands/inconnue.example") as response:
-        assert response.status == 404
+async def test_a_pending_follow_is_not_shown_to_visitors(island):
+    await provision.add_user(island.sessions, username="mona", password="correct horse battery", role="moderator")
+    async with island.sessions() as session:
+        session.add(Follow(follower_uri=island.actor_uri(island.island_username),
+                           followed_uri="https://lointaine.example/users/ile", state="pending",
+                           activity_uri=f"{island.url}/a/pending"))
+        await session.commit()
+    async with browser_like() as http:
+        for host in ("lointaine.example", "inconnue.example"):
+            async with http.get(f"{island.url}/federated/islands/{host}") as response:
+                assert response.status == 404, host
+        await log_in(http, island, "mona")
+        page = await state_page(http, island, "lointaine.example")
+        assert "Nous la suivons" in page and "en attente de réponse" in page
+        async with http.get(f"{island.url}/federated/islands/inconnue.example") as response:
+            assert response.status == 404

@@ -138,7 +138,10 @@ async def island_state(request: web.Request) -> web.Response:
         if operational and (follows or replicated):
             last_received = await _last_received(session, host)
             health = await session.get(HostHealth, host)
-    if not follows and not replicated:
+    # A visitor sees the islands of the archipelago (followed, or whose items we show); a follow
+    # still pending, refused, or only theirs is the island's business.
+    followed = any(f.follower_uri == ours and f.state == "accepted" for f in follows)
+    if not (replicated or followed or (operational and follows)):
         raise web.HTTPNotFound(text="no relation with this island")
     return await page(request, "federated_island.html", host=host, island=named, follows=follows, ours=ours,
                       last_received=last_received, replicated=replicated, health=health, operational=operational)
