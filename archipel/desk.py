@@ -17,18 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel.cards import Here, islands_named
 from archipel.identity import actor_uri
-from archipel.queue_states import DeliveryStates, IncomingStates, MailStates
-from archipel.storage.tables import (
-    CatalogSync,
-    Delivery,
-    Follow,
-    IncomingActivity,
-    OutgoingMail,
-    Proposal,
-    RemoteActor,
-    Report,
-    utcnow,
-)
+from archipel import jobs
+from archipel.storage.tables import CatalogSync, Follow, Proposal, RemoteActor, Report, utcnow
 
 COUNT_CAP = 10_000
 MAX_ISLANDS = 200  # islands listed each way; an archipelago is a few dozen
@@ -78,21 +68,20 @@ async def count(session: AsyncSession, rows: Select) -> Count:
 # ---- queues ------------------------------------------------------------------------------------
 
 def queue_statements(now: datetime) -> dict[str, tuple[Select, Select]]:
-    """(waiting rows, failing rows) of each queue, each a range of a `state` index. Failing rows
-    are those given up, kept `failed_retention_days` for an operator to look at."""
-    return {
-        "inbox": (select(IncomingActivity.id).where(IncomingActivity.state == IncomingStates.RECEIVED),
-                  select(IncomingActivity.id).where(IncomingActivity.state == IncomingStates.FAILED)),
-        "deliveries": (select(Delivery.id).where(Delivery.state.in_((DeliveryStates.PENDING,
-                                                                     DeliveryStates.IN_FLIGHT))),
-                       select(Delivery.id).where(Delivery.state == DeliveryStates.GAVE_UP)),
-        "mail": (select(OutgoingMail.id).where(OutgoingMail.state == MailStates.PENDING),
-                 select(OutgoingMail.id).where(OutgoingMail.state == MailStates.GAVE_UP)),
-        # One row per followed island: due walks by the next_run_at index; a walk whose last run
-        # failed keeps its error until a run succeeds.
-        "catalog_walks": (select(CatalogSync.id).where(CatalogSync.next_run_at <= now),
-                          select(CatalogSync.id).where(CatalogSync.last_error.is_not(None))),
-    }
+    """(waiting rows, failing rows) of each queue jobs.py declares, each a range of its `state`
+    index (waiting: not yet done, claimed ones included; failing: given up, kept
+    `failed_retention_days` for an operator to look at); then the catalog walks."""
+    statements = {}
+    for queue in jobs.QUEUES:
+        table = queue.table
+        waiting = (queue.waiting, *((queue.working,) if queue.working else ()))
+        statements[queue.name] = (select(table.c.id).where(table.c.state.in_(waiting)),
+                                  select(table.c.id).where(table.c.state.in_(queue.failed)))
+    # One row per followed island: due walks by the next_run_at index; a walk whose last run
+    # failed keeps its error until a run succeeds.
+    statements["catalog_walks"] = (select(CatalogSync.id).where(CatalogSync.next_run_at <= now),
+                                   select(CatalogSync.id).where(CatalogSync.last_error.is_not(None)))
+    return statements
 
 
 async def queues(session: AsyncSession) -> list[QueueState]:

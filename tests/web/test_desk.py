@@ -66,7 +66,8 @@ async def test_the_desk_shows_islands_waiting_work_failing_servers_and_queues(ma
     async with browser_like() as http:
         await log_in(http, brest, "mona")
         status, page, _ = await get(http, f"{brest.url}/espace/tableau")
-    assert status == 200
+        assert status == 200
+        status, english, _ = await get(http, f"{brest.url}/espace/tableau?lang=en")
     followers = page.split('id="desk-followers"')[1]
     assert "Île nantes" in followers.split("</dl>")[0] and "nous suit" in followers.split("</dl>")[0]
     assert 'id="desk-proposals">1<' in page and 'id="desk-reports">2<' in page
@@ -77,6 +78,8 @@ async def test_the_desk_shows_islands_waiting_work_failing_servers_and_queues(ma
     assert "Envois vers les autres serveurs</th>\n        <td>3</td>\n        <td>1</td>" in queues
     for raw in ("accepted", "pending", "gave_up", "ClientConnectorError", "catalog_walks"):
         assert raw not in page, raw
+    assert "Islands following us" in english and "follows us" in english and "Deliveries to other servers" in english
+    assert "Îles qui" not in english and "En attente" not in english
     async with browser_like() as http:
         await log_in(http, nantes, "mona")
         status, page, _ = await get(http, f"{nantes.url}/espace/tableau")
