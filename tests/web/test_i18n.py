@@ -104,6 +104,17 @@ def test_the_catalogues_are_up_to_date_and_english_is_complete():
     assert {m.id if isinstance(m.id, str) else m.id[0] for m in english if m.id} == extracted
 
 
+def test_the_french_catalogue_says_what_the_source_says():
+    """French is the source: a French entry is empty (the msgid is shown) or, for plurals, the
+    msgid's own forms. A msgstr borrowed from another message by a fuzzy merge would show a
+    wrong text, or break a page when its %(...)s placeholders differ."""
+    with (i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        french = read_po(po, locale="fr")
+    wrong = [(m.id, m.string) for m in french if m.id and (m.fuzzy or (
+        m.string != tuple(m.id) if isinstance(m.id, tuple) else m.string not in ("", m.id)))]
+    assert wrong == []
+
+
 # --- pages ------------------------------------------------------------------------------------
 
 async def fetch(url: str, session: aiohttp.ClientSession | None = None, **headers: str):

@@ -3,11 +3,11 @@
 from aiohttp import web
 
 from web.routes import account, activitypub, archipelago, authoring, federated, media, pages, reuse, wellknown
-from web.routes import blocks, deliveries, reports
+from web.routes import blocks, deliveries, desk, reports
 from web.routes import members, my_account
 from web.routes import conversations, notifications
 from web.routes import moderation, proposals
-from web.routes import follow, interaction
+from web.routes import follow, interaction, remote_interaction
 from web.routes import profile, search
 from web.routes import feeds
 from web.routes import letter
@@ -29,6 +29,7 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(authoring.routes)
     app.add_routes(blocks.routes)
     app.add_routes(deliveries.routes)
+    app.add_routes(desk.routes)
     app.add_routes(reports.routes)
     app.add_routes(conversations.routes)
     app.add_routes(notifications.routes)
@@ -36,6 +37,7 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(moderation.routes)
     follow.setup(app)
     app.add_routes(interaction.routes)
+    app.add_routes(remote_interaction.routes)
     app.add_routes(profile.routes)
     app.add_routes(search.routes)
     app.add_routes(feeds.routes)

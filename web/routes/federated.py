@@ -11,10 +11,11 @@ from sqlalchemy import func, or_, select
 
 from archipel import cards, content
 from archipel.accounts import island_actor
+from archipel.queue_states import IncomingStates
 from archipel.storage.tables import Follow, HostHealth, IncomingActivity, StoredObject
 from federation.as2 import host_of
 from federation.documents import ActorUrls
-from web import appkeys, listing
+from web import appkeys, auth, listing
 from web.i18n import negotiate_language
 from web.pages import page
 from web.params import query_int
@@ -23,6 +24,8 @@ routes = web.RouteTableDef()
 PAGE_SIZE = 30
 STREAM_POLL_SECONDS = 1.0
 KINDS = ("fiche", "resource", "article")
+INCOMING_STATES = (IncomingStates.RECEIVED, IncomingStates.PROCESSED, IncomingStates.IGNORED,
+                   IncomingStates.FAILED)
 
 
 def _filters(request: web.Request) -> dict:
@@ -114,23 +117,42 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/federated/islands/{host}")
 async def island_state(request: web.Request) -> web.Response:
-    """How one followed island is doing: following since, last activity, items, delivery health."""
+    """One island of the archipelago: for everyone its name and what it published here; for
+    moderators and admins also how the island is doing with it (follows each way, last activity
+    received, deliveries). The island's operational state is never public."""
     host = request.match_info["host"]
     settings = request.app[appkeys.SETTINGS]
+    user = await auth.current_user(request)
+    operational = user is not None and user.has_role("moderator")
     async with request.app[appkeys.SESSIONS]() as session:
         island = await island_actor(session)
         ours = ActorUrls(settings.url, island.username).id
         follows = [f for f in await session.scalars(select(Follow).where(
             or_(Follow.follower_uri == ours, Follow.followed_uri == ours))) if
             host_of(f.followed_uri if f.follower_uri == ours else f.follower_uri) == host]
-        last_received = await session.scalar(select(func.max(IncomingActivity.received_at)).where(
-            IncomingActivity.actor_uri.like(f"%://{host}/%")))
         replicated = await session.scalar(
             _filtered({"island": host, "theme": "", "type": "", "territory": "", "language": ""})
             .with_only_columns(func.count(StoredObject.id)).order_by(None))
-        health = await session.get(HostHealth, host)
         named = (await cards.islands_named(session, listing.here(request), {host}))[host]
-    if not follows and not replicated:
+        last_received = health = None
+        if operational and (follows or replicated):
+            last_received = await _last_received(session, host)
+            health = await session.get(HostHealth, host)
+    # A visitor sees the islands of the archipelago (followed, or whose items we show); a follow
+    # still pending, refused, or only theirs is the island's business.
+    followed = any(f.follower_uri == ours and f.state == "accepted" for f in follows)
+    if not (replicated or followed or (operational and follows)):
         raise web.HTTPNotFound(text="no relation with this island")
     return await page(request, "federated_island.html", host=host, island=named, follows=follows, ours=ours,
-                      last_received=last_received, replicated=replicated, health=health)
+                      last_received=last_received, replicated=replicated, health=health, operational=operational)
+
+
+async def _last_received(session, host: str):
+    """When the island last received an activity signed on `host`: the newest id in each state's
+    range of ix_incoming_fair (state, actor_host, id), never a scan of the inbox's history."""
+    newest = [await session.scalar(select(func.max(IncomingActivity.id)).where(
+        IncomingActivity.state == state, IncomingActivity.actor_host == host)) for state in INCOMING_STATES]
+    newest_id = max((i for i in newest if i is not None), default=None)
+    if newest_id is None:
+        return None
+    return await session.scalar(select(IncomingActivity.received_at).where(IncomingActivity.id == newest_id))

@@ -2,8 +2,7 @@
 the page of their own server where they confirm the follow (the server that follows must be the
 visitor's: we can only point the way).
 
-The only places a visitor is sent: the page their server's WebFinger names for following (a page
-of that same server), or /authorize_interaction of an instance whose NodeInfo says it has one.
+Where a visitor may be sent is web/own_server.py's rule (shared with /interagir).
 Everything else — a server without such a page (GoToSocial), one that does not answer, an address
 we refuse — gets the same instructions, after the same time (web/remote_lookups.py): copy the
 handle and look it up in their server's search box."""
@@ -13,8 +12,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from archipel.accounts import find_actor
-from federation.discovery import clean_instance, instance_follow_url, parse_handle, subscribe_url, webfinger_scheme
-from web import appkeys, remote_lookups
+from federation.discovery import parse_handle
+from web import appkeys, own_server, remote_lookups
 from web.i18n import gettext, negotiate_language
 from web.pages import page
 
@@ -25,10 +24,6 @@ MAX_INPUT = 300
 def setup(app: web.Application) -> None:
     remote_lookups.setup(app)  # one limit per client, shared with /authorize_interaction
     app.add_routes(routes)
-
-
-def _scheme(request: web.Request, host: str) -> str:
-    return webfinger_scheme(host, allow_private_networks=request.app[appkeys.SETTINGS].allow_private_networks)
 
 
 async def _our_account(request: web.Request) -> str | None:
@@ -51,27 +46,19 @@ async def follow(request: web.Request) -> web.Response:
     given = request.query.get("from", "").strip()[:MAX_INPUT]
     if not given:
         return await _form(request, account, given)
-    handle = parse_handle(given)
-    instance = None if handle else clean_instance(given.removeprefix("@"))
-    if handle is None and instance is None:
+    outcome = await own_server.page_for(request, given, account)
+    if outcome.malformed:
         return await _form(request, account, given, status=400, error=gettext(
             lang, "Écrivez votre adresse (@vous@mastodon.example) ou votre instance (mastodon.example)."))
-    wait = remote_lookups.refused_for(request)
-    if wait is not None:
+    if outcome.retry_after is not None:
         response = await _form(request, account, given, status=429, error=gettext(
             lang, "Trop de recherches depuis votre connexion. Réessayez dans quelques minutes, ou "
             "cherchez l'adresse ci-dessus dans la barre de recherche de votre serveur."))
-        response.headers["Retry-After"] = str(wait)
+        response.headers["Retry-After"] = str(outcome.retry_after)
         return response
-    client = request.app[appkeys.CLIENT]
-    if handle is not None:
-        lookup = subscribe_url(client, given, account, scheme=_scheme(request, handle[1].lower()))
-    else:
-        lookup = instance_follow_url(client, instance, account, scheme=_scheme(request, instance))
-    target = await remote_lookups.bounded(request, lookup)
-    if target is None:
+    if outcome.url is None:
         return await _form(request, account, given, instructions=True)
-    raise web.HTTPSeeOther(target)
+    raise web.HTTPSeeOther(outcome.url)
 
 
 async def _form(request: web.Request, account: str, given: str, *, status: int = 200,

@@ -1,6 +1,7 @@
 """The admins' page of accounts (/espace/comptes): every account with its role and state, a
 role changed, an account deactivated (its sessions end, its items stay) or reactivated, and
-invitation links made (shown once; mailed too when the island sends e-mail)."""
+invitation links made (shown once; mailed too when the island sends e-mail), the pending ones
+listed (role, expiry, who invited) and revoked."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ async def _listing(request: web.Request, *, status: int = 200, error: str | None
     lang = negotiate_language(request)
     async with request.app[appkeys.SESSIONS]() as session:
         members = await accounts.list_users(session)
+        invitations = await account_links.pending_invitations(session)
     return await page(request, "members.html", status=status, members=members, roles=accounts.ROLES,
+                      invitations=invitations,
                       role_names=role_names(lang), error=error, new_link=new_link, mailed_to=mailed_to,
                       can_mail=request.app[appkeys.SETTINGS].can_send_mail,
                       done=request.query.get("fait", ""))
@@ -133,3 +136,14 @@ async def invite(request: web.Request) -> web.Response:
     response = await _listing(request, new_link=url, mailed_to=email)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@routes.post(PATH + r"/invitations/{invitation_id:\d{1,9}}/retirer")
+async def revoke(request: web.Request) -> web.Response:
+    await auth.require_user(request, "admin")
+    async with request.app[appkeys.SESSIONS]() as session:
+        revoked = await account_links.revoke_invitation(session, int(request.match_info["invitation_id"]))
+        await session.commit()
+    if not revoked:
+        raise web.HTTPNotFound(text="no pending invitation")
+    raise web.HTTPSeeOther(f"{PATH}?fait=revoked")

@@ -101,6 +101,7 @@ async def _gone(request: web.Request, why: str) -> web.Response:
         "unknown": gettext(lang, "Ce lien n'existe pas. Vérifiez qu'il a été copié en entier."),
         "used": gettext(lang, "Ce lien a déjà servi : il ne sert qu'une fois."),
         "expired": gettext(lang, "Ce lien a expiré. Demandez-en un nouveau."),
+        "revoked": gettext(lang, "Ce lien n'est plus valable : un·e admin de l'île l'a retiré."),
     }
     return await page(request, "link_gone.html", status=404 if why == "unknown" else 410,
                       message=messages[why])
