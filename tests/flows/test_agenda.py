@@ -74,6 +74,11 @@ async def test_an_event_published_on_one_island_is_on_the_agenda_and_calendar_of
     assert calendar_events((await get_text(f"{nantes.url}/tags/jardins/agenda.ics"))[2]) == []
     [single] = calendar_events((await get_text(f"{nantes.url}/agenda/{replica.id}.ics"))[2])
     assert str(single["UID"]) == uri
+    # Its page, on either island, says when in its own zone and offers it to one's calendar.
+    for page_url, ident in ((f"{nantes.url}/r/{replica.id}", replica.id), (uri, (await brest.object(uri)).id)):
+        status, _, page = await get_text(page_url)
+        assert status == 200 and "vendredi 12 mars 2027, 09:30 – 17:00 (Europe/Paris)" in page
+        assert f'/agenda/{ident}.ics"' in page and "Ajouter à mon agenda" in page
 
     # Moved by an hour (in summer time now): SEQUENCE counts the change, on both islands.
     async with brest.sessions() as session:

@@ -5,17 +5,16 @@ calendar (`/agenda/<id>.ics`, « Ajouter à mon agenda »). The filters are the 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from babel.dates import format_skeleton, format_time
 
-from archipel import agenda, cards, events, search
+from archipel import agenda, cards, search
 from archipel.search_index import island_of
 from archipel.storage.tables import StoredObject
 from archipel.themes import theme_key
 from web import appkeys, calendar, listing
+from web.event_dates import month_name, start_iso, when
 from web.i18n import gettext, negotiate_language
 from web.pages import page, page_url
 from web.params import path_int, query_int
@@ -36,24 +35,6 @@ def _request(request: web.Request) -> search.SearchRequest:
 def _params(wanted: search.SearchRequest) -> list[tuple[str, str]]:
     """The address's parameters of a request made by _request (without the implied kind)."""
     return [(name, value) for name, value in wanted.params() if name not in ("kind", "page", "tri")]
-
-
-def when(item: StoredObject, lang: str) -> str:
-    """« vendredi 12 mars 2027, 09:30 – 17:00 (Europe/Paris) », in the event's own zone."""
-    start, end = events.local_times(item.fields)
-    day = format_skeleton("yMMMMEEEEd", start, locale=lang)
-    hours = format_time(start, "short", tzinfo=start.tzinfo, locale=lang)
-    if end.date() == start.date():
-        text = f"{day}, {hours} – {format_time(end, 'short', tzinfo=end.tzinfo, locale=lang)}"
-    else:
-        text = (f"{day}, {hours} – {format_skeleton('yMMMMEEEEd', end, locale=lang)}, "
-                f"{format_time(end, 'short', tzinfo=end.tzinfo, locale=lang)}")
-    zone = (item.fields or {}).get("time_zone")
-    return f"{text} ({zone})" if zone else text
-
-
-def month_name(year: int, month: int, lang: str) -> str:
-    return format_skeleton("yMMMM", date(year, month, 1), locale=lang)
 
 
 def _address(path: str, pairs: list[tuple[str, str]]) -> str:
@@ -84,7 +65,7 @@ async def agenda_page(request: web.Request) -> web.Response:
                       for value, label, count in counted.facets.get(facet, [])]
               for facet in SHOWN_FACETS}
     months = [(month_name(year, month, lang), [{"item": item, "url": page_url(item), "themes": themes.get(item.id, []),
-                              "when": when(item, lang), "start": events.local_times(item.fields)[0].isoformat(),
+                              "when": when(item, lang), "start": start_iso(item),
                               "island": islands.get(island_of(item.uri), island_of(item.uri)),
                               "ics": f"/agenda/{item.id}.ics"} for item in group])
               for (year, month), group in agenda.by_month(items)]
