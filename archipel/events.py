@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archipel.bounds import URI_MAX, fits_uri
 from archipel.errors import InvalidInput
-from archipel.fiches import MAX_LINE, MAX_LIST, check_territory
+from archipel.fiches import MAX_LINE, MAX_LIST, check_files, check_territory
 
 # Years a calendar, both databases and every client agree on; anything else is a typing mistake
 # or a hostile value.
@@ -127,6 +127,7 @@ def event_fields(data: dict) -> tuple[dict, dict]:
         "registration": _link(data.get("registration"), "registration"),
         "organisers": _organisers(data.get("organisers") or data.get("organizers")),
         "uses": _uses(data.get("uses")),
+        "files": check_files(data.get("files")),  # a programme, a poster
     }
     return fields, {}
 
