@@ -2,30 +2,15 @@
 `icalendar` library, times in their own zone), changed and withdrawn."""
 
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import icalendar
 
 from archipel import accounts, agenda, content
-from archipel.markdown_items import read_item
 from federation import actions
+from tests.events import publish_event
 from tests.nodes import island_follows, wait_for
-
-EVENTS = Path(__file__).parent.parent / "data" / "events"
-
-
-async def publish_event(node, username: str, name: str = "journee-fabmanagers.md", **data) -> str:
-    fields = read_item((EVENTS / name).read_text())
-    fields.pop("authors")
-    fields["data"].update(data)
-    async with node.sessions() as session:
-        author = await accounts.get_actor(session, username)
-        item = await actions.publish_item(session, node.url, [author], **fields)
-        await session.commit()
-    node.wake()
-    return item.uri
 
 
 async def get_text(url: str) -> tuple[int, str, str]:
