@@ -22,7 +22,7 @@ from web.params import query_int
 routes = web.RouteTableDef()
 PAGE_SIZE = 30
 STREAM_POLL_SECONDS = 1.0
-KINDS = ("fiche", "resource", "article")
+KINDS = ("fiche", "resource", "article", "event")
 
 
 def _filters(request: web.Request) -> dict:
