@@ -6,9 +6,10 @@ Mobilizon names "Website", the registration link as `externalParticipationUrl` (
 "external" join mode); another island rebuilds the event from `details` (federation/items.py).
 In: an `Event` without `details` (Mobilizon's, read from
 framasoft/mobilizon lib/federation/activity_stream/converter/event.ex and address.ex, 5.1):
-the same properties, checked by archipel.events like a form. Mobilizon's context maps its terms
-to `http://schema.org#…` and `https://joinmobilizon.org/ns#…`, which our normalisation leaves as
-full IRIs, with values as `{"@value": …}`: both spellings are read.
+the same properties, checked by archipel.events like a form. Our vocabulary defines Mobilizon's
+terms as Mobilizon does (vocabulary.EVENT_TERMS), so its documents normalise to the same words;
+their strings stay language-tagged values (`{"@value": …}`, from its `"@language": "und"`), and
+a context that left full IRIs (`http://schema.org#…`) is read too.
 """
 
 from __future__ import annotations
