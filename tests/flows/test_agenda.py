@@ -7,7 +7,10 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import icalendar
 
+from sqlalchemy import select
+
 from archipel import accounts, agenda, content
+from archipel.storage.tables import LocalActor, Share
 from federation import actions
 from tests.events import publish_event
 from tests.nodes import island_follows, wait_for
@@ -98,8 +101,12 @@ async def test_an_event_published_on_one_island_is_on_the_agenda_and_calendar_of
 async def test_past_events_leave_the_agenda_and_stay_reachable(make_island):
     brest = await make_island("brest")
     await brest.add_user("alice")
-    await publish_event(brest, "alice", start="2020-05-04T14:00:00+02:00", end="2020-05-04T16:00:00+02:00")
+    uri = await publish_event(brest, "alice", start="2020-05-04T14:00:00+02:00", end="2020-05-04T16:00:00+02:00")
     async with brest.sessions() as session:
+        # Its themes' actors share it with their followers, as they share fiches.
+        sharers = await session.scalars(select(LocalActor.username).join(Share, Share.actor_id == LocalActor.id)
+                                        .where(Share.object_uri == uri))
+        assert sorted(sharers) == ["fablabs", "mediation-numerique"]
         assert await agenda.upcoming(session) == []
         assert [item.name for item in await agenda.upcoming_events(
             session, since=datetime(2020, 5, 4, 13, 0, tzinfo=timezone.utc), themes=["Fablabs"])] \

@@ -21,12 +21,13 @@ def fixture(name: str, remote) -> dict:
 
 
 async def processed(island, activity_id: str) -> None:
-    async def done():
-        rows = [r for r in await island.incoming() if r.payload.get("id") == activity_id]
-        return rows[0] if rows and rows[0].state != "received" else None
-
-    row = await wait_for(done, message=f"{activity_id} handled")
+    row = await wait_for(lambda: _handled(island, activity_id), message=f"{activity_id} handled")
     assert row.state == "processed", (row.state, row.last_error)
+
+
+async def _handled(island, activity_id: str):
+    rows = [r for r in await island.incoming() if r.payload.get("id") == activity_id]
+    return rows[0] if rows and rows[0].state != "received" else None
 
 
 async def text_of(url: str) -> str:
@@ -88,8 +89,16 @@ async def test_a_mobilizon_groups_event_is_stored_shown_changed_and_deleted(isla
     [event] = icalendar.Calendar.from_ical(await text_of(f"{island.url}/agenda.ics")).walk("VEVENT")
     assert int(event["SEQUENCE"]) == 1 and event.decoded("DTSTART").hour == 10
 
+    # The organiser deletes it (a member, not the group): believed once the event's id is gone.
+    organiser = fixture("organiser.json", remote)
+    remote.serve(organiser["id"], organiser)
     delete = fixture("delete_event.json", remote)
-    await remote.post(f"{island.url}/inbox", delete, key_id=key)
+    early = {**delete, "id": f"{delete['id']}-too-early"}
+    await remote.post(f"{island.url}/inbox", early, key_id=f"{organiser['id']}#main-key")
+    rows = await wait_for(lambda: _handled(island, early["id"]), message="the early Delete")
+    assert rows.state == "ignored" and (await island.object(event_uri)).deleted_at is None
+    remote.serve(event_uri, {"id": event_uri, "type": "Tombstone"})  # answered 410 from now on
+    await remote.post(f"{island.url}/inbox", delete, key_id=f"{organiser['id']}#main-key")
     await processed(island, delete["id"])
     assert (await island.object(event_uri)).deleted_at is not None
     assert "Journée de la médiation numérique" not in await text_of(f"{island.url}/agenda")
