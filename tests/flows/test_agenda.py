@@ -59,6 +59,10 @@ async def test_an_event_published_on_one_island_is_on_the_agenda_and_calendar_of
     assert len(calendar_events((await get_text(f"{nantes.url}/agenda.ics?q=fablab"))[2])) == 1
     assert calendar_events((await get_text(f"{nantes.url}/agenda.ics?q=potager"))[2]) == []
     assert len(calendar_events((await get_text(f"{nantes.url}/tags/fablabs/agenda.ics"))[2])) == 1
+    theme_page = (await get_text(f"{nantes.url}/tags/fablabs"))[2]
+    assert 'href="http://' in theme_page and "/tags/fablabs/agenda.ics" in theme_page
+    status, _, themed = await get_text(f"{nantes.url}/agenda?theme=fablabs")
+    assert status == 200 and "Journée des fabmanagers" in themed
     assert calendar_events((await get_text(f"{nantes.url}/tags/jardins/agenda.ics"))[2]) == []
     [single] = calendar_events((await get_text(f"{nantes.url}/agenda/{replica.id}.ics"))[2])
     assert str(single["UID"]) == uri

@@ -66,7 +66,7 @@ async def theme(request: web.Request) -> web.Response:
         actor = await theme_actors.ensure_present(session, label)
         await session.commit()
     handle = _handle(request, actor.username) if actor else None
-    return await page(request, "theme.html", cards=page_cards, next_query=next_query, label=label,
+    return await page(request, "theme.html", cards=page_cards, next_query=next_query, label=label, key=key,
                       theme_handle=handle,
                       alternate=ActorUrls(request.app[appkeys.SETTINGS].url, actor.username).id if actor else None,
                       feed=feeds.theme_feed(negotiate_language(request), request.app[appkeys.SETTINGS], key, label)
