@@ -12,7 +12,7 @@ from sqlalchemy import and_, exists, func, literal, or_, select, tuple_
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from archipel import fiches, read_cache, revisions
+from archipel import events, fiches, read_cache, revisions
 from archipel import search_index  # noqa: F401 - its flush hooks keep the search index in step
 from archipel import search_totals
 from archipel.bounds import INT32_MAX, parse_int
@@ -42,6 +42,15 @@ def _territory_columns(fields: dict) -> dict:
             "latitude": territory.get("latitude"), "longitude": territory.get("longitude")}
 
 
+def field_columns(kind: str, fields: dict) -> dict:
+    """The columns written from an item's fields: its territory, and an event's moments."""
+    columns = _territory_columns(fields)
+    if kind == "event":
+        columns["starts_at"], columns["ends_at"] = events.instants(fields)
+        columns["time_zone"] = fields.get("time_zone") or None
+    return columns
+
+
 async def create_item(
     session: AsyncSession,
     *,
@@ -69,12 +78,12 @@ async def create_item(
     uri = object_uri(base_url)
     author_uris = list(dict.fromkeys(actor_uri(base_url, a.username) for a in authors))
     item = StoredObject(
-        uri=uri, is_local=True, type="Article", kind=kind, state=fiches.check_state(state),
+        uri=uri, is_local=True, type="Event" if kind == "event" else "Article", kind=kind, state=fiches.check_state(state),
         author_uri=author_uris[0], local_author_id=authors[0].id,
         name=_check_title(title), summary=html_to_text(summary)[:1000], source=source,
         content=render_item(kind, source, fields, licence), language=language or "fr", url=uri,
         tags=clean_tags(tags), licence=licence, based_on=based_on, fields=fields, private_fields=private,
-        cover=_check_cover(cover), published=utcnow(), **_territory_columns(fields),
+        cover=_check_cover(cover), published=utcnow(), **field_columns(kind, fields),
     )
     session.add(item)
     await session.flush()
@@ -126,7 +135,7 @@ async def update_item(session: AsyncSession, item: StoredObject, *, editor_uri: 
         if item.kind == "fiche" and "holders" not in (changes["data"] or {}):
             merged["holders"] = _holders_with_contacts(item)
         item.fields, item.private_fields = fiches.fields_for(item.kind, merged)
-        for name, value in _territory_columns(item.fields).items():
+        for name, value in field_columns(item.kind, item.fields).items():
             setattr(item, name, value)
     item.content = render_item(item.kind, item.source or "", item.fields, item.licence)
     await sync_themes(session, item)
@@ -187,7 +196,7 @@ async def sync_themes(session: AsyncSession, item: StoredObject, *, fresh: bool 
 
 
 PUBLIC_STATES = ("published", "archived")
-LISTED_KINDS = ("article", "fiche", "resource")
+LISTED_KINDS = ("article", "fiche", "resource", "event")
 
 
 def _island_follows():

@@ -13,7 +13,7 @@ from datetime import date
 
 from archipel.errors import InvalidInput
 
-KINDS = ("article", "fiche", "resource")
+KINDS = ("article", "fiche", "resource", "event")
 STATES = ("draft", "proposed", "published", "archived")
 
 LICENCES = {
@@ -233,4 +233,7 @@ def fields_for(kind: str, data: dict) -> tuple[dict, dict]:
         return fiche_fields(data)
     if kind == "resource":
         return resource_fields(data)
+    if kind == "event":
+        from archipel.events import event_fields  # events builds on this module's checks
+        return event_fields(data)
     return {}, {}

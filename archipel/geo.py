@@ -1,4 +1,4 @@
-"""The map's data: public fiches and resources with a position, and their grouping into clusters
+"""The map's data: public fiches, resources and events with a position, and their grouping into clusters
 by a grid computed in SQL (the same statement on SQLite and PostgreSQL), so that a map stays
 light at 100,000 items: whatever the bounding box and zoom, an answer holds at most
 (GRID_SIDE + 1)² clusters or MAX_POINTS points.
@@ -20,7 +20,7 @@ from archipel import content
 from archipel.errors import InvalidInput
 from archipel.storage.tables import StoredObject
 
-KINDS = ("fiche", "resource")
+KINDS = ("fiche", "resource", "event")
 MAX_ZOOM = 20  # tiles go no further; a bigger zoom is clamped
 CELLS_PER_TILE = 4  # a cell is a quarter of a 256-pixel tile: 64 pixels
 GRID_SIDE = 32  # at most this many cells across the box, whatever the zoom says

@@ -23,7 +23,8 @@ _SECTION_BY_HEADING = {**{label.lower(): key for key, label in FICHE_SECTIONS.it
                        **{key: key for key in FICHE_SECTIONS}}
 MEDIA_KEYS = ("cover", "cover_alt", "attachments")  # files beside the Markdown: see read_media
 DATA_KEYS = ("pitch", "sections", "steps", "holders", "territory", "audience", "started",
-             "learning_goals", "duration", "format", "prerequisites", "materials", "related")
+             "learning_goals", "duration", "format", "prerequisites", "materials", "related",
+             "start", "end", "time_zone", "online", "registration", "organisers", "uses")
 
 
 def _split_body(body: str) -> tuple[str, dict[str, str], list[str]]:

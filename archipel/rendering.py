@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 
+from archipel import events
+
 from archipel.fiches import FICHE_SECTIONS, HOWTO_HEADING, LICENCES
 from archipel.text import render_markdown, sanitize_html
 
@@ -21,6 +23,8 @@ def render_item(kind: str, source: str, fields: dict, licence: str | None) -> st
         body = _fiche(source, fields)
     elif kind == "resource":
         body = _resource(source, fields)
+    elif kind == "event":
+        body = _event(source, fields)
     else:
         return render_markdown(source or "")
     if fields.get("attribution"):
@@ -96,4 +100,47 @@ def _resource(source: str, fields: dict) -> list[str]:
         body.append(_heading("Fiches liées"))
         body.append("<ul>" + "".join(f'<li><a href="{html.escape(uri)}">{html.escape(uri)}</a></li>'
                                      for uri in fields["related"]) + "</ul>")
+    return body
+
+
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+           "octobre", "novembre", "décembre")
+
+
+def french_moment(moment) -> str:
+    """« 12 mars 2027 à 09:30 »: the same text on every island (no locale of the machine)."""
+    return f"{moment.day} {_MONTHS[moment.month - 1]} {moment.year} à {moment:%H:%M}"
+
+
+def event_when(fields: dict) -> str:
+    """« Du 12 mars 2027 à 09:30 au 12 mars 2027 à 17:00 (Europe/Paris) », in the event's zone."""
+    start, end = events.local_times(fields)
+    zone = fields.get("time_zone") or ""
+    when = (f"Le {french_moment(start)}" if start == end
+            else f"Du {french_moment(start)} au {french_moment(end)}")
+    return f"{when} ({zone})" if zone else when
+
+
+def _event(source: str, fields: dict) -> list[str]:
+    facts = [html.escape(event_when(fields))]
+    if _territory(fields):
+        facts.append(f"Lieu : {html.escape(_territory(fields))}")
+    if fields.get("online"):
+        url = html.escape(fields["online"])
+        facts.append(f'En ligne : <a href="{url}">{url}</a>')
+    if fields.get("registration"):
+        facts.append(f'<a href="{html.escape(fields["registration"])}">Inscription</a>')
+    body = ["<p>" + "<br>".join(facts) + "</p>"]
+    if source:
+        body.append(render_markdown(source))
+    organisers = fields.get("organisers") or []
+    if organisers:
+        body.append(_heading("Organisation"))
+        body.append("<ul>" + "".join(
+            f'<li><a href="{html.escape(o["url"])}">{html.escape(o["name"])}</a></li>' if o.get("url")
+            else f"<li>{html.escape(o['name'])}</li>" for o in organisers) + "</ul>")
+    if fields.get("uses"):
+        body.append(_heading("Fiches et ressources utilisées"))
+        body.append("<ul>" + "".join(f'<li><a href="{html.escape(uri)}">{html.escape(uri)}</a></li>'
+                                     for uri in fields["uses"]) + "</ul>")
     return body

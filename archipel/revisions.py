@@ -75,6 +75,11 @@ def _as_lines(snap: dict) -> dict[str, list[str]]:
         blocks[label] = str(fields.get(key) or "").splitlines()
     blocks["Objectifs pédagogiques"] = list(fields.get("learning_goals") or [])
     blocks["Matériel"] = [m["url"] for m in fields.get("materials") or []]
+    for key, label in (("start", "Début"), ("end", "Fin"), ("time_zone", "Fuseau horaire"),
+                       ("online", "En ligne"), ("registration", "Inscription")):
+        blocks[label] = [str(fields[key])] if fields.get(key) else []
+    blocks["Organisation"] = [o["name"] for o in fields.get("organisers") or []]
+    blocks["Fiches et ressources utilisées"] = list(fields.get("uses") or [])
     return blocks
 
 
@@ -93,3 +98,14 @@ def diff(old: dict, new: dict) -> list[FieldDiff]:
             lines.append((line[0] if line[0] in "+-" else " ", line[2:]))
         changes.append(FieldDiff(label, lines))
     return changes
+
+
+async def latest_numbers(session: AsyncSession, items: list[StoredObject]) -> dict[int, int]:
+    """The number of each item's latest revision (0 when it has none), for a page in one query:
+    a calendar's SEQUENCE."""
+    numbers = {item.id: 0 for item in items}
+    if numbers:
+        rows = await session.execute(select(Revision.object_id, func.max(Revision.number))
+                                     .where(Revision.object_id.in_(list(numbers))).group_by(Revision.object_id))
+        numbers.update({object_id: int(number or 0) for object_id, number in rows})
+    return numbers

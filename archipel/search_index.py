@@ -26,14 +26,14 @@ from archipel.storage.tables import SearchDocument, StoredObject, origin_host_of
 from archipel.text import html_to_text
 from archipel.themes import theme_key
 
-LISTED_KINDS = ("article", "fiche", "resource")
+LISTED_KINDS = ("article", "fiche", "resource", "event")
 LISTED_STATES = ("published", "archived")
 MAX_BODY = 200_000  # characters of an item's text indexed (a fiche holds at most ~150,000)
 
 _PENDING = "search_index.pending"
 # The headings and labels archipel/rendering.py writes into every fiche: not what a fiche is about.
 _HEADING = re.compile(r"<h2>.*?</h2>", re.S)
-_LABEL = re.compile(r"\b(Territoire|Public|Démarré le|Licence|Format|Durée) :")
+_LABEL = re.compile(r"\b(Territoire|Public|Démarré le|Licence|Format|Durée|Lieu|En ligne) :")
 
 
 def indexable(item: StoredObject) -> bool:
@@ -74,7 +74,8 @@ def document(item: StoredObject) -> tuple[dict, dict]:
         "region": (item.region or territory.get("region") or "")[:200],
         "place": (item.place or territory.get("place") or "")[:200],
         "audience": " ".join(str(fields.get("audience") or "").split())[:200],
-        "started_year": _year(fields.get("started")), "published": item.published,
+        # An event's year is the year it starts in.
+        "started_year": _year(fields.get("started") or fields.get("start")), "published": item.published,
         "themes": " ".join(_theme_labels(item)),
     }
     pitch = " ".join(dict.fromkeys(part for part in (fields.get("pitch"), item.summary) if part))

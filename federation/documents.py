@@ -232,8 +232,8 @@ def object_document(item: StoredObject, base_url: str, *, authors: list[str] | N
     if cover is not None and not is_note:
         document["image"] = cover
         document["attachment"] = [cover]
-    if not is_note:
-        document.pop("name")
+    if item.type == "Article":
+        document.pop("name")  # an Event keeps it: Mobilizon and Mastodon read its title there
     if is_note:
         # A reply has no title; it names (tag) and addresses (cc) the people of its conversation.
         for key in ("name", "nameMap"):

@@ -245,10 +245,24 @@ async def on_delete(ctx) -> None:
     existing = await content.find_object(ctx.session, target) if target else None
     if existing is None or existing.is_local:
         raise Ignored("delete of an object we do not hold")
-    if existing.author_uri != actor_of(ctx):
+    if existing.author_uri != actor_of(ctx) and not await _gone_at_origin(ctx, existing):
         raise Ignored(f"{actor_of(ctx)} may not delete {target}")
     await content.withdraw(ctx.session, existing)
     await hub_reshare(ctx, existing)
+
+
+async def _gone_at_origin(ctx, existing: StoredObject) -> bool:
+    """A group's event is deleted by one of its organisers, not by the group it is attributed to
+    (Mobilizon: the Delete's actor is the member who deleted it). Such a Delete, from an actor of
+    the event's own server, is believed when that server says so: the event's id answers 404 or
+    410. Anyone else's Delete changes nothing."""
+    if existing.kind != "event" or not same_host(actor_of(ctx), existing.uri):
+        return False
+    try:
+        await ctx.directory.client.fetch_object(existing.uri, ctx.directory.signer)
+    except FetchError as error:
+        return error.status in (404, 410)
+    return False
 
 
 async def _forget_actor(ctx, actor_uri: str) -> None:

@@ -10,20 +10,22 @@ re-rendered here from them.
 
 from __future__ import annotations
 
+from archipel import events as archipel_events
 from archipel import fiches
 from archipel.errors import InvalidInput
 from archipel.rendering import render_item
 from archipel.storage.tables import StoredObject
 from archipel.themes import clean_tags
+from federation import events
 from federation.as2 import as_list, id_of, ids_of, same_host
 
-RICH_KINDS = ("fiche", "resource")
+RICH_KINDS = ("fiche", "resource", "event")
 ITEM_KINDS = (*RICH_KINDS, "article")  # what another island rebuilds from `details`
 
 
 def extension_properties(item: StoredObject, authors: list[str]) -> dict:
     """The properties a fiche, resource or article adds to its Article."""
-    if item.kind not in ITEM_KINDS or item.type != "Article":
+    if item.kind not in ITEM_KINDS or item.type not in ("Article", "Event"):
         return {}
     properties = {
         "itemKind": item.kind,
@@ -43,6 +45,8 @@ def extension_properties(item: StoredObject, authors: list[str]) -> dict:
         if item.latitude is not None:
             place.update(latitude=item.latitude, longitude=item.longitude)
         properties["spatialCoverage"] = place
+    if item.kind == "event":
+        properties.update(events.event_properties(item))
     if item.kind == "resource":
         for term, key in (("timeRequired", "duration"), ("learningResourceType", "format"),
                           ("educationalLevel", "audience")):
@@ -53,6 +57,8 @@ def extension_properties(item: StoredObject, authors: list[str]) -> dict:
 
 def teaser_facts(item: StoredObject) -> list[str]:
     """Plain-text lines for the Mastodon teaser: pitch and place come first."""
+    if item.kind == "event":
+        return events.teaser_facts(item)
     facts = []
     if item.fields.get("pitch"):
         facts.append(item.fields["pitch"])
@@ -69,7 +75,7 @@ def item_columns(obj: dict) -> dict | None:
     if isinstance(details, list) and len(details) == 1:
         details = details[0]
     if kind not in ITEM_KINDS or not isinstance(details, dict):
-        return None
+        return event_columns(obj)
     try:
         fields, _ = fiches.fields_for(kind, details.get("fields") or {})
         licence = fiches.licence_from_url(id_of(obj.get("license"))) or (
@@ -86,6 +92,7 @@ def item_columns(obj: dict) -> dict | None:
         cover = {"url": id_of(image.get("url")), "name": str(image.get("name") or "")[:500],
                  "mediaType": str(image.get("mediaType") or "")[:100]}
     return {
+        **event_instants(kind, fields),
         "kind": kind,
         "state": state if state in ("published", "archived") else "published",
         "licence": licence,
@@ -98,6 +105,37 @@ def item_columns(obj: dict) -> dict | None:
         "place": territory.get("place") or "", "region": territory.get("region") or "",
         "latitude": territory.get("latitude"), "longitude": territory.get("longitude"),
         "cover": cover,
+    }
+
+
+def event_instants(kind: str, fields: dict) -> dict:
+    """The indexed columns of an event (see archipel.events); nothing for other kinds."""
+    if kind != "event":
+        return {}
+    starts_at, ends_at = archipel_events.instants(fields)
+    return {"starts_at": starts_at, "ends_at": ends_at, "time_zone": fields.get("time_zone") or None}
+
+
+def event_columns(obj: dict) -> dict | None:
+    """Columns of an `Event` from software other than Archipel (Mobilizon), or None when the
+    object is not an event with a start. Checked by archipel.events like a form; its HTML is the
+    sender's `content`, sanitised by replicas.object_fields."""
+    data = events.event_data(obj)
+    if data is None:
+        return None
+    try:
+        fields, _ = fiches.fields_for("event", data)
+    except InvalidInput as error:
+        raise InvalidInput(f"received event {obj.get('id')} is invalid: {error}") from None
+    territory = fields["territory"]
+    language = events.property_of(obj, "inLanguage")  # Mobilizon's language of the event
+    return {
+        **({"language": language} if isinstance(language, str) and language.isalpha() and len(language) <= 8
+           else {}),
+        **event_instants("event", fields),
+        "kind": "event", "state": "published", "fields": fields,
+        "place": territory.get("place") or "", "region": territory.get("region") or "",
+        "latitude": territory.get("latitude"), "longitude": territory.get("longitude"),
     }
 
 

@@ -21,7 +21,8 @@ from federation.vocabulary import PUBLIC
 
 CONTENT_TYPES = ("Note", "Article", "Page", "Question", "Event", "Video", "Image", "Audio", "Document")
 REPLICATED = ("name", "summary", "content", "tags", "url", "language", "kind", "state", "licence", "based_on",
-              "fields", "source", "place", "region", "latitude", "longitude", "cover")
+              "fields", "source", "place", "region", "latitude", "longitude", "cover", "starts_at", "ends_at",
+              "time_zone")
 
 
 def parse_time(value) -> datetime | None:
@@ -46,8 +47,9 @@ def object_fields(obj: dict, author: str) -> dict:
     content_map = obj.get("contentMap")
     language = next(iter(content_map), "") if isinstance(content_map, dict) and content_map else ""
     audience = ids_of(obj.get("to")) + ids_of(obj.get("cc"))
-    tags = [tag.get("name") for tag in as_list(obj.get("tag"))
-            if isinstance(tag, dict) and has_type(tag, "Hashtag") and isinstance(tag.get("name"), str)]
+    # A name in a language map too: Mobilizon's context ("@language": "und") makes one of it.
+    tags = [text_value(tag, "name") for tag in as_list(obj.get("tag"))
+            if isinstance(tag, dict) and has_type(tag, "Hashtag") and text_value(tag, "name")]
     url = obj.get("url")
     fields = {
         "type": next((t for t in types_of(obj) if t in CONTENT_TYPES), "Note"),
@@ -126,7 +128,9 @@ async def update(session: AsyncSession, existing: StoredObject, obj: dict, edito
     # `published` date. Our clock (the moment it arrived) could be later than the origin's next
     # edit, and that edit would then be refused as older.
     newer = fields["updated"] or fields["published"]
-    if existing.updated and newer <= existing.updated:
+    # Never updated: its publication is the version we hold (a catalog walk or a re-share
+    # bringing the same version again changes nothing, and records no revision).
+    if newer <= (existing.updated or existing.published):
         return False
     for name in REPLICATED:
         if name in fields:

@@ -34,10 +34,10 @@ from federation.keys import generate_private_key, private_key_pem, public_key_pe
 from federation.outbox import enqueue, follower_inboxes
 from federation.vocabulary import PUBLIC
 
-SHARED_KINDS = ("fiche", "resource", "article")
+SHARED_KINDS = ("fiche", "resource", "article", "event")
 # Received articles may come from any fediverse account a member follows: their hashtags are not
-# the archipelago's themes. Only fiches and resources from elsewhere are shared.
-SHARED_REPLICA_KINDS = ("fiche", "resource")
+# the archipelago's themes. Only fiches, resources and events from elsewhere are shared.
+SHARED_REPLICA_KINDS = ("fiche", "resource", "event")
 
 
 def _new_key_pair() -> tuple[str, str]:

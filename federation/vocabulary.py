@@ -28,6 +28,29 @@ ACTOR_CONTEXT = [
     },
 ]
 
+# Terms of events, defined exactly as Mobilizon defines them (framasoft/mobilizon
+# lib/federation/activity_pub/utils.ex, make_json_ld_header: `sc:` is schema.org with a `#`),
+# so that an event means the same to both and theirs compacts to the same words as ours. (The
+# place and the address without Mobilizon's type coercion, which applies to strings only: with
+# it, compaction would never pick these words for a Place or an address.)
+EVENT_TERMS = {
+    "sc": "http://schema.org#",
+    "mz": "https://joinmobilizon.org/ns#",
+    "location": "sc:location",
+    "PostalAddress": "sc:PostalAddress",
+    "address": "sc:address",
+    "addressLocality": "sc:addressLocality",
+    "addressRegion": "sc:addressRegion",
+    "postalCode": "sc:postalCode",
+    "streetAddress": "sc:streetAddress",
+    "addressCountry": "sc:addressCountry",
+    "inLanguage": "sc:inLanguage",
+    "timezone": {"@id": "mz:timezone", "@type": "sc:Text"},
+    "isOnline": {"@type": "sc:Boolean", "@id": "mz:isOnline"},
+    "joinMode": {"@id": "mz:joinMode", "@type": "mz:joinModeType"},
+    "externalParticipationUrl": {"@id": "mz:externalParticipationUrl", "@type": "sc:URL"},
+}
+
 # Terms of fiches and resources: schema.org where it has the word, our namespace for the rest.
 # `details` is a JSON literal holding every structured field, so another island rebuilds the
 # same item whatever other software does with the schema.org terms.
@@ -46,6 +69,7 @@ ITEM_TERMS = {
     "coAuthors": {"@id": "archipel:coAuthors", "@type": "@id", "@container": "@list"},
     "itemKind": "archipel:kind",
     "details": {"@id": "archipel:details", "@type": "@json"},
+    **EVENT_TERMS,
 }
 
 OBJECT_CONTEXT = [AS, ITEM_TERMS]

@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 
-from archipel import fiches
+from zoneinfo import ZoneInfo
+
+from archipel import events, fiches
 from archipel.content import MAX_TITLE
 from archipel.errors import InvalidInput
 from archipel.handles import InvalidUsername, check_username
@@ -29,7 +31,14 @@ MAX_URL = 2000
 MAX_DURATION = 100
 MAX_ATTRIBUTION = 2000
 EMPTY_HOLDER_ROWS = 3
-FORM_KINDS = ("fiche", "resource")
+FORM_KINDS = ("fiche", "resource", "event")
+DEFAULT_TIME_ZONE = "Europe/Paris"
+# The zones an event is most likely in (France and its neighbours, overseas France); any other
+# IANA name an item already has is offered too.
+TIME_ZONES = ("Europe/Paris", "Europe/Brussels", "Europe/Luxembourg", "Europe/Zurich", "Europe/Madrid",
+              "Europe/London", "America/Montreal", "America/Guadeloupe", "America/Martinique", "America/Cayenne",
+              "America/Miquelon", "Indian/Reunion", "Indian/Mayotte", "Pacific/Noumea", "Pacific/Tahiti",
+              "Pacific/Wallis", "Africa/Dakar", "UTC")
 ACTIONS = ("preview", "draft", "propose", "publish", "save")
 
 # The languages an item can be written in, each named in itself.
@@ -41,7 +50,8 @@ ITEM_LANGUAGES = {
 TEXT_FIELDS = ("title", "summary", "source", "pitch", "steps", "place", "region", "latitude", "longitude",
                "audience", "started", "themes", "language", "licence", "coauthors", "learning_goals",
                "duration", "format", "prerequisites", "materials", "related", "attribution", "state",
-               "cover_alt", "cover_remove")
+               "cover_alt", "cover_remove", "start", "end", "time_zone", "online", "registration", "organisers",
+               "uses")
 HOLDER_PARTS = ("name", "kind", "url", "contact")
 
 
@@ -75,7 +85,7 @@ def section_labels(lang: str) -> dict[str, tuple[str, str]]:
 
 def kind_labels(lang: str) -> dict[str, str]:
     return {"article": gettext(lang, "Article"), "fiche": gettext(lang, "Fiche d'innovation"),
-            "resource": gettext(lang, "Ressource de formation")}
+            "resource": gettext(lang, "Ressource de formation"), "event": gettext(lang, "Événement")}
 
 
 def state_labels(lang: str) -> dict[str, str]:
@@ -99,7 +109,10 @@ def diff_label(lang: str, label: str) -> str:
         "Public": gettext(lang, "Public"), "Démarrage": gettext(lang, "Démarrage"),
         "Durée": gettext(lang, "Durée"), "Format": gettext(lang, "Format"),
         "Prérequis": gettext(lang, "Prérequis"), "Objectifs pédagogiques": gettext(lang, "Objectifs pédagogiques"),
-        "Matériel": gettext(lang, "Matériel"),
+        "Matériel": gettext(lang, "Matériel"), "Début": gettext(lang, "Début"), "Fin": gettext(lang, "Fin"),
+        "Fuseau horaire": gettext(lang, "Fuseau horaire"), "En ligne": gettext(lang, "En ligne"),
+        "Inscription": gettext(lang, "Inscription"), "Organisation": gettext(lang, "Organisation"),
+        "Fiches et ressources utilisées": gettext(lang, "Fiches et ressources utilisées"),
     }
     labels.update({french: heading for (heading, _), french in
                    zip(section_labels(lang).values(), fiches.FICHE_SECTIONS.values())})
@@ -129,7 +142,8 @@ class FormValues:
 
 def blank(kind: str) -> FormValues:
     texts = {name: "" for name in TEXT_FIELDS}
-    texts.update(language="fr", licence=fiches.DEFAULT_LICENCE, state="draft")
+    texts.update(language="fr", licence=fiches.DEFAULT_LICENCE, state="draft",
+                 time_zone=DEFAULT_TIME_ZONE if kind == "event" else "")
     return FormValues(kind, texts)
 
 
@@ -188,12 +202,26 @@ def from_item(item: StoredObject, coauthors: list[str]) -> FormValues:
     )
     for name in fiches.FICHE_SECTIONS:
         texts[section_field(name)] = (data.get("sections") or {}).get(name) or ""
+    if item.kind == "event":
+        texts.update(_event_texts(data))
     holders = [{"name": h["name"], "kind": h.get("kind") or "organisation", "url": h.get("url") or "",
                 "contact": ""} for h in data.get("holders") or []]
     for contact in (item.private_fields or {}).get("contacts", []):
         if contact["holder"] < len(holders):
             holders[contact["holder"]]["contact"] = contact["contact"]
     return FormValues(item.kind, texts, holders)
+
+
+def _event_texts(data: dict) -> dict[str, str]:
+    """An event's times as the form's date-and-time fields show them: in its named zone (an
+    event known only by its offset is shown in UTC, which the form can name)."""
+    zone = events.named_zone(data) or "UTC"
+    start, end = (moment.astimezone(ZoneInfo(zone)) for moment in events.instants(data))
+    return {"start": f"{start:%Y-%m-%dT%H:%M}", "end": f"{end:%Y-%m-%dT%H:%M}", "time_zone": zone,
+            "online": data.get("online") or "", "registration": data.get("registration") or "",
+            "organisers": "\n".join(f"{o['name']} | {o['url']}" if o.get("url") else o["name"]
+                                    for o in data.get("organisers") or []),
+            "uses": "\n".join(data.get("uses") or [])}
 
 
 # ---- checking ------------------------------------------------------------------------------
@@ -353,6 +381,9 @@ def parse(values: FormValues, lang: str, *, known_language: str | None = None) -
             "attribution": attribution,
         }
 
+    elif kind == "event":
+        data = _parse_event(check, values, territory)
+
     if check.errors:
         return None, check.errors
     if data is not None:
@@ -430,6 +461,45 @@ def _parse_date(check: _Checker, values: FormValues) -> str | None:
     except ValueError:
         check.fail("started", gettext(check.lang, "La date de démarrage s'écrit AAAA-MM-JJ."))
         return None
+
+
+def _parse_event(check: _Checker, values: FormValues, territory: dict) -> dict:
+    lang = check.lang
+    zone = values["time_zone"] or DEFAULT_TIME_ZONE
+    try:
+        events.check_zone(zone)
+    except InvalidInput:
+        check.fail("time_zone", gettext(lang, "Choisissez un fuseau horaire de la liste, par exemple Europe/Paris."))
+        zone = DEFAULT_TIME_ZONE
+    moments = {}
+    for name, label in (("start", gettext(lang, "Début")), ("end", gettext(lang, "Fin"))):
+        if not values[name]:
+            if name == "start":
+                check.fail(name, gettext(lang, "Le début est obligatoire."))
+            continue
+        try:
+            moments[name] = events.parse_moment(values[name], name, zone)
+        except InvalidInput:
+            check.fail(name, gettext(lang, "« %(label)s » s'écrit AAAA-MM-JJ HH:MM, entre %(first)s et %(last)s.")
+                       % {"label": label, "first": events.FIRST_YEAR, "last": events.LAST_YEAR})
+    if "start" in moments and "end" in moments and moments["end"] < moments["start"]:
+        check.fail("end", gettext(lang, "La fin vient avant le début."))
+    links = {}
+    for name, label in (("online", gettext(lang, "En ligne")), ("registration", gettext(lang, "Inscription"))):
+        links[name] = check.web_address(name, label, values[name]) if values[name] else ""
+    organisers = []
+    for line in check.lines(values, "organisers", gettext(lang, "Organisation"), MAX_URL + fiches.MAX_LINE):
+        name, bar, url = line.rpartition("|") if "|" in line else (line, "", "")
+        name, url = name.strip(), url.strip()
+        if len(name) > fiches.MAX_LINE:
+            check.fail("organisers", gettext(lang, "Une ligne de « %(label)s » dépasse %(max)s caractères.")
+                       % {"label": gettext(lang, "Organisation"), "max": fiches.MAX_LINE})
+        organisers.append({"name": name, "url": check.web_address("organisers", gettext(lang, "Organisation"), url)
+                           if url else ""})
+    uses = [check.web_address("uses", gettext(lang, "Fiches et ressources utilisées"), url)
+            for url in check.lines(values, "uses", gettext(lang, "Fiches et ressources utilisées"), MAX_URL)]
+    return {"start": values["start"], "end": values["end"] or values["start"], "time_zone": zone,
+            "territory": territory, "organisers": organisers, "uses": uses, **links}
 
 
 def _parse_materials(check: _Checker, values: FormValues) -> list[dict]:

@@ -181,7 +181,7 @@ async def export_island(settings: Settings, sessions, out, *, format: str = "jso
               "revisions": 0, "media": 0}
     async with sessions() as session:
         items = list(await session.scalars(
-            select(StoredObject).where(StoredObject.is_local.is_(True), StoredObject.type == "Article",
+            select(StoredObject).where(StoredObject.is_local.is_(True), StoredObject.type.in_(("Article", "Event")),
                                        StoredObject.in_reply_to.is_(None), StoredObject.kind.in_(fiches.KINDS))
             .order_by(StoredObject.published, StoredObject.id)))
         for item in items:
@@ -192,7 +192,7 @@ async def export_island(settings: Settings, sessions, out, *, format: str = "jso
                      "withdrawn": withdrawn, "published": _iso(item.published), "updated": _iso(item.updated),
                      "authors": [_local_name(uri, base) for uri in authors], "cover": item.cover}
             counts["items"] += 1
-            counts[item.kind] += 1
+            counts[item.kind] = counts.get(item.kind, 0) + 1  # "event" only in an export that has some
             counts["drafts"] += item.state == "draft"
             if withdrawn:
                 counts["withdrawn"] += 1

@@ -212,6 +212,12 @@ class StoredObject(Base):
     fields: Mapped[dict] = mapped_column(JSON, default=dict)
     private_fields: Mapped[dict] = mapped_column(JSON, default=dict)  # never federated
     cover: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {url, name (alt), mediaType}
+    # Events (archipel/events.py): their start and end as UTC instants, which the agenda sorts
+    # and filters on (the times as written, with their offset, stay in `fields`), and the zone
+    # they are read in (an IANA name, or an offset such as +01:00).
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # A moderator hid it from the island's pages (a reply, typically); it stays stored.
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Listings are newest first (content.public_items): walked in this order, they stop at a page.
@@ -231,7 +237,12 @@ class StoredObject(Base):
                       Index("ix_objects_position", "latitude", "longitude"),
                       # Every column the map's counts, extent and clusters read (geo.positioned): a
                       # whole country's view reads this narrow index, not the wide rows.
-                      Index("ix_objects_map", *MAP_COLUMNS, postgresql_where=text(MAP_WHERE)))
+                      Index("ix_objects_map", *MAP_COLUMNS, postgresql_where=text(MAP_WHERE)),
+                      # The agenda: events in the order they start, upcoming ones from where they end.
+                      Index("ix_objects_starts", "starts_at", "id", sqlite_where=text("starts_at IS NOT NULL"),
+                            postgresql_where=text("starts_at IS NOT NULL")),
+                      Index("ix_objects_ends", "ends_at", sqlite_where=text("ends_at IS NOT NULL"),
+                            postgresql_where=text("ends_at IS NOT NULL")))
 
 
 class ItemAuthor(Base):

@@ -10,6 +10,7 @@ from web.routes import moderation, proposals
 from web.routes import follow, interaction, remote_interaction
 from web.routes import profile, search
 from web.routes import feeds
+from web.routes import agenda
 from web.routes import letter
 from web.routes import map as map_routes
 
@@ -42,5 +43,6 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(search.routes)
     app.add_routes(feeds.routes)
     letter.setup(app)
+    app.add_routes(agenda.routes)
     app.add_routes(map_routes.routes)
     app.router.add_static("/static", authoring.STATIC_DIR)

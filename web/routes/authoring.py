@@ -204,7 +204,8 @@ async def _form_page(request: web.Request, *, values: forms.FormValues, info: It
         upload_limit=item_media.limit_text(lang, settings.max_upload_bytes),
         upload_limit_bytes=settings.max_upload_bytes, request_limit_bytes=item_media.request_limit(settings),
         image_accept=item_media.IMAGE_ACCEPT, file_accept=item_media.FILE_ACCEPT,
-        max_attachments=media_store.MAX_ATTACHMENTS, **map_headers(settings), **_labels(lang))
+        max_attachments=media_store.MAX_ATTACHMENTS, time_zones=forms.TIME_ZONES, **map_headers(settings),
+        **_labels(lang))
 
 
 # ---- one's space ---------------------------------------------------------------------------
@@ -235,7 +236,7 @@ async def espace(request: web.Request) -> web.Response:
 def _new_kind(request: web.Request) -> str:
     kind = request.query.get("kind", "fiche")
     if kind not in forms.FORM_KINDS:
-        raise web.HTTPBadRequest(text="kind must be fiche or resource")
+        raise web.HTTPBadRequest(text="kind must be fiche, resource or event")
     return kind
 
 

@@ -23,7 +23,7 @@ from web.params import query_int
 routes = web.RouteTableDef()
 PAGE_SIZE = 30
 STREAM_POLL_SECONDS = 1.0
-KINDS = ("fiche", "resource", "article")
+KINDS = ("fiche", "resource", "article", "event")
 INCOMING_STATES = (IncomingStates.RECEIVED, IncomingStates.PROCESSED, IncomingStates.IGNORED,
                    IncomingStates.FAILED)
 

@@ -14,7 +14,7 @@ from archipel.text import html_to_text
 from archipel.themes import theme_key
 from federation import documents, theme_actors
 from federation.documents import ActorUrls
-from web import appkeys, auth, feeds, item_media, listing
+from web import appkeys, auth, event_dates, feeds, item_media, listing
 from web.i18n import negotiate_language
 from web.pages import page, render
 from web.params import path_int, query_int
@@ -66,7 +66,7 @@ async def theme(request: web.Request) -> web.Response:
         actor = await theme_actors.ensure_present(session, label)
         await session.commit()
     handle = _handle(request, actor.username) if actor else None
-    return await page(request, "theme.html", cards=page_cards, next_query=next_query, label=label,
+    return await page(request, "theme.html", cards=page_cards, next_query=next_query, label=label, key=key,
                       theme_handle=handle,
                       alternate=ActorUrls(request.app[appkeys.SETTINGS].url, actor.username).id if actor else None,
                       feed=feeds.theme_feed(negotiate_language(request), request.app[appkeys.SETTINGS], key, label)
@@ -164,7 +164,7 @@ async def object_page(request: web.Request, item: StoredObject) -> web.Response:
         [card] = await cards.cards_for(session, listing.here(request), [item])
     if thread.focus is None:
         counts["replies"] = thread.total
-    if item.kind in ("fiche", "resource"):
+    if item.kind in ("fiche", "resource", "event"):
         return await fiche_page(request, card, counts, thread)
     return await page(request, "object.html", alternate=item.uri, item=item, counts=counts, thread=thread,
                       conversation=conversation, authors=card.authors, island=card.island,
@@ -201,4 +201,5 @@ async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> 
                       island=card.island, origin=origin,
                       derivatives=derivatives, licence=licence, counts=counts, thread=thread,
                       description=description, attachments=attachments,
-                      cover_url=remote_media.cover_url(settings.url, item))
+                      cover_url=remote_media.cover_url(settings.url, item),
+                      event_when=event_dates.when(item, negotiate_language(request)) if item.kind == "event" else None)

@@ -36,7 +36,7 @@ def _language_name(code: str, lang: str) -> str:
         return code
 
 
-def _labels(facet: str, value: str, label: str, lang: str, islands: dict[str, str]) -> str:
+def facet_label(facet: str, value: str, label: str, lang: str, islands: dict[str, str]) -> str:
     if facet == "island":
         return islands.get(value, value)
     if facet == "language":
@@ -76,7 +76,7 @@ async def _run(request: web.Request, *, with_facets: bool = True):
         hosts |= {island_of(item.uri) for item in result.items}
         islands = {host: island.name for host, island in
                    (await cards.islands_named(session, listing.here(request), hosts)).items()}
-    facets = {facet: [(value, _labels(facet, value, label, lang, islands), count)
+    facets = {facet: [(value, facet_label(facet, value, label, lang, islands), count)
                       for value, label, count in counted]
               for facet, counted in result.facets.items()}
     return result, themes, islands, facets, lang

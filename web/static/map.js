@@ -53,7 +53,8 @@
     if (properties.summary) {
       box.appendChild(text("p", properties.summary));
     }
-    var kind = properties.kind === "resource" ? data.labelResource : data.labelFiche;
+    var kind = properties.kind === "resource" ? data.labelResource
+      : properties.kind === "event" ? data.labelEvent : data.labelFiche;
     box.appendChild(text("p", properties.island + " · " + kind, "meta"));
     return box;
   }
