@@ -7,7 +7,8 @@ letters are then written in bounded batches: per subscriber, a letter_deliveries
 resumes with the subscribers who have no row yet: none is skipped, none gets two letters.
 Monthly subscribers get the first issue of each month, with everything since their last letter.
 
-`letter_items` is the one place that says what a letter holds (the agenda adds its events there).
+`letter_items` says which new items a letter announces, `letter_events` which events coming up
+it lists (archipel/agenda.py's, within EVENTS_AHEAD): together, all a letter holds.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from archipel import content, mail, search, search_totals
+from archipel import agenda, content, mail, search, search_totals
 from archipel.letter_subscriptions import Choices, distance_km
 from archipel.storage.tables import (LetterDelivery, LetterEditorial, LetterIssue, LetterSubscriber, SearchDocument,
                                      StoredObject, utcnow)
 
 KINDS = ("fiche", "resource")  # what a letter announces (the letters themselves are articles)
 MAX_ITEMS = 30                 # items in one letter, the newest first
+MAX_EVENTS = 15                # events coming up in one letter, the soonest first
+EVENTS_AHEAD = timedelta(weeks=6)  # how far ahead a letter looks for events
 BATCH = 50                     # subscribers written per transaction
 WEEK = timedelta(days=7)
 MONTH = timedelta(days=31)
@@ -77,6 +80,19 @@ async def letter_items(session: AsyncSession, *, since: datetime, until: datetim
     return list(await session.scalars(statement.limit(limit)))
 
 
+async def letter_events(session: AsyncSession, *, after: datetime, choices: Choices | None = None,
+                        limit: int = MAX_EVENTS) -> list[StoredObject]:
+    """The agenda's events not over at `after` that start within EVENTS_AHEAD of it, the soonest
+    first; with `choices`, those matching them as letter_items' do."""
+    request = _search_request(choices) if choices is not None else None
+    radius = choices is not None and choices.latitude is not None and choices.radius_km > 0
+    found = await agenda.upcoming_events(session, since=after, until=after + EVENTS_AHEAD, request=request,
+                                         limit=limit * 4 if radius else limit)
+    if radius:  # an event online only (no position) is not near anyone
+        found = [item for item in found if _near(choices, item)]
+    return found[:limit]
+
+
 # ---- issues ------------------------------------------------------------------------------------
 
 def period_of(moment: datetime) -> str:
@@ -114,11 +130,13 @@ async def set_editorial(session: AsyncSession, text: str, *, by: str) -> None:
 
 @dataclass(frozen=True)
 class Preview:
-    """The next issue as it stands: its editorial and every new item, before anyone's choices."""
+    """The next issue as it stands: its editorial, every new item and the events coming up,
+    before anyone's choices."""
     since: datetime
     until: datetime
     editorial: str
     items: list[StoredObject]
+    events: list[StoredObject]
 
 
 async def preview(session: AsyncSession, now: datetime | None = None) -> Preview:
@@ -127,7 +145,8 @@ async def preview(session: AsyncSession, now: datetime | None = None) -> Preview
     since = previous.until if previous is not None else now - WEEK
     row = await editorial(session)
     return Preview(since, now, row.text if row else "",
-                   await letter_items(session, since=since, until=now, limit=MAX_ITEMS * 4))
+                   await letter_items(session, since=since, until=now, limit=MAX_ITEMS * 4),
+                   await letter_events(session, after=now, limit=MAX_EVENTS * 4))
 
 
 async def open_issue(session: AsyncSession, now: datetime) -> tuple[LetterIssue, bool]:
@@ -156,6 +175,10 @@ async def issue_items(session: AsyncSession, issue: LetterIssue) -> list[StoredO
     return await letter_items(session, since=issue.since, until=issue.until, limit=MAX_ITEMS * 4)
 
 
+async def issue_events(session: AsyncSession, issue: LetterIssue) -> list[StoredObject]:
+    return await letter_events(session, after=issue.until, limit=MAX_EVENTS * 4)
+
+
 @dataclass(frozen=True)
 class Letter:
     subject: str
@@ -164,8 +187,9 @@ class Letter:
     headers: dict[str, str]
 
 
-# Writes one subscriber's letter from its matching items (never called without one).
-Compose = Callable[[AsyncSession, LetterIssue, LetterSubscriber, list[StoredObject]], Awaitable[Letter]]
+# Writes one subscriber's letter from its matching items and events (never called with neither).
+Compose = Callable[[AsyncSession, LetterIssue, LetterSubscriber, list[StoredObject], list[StoredObject]],
+                   Awaitable[Letter]]
 
 
 async def write_batch(session: AsyncSession, issue: LetterIssue, compose: Compose) -> int:
@@ -204,14 +228,17 @@ async def _write_letter(session: AsyncSession, issue: LetterIssue, subscriber: L
     # than a month back (an address that changed from monthly to weekly, a schedule moved).
     first = issue.until - (MONTH if subscriber.frequency == "monthly" else WEEK)
     since = max(subscriber.sent_until or first, issue.until - MONTH)
-    items = await letter_items(session, since=since, until=issue.until, choices=Choices.of(subscriber))
+    choices = Choices.of(subscriber)
+    items = await letter_items(session, since=since, until=issue.until, choices=choices)
+    events = await letter_events(session, after=issue.until, choices=choices)
     mail_id = None
-    if items:  # nothing matches: nothing is sent, the row only says so
-        letter = await compose(session, issue, subscriber, items)
+    if items or events:  # nothing matches: nothing is sent, the row only says so
+        letter = await compose(session, issue, subscriber, items, events)
         queued = await mail.queue(session, to=subscriber.email, subject=letter.subject, body=letter.text,
                                   html=letter.html, headers=letter.headers)
         mail_id = queued.id
-    session.add(LetterDelivery(subscriber_id=subscriber.id, issue_id=issue.id, mail_id=mail_id, items=len(items),
+    session.add(LetterDelivery(subscriber_id=subscriber.id, issue_id=issue.id, mail_id=mail_id,
+                               items=len(items) + len(events),
                                created_at=utcnow()))
     subscriber.sent_until = issue.until
 

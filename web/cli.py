@@ -406,7 +406,7 @@ async def cmd_letter(args) -> None:
     from archipel import letter_issues
     from archipel.storage.wakeups import Wakeups
     from web.app import letter_sender, mail_worker
-    from web.letter_mail import letter_items
+    from web.letter_mail import letter_events, letter_items
     from web.pages import make_templates
 
     async with Island(args.directory) as island:
@@ -428,6 +428,7 @@ async def cmd_letter(args) -> None:
         async with island.sessions() as session:
             preview = await letter_issues.preview(session)
             items = await letter_items(session, settings.url, settings.name, preview.items)
+            events = await letter_events(session, settings.url, settings.name, preview.events, "en")
     print(f"Next letter of {settings.name}: items published since {preview.since:%Y-%m-%d %H:%M} UTC")
     print()
     print(preview.editorial or "(no editorial yet: write it at /espace/lettre)")
@@ -439,6 +440,13 @@ async def cmd_letter(args) -> None:
         print(f"  {item.island} · {item.published:%Y-%m-%d} · {item.link}")
     if not items:
         print("(nothing new yet)")
+    if events:
+        print()
+        print("Coming up across the archipelago:")
+    for event in events:
+        print(f"* {event.title}")
+        print(f"  {event.when}" + (f" · {event.place}" if event.place else ""))
+        print(f"  {event.island} · {event.link}")
 
 
 def cmd_demo(args) -> None:

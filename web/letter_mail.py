@@ -4,7 +4,7 @@ one-click unsubscribe headers of RFC 8058). Templates in web/templates/mail/."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from archipel import cards
 from archipel.letter_issues import Letter
 from archipel.storage.tables import LetterIssue, LetterSubscriber, StoredObject
-from web import i18n
+from web import event_dates, i18n
 from web.pages import page_url
 
 
@@ -25,6 +25,8 @@ class LetterItem:
     cover: str | None  # absolute URL of the cover, served by the island
     link: str          # absolute URL of the item's page on the island
     language: str
+    when: str = ""     # an event's dates, written out in the reader's language and its own zone
+    place: str = ""    # an event's place, or « en ligne »
 
 
 def links(base_url: str, token: str) -> dict[str, str]:
@@ -57,6 +59,20 @@ async def letter_items(session: AsyncSession, base_url: str, island_name: str,
     return shown
 
 
+async def letter_events(session: AsyncSession, base_url: str, island_name: str, events: list[StoredObject],
+                        lang: str) -> list[LetterItem]:
+    """What a letter shows of each event coming up: an item, with when and where."""
+    shown = await letter_items(session, base_url, island_name, events)
+    for position, (entry, event) in enumerate(zip(shown, events)):
+        fields = event.fields or {}
+        territory = fields.get("territory") or {}
+        place = ", ".join(part for part in (territory.get("place"), territory.get("region")) if part)
+        if not place and fields.get("online"):
+            place = i18n.gettext(lang, "en ligne")
+        shown[position] = replace(entry, when=event_dates.when(event, lang), place=place)
+    return shown
+
+
 def _render(templates: Environment, name: str, **context) -> str:
     return templates.get_template(name).render(**context)
 
@@ -83,12 +99,13 @@ class LetterMail:
         return subject, text
 
     async def compose(self, session: AsyncSession, issue: LetterIssue, subscriber: LetterSubscriber,
-                      items: list[StoredObject]) -> Letter:
+                      items: list[StoredObject], events: list[StoredObject]) -> Letter:
         lang = reader_language(subscriber)
         name = self.settings.name
         context = dict(lang=lang, island_name=name, base_url=self.settings.url, issue=issue,
                        title=issue_title(lang, name, issue), editorial=issue.editorial,
                        items=await letter_items(session, self.settings.url, name, items),
+                       events=await letter_events(session, self.settings.url, name, events, lang),
                        links=links(self.settings.url, subscriber.token))
         unsubscribe = context["links"]["unsubscribe"]
         return Letter(subject=context["title"], text=_render(self.templates, "mail/letter.txt", **context),

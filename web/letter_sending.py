@@ -15,17 +15,25 @@ from archipel import letter_issues, letter_subscriptions
 from archipel.accounts import island_actor
 from archipel.storage.tables import LetterIssue, utcnow
 from federation import actions
-from web.letter_mail import LetterMail, issue_title, letter_items
+from web import i18n
+from web.letter_mail import LetterMail, issue_title, letter_events, letter_items
 
 log = logging.getLogger(__name__)
 
 
-def article_source(lang_title: str, issue: LetterIssue, items) -> str:
-    """The issue as Markdown for its Article: the editorial, then every new item with its link."""
+def article_source(lang_title: str, issue: LetterIssue, items, events=()) -> str:
+    """The issue as Markdown for its Article: the editorial, every new item with its link, then
+    the events coming up with their dates."""
     lines = [issue.editorial.strip(), ""] if issue.editorial.strip() else []
     for item in items:
         title = item.title.replace("[", "(").replace("]", ")")
-        lines.append(f"- [{title}]({item.link}) — {item.island}" + (f" : {item.pitch}" if item.pitch else ""))
+        lines.append(f"- [{title}]({item.link}) — {item.island}" + (f"\u00a0: {item.pitch}" if item.pitch else ""))
+    if events:
+        coming_up = i18n.gettext("fr", "À venir dans l'archipel")
+        lines += ["", f"**{coming_up}**", ""]
+        for event in events:
+            title = event.title.replace("[", "(").replace("]", ")")
+            lines.append(f"- [{title}]({event.link}) — {event.when}" + (f", {event.place}" if event.place else ""))
     return "\n".join(lines).strip() or lang_title
 
 
@@ -67,13 +75,15 @@ class LetterSender:
 
     async def _publish(self, session: AsyncSession, issue: LetterIssue) -> None:
         items = await letter_issues.issue_items(session, issue)
-        if not items and not issue.editorial.strip():
+        events = await letter_issues.issue_events(session, issue)
+        if not items and not events and not issue.editorial.strip():
             return  # an empty issue goes to nobody, and is not published either
         shown = await letter_items(session, self.settings.url, self.settings.name, items)
+        coming = await letter_events(session, self.settings.url, self.settings.name, events, "fr")
         title = issue_title("fr", self.settings.name, issue)
         island = await island_actor(session)
         article = await actions.publish_article(session, self.settings.url, island, title=title,
-                                                source=article_source(title, issue, shown), language="fr")
+                                                source=article_source(title, issue, shown, coming), language="fr")
         issue.article_uri = article.uri
         self.on_queued()
 

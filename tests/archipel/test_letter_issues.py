@@ -23,7 +23,7 @@ def test_the_week_and_its_moment():
     assert letter_issues.scheduled_at(thursday, 7, 23) == datetime(2026, 12, 6, 23, tzinfo=timezone.utc)
 
 
-async def compose(session, issue, subscriber, items) -> Letter:
+async def compose(session, issue, subscriber, items, events) -> Letter:
     return Letter("Sujet", "\n".join(item.name for item in items), "", {})
 
 

@@ -6,6 +6,10 @@ and one-click unsubscribe headers whose POST deletes the address. Both databases
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
 
 from sqlalchemy import func, select
 
@@ -13,6 +17,7 @@ from archipel import accounts, letter_issues
 from archipel.storage.tables import (LetterDelivery, LetterIssue, LetterSubscriber, OutgoingMail, StoredObject,
                                      utcnow)
 from tests.archipel.test_mail import smtp  # noqa: F401 (fixture)
+from tests.events import publish_event
 from tests.map_items import place
 from tests.nodes import island_follows, wait_for
 from tests.web.test_archipelago_admin import log_in
@@ -23,6 +28,7 @@ from web.letter_sending import LetterSender
 from web.app import letter_sender
 
 THEME = "Médiation numérique"
+PARIS = ZoneInfo("Europe/Paris")
 ADDRESS = "lea@example.org"
 
 
@@ -102,7 +108,17 @@ async def test_subscribe_confirm_and_receive_exactly_what_matches(make_island, s
     await place(nantes, "yann", "Jardin partagé à Brest", 48.39, -4.49, tags=["Jardins"])
     await place(nantes, "yann", "Atelier numérique à Marseille", 43.30, 5.37, tags=[THEME])
     await place(nantes, "yann", "Digital workshop in Brest", 48.39, -4.48, tags=[THEME], language="en")
-    await wait_for(lambda: _replicas(brest, 4), message="the fiches replicated on Brest")
+    # And events coming up: one in 10 days near Brest, one as soon in Marseille, one too far ahead.
+    soon = (utcnow() + timedelta(days=10)).astimezone(PARIS).replace(hour=9, minute=30, second=0, microsecond=0)
+    await publish_event(nantes, "yann", title="Journée médiation aux Capucins", start=soon.isoformat(),
+                        end=(soon + timedelta(hours=7)).isoformat())
+    await publish_event(nantes, "yann", title="Journée médiation à Marseille", start=soon.isoformat(),
+                        end=(soon + timedelta(hours=7)).isoformat(), online=None,
+                        territory={"place": "Marseille", "latitude": 43.30, "longitude": 5.37})
+    later = soon + timedelta(days=90)
+    await publish_event(nantes, "yann", title="Journée dans trois mois", start=later.isoformat(),
+                        end=(later + timedelta(hours=7)).isoformat())
+    await wait_for(lambda: _replicas(brest, 7), message="the fiches and events replicated on Brest")
 
     sent_before = len(inbox.messages)
     issue = await sender(brest).send_now()
@@ -114,8 +130,13 @@ async def test_subscribe_confirm_and_receive_exactly_what_matches(make_island, s
     html = letter.get_body(preferencelist=("html",)).get_content()
     assert "Bonjour à toutes et à tous !" in text and "Bonjour à toutes et à tous !" in html
     assert "Atelier numérique à Guipavas" in text and "Des ateliers pour toutes et tous." in html
-    for missed in ("Jardin partagé", "Marseille", "Digital workshop"):
+    for missed in ("Jardin partagé", "Marseille", "Digital workshop", "trois mois"):
         assert missed not in text and missed not in html
+    # The event near Brest, under « À venir », its day written out in its own zone.
+    day = format_date(soon, "full", locale="fr")
+    assert "À venir dans l'archipel" in text and "Journée médiation aux Capucins" in html
+    assert re.search(rf"Journée médiation aux Capucins\r?\n  {re.escape(day)}, 09:30 – 16:30 \(Europe/Paris\) · Les Capucins",
+                     text), text
     replica = await brest.object(near)
     assert f"{brest.url}/r/{replica.id}" in html and "Île nantes" in text
     # Its cover, an absolute URL of Brest's (a reader's mail client never contacts Nantes).

@@ -18,7 +18,7 @@ from archipel.letter_subscriptions import Choices, SubscriptionRefused
 from archipel.ratelimit import RateLimiter
 from web import appkeys, auth, forms
 from web.i18n import gettext, negotiate_language
-from web.letter_mail import LetterMail, issue_title, letter_items
+from web.letter_mail import LetterMail, issue_title, letter_events, letter_items
 from web.pages import page
 from web.wake import mail_queued
 
@@ -216,7 +216,9 @@ async def issue_page(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text="no such issue")
         items = await letter_items(session, settings.url, settings.name,
                                    await letter_issues.issue_items(session, issue))
-    return await page(request, "letter_issue.html", issue=issue, items=items,
+        events = await letter_events(session, settings.url, settings.name,
+                                     await letter_issues.issue_events(session, issue), negotiate_language(request))
+    return await page(request, "letter_issue.html", issue=issue, items=items, events=events,
                       title=issue_title(negotiate_language(request), settings.name, issue))
 
 
@@ -227,7 +229,9 @@ async def _workspace(request: web.Request, *, saved: bool = False, sent: bool = 
     async with request.app[appkeys.SESSIONS]() as session:
         preview = await letter_issues.preview(session)
         items = await letter_items(session, settings.url, settings.name, preview.items)
-    response = await page(request, "letter_workspace.html", preview=preview, items=items, saved=saved, sent=sent)
+        events = await letter_events(session, settings.url, settings.name, preview.events, negotiate_language(request))
+    response = await page(request, "letter_workspace.html", preview=preview, items=items, events=events,
+                          saved=saved, sent=sent)
     response.headers["Cache-Control"] = "no-store"
     return response
 
