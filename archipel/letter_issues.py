@@ -192,14 +192,31 @@ Compose = Callable[[AsyncSession, LetterIssue, LetterSubscriber, list[StoredObje
                    Awaitable[Letter]]
 
 
-async def write_batch(session: AsyncSession, issue: LetterIssue, compose: Compose) -> int:
-    """Queue the letters of a batch of this issue's subscribers, and commit; returns how many
-    subscribers were handled (0: the issue is complete, marked so)."""
+def _waiting(issue: LetterIssue) -> tuple:
+    """Subscribers this issue has not been written for yet (a reader who confirmed since it was
+    composed included: `archipel letter --send-now` writes to them too)."""
     handled = exists(select(LetterDelivery.id).where(LetterDelivery.issue_id == issue.id,
                                                      LetterDelivery.subscriber_id == LetterSubscriber.id))
     frequencies = ("weekly", "monthly") if issue.monthly else ("weekly",)
-    waiting = (LetterSubscriber.confirmed_at.is_not(None), LetterSubscriber.confirmed_at <= issue.until,
-               LetterSubscriber.frequency.in_(frequencies), ~handled)
+    return LetterSubscriber.confirmed_at.is_not(None), LetterSubscriber.frequency.in_(frequencies), ~handled
+
+
+async def reopen_for_newcomers(session: AsyncSession, issue: LetterIssue) -> bool:
+    """A composed issue taken up again when readers confirmed since it was written (for
+    `--send-now`: this week's letter reaches them now rather than next week)."""
+    if issue.composed_at is None:
+        return True
+    if not await session.scalar(select(exists(select(LetterSubscriber.id).where(*_waiting(issue))))):
+        return False
+    issue.composed_at = None
+    await session.commit()
+    return True
+
+
+async def write_batch(session: AsyncSession, issue: LetterIssue, compose: Compose) -> int:
+    """Queue the letters of a batch of this issue's subscribers, and commit; returns how many
+    subscribers were handled (0: the issue is complete, marked so)."""
+    waiting = _waiting(issue)
     subscribers = list(await session.scalars(
         select(LetterSubscriber).where(*waiting).order_by(LetterSubscriber.id).limit(BATCH)
         # PostgreSQL: two workers take different subscribers; SQLite has one writer at a time.

@@ -404,6 +404,7 @@ async def cmd_reindex(args) -> None:
 
 async def cmd_letter(args) -> None:
     from archipel import letter_issues
+    from archipel.storage.tables import utcnow
     from archipel.storage.wakeups import Wakeups
     from web.app import letter_sender, mail_worker
     from web.letter_mail import letter_events, letter_items
@@ -413,13 +414,16 @@ async def cmd_letter(args) -> None:
         settings = island.settings
         if args.send_now:
             sender = letter_sender(settings, island.sessions, make_templates(), Wakeups())
+            async with island.sessions() as session:  # letters this week's issue already had
+                earlier = await letter_issues.issue_by_period(session, letter_issues.period_of(utcnow()))
+                before = await letter_issues.letters_of(session, earlier) if earlier is not None else 0
             issue = await sender.send_now()
             if issue is None:
                 print("this week's letter was already sent: nothing is due")
                 return
             async with island.sessions() as session:
-                count = await letter_issues.letters_of(session, issue)
-            print(f"letter {issue.period}: {count} letters queued")
+                count = await letter_issues.letters_of(session, issue) - before
+            print(f"letter {issue.period}: {count} letter{'' if count == 1 else 's'} queued")
             if settings.can_send_mail:  # sent now, rather than at the next round of `archipel serve`
                 worker = mail_worker(settings, island.sessions)
                 while await worker.run_once():

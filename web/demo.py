@@ -68,7 +68,10 @@ async def _prepare(directory: Path, plan: IslandPlan, url: str) -> bool:
     if (directory / SETTINGS_FILE).exists():
         return False
     settings = await provision.create_island(directory, url=url, name=plan.name, handle=plan.handle,
-                                             allow_private_networks=True, mail_folder=MAIL_FOLDER)
+                                             allow_private_networks=True, mail_folder=MAIL_FOLDER,
+                                             # The letter goes when asked (`archipel letter DIR
+                                             # --send-now`), not on the week's day: a demo is tried now.
+                                             letter_weekday=0)
     engine = make_engine(settings.effective_database_url)
     try:
         sessions = make_sessionmaker(engine)

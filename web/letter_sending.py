@@ -99,8 +99,10 @@ class LetterSender:
         """Open this week's issue if it is not yet, and queue every letter due, at once."""
         async with self.sessions() as session:
             issue = await letter_issues.unfinished_issue(session) or await self._open(session)
-            if issue is None:
-                return None
+            if issue is None:  # this week's was written: to the readers who confirmed since, if any
+                issue = await letter_issues.issue_by_period(session, letter_issues.period_of(utcnow()))
+                if issue is None or not await letter_issues.reopen_for_newcomers(session, issue):
+                    return None
             while await self._batch(session, issue):
                 pass
             return issue

@@ -1,6 +1,7 @@
 """The README's first command: a demo archipelago that replicates, and stops cleanly on Ctrl-C."""
 
 import asyncio
+import re
 import signal
 import socket
 import subprocess
@@ -74,6 +75,8 @@ async def test_the_demo_archipelago_replicates_and_stops_cleanly(tmp_path):
 
         await wait_for(replicated, timeout=20, message="the fiches of the other islands on Nantes")
         await _find_reuse_and_brest_as_a_newcomer(f"http://127.0.0.1:{base}")
+        await _subscribe_to_the_letter_and_read_it(f"http://127.0.0.1:{base}", f"http://127.0.0.1:{base + 3}",
+                                                   tmp_path / "demo" / "brest")
         # Headers that never end, a body that never comes: each island cuts them off.
         unfinished_headers = b"GET / HTTP/1.1\r\nHost: x\r\n"
         missing_body = (b"POST /inbox HTTP/1.1\r\nHost: x\r\nContent-Type: application/activity+json\r\n"
@@ -103,6 +106,37 @@ async def _find_reuse_and_brest_as_a_newcomer(brest: str) -> None:
         async with http.get(f"{brest}/recherche.atom", params={"q": "réemploi"}) as response:
             feed = feedparser.parse(await response.read())
     assert not feed.bozo and [entry.title for entry in feed.entries] == ["Une ressourcerie de quartier"]
+
+
+async def _subscribe_to_the_letter_and_read_it(brest: str, mailbox: str, directory) -> None:
+    """On Brest: subscribe to « Médiation numérique » around Brest, confirm from the demo's mailbox,
+    send the letter now from the command line, and find it in the mailbox with Brest's fiche."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{brest}/lettre") as response:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', await response.text()).group(1)
+        form = {"csrf_token": token, "email": "lea@example.org", "theme": "mediationnumerique", "place": "Brest",
+                "radius": "25", "language": "fr", "frequency": "weekly"}
+        async with http.post(f"{brest}/lettre", data=form) as response:
+            assert response.status == 200
+
+        async def confirmation_link():
+            async with http.get(f"{mailbox}/") as response:
+                found = re.search(r'href="(/brest/[^"]+)">Confirmez', await response.text())
+            if found:
+                async with http.get(mailbox + found.group(1)) as response:
+                    return re.search(r'href="(http://[^"]+/confirmer)"', await response.text()).group(1)
+        link = await wait_for(confirmation_link, timeout=20, message="the confirmation in the demo's mailbox")
+        async with http.get(link) as response:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', await response.text()).group(1)
+        async with http.post(link, data={"csrf_token": token}) as response:
+            assert response.status == 200
+        sent = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "web.cli", "letter", str(directory),
+                                                        "--send-now"], env=ENV, capture_output=True, text=True)
+        assert "1 letter queued" in sent.stdout, sent.stdout + sent.stderr
+        async with http.get(f"{mailbox}/") as response:
+            letter = re.search(r'href="(/brest/[^"]+)">La lettre de', await response.text()).group(1)
+        async with http.get(mailbox + letter) as response:
+            assert "Le CD « bureau libre »" in await response.text()
 
 
 def test_a_taken_port_is_one_line_and_leaves_nothing_open(tmp_path):

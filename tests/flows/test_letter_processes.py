@@ -54,6 +54,15 @@ async def test_preview_then_send_now_from_the_command_line(tmp_path, smtp):  # n
         f"r{n}@example.org" for n in range(READERS))
     assert "already sent" in cli("letter", island, "--send-now").stdout
     assert len(inbox.messages) == READERS
+    # A reader who confirmed after this week's letter was written gets it on the next --send-now,
+    # and only they do.
+    with sqlite3.connect(island / "archipel.db") as db:
+        db.execute("INSERT INTO letter_subscribers (email, token, themes, regions, place, radius_km, language, "
+                   "frequency, created_at, confirmed_at) VALUES ('late@example.org', ?, '[]', '[]', '', 0, '', "
+                   "'weekly', '2026-01-01 00:00:00', '2099-01-01 00:00:00')", ("token-late-" + "x" * 20,))
+    assert "1 letter queued" in cli("letter", island, "--send-now").stdout
+    assert [recipients for _, recipients, _ in inbox.messages[READERS:]] == [["late@example.org"]]
+    assert "already sent" in cli("letter", island, "--send-now").stdout
 
 
 async def test_kill_9_while_the_letter_is_sent_loses_none_and_repeats_only_the_one_in_flight(tmp_path, smtp):  # noqa: F811
