@@ -137,7 +137,8 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     assert "Réparer ensemble plutôt que racheter." in await page.locator("del.line").first.inner_text()
     await assert_accessible(page)
 
-    # A cover image and a file, chosen in the form: without alt text, the form says so and keeps nothing.
+    # A cover image and a file, chosen in the form: without alt text, the form says so, saves
+    # nothing, and keeps the chosen files for the next try.
     await page.goto(f"{island.url}/espace/items/{ulid}/modifier")
     await page.get_by_label("Image de couverture", exact=True).set_input_files(COVER)
     await page.get_by_label("Ajouter des fichiers joints").set_input_files(ATTACHMENT)
@@ -145,20 +146,19 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     alert = page.get_by_role("alert")
     await alert.wait_for()
     assert "texte alternatif" in await alert.inner_text()
-    assert "choisissez-les de nouveau" in await alert.inner_text()
     assert await page.get_by_label("Texte alternatif de l'image").get_attribute("aria-invalid") == "true"
+    assert await page.get_by_label("Garder « atelier.jpg »").is_checked()
+    assert await page.get_by_label("Garder « mode-d-emploi.pdf »").is_checked()
     item, _ = await stored(island, uri)
     assert item.cover is None
     await assert_accessible(page)  # the form with its upload fields, in its error state
 
-    await page.get_by_label("Image de couverture", exact=True).set_input_files(COVER)
     await page.get_by_label("Texte alternatif de l'image").fill(ALT)
-    await page.get_by_label("Ajouter des fichiers joints").set_input_files(ATTACHMENT)
     await page.get_by_role("button", name="Enregistrer", exact=True).click()
     await page.wait_for_url(re.compile(r".*\?done=saved$"))
     item, _ = await stored(island, uri)
     assert item.cover["name"] == ALT and item.cover["url"].endswith("/atelier.jpg")
-    await page.get_by_role("img", name=ALT).wait_for()  # the current cover, in the form
+    await page.locator("#media-fieldset").get_by_role("img", name=ALT).wait_for()  # the current cover, in the form
     await page.get_by_role("link", name="mode-d-emploi.pdf").wait_for()
     await assert_accessible(page)
 
