@@ -132,9 +132,11 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     await page.get_by_role("link", name="Changements de la version 2").click()
     await page.wait_for_url(f"{uri}/historique/1/2")
     assert await page.get_by_role("heading", level=2, name="Objectifs").count() == 1
-    inserted = page.locator("ins.line")
-    assert "et apprendre" in await inserted.first.inner_text()
-    assert "Réparer ensemble plutôt que racheter." in await page.locator("del.line").first.inner_text()
+    # Word by word: only what changed is marked, the rest of the line reads as it is.
+    changed = page.locator(".line.changed")
+    assert await changed.locator("ins").first.text_content() == "Ajouté : , et apprendre"
+    assert "Réparer ensemble plutôt que racheter" in await changed.first.inner_text()
+    assert await page.locator("del").filter(has_text="Réparer").count() == 0
     await assert_accessible(page)
 
     # A cover image and a file, chosen in the form: without alt text, the form says so, saves

@@ -101,3 +101,32 @@ async def test_an_autosaved_draft_survives_closing_the_browser(island, browser, 
     await other.wait_for_url(re.compile(r".*\?done=created$"))
     await other.goto(f"{island.url}/espace/nouveau?kind=fiche")
     assert await other.get_by_label("Titre").input_value() == ""  # saved: the draft is gone
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+async def test_the_diff_marks_words_and_an_earlier_version_is_restored(island, new_page, width):
+    page = await new_page(viewport=WIDTHS[width])
+    await log_in(page, island)
+    await page.goto(f"{island.url}/espace/nouveau?kind=fiche")
+    await page.get_by_label("Titre").fill("Atelier vélo du samedi")
+    await page.get_by_role("button", name="Publier").click()
+    await page.wait_for_url(re.compile(r".*\?done=published$"))
+    await page.get_by_label("Titre").fill("Atelier vélo du dimanche")
+    await page.get_by_role("button", name="Enregistrer", exact=True).click()
+    await page.wait_for_url(re.compile(r".*\?done=saved$"))
+    ulid = re.search(r"/items/([0-9a-z]{26})/", page.url).group(1)
+    uri = f"{island.url}/o/{ulid}"
+
+    await page.goto(f"{uri}/historique/1/2")
+    line = page.get_by_role("region", name="Titre").locator(".line.changed")
+    assert await line.locator("del").text_content() == "Retiré : samedi"
+    assert await line.locator("ins").text_content() == "Ajouté : dimanche"
+    await assert_accessible(page)
+
+    await page.get_by_role("button", name="Restaurer la version 1").click()
+    await page.wait_for_url(f"{uri}/historique?done=restored")
+    assert "Version restaurée" in await page.get_by_role("status").inner_text()
+    assert await page.locator("table.revisions tbody tr").count() == 3
+    await assert_accessible(page)
+    item, history = await stored(island, uri)
+    assert item.name == "Atelier vélo du samedi" and [r.number for r in history] == [3, 2, 1]

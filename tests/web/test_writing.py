@@ -8,9 +8,9 @@ import re
 
 from sqlalchemy import select
 
-from archipel import drafts
+from archipel import drafts, revisions
 from archipel.storage.tables import Draft, Media
-from tests.web.test_authoring import FICHE_FORM, edit_path, visitors  # noqa: F401
+from tests.web.test_authoring import FICHE_FORM, edit_path, outgoing, stored, visitors  # noqa: F401
 from tests.web.test_item_media import item_at, media_rows, post_files
 from tests.web.test_media import jpeg_with_gps, pdf
 
@@ -142,3 +142,43 @@ async def test_drafts_are_bounded_and_need_the_csrf_token(island, visitors):
     anonymous = await visitors()
     status, _, _ = await anonymous.post("/espace/brouillon", {"draft_key": "new-fiche"}, csrf=False)
     assert status in (302, 303, 401, 403)
+
+
+# ---- history: restore an earlier version, word diffs --------------------------------------------
+
+async def test_restoring_an_earlier_version_makes_a_new_revision(island, visitors):
+    alice, bob = await visitors("alice"), await visitors("bob")
+    uri = await alice.create("fiche", FORM)
+    status, _, _ = await alice.edit(uri, {"title": "Les PAPI de Brest", "section-goals": "Autre chose.",
+                                          "pitch": ""})
+    assert status == 303
+    ulid = uri.rsplit("/", 1)[-1]
+    assert (await bob.post(f"/o/{ulid}/historique/1/restaurer", {}))[0] == 403  # not an author
+    assert (await alice.post(f"/o/{ulid}/historique/1/restaurer", {}, csrf=False))[0] == 403
+    assert (await alice.post(f"/o/{ulid}/historique/7/restaurer", {}))[0] == 404
+
+    status, _, location = await alice.post(f"/o/{ulid}/historique/1/restaurer", {})
+    assert status == 303 and location == f"/o/{ulid}/historique?done=restored"
+    item, _, history = await stored(island, uri)
+    assert [revision.number for revision in history] == [3, 2, 1]
+    assert item.name == FORM["title"] and item.fields["pitch"] == FORM["pitch"]
+    assert item.fields["sections"]["goals"] == FICHE_FORM["section-goals"]
+    assert history[0].snapshot["title"] == history[2].snapshot["title"]
+    assert item.private_fields == {"contacts": [{"holder": 0, "contact": "papi@brest.example"}]}  # kept
+    assert [o.activity_type for o in await outgoing(island, uri)] == ["Create", "Update", "Update"]
+    status, page, _ = await alice.get(location)
+    assert "Version restaurée" in page and "Restaurer la version 2" in page and "Restaurer la version 3" not in page
+    assert "Restaurer" not in (await (await visitors()).get(f"/o/{ulid}/historique"))[1]  # readers only read
+
+
+def test_the_word_diff_marks_the_words_that_changed_not_the_line():
+    old = {"title": "Un café réparation", "source": "Première ligne.\nOn répare le samedi matin.\nFin."}
+    new = {"title": "Un café réparation", "source": "Première ligne.\nOn répare le dimanche matin, ensemble.\nFin."}
+    [change] = revisions.word_diff(old, new)
+    assert change.label == "Texte"
+    assert [line.op for line in change.lines] == [" ", "~", " "]
+    assert change.lines[1].segments == ((" ", "On répare le "), ("-", "samedi"), ("+", "dimanche"), (" ", " matin"),
+                                        ("+", ", ensemble"), (" ", "."))
+    # A line only on one side stays whole.
+    [change] = revisions.word_diff(old, {**old, "source": old["source"] + "\nUne ligne de plus."})
+    assert change.lines[-1] == revisions.WordLine("+", (("+", "Une ligne de plus."),))

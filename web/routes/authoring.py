@@ -598,7 +598,34 @@ async def history(request: web.Request) -> web.Response:
         can_edit = await _can_edit(session, request, await auth.current_user(request), item)
         info = ItemInfo.of(item)
     return await page(request, "history.html", info=info, revisions=found, names=names, can_edit=can_edit,
-                      latest=found[0].number if found else None, **_labels(_lang(request)))
+                      latest=found[0].number if found else None, done=request.query.get("done"),
+                      **_labels(_lang(request)))
+
+
+@routes.post(r"/o/{ulid}/historique/{number:\d{1,9}}/restaurer")
+async def restore(request: web.Request) -> web.Response:
+    """An earlier version's text becomes the item's text again, as a new revision (followers get
+    an Update like for any edit)."""
+    user = await auth.require_user(request)
+    async with request.app[appkeys.SESSIONS]() as session:
+        item = await _editable(session, request, user)
+        if isinstance(item, web.Response):
+            return item
+        try:
+            revision = await revisions.get(session, item, path_int(request, "number"))
+        except NotFound:
+            raise web.HTTPNotFound(text="no such revision") from None
+        info = ItemInfo.of(item)
+        try:
+            await actions.edit_item(session, _base(request), item, editor=user.actor,
+                                    **revisions.restored_changes(item, revision))
+        except InvalidInput as error:
+            await session.rollback()
+            raise web.HTTPBadRequest(text=str(error)) from None
+        await drafts.discard(session, user.user_id, info.ulid)  # the form shows the restored text
+        await session.commit()
+    deliveries_queued(request.app)
+    raise web.HTTPSeeOther(f"/o/{info.ulid}/historique?done=restored")
 
 
 @routes.get(r"/o/{ulid}/historique/{a:\d{1,9}}/{b:\d{1,9}}")
@@ -614,8 +641,9 @@ async def revision_diff(request: web.Request) -> web.Response:
         except NotFound:
             raise web.HTTPNotFound(text="no such revision") from None
         names = await _editor_names(session, request, [old.editor_uri, new.editor_uri])
+        can_restore = await _can_edit(session, request, await auth.current_user(request), item)
         info = ItemInfo.of(item)
     changes = [(forms.diff_label(lang, change.label), change.lines)
-               for change in revisions.diff(old.snapshot, new.snapshot)]
+               for change in revisions.word_diff(old.snapshot, new.snapshot)]
     return await page(request, "diff.html", info=info, old=old, new=new, names=names, changes=changes,
-                      **_labels(lang))
+                      can_restore=can_restore, **_labels(lang))
