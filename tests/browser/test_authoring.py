@@ -181,7 +181,7 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     assert derived_ulid != ulid
     assert await page.get_by_role("link", name=uri).count() == 1  # « Réutilisation de <origin> »
     assert f"D'après « {TITLE} »" in await page.get_by_label("Crédits").input_value()
-    assert await page.get_by_label("Titre").input_value() == TITLE
+    assert await page.get_by_label("Titre").input_value() == f"{TITLE} — adaptation pour Île brest"  # its own
     await assert_accessible(page)
     await page.get_by_label("Titre").fill("Repair café du bourg")
     await page.get_by_label("Lieu").fill("Landerneau")

@@ -182,3 +182,16 @@ def test_the_word_diff_marks_the_words_that_changed_not_the_line():
     # A line only on one side stays whole.
     [change] = revisions.word_diff(old, {**old, "source": old["source"] + "\nUne ligne de plus."})
     assert change.lines[-1] == revisions.WordLine("+", (("+", "Une ligne de plus."),))
+
+
+# ---- a reuse has a title of its own ---------------------------------------------------------------
+
+def test_an_adapted_title_is_its_own_and_fits():
+    from archipel.reuse import MAX_TITLE, adapted_title
+    assert adapted_title("Repair café", "fr", "Île de Brest") == "Repair café — adaptation pour Île de Brest"
+    assert adapted_title("Repair café", "en", "Brest") == "Repair café — adapted for Brest"
+    # A reuse of a reuse: one suffix, the newest.
+    assert adapted_title("Repair café — adaptation pour Île de Brest", "fr", "Île de Nantes") == \
+        "Repair café — adaptation pour Île de Nantes"
+    long = adapted_title("x" * 300, "fr", "Île de Brest")
+    assert len(long) == MAX_TITLE and long.endswith("x… — adaptation pour Île de Brest")

@@ -190,6 +190,10 @@ async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> 
     item = card.item
     async with request.app[appkeys.SESSIONS]() as session:
         origin = await content.find_object(session, item.based_on) if item.based_on else None
+        origin_island = None
+        if origin is not None and not origin.is_local:  # « Adaptation de X, publiée sur <island> »
+            host = cards.host_of(origin.uri)
+            origin_island = (await cards.islands_named(session, listing.here(request), {host}))[host]
         derivatives = await reuse.derivatives_of(session, item.uri)
         attachments = await item_media.listed(session, negotiate_language(request), settings.url, item)
     licence = None
@@ -198,7 +202,7 @@ async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> 
         licence = {"label": label, "url": url}
     description = item.fields.get("pitch") or item.summary or html_to_text(item.content)[:300]
     return await page(request, "fiche.html", alternate=item.uri, item=item, authors=card.authors,
-                      island=card.island, origin=origin,
+                      island=card.island, origin=origin, origin_island=origin_island,
                       derivatives=derivatives, licence=licence, counts=counts, thread=thread,
                       description=description, attachments=attachments,
                       cover_url=remote_media.cover_url(settings.url, item))
