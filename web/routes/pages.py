@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
-from archipel import cards, content, remote_media, reuse, social, threads
+from archipel import cards, content, improvements, remote_media, reuse, social, threads
 from archipel.accounts import find_actor, island_actor
 from archipel.fiches import LICENCES
 from archipel.safe_urls import safe_url
@@ -203,6 +203,7 @@ async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> 
     description = item.fields.get("pitch") or item.summary or html_to_text(item.content)[:300]
     return await page(request, "fiche.html", alternate=item.uri, item=item, authors=card.authors,
                       island=card.island, origin=origin, origin_island=origin_island,
+                      improve_url=improvements.proposal_url(item),
                       derivatives=derivatives, licence=licence, counts=counts, thread=thread,
                       description=description, attachments=attachments,
                       cover_url=remote_media.cover_url(settings.url, item))
