@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.browser.test_authoring import ALT, ATTACHMENT, COVER, assert_accessible, log_in, stored
+from tests.browser.test_authoring import ALT, ATTACHMENT, COVER, assert_accessible, log_in, open_sections, stored
 
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 
@@ -18,6 +18,7 @@ async def test_the_preview_keeps_the_chosen_cover_and_files(island, new_page, wi
     page = await new_page(viewport=WIDTHS[width])
     await log_in(page, island)
     await page.goto(f"{island.url}/espace/nouveau?kind=fiche")
+    await open_sections(page)
     await page.get_by_label("Titre").fill("Atelier vélo")
     await page.get_by_label("Thèmes").fill("mobilité, réemploi")
     await page.get_by_label("Image de couverture", exact=True).set_input_files(COVER)
@@ -51,6 +52,7 @@ async def test_the_preview_keeps_the_files_without_javascript(island, new_page):
     page = await new_page(java_script_enabled=False)
     await log_in(page, island)
     await page.goto(f"{island.url}/espace/nouveau?kind=fiche")
+    await open_sections(page)
     await page.get_by_label("Titre").fill("Atelier vélo")
     await page.get_by_label("Image de couverture", exact=True).set_input_files(COVER)
     await page.get_by_label("Texte alternatif de l'image").fill(ALT)
@@ -68,6 +70,7 @@ async def test_an_autosaved_draft_survives_closing_the_browser(island, browser, 
     page = await new_page(viewport=WIDTHS[width])
     await log_in(page, island)
     await page.goto(f"{island.url}/espace/nouveau?kind=fiche")
+    await open_sections(page)
     await page.get_by_label("Titre").fill("Une fiche jamais perdue")
     await page.get_by_label("Résumé").fill("Écrite dans le train.")
     await page.get_by_label("Ajouter des fichiers joints").set_input_files(ATTACHMENT)
@@ -130,3 +133,44 @@ async def test_the_diff_marks_words_and_an_earlier_version_is_restored(island, n
     await assert_accessible(page)
     item, history = await stored(island, uri)
     assert item.name == "Atelier vélo du samedi" and [r.number for r in history] == [3, 2, 1]
+
+
+async def in_view(page, locator) -> bool:
+    box = await locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and 0 <= box["y"] and box["y"] + box["height"] <= size["height"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+async def test_the_form_shows_the_essentials_first_and_its_buttons_stay_reachable(island, new_page, width):
+    page = await new_page(viewport=WIDTHS[width])
+    await log_in(page, island)
+    await page.goto(f"{island.url}/espace/nouveau?kind=fiche")
+    # The essentials, open; the rest behind a section heading each.
+    assert await page.get_by_label("Titre (obligatoire)").is_visible()
+    for label in ("Accroche", "Résumé", "Thèmes", "Image de couverture"):
+        assert await page.get_by_label(label, exact=True).is_visible(), label
+    place = page.get_by_label("Lieu", exact=True)
+    assert not await place.is_visible()
+    sections = page.locator("details.form-section > summary")
+    assert await sections.all_inner_texts() == ["Le texte", "Les sections de la fiche", "Porteurs du projet",
+                                               "Fichiers joints", "Territoire et public", "Partage et crédits"]
+    await assert_accessible(page)
+
+    # On demand: a section opens from its heading (a keyboard works too).
+    await page.locator("summary", has_text="Territoire et public").focus()
+    await page.keyboard.press("Enter")
+    await place.fill("Brest")
+    # However long the form, the buttons stay in view.
+    await open_sections(page)
+    publish = page.get_by_role("button", name="Publier")
+    for field in ("Lieu", "Perspectives", "Co-auteur·ices"):
+        await page.get_by_label(field, exact=True).scroll_into_view_if_needed()
+        assert await in_view(page, publish), field
+    await assert_accessible(page)
+    await page.get_by_label("Titre").fill("Atelier vélo")
+    await publish.click()
+    await page.wait_for_url(re.compile(r".*\?done=published$"))
+    ulid = re.search(r"/items/([0-9a-z]{26})/", page.url).group(1)
+    item, _ = await stored(island, f"{island.url}/o/{ulid}")
+    assert item.place == "Brest"

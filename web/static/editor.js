@@ -76,8 +76,8 @@
 (function () {
   "use strict";
   var form = document.getElementById("item-form");
-  var box = document.getElementById("media-fieldset");
-  if (!form || !box) {
+  var box = form; // the limits are on the form: the cover is among the essentials, the files below
+  if (!form || !form.hasAttribute("data-upload-limit")) {
     return;
   }
   var perFile = parseInt(box.getAttribute("data-upload-limit"), 10);
@@ -137,6 +137,9 @@
     var wrong = check();
     if (wrong) {
       event.preventDefault();
+      if (wrong.closest("details")) {
+        wrong.closest("details").open = true; // a closed section hides it
+      }
       wrong.focus();
     }
   });
@@ -149,8 +152,9 @@
 (function () {
   "use strict";
   var form = document.getElementById("item-form");
-  var box = document.getElementById("media-fieldset");
-  if (!form || !box || !form.getAttribute("data-upload-url") || !window.fetch || !window.FormData) {
+  var box = form;
+  if (!form || !form.hasAttribute("data-upload-limit") || !form.getAttribute("data-upload-url") || !window.fetch ||
+      !window.FormData) {
     return;
   }
   var url = form.getAttribute("data-upload-url");
@@ -191,6 +195,10 @@
     var fieldset = document.getElementById("pending-attachments");
     fieldset.hidden = false;
     fieldset.querySelector("ul").appendChild(keepBox("pending_attachment", id, filename));
+    var section = fieldset.closest("details");
+    if (section) {
+      section.open = true; // the author sees where the file went
+    }
   }
 
   function report(input, message) {
