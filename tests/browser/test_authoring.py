@@ -191,7 +191,7 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     await open_sections(page)
     derived_ulid = re.search(r"/items/([0-9a-z]{26})/", page.url).group(1)
     assert derived_ulid != ulid
-    assert await page.get_by_role("link", name=uri).count() == 1  # « Réutilisation de <origin> »
+    assert await page.get_by_role("link", name=TITLE, exact=True).get_attribute("href") == uri  # « Adaptation de »
     assert f"D'après « {TITLE} »" in await page.get_by_label("Crédits").input_value()
     assert await page.get_by_label("Titre").input_value() == f"{TITLE} — adaptation pour Île brest"  # its own
     await assert_accessible(page)

@@ -31,7 +31,7 @@ from web.wake import deliveries_queued
 from web import appkeys, auth, forms, item_media
 from web.auth import CurrentUser
 from web.i18n import gettext, negotiate_language
-from web.pages import page, render
+from web.pages import page, page_url, render
 from web.routes.map import map_headers
 from web.params import path_int
 
@@ -256,12 +256,17 @@ async def _form_page(request: web.Request, *, values: forms.FormValues, info: It
         action = info.edit_url
         state_options = list(FEDERATED) if info.federated else list(fiches.STATES)
         draft_key = info.ulid
+    origin = None
+    if info is not None and info.based_on:  # « Adaptation de <its title> », not its address
+        async with request.app[appkeys.SESSIONS]() as session:
+            found = await content.find_object(session, info.based_on)
+            origin = {"name": found.name, "url": page_url(found)} if found is not None else None
     return await page(
         request, "item_form.html", status=status, values=values, kind=values.kind, info=info, errors=errors,
         general=general, action=action, state_options=state_options, done=done, withdraw_error=withdraw_error,
         preview=_preview_fragment(lang, values.kind, values, _shown(values, media, pending)),
         section_field=forms.section_field, holder_field=forms.holder_field, media=media, pending=pending,
-        files_dropped=files_dropped, draft_key=draft_key, restored=restored,
+        files_dropped=files_dropped, draft_key=draft_key, restored=restored, origin=origin,
         upload_limit=item_media.limit_text(lang, settings.max_upload_bytes),
         upload_limit_bytes=settings.max_upload_bytes, request_limit_bytes=item_media.request_limit(settings),
         image_accept=item_media.IMAGE_ACCEPT, file_accept=item_media.FILE_ACCEPT,
