@@ -1,16 +1,27 @@
 """Writing that never loses work, in a real browser (Chromium + axe, phone and desktop widths):
 files chosen before a preview stay chosen and show in the preview; a draft saved while writing
-survives closing the browser; leaving with unsaved changes asks first."""
+survives closing the browser; leaving with unsaved changes asks first; the form in sections; the
+restore of a version and word diffs. Screenshots of these pages at both widths go with the main
+pages' (build/screenshots/, or $ARCHIPEL_SCREENSHOTS)."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import save_screenshot
 from tests.browser.test_authoring import ALT, ATTACHMENT, COVER, assert_accessible, log_in, open_sections, stored
 
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
+SCREENSHOTS = Path(os.environ.get("ARCHIPEL_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "build" / "screenshots")
+
+
+async def screenshot(page, name: str, width: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert await save_screenshot(page, SCREENSHOTS / f"{name}-fr-{width}.png")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -39,6 +50,7 @@ async def test_the_preview_keeps_the_chosen_cover_and_files(island, new_page, wi
     assert await page.get_by_label("Garder « mode-d-emploi.pdf »").is_checked()
     await preview.get_by_role("img", name=ALT).wait_for()
     await assert_accessible(page)
+    await screenshot(page, "apercu-avec-fichiers", width)
 
     await page.get_by_role("button", name="Publier").click()
     await page.wait_for_url(re.compile(r".*\?done=published$"))
@@ -100,6 +112,7 @@ async def test_an_autosaved_draft_survives_closing_the_browser(island, browser, 
     assert await other.get_by_label("Garder « mode-d-emploi.pdf »").is_checked()
     assert "Voici le brouillon enregistré automatiquement" in await other.get_by_role("status").first.inner_text()
     await assert_accessible(other)
+    await screenshot(other, "brouillon-retrouve", width)
     await other.get_by_role("button", name="Enregistrer le brouillon").click()
     await other.wait_for_url(re.compile(r".*\?done=created$"))
     await other.goto(f"{island.url}/espace/nouveau?kind=fiche")
@@ -125,6 +138,7 @@ async def test_the_diff_marks_words_and_an_earlier_version_is_restored(island, n
     assert await line.locator("del").text_content() == "Retiré : samedi"
     assert await line.locator("ins").text_content() == "Ajouté : dimanche"
     await assert_accessible(page)
+    await screenshot(page, "changements-mot-a-mot", width)
 
     await page.get_by_role("button", name="Restaurer la version 1").click()
     await page.wait_for_url(f"{uri}/historique?done=restored")
@@ -156,6 +170,7 @@ async def test_the_form_shows_the_essentials_first_and_its_buttons_stay_reachabl
     assert await sections.all_inner_texts() == ["Le texte", "Les sections de la fiche", "Porteurs du projet",
                                                "Fichiers joints", "Territoire et public", "Partage et crédits"]
     await assert_accessible(page)
+    await screenshot(page, "formulaire-fiche", width)
 
     # On demand: a section opens from its heading (a keyboard works too).
     await page.locator("summary", has_text="Territoire et public").focus()
