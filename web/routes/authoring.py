@@ -1,11 +1,15 @@
 """Writing on the island: one's space, the item form (create, edit, archive, withdraw), the live
-preview, and the public history of an item with readable diffs.
+preview, the drafts saved while writing, and the public history of an item with word diffs and
+the restore of an earlier version.
 
 Every change goes through federation.actions, which writes the outgoing activity in the same
-transaction; a form with any error writes nothing (everything is checked before the first write,
-and a refusal from the domain rolls the whole transaction back). The form is multipart: the cover
-image and attached files come with it (web.item_media), checked with the rest and written in the
-same transaction, their files kept only if it commits.
+transaction; a form with any error writes nothing to the item (everything is checked before the
+first write, and a refusal from the domain rolls the whole transaction back). The form is
+multipart: the cover image and attached files come with it (web.item_media), checked with the
+rest. When the form goes back to its author (a preview, errors), the files that passed their
+checks are stored attached to nothing and carried by id, so that nothing chosen is chosen twice;
+the item's save attaches them. Nothing typed is lost either: the editor script saves the form as
+a draft (archipel.drafts) every few seconds, and the form opens with it on any device.
 """
 
 from __future__ import annotations

@@ -293,8 +293,8 @@
 
   function save() {
     var current = body();
-    if (current === saved || sending) {
-      return;
+    if (current === saved || sending || leaving) {
+      return; // leaving: the item is being saved, and its save removes the draft
     }
     sending = true;
     fetch(url, {
@@ -323,8 +323,8 @@
       }
     }
   });
-  form.addEventListener("submit", function () {
-    leaving = true;
+  form.addEventListener("submit", function (event) {
+    leaving = !event.defaultPrevented; // held back (a file too big, uploads under way): still here
   });
   window.addEventListener("beforeunload", function (event) {
     if (leaving || body() === saved) {
