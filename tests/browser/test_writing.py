@@ -16,7 +16,8 @@ from tests.browser.conftest import save_screenshot
 from tests.browser.test_authoring import ALT, ATTACHMENT, COVER, assert_accessible, log_in, open_sections, stored
 
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
-SCREENSHOTS = Path(os.environ.get("ARCHIPEL_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "build" / "screenshots")
+SCREENSHOTS = Path(os.environ.get("ARCHIPEL_SCREENSHOTS")
+                   or Path(__file__).resolve().parents[2] / "build" / "screenshots")
 
 
 async def screenshot(page, name: str, width: str) -> None:

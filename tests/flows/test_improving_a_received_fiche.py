@@ -32,7 +32,8 @@ async def test_a_received_fiche_is_improved_on_its_own_island(make_island):
         async with http.get(f"{brest.url}/proposer?item={ulid}") as response:
             form = await response.text()
             assert response.status == 200 and "Les Points d&#39;Accès Public" in form
-        fields = {"csrf_token": hidden_csrf(form), "item": ulid, "title": "Les Points d'Accès Public à Internet de Brest",
+        fields = {"csrf_token": hidden_csrf(form), "item": ulid,
+                  "title": "Les Points d'Accès Public à Internet de Brest",
                   "source": "Un texte plus précis.", "name": "Rosa", "language": "fr"}
         async with http.post(f"{brest.url}/proposer", data=fields, allow_redirects=False) as response:
             assert response.status == 303, await response.text()
@@ -46,7 +47,8 @@ def test_where_a_proposal_goes():
         return StoredObject(**{"is_local": False, "kind": "fiche", "deleted_at": None, "url": None, **fields})
     ulid = "01hzzzzzzzzzzzzzzzzzzzzzzz"
     assert proposal_url(item(uri=f"https://ile.example/o/{ulid}")) == f"https://ile.example/proposer?item={ulid}"
-    assert proposal_url(item(uri=f"https://ex.org/archipel/o/{ulid}")) == f"https://ex.org/archipel/proposer?item={ulid}"
+    assert proposal_url(item(uri=f"https://ex.org/archipel/o/{ulid}")) == \
+        f"https://ex.org/archipel/proposer?item={ulid}"
     # Not an Archipel address: its page there. Not a fiche, ours, or an unsafe address: nothing.
     assert proposal_url(item(uri="https://wiki.example/p/42", url="https://wiki.example/page/42")) == \
         "https://wiki.example/page/42"
