@@ -37,6 +37,16 @@ class Card:
     island: Island
     authors: list[Author]
     cover: str | None = None  # the item's cover as this island shows it (no query: read from the item)
+    origin: StoredObject | None = None  # what a reuse adapts, when this island knows it
+
+
+async def _origins(session: AsyncSession, items: list[StoredObject]) -> dict[str, StoredObject]:
+    """The items the reuses of a page adapt (one query, none when the page has no reuse)."""
+    wanted = {item.based_on for item in items if item.based_on}
+    if not wanted:
+        return {}
+    return {origin.uri: origin for origin in await session.scalars(
+        select(StoredObject).where(StoredObject.uri.in_(wanted), StoredObject.deleted_at.is_(None)))}
 
 
 def host_of(uri: str | None) -> str:
@@ -112,8 +122,8 @@ def _remote_author(here: Here, row: RemoteActor) -> Author:
 
 
 async def cards_for(session: AsyncSession, here: Here, items: list[StoredObject]) -> list[Card]:
-    """The cards of a page of items: three queries at most, whatever the number of items (the
-    authors' ids, our own people among them, every remote name)."""
+    """The cards of a page of items: four queries at most, whatever the number of items (the
+    authors' ids, our own people among them, every remote name, the origins of reuses)."""
     if not items:
         return []
     authors: dict[int, list[str]] = {}
@@ -135,9 +145,10 @@ async def cards_for(session: AsyncSession, here: Here, items: list[StoredObject]
     rows = await _names(session, here, remote_people, hosts)
     people.update((row.uri, _remote_author(here, row)) for row, _, _ in rows if row.uri in remote_people)
     islands = _islands(here, rows, hosts)
+    origins = await _origins(session, items)
     return [Card(item, islands[host_of(item.uri)],
                  [people.get(uri) or Author(uri, uri, safe_url(uri), None) for uri in authors[item.id]],
-                 remote_media.cover_url(here.base_url, item))
+                 remote_media.cover_url(here.base_url, item), origins.get(item.based_on or ""))
             for item in items]
 
 

@@ -2,6 +2,8 @@
 
 The copy starts as a draft of the person who reuses, linked to its origin (`based_on`), with
 the attribution text that the origin's licence asks for. Share-alike origins keep their licence.
+It starts with a title of its own (« Titre — adaptation pour Île de Brest »), so that the two
+never look identical in a listing; its author is expected to make it their own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,20 @@ from archipel.errors import InvalidInput
 from archipel.storage.tables import LocalActor, StoredObject
 
 SHARE_ALIKE = {"CC-BY-SA-4.0"}
+ADAPTED_FOR = {"fr": " — adaptation pour ", "en": " — adapted for "}  # in the item's own language
+MAX_TITLE = 300
+
+
+def adapted_title(title: str, language: str, adapted_for: str) -> str:
+    """« <title> — adaptation pour <adapted_for> », the origin's own suffix replaced (a reuse of a
+    reuse is not « … pour A — adaptation pour B »), cut to fit the title's limit."""
+    suffix = ADAPTED_FOR.get(language, ADAPTED_FOR["fr"])
+    for known in ADAPTED_FOR.values():
+        if known in title:
+            title = title.rsplit(known, 1)[0]
+    ending = f"{suffix}{adapted_for}"[:MAX_TITLE // 2]
+    room = MAX_TITLE - len(ending)
+    return (title if len(title) <= room else title[:room - 1].rstrip() + "…") + ending
 
 
 def attribution_text(origin: StoredObject, author_names: list[str], island_name: str = "") -> str:
@@ -27,7 +43,7 @@ def attribution_text(origin: StoredObject, author_names: list[str], island_name:
 
 
 async def derive(session: AsyncSession, *, base_url: str, origin: StoredObject, author: LocalActor,
-                 author_names: list[str], island_name: str = "") -> StoredObject:
+                 author_names: list[str], island_name: str = "", adapted_for: str = "") -> StoredObject:
     if origin.kind not in ("fiche", "resource"):
         raise InvalidInput("only fiches and training resources can be reused")
     if origin.deleted_at is not None:
@@ -35,7 +51,8 @@ async def derive(session: AsyncSession, *, base_url: str, origin: StoredObject, 
     # origin.fields never holds contacts (they are private_fields): nothing private is copied.
     data = {**origin.fields, "attribution": attribution_text(origin, author_names, island_name)}
     return await content.create_item(
-        session, base_url=base_url, authors=[author], kind=origin.kind, title=origin.name,
+        session, base_url=base_url, authors=[author], kind=origin.kind,
+        title=adapted_title(origin.name, origin.language, adapted_for) if adapted_for else origin.name,
         source=origin.source or "", summary=origin.summary, tags=origin.tags, language=origin.language,
         licence=origin.licence if origin.licence in SHARE_ALIKE else (origin.licence or None),
         state="draft", based_on=origin.uri, data=data)

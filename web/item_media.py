@@ -16,7 +16,10 @@ from aiohttp import web
 from babel.numbers import format_decimal
 
 from archipel import media as media_store
+from sqlalchemy import select
+
 from archipel.errors import InvalidInput
+from archipel.ids import is_ulid
 from archipel.storage.tables import LocalActor, Media, StoredObject
 from web.i18n import gettext
 
@@ -24,6 +27,11 @@ MAX_COVER_ALT = 500  # what content keeps of a cover's text alternative
 COVER_FIELD = "cover_file"
 ATTACHMENTS_FIELD = "attachment_files"
 REMOVE_FIELD = "attachment_remove"
+# Files chosen in an earlier round of the form (a preview, a form sent back with errors, a file
+# the editor script uploaded as soon as it was chosen): stored as media attached to nothing yet,
+# and carried by id, so that nothing the author chose has to be chosen again.
+PENDING_COVER_FIELD = "pending_cover"
+PENDING_ATTACHMENTS_FIELD = "pending_attachment"
 IMAGE_ACCEPT = "image/jpeg,image/png,image/webp,image/gif"
 FILE_ACCEPT = (".pdf,.odt,.ods,.odp,.docx,.xlsx,.pptx,.txt,.md,.jpg,.jpeg,.png,.webp,.gif,"
                "application/pdf,image/jpeg,image/png,image/webp,image/gif")
@@ -44,7 +52,13 @@ class MediaChanges:
     remove_cover: bool = False
     attachments: list[Upload] = field(default_factory=list)
     remove_ids: list[str] = field(default_factory=list)
-    files_sent: bool = False  # files were chosen: if the form comes back, they must be chosen again
+    files_sent: bool = False  # files came with this post
+    pending_cover: Media | None = None  # chosen earlier, stored, attached to nothing yet
+    pending_attachments: list[Media] = field(default_factory=list)
+
+    @property
+    def has_cover(self) -> bool:
+        return self.cover is not None or self.pending_cover is not None
 
 
 def _files(post, name: str) -> list[web.FileField]:
@@ -115,10 +129,29 @@ def too_many_attachments(lang: str, count: int) -> str | None:
     return None
 
 
+async def read_pending(session, post, owner: LocalActor) -> tuple[Media | None, list[Media]]:
+    """The files carried by id in the posted form: only the poster's own uploads that are attached
+    to nothing, a cover only if it is an image; any other id is ignored."""
+    def ids(name: str) -> list[str]:
+        return [value for value in post.getall(name, [])[:media_store.MAX_ATTACHMENTS + 1]
+                if isinstance(value, str) and is_ulid(value)]
+    cover_ids, attachment_ids = ids(PENDING_COVER_FIELD)[:1], list(dict.fromkeys(ids(PENDING_ATTACHMENTS_FIELD)))
+    wanted = set(cover_ids) | set(attachment_ids)
+    if not wanted:
+        return None, []
+    rows = {media.id: media for media in await session.scalars(
+        select(Media).where(Media.id.in_(wanted), Media.owner_id == owner.id, Media.object_id.is_(None)))}
+    cover = rows.get(cover_ids[0]) if cover_ids else None
+    if cover is not None and cover.kind != "image":
+        cover = None
+    return cover, [rows[media_id] for media_id in attachment_ids if media_id in rows and rows[media_id] is not cover]
+
+
 async def read(post, lang: str, *, limit: int, cover: dict | None, attachments: list[Media],
-               errors: dict) -> MediaChanges:
+               errors: dict, pending: tuple[Media | None, list[Media]] = (None, [])) -> MediaChanges:
     """The checked media changes of a posted form; every problem goes into `errors` by field."""
     changes = MediaChanges()
+    changes.pending_cover, changes.pending_attachments = pending[0], list(pending[1])
     cover_files = _files(post, COVER_FIELD)
     attachment_files = _files(post, ATTACHMENTS_FIELD)
     changes.files_sent = bool(cover_files or attachment_files)
@@ -134,7 +167,10 @@ async def read(post, lang: str, *, limit: int, cover: dict | None, attachments: 
             errors.setdefault(COVER_FIELD, checked)
         else:
             changes.cover = checked
-    needs_alt = bool(cover_files) or (cover is not None and not changes.remove_cover)
+    if changes.cover is not None:
+        changes.pending_cover = None  # a newly chosen cover replaces the one chosen before
+    needs_alt = (bool(cover_files) or changes.pending_cover is not None
+                 or (cover is not None and not changes.remove_cover))
     problem = cover_alt_problem(lang, changes.cover_alt, needed=needs_alt)
     if problem:
         errors.setdefault("cover_alt", problem)
@@ -149,7 +185,8 @@ async def read(post, lang: str, *, limit: int, cover: dict | None, attachments: 
     if refused:
         errors.setdefault(ATTACHMENTS_FIELD, " ".join(refused))
     else:
-        problem = too_many_attachments(lang, len(attachments) - len(changes.remove_ids) + len(attachment_files))
+        problem = too_many_attachments(lang, len(attachments) - len(changes.remove_ids) + len(attachment_files)
+                                       + len(changes.pending_attachments))
         if problem:
             errors.setdefault(ATTACHMENTS_FIELD, problem)
     return changes
@@ -162,8 +199,11 @@ class Stored:
 
 
 async def store(session, directory, owner: LocalActor, changes: MediaChanges) -> Stored:
-    """Write the checked files (pending until the caller commits) and their rows."""
-    stored = Stored()
+    """Write the checked files (pending until the caller commits) and their rows; the files chosen
+    in an earlier round come first, as they are."""
+    stored = Stored(changes.pending_cover, list(changes.pending_attachments))
+    if stored.cover is not None:
+        stored.cover.alt = changes.cover_alt[:media_store.MAX_ALT]
     if changes.cover is not None:
         stored.cover = await media_store.store_prepared(session, directory, owner, changes.cover.filename,
                                                         changes.cover.prepared, changes.cover_alt)
@@ -171,6 +211,16 @@ async def store(session, directory, owner: LocalActor, changes: MediaChanges) ->
         stored.attachments.append(await media_store.store_prepared(session, directory, owner, upload.filename,
                                                                    upload.prepared))
     return stored
+
+
+async def keep(session, directory, owner: LocalActor, changes: MediaChanges) -> None:
+    """The form goes back to its author (a preview, errors): store the files that passed their
+    checks now, attached to nothing, and carry them by id (the caller commits)."""
+    if not (changes.cover or changes.attachments):
+        return
+    stored = await store(session, directory, owner, changes)
+    changes.pending_cover, changes.pending_attachments = stored.cover, stored.attachments
+    changes.cover, changes.attachments = None, []
 
 
 def cover_value(base_url: str, media: Media, alt: str) -> dict:

@@ -119,6 +119,20 @@ class PasswordReset(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class Draft(Base):
+    """What someone was typing in the item form, saved while they write (every few seconds, by
+    the editor script) so that nothing is lost and another device finds it; removed when the item
+    is saved. One per person and form: `key` is "new-fiche", "new-resource" or the item's ULID."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_drafts_user_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(40))
+    fields: Mapped[dict] = mapped_column(JSON)  # field name -> list of the values posted
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class RemoteActor(Base):
     """What we know of an actor on another server, with its public key."""
 

@@ -45,6 +45,13 @@ async def log_in(page, island, username: str = "alice") -> None:
     assert await page.get_by_role("heading", level=1).inner_text() == "Mon espace"
 
 
+async def open_sections(page) -> None:
+    """The item form shows its essentials; the other sections open on demand: open them all."""
+    closed = page.locator("details.form-section:not([open]) > summary")
+    while await closed.count():
+        await closed.first.click()
+
+
 async def stored(island, uri: str):
     async with island.sessions() as session:
         item = await content.find_object(session, uri)
@@ -56,6 +63,7 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     await assert_accessible(page)
     await page.get_by_role("link", name="Nouvelle fiche").click()
     await page.wait_for_url(re.compile(r".*/espace/nouveau\?kind=fiche$"))
+    await open_sections(page)
     assert await page.get_by_role("heading", level=1).inner_text() == "Nouvelle fiche"
     await assert_accessible(page)
 
@@ -103,6 +111,7 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
 
     await page.get_by_role("button", name="Publier").click()
     await page.wait_for_url(re.compile(r".*/espace/items/[0-9a-z]{26}/modifier\?done=published$"))
+    await open_sections(page)
     assert "C'est publié" in await page.get_by_role("status").inner_text()
     ulid = re.search(r"/items/([0-9a-z]{26})/", page.url).group(1)
     uri = f"{island.url}/o/{ulid}"
@@ -132,33 +141,37 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     await page.get_by_role("link", name="Changements de la version 2").click()
     await page.wait_for_url(f"{uri}/historique/1/2")
     assert await page.get_by_role("heading", level=2, name="Objectifs").count() == 1
-    inserted = page.locator("ins.line")
-    assert "et apprendre" in await inserted.first.inner_text()
-    assert "Réparer ensemble plutôt que racheter." in await page.locator("del.line").first.inner_text()
+    # Word by word: only what changed is marked, the rest of the line reads as it is.
+    changed = page.locator(".line.changed")
+    assert await changed.locator("ins").first.text_content() == "Ajouté : , et apprendre"
+    assert "Réparer ensemble plutôt que racheter" in await changed.first.inner_text()
+    assert await page.locator("del").filter(has_text="Réparer").count() == 0
     await assert_accessible(page)
 
-    # A cover image and a file, chosen in the form: without alt text, the form says so and keeps nothing.
+    # A cover image and a file, chosen in the form: without alt text, the form says so, saves
+    # nothing, and keeps the chosen files for the next try.
     await page.goto(f"{island.url}/espace/items/{ulid}/modifier")
+    await open_sections(page)
     await page.get_by_label("Image de couverture", exact=True).set_input_files(COVER)
     await page.get_by_label("Ajouter des fichiers joints").set_input_files(ATTACHMENT)
     await page.get_by_role("button", name="Enregistrer", exact=True).click()
     alert = page.get_by_role("alert")
     await alert.wait_for()
     assert "texte alternatif" in await alert.inner_text()
-    assert "choisissez-les de nouveau" in await alert.inner_text()
     assert await page.get_by_label("Texte alternatif de l'image").get_attribute("aria-invalid") == "true"
+    assert await page.get_by_label("Garder « atelier.jpg »").is_checked()
+    assert await page.get_by_label("Garder « mode-d-emploi.pdf »").is_checked()
     item, _ = await stored(island, uri)
     assert item.cover is None
     await assert_accessible(page)  # the form with its upload fields, in its error state
 
-    await page.get_by_label("Image de couverture", exact=True).set_input_files(COVER)
     await page.get_by_label("Texte alternatif de l'image").fill(ALT)
-    await page.get_by_label("Ajouter des fichiers joints").set_input_files(ATTACHMENT)
     await page.get_by_role("button", name="Enregistrer", exact=True).click()
     await page.wait_for_url(re.compile(r".*\?done=saved$"))
+    await open_sections(page)
     item, _ = await stored(island, uri)
     assert item.cover["name"] == ALT and item.cover["url"].endswith("/atelier.jpg")
-    await page.get_by_role("img", name=ALT).wait_for()  # the current cover, in the form
+    await page.locator(".current-cover").get_by_role("img", name=ALT).wait_for()  # the current cover, in the form
     await page.get_by_role("link", name="mode-d-emploi.pdf").wait_for()
     await assert_accessible(page)
 
@@ -175,16 +188,18 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     # Reuse it: a draft of one's own, linked to its origin, with the credit the licence asks for.
     await page.get_by_role("button", name="Réutiliser").click()
     await page.wait_for_url(re.compile(r".*/espace/items/[0-9a-z]{26}/modifier$"))
+    await open_sections(page)
     derived_ulid = re.search(r"/items/([0-9a-z]{26})/", page.url).group(1)
     assert derived_ulid != ulid
-    assert await page.get_by_role("link", name=uri).count() == 1  # « Réutilisation de <origin> »
+    assert await page.get_by_role("link", name=TITLE, exact=True).get_attribute("href") == uri  # « Adaptation de »
     assert f"D'après « {TITLE} »" in await page.get_by_label("Crédits").input_value()
-    assert await page.get_by_label("Titre").input_value() == TITLE
+    assert await page.get_by_label("Titre").input_value() == f"{TITLE} — adaptation pour Île brest"  # its own
     await assert_accessible(page)
     await page.get_by_label("Titre").fill("Repair café du bourg")
     await page.get_by_label("Lieu").fill("Landerneau")
     await page.get_by_role("button", name="Publier").click()
     await page.wait_for_url(re.compile(r".*\?done=published$"))
+    await open_sections(page)
     derived_uri = f"{island.url}/o/{derived_ulid}"
     derived, _ = await stored(island, derived_uri)
     assert derived.based_on == uri and derived.state == "published"
@@ -216,6 +231,7 @@ async def test_the_form_without_javascript_and_its_errors(island, new_page):
     page = await new_page(java_script_enabled=False)
     await log_in(page, island)
     await page.goto(f"{island.url}/espace/nouveau?kind=resource")
+    await open_sections(page)
     assert await page.get_by_role("heading", level=1).inner_text() == "Nouvelle ressource"
 
     # Preview with a page load, then errors next to the fields; nothing saved, values kept.
@@ -248,11 +264,13 @@ async def test_english_form_and_diff(island, new_page):
     page = await new_page(locale="en-GB")
     await log_in_english(page, island)
     await page.goto(f"{island.url}/espace/nouveau?kind=fiche")
+    await open_sections(page)
     assert await page.get_by_role("heading", level=1).inner_text() == "New sheet"
     await page.get_by_label("Title").fill("Community fridge")
     await page.get_by_label("Goals", exact=True).fill("Share food.")
     await page.get_by_role("button", name="Publish").click()
     await page.wait_for_url(re.compile(r".*\?done=published$"))
+    await open_sections(page)
     await page.get_by_label("Goals", exact=True).fill("Share food, waste less.")
     await page.get_by_role("button", name="Save", exact=True).click()
     await page.wait_for_url(re.compile(r".*\?done=saved$"))
@@ -276,6 +294,7 @@ async def test_a_file_too_big_is_refused_before_it_travels(make_island, page):
     await island.add_user("alice")
     await log_in(page, island)
     await page.goto(f"{island.url}/espace/nouveau?kind=resource")
+    await open_sections(page)
     await page.get_by_label("Titre").fill("Atelier vélo")
     files = page.get_by_label("Ajouter des fichiers au matériel")
     await files.set_input_files([{"name": "gros.pdf", "mimeType": "application/pdf", "buffer": pdf(80_000)}])
@@ -293,4 +312,5 @@ async def test_a_file_too_big_is_refused_before_it_travels(make_island, page):
     assert await message.count() == 0 and await files.get_attribute("aria-invalid") is None
     await page.get_by_role("button", name="Enregistrer le brouillon").click()
     await page.wait_for_url(re.compile(r".*\?done=created$"))
+    await open_sections(page)
     await page.get_by_role("link", name="juste.pdf").wait_for()

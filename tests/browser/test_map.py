@@ -4,7 +4,7 @@ embed page, the item form's place picker; axe on each; and no request leaving th
 from __future__ import annotations
 
 from tests.browser.conftest import axe_violations, describe_violations
-from tests.browser.test_authoring import log_in
+from tests.browser.test_authoring import log_in, open_sections
 from tests.map_items import place
 from tests.nodes import wait_for
 from tests.web.test_map import add_many
@@ -103,6 +103,7 @@ async def test_the_item_form_places_a_fiche_by_commune_or_by_click(island, page)
     outside = await watch_requests(page, island)
     await log_in(page, island)
     await page.goto(f"{island.url}/espace/nouveau?kind=fiche")
+    await open_sections(page)
     await page.get_by_label("Chercher une commune").fill("Besancon")
     await page.get_by_role("button", name="Besançon (25000, Bourgogne-Franche-Comté)").click()
     assert await page.get_by_label("Lieu", exact=True).input_value() == "Besançon"

@@ -32,6 +32,8 @@ async def test_reusing_a_fiche_from_another_island(make_island):
     async with nantes.sessions() as session:
         derived = await content.find_object(session, derived_uri)
         assert (derived.state, derived.based_on, derived.kind) == ("draft", origin_uri, "fiche")
+        # A title of its own from the start: the two never look identical.
+        assert derived.name == "Les Points d'Accès Public à Internet de Brest — adaptation pour Île nantes"
         assert derived.licence == "CC-BY-SA-4.0"  # share-alike
         assert derived.fields["attribution"].startswith("D'après « Les Points d'Accès Public")
         assert "CC BY-SA 4.0" in derived.fields["attribution"] and origin_uri in derived.fields["attribution"]
@@ -41,6 +43,17 @@ async def test_reusing_a_fiche_from_another_island(make_island):
                                 title="Les PAPI, version nantaise")
         await session.commit()
     nantes.wake()
+
+    # Its page and its card in the listings say where it comes from, by name.
+    async with browser_like() as http:
+        async with http.get(derived_uri) as response:
+            page = await response.text()
+        async with http.get(f"{nantes.url}/") as response:
+            home = await response.text()
+    assert "Adaptation de <a href=\"/r/" in page and ", publiée sur " in page
+    card = home[home.index('<article class="card"'):]
+    card = card[:card.index("</article>")]
+    assert "Les PAPI, version nantaise" in card and '<p class="card-origin">Adaptation de <a href="/r/' in card
 
     # The origin's island hears of the reuse and links to it.
     await wait_for(lambda: brest.object(derived_uri), message="the derivative on brest")

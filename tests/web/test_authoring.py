@@ -392,12 +392,13 @@ async def test_an_edit_makes_revision_2_and_the_diff_shows_it(island, visitors):
     status, page, _ = await anonymous.get(f"{uri}/historique/1/2")
     assert status == 200 and "Changements entre les versions 1 et 2" in page
     assert '<h2 id="change-1">Titre</h2>' in page
-    assert re.search(r"<del class=\"line\"><span class=\"visually-hidden\">Retiré : </span>"
-                     r"Les Points d&#39;Accès Public à Internet</del>", page)
-    assert re.search(r"<ins class=\"line\"><span class=\"visually-hidden\">Ajouté : </span>Les PAPI de Brest</ins>",
-                     page)
-    assert ">Objectifs</h2>" in page and "<ins class=\"line\"><span class=\"visually-hidden\">Ajouté : </span>- " \
-                                         "ouvrir le soir</ins>" in page
+    # Word by word: « Les » stays, the words that changed are marked.
+    assert ('<span class="line changed">Les <del><span class="visually-hidden">Retiré : </span>'
+            'Points d&#39;Accès Public à Internet</del><ins><span class="visually-hidden">Ajouté : </span>'
+            'PAPI de Brest</ins></span>') in page
+    assert ">Objectifs</h2>" in page and ('<span class="line changed">- <del><span class="visually-hidden">Retiré : '
+                                         '</span>favoriser l&#39;appropriation</del><ins><span class="visually-hidden">'
+                                         'Ajouté : </span>ouvrir le soir</ins></span>') in page
     assert ">Thèmes</h2>" in page
     assert "Contexte et genèse" not in page  # unchanged sections are not shown
 

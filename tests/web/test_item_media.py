@@ -229,10 +229,15 @@ async def test_bad_files_are_refused_next_to_their_field(island, visitors, files
     assert message in errors_in(page)
     assert f'id="e-{field}"' in page and f'id="f-{field}"' in page
     assert re.search(rf'<(input|textarea) id="f-{field}"[^>]*aria-invalid="true"', page)
-    assert "Les fichiers choisis n'ont pas été enregistrés : choisissez-les de nouveau." in page
     assert FICHE_FORM["title"].replace("'", "&#39;") in page  # what was typed is kept
     assert await count_items(island) == before
-    assert await media_rows(island) == [] and files_on_disk(island) == []
+    # The good file is kept, attached to nothing, and comes back with the form (by id): it need
+    # not be chosen again. The refused one is not kept.
+    kept = await media_rows(island)
+    assert all(row.object_id is None for row in kept) and len(files_on_disk(island)) == len(kept)
+    good = next(row for row in kept if row.filename == "bon.pdf")
+    assert f'name="pending_attachment" value="{good.id}" checked' in page
+    assert [row.filename for row in kept if row is not good] == (["photo.jpg"] if field == "cover_alt" else [])
 
 
 async def test_an_oversized_file_is_refused_in_the_form(make_island):
@@ -274,7 +279,9 @@ async def test_a_bad_file_in_an_edit_changes_nothing(island, visitors):
     assert status == 400 and "« deux.png » n'est pas une image" in errors_in(page)
     after = await item_at(island, uri)
     assert (after.name, after.cover) == (before.name, before.cover)
-    assert [row.filename for row in await media_rows(island)] == ["une.png"] and len(files_on_disk(island)) == 1
+    rows = await media_rows(island)  # the good file waits, attached to nothing, for the next save
+    assert [(row.filename, row.object_id is None) for row in rows] == [("une.png", False), ("ok.pdf", True)]
+    assert len(files_on_disk(island)) == 2
 
     # An existing cover needs its alt text too.
     status, page, _ = await edit_with_files(alice, uri, {"cover_alt": ""})

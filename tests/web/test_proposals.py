@@ -366,14 +366,17 @@ async def test_an_improvement_is_shown_as_a_diff_and_becomes_a_revision(island, 
     status, _, location = await visitor.post("/proposer", improved)
     assert status == 303
     status, page, _ = await visitor.get(location)  # the proposer sees their changes too
-    assert "Changements proposés" in page and "On répare ensemble, et on apprend</ins>" in page
+    # Word by word: the words added are marked, not the whole line.
+    marked = ('<span class="line changed">On répare ensemble<ins><span class="visually-hidden">Ajouté : </span>'
+              ', et on apprend</ins></span>')
+    assert "Changements proposés" in page and marked in page
     [proposal] = await all_proposals(island)
     assert proposal.kind == "edit" and proposal.target_uri == uri and proposal.item_kind == "fiche"
 
     moderator = await clients("mona")
     status, page, _ = await moderator.get(f"/espace/moderation/propositions/{proposal.id}")
     assert "Changements proposés" in page and "Accroche" in page
-    assert "<ins class=\"line\"><span class=\"visually-hidden\">Ajouté : </span>On répare ensemble, et on apprend</ins>" in page
+    assert marked in page
     status, _, _ = await moderator.post(f"/espace/moderation/propositions/{proposal.id}",
                                         {**improved, "action": "accept"})
     assert status == 303

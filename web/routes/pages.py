@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
-from archipel import cards, content, remote_media, reuse, social, threads
+from archipel import cards, content, improvements, remote_media, reuse, social, threads
 from archipel.accounts import find_actor, island_actor
 from archipel.fiches import LICENCES
 from archipel.safe_urls import safe_url
@@ -190,6 +190,10 @@ async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> 
     item = card.item
     async with request.app[appkeys.SESSIONS]() as session:
         origin = await content.find_object(session, item.based_on) if item.based_on else None
+        origin_island = None
+        if origin is not None and not origin.is_local:  # « Adaptation de X, publiée sur <island> »
+            host = cards.host_of(origin.uri)
+            origin_island = (await cards.islands_named(session, listing.here(request), {host}))[host]
         derivatives = await reuse.derivatives_of(session, item.uri)
         attachments = await item_media.listed(session, negotiate_language(request), settings.url, item)
     licence = None
@@ -198,7 +202,8 @@ async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> 
         licence = {"label": label, "url": url}
     description = item.fields.get("pitch") or item.summary or html_to_text(item.content)[:300]
     return await page(request, "fiche.html", alternate=item.uri, item=item, authors=card.authors,
-                      island=card.island, origin=origin,
+                      island=card.island, origin=origin, origin_island=origin_island,
+                      improve_url=improvements.proposal_url(item),
                       derivatives=derivatives, licence=licence, counts=counts, thread=thread,
                       description=description, attachments=attachments,
                       cover_url=remote_media.cover_url(settings.url, item),

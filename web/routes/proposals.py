@@ -101,7 +101,7 @@ def proposed_changes(lang: str, target: StoredObject | None, proposal) -> list[t
         return []
     current = revisions.snapshot(target)
     return [(forms.diff_label(lang, change.label), change.lines) for change in
-            revisions.diff(current, proposals.proposed_snapshot(target, current, proposal))]
+            revisions.word_diff(current, proposals.proposed_snapshot(target, current, proposal))]
 
 
 async def _target(session, request: web.Request, ulid: str | None) -> StoredObject | None:

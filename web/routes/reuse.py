@@ -32,7 +32,7 @@ async def reuse_item(request: web.Request) -> web.Response:
                  await author_links(session, settings, await content.authors_of(session, origin))]
         island = settings.name if origin.is_local else ""
         derived = await reuse.derive(session, base_url=settings.url, origin=origin, author=user.actor,
-                                     author_names=names, island_name=island)
+                                     author_names=names, island_name=island, adapted_for=settings.name)
         await notifying.on_new_object(session, settings.url, derived)
         await session.commit()
     ulid = derived.uri.rsplit("/", 1)[-1]

@@ -76,8 +76,8 @@
 (function () {
   "use strict";
   var form = document.getElementById("item-form");
-  var box = document.getElementById("media-fieldset");
-  if (!form || !box) {
+  var box = form; // the limits are on the form: the cover is among the essentials, the files below
+  if (!form || !form.hasAttribute("data-upload-limit")) {
     return;
   }
   var perFile = parseInt(box.getAttribute("data-upload-limit"), 10);
@@ -137,7 +137,200 @@
     var wrong = check();
     if (wrong) {
       event.preventDefault();
+      if (wrong.closest("details")) {
+        wrong.closest("details").open = true; // a closed section hides it
+      }
       wrong.focus();
     }
+  });
+})();
+
+// Files are sent as soon as they are chosen: the island keeps them, attached to nothing yet, and
+// the form carries them by id (a ticked box per file, as the server renders them after a
+// preview). So a preview, a form sent back with errors, an autosaved draft or a closed tab never
+// asks to choose them again, and the live preview shows them. A submit waits for the uploads.
+(function () {
+  "use strict";
+  var form = document.getElementById("item-form");
+  var box = form;
+  if (!form || !form.hasAttribute("data-upload-limit") || !form.getAttribute("data-upload-url") || !window.fetch ||
+      !window.FormData) {
+    return;
+  }
+  var url = form.getAttribute("data-upload-url");
+  var token = form.querySelector('input[name="csrf_token"]').value;
+  var perFile = parseInt(box.getAttribute("data-upload-limit"), 10);
+  var waiting = [];
+  var counter = 0;
+
+  function keepBox(name, id, filename) {
+    var item = document.createElement(name === "pending_cover" ? "p" : "li");
+    var check = document.createElement("input");
+    counter += 1;
+    check.type = "checkbox";
+    check.name = name;
+    check.value = id;
+    check.checked = true;
+    check.id = "f-sent-" + counter;
+    var label = document.createElement("label");
+    label.htmlFor = check.id;
+    label.className = "inline";
+    label.textContent = form.getAttribute("data-label-keep").replace("{name}", filename);
+    item.appendChild(check);
+    item.appendChild(document.createTextNode(" "));
+    item.appendChild(label);
+    return item;
+  }
+
+  function placeCover(id, filename) {
+    Array.prototype.forEach.call(form.querySelectorAll('input[name="pending_cover"]'), function (old) {
+      old.checked = false; // the newest choice replaces the one before
+    });
+    var slot = document.getElementById("pending-cover-slot");
+    slot.textContent = "";
+    slot.appendChild(keepBox("pending_cover", id, filename));
+  }
+
+  function placeAttachment(id, filename) {
+    var fieldset = document.getElementById("pending-attachments");
+    fieldset.hidden = false;
+    fieldset.querySelector("ul").appendChild(keepBox("pending_attachment", id, filename));
+    var section = fieldset.closest("details");
+    if (section) {
+      section.open = true; // the author sees where the file went
+    }
+  }
+
+  function report(input, message) {
+    var note = document.getElementById("u-" + input.id);
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "u-" + input.id;
+      note.className = "field-error";
+      note.setAttribute("role", "alert");
+      input.parentNode.insertBefore(note, input);
+    }
+    note.textContent = message;
+  }
+
+  function send(input, file, isCover) {
+    var body = new FormData();
+    body.append("file", file, file.name);
+    return fetch(url, {method: "POST", body: body, credentials: "same-origin", headers: {"X-CSRF-Token": token}})
+      .then(function (response) {
+        return response.json().then(function (answer) {
+          if (!response.ok) {
+            throw new Error(answer.error || String(response.status));
+          }
+          if (isCover && answer.content_type.indexOf("image/") !== 0) {
+            throw new Error("JPEG, PNG, WebP, GIF");
+          }
+          (isCover ? placeCover : placeAttachment)(answer.id, answer.filename);
+        });
+      }).catch(function (error) {
+        report(input, form.getAttribute("data-label-upload-failed").replace("{name}", file.name)
+          .replace("{reason}", error.message));
+      });
+  }
+
+  function chosen(event) {
+    var input = event.target;
+    var files = Array.prototype.slice.call(input.files || []);
+    if (!files.length || files.some(function (file) { return file.size > perFile; })) {
+      return; // the size check shows its message; the server would refuse them anyway
+    }
+    var isCover = input.name === "cover_file";
+    var done = Promise.all(files.map(function (file) { return send(input, file, isCover); })).then(function () {
+      input.value = ""; // sent: the form carries them by id now
+      form.dispatchEvent(new Event("input")); // the live preview and the autosave notice them
+    });
+    waiting.push(done);
+    done.then(function () { waiting.splice(waiting.indexOf(done), 1); });
+  }
+
+  Array.prototype.forEach.call(box.querySelectorAll('input[type="file"]'), function (input) {
+    input.addEventListener("change", chosen);
+  });
+  form.addEventListener("submit", function (event) {
+    if (!waiting.length) {
+      return;
+    }
+    event.preventDefault();
+    var submitter = event.submitter;
+    Promise.all(waiting.slice()).then(function () {
+      form.requestSubmit(submitter);
+    });
+  });
+})();
+
+// Drafts save themselves: every few seconds, when the form changed, it is posted to
+// /espace/brouillon (the island keeps it for this person and this form, on any device); just
+// before the page is hidden or closed it is sent once more with sendBeacon. Leaving with changes
+// the island does not have yet asks first.
+(function () {
+  "use strict";
+  var form = document.getElementById("item-form");
+  if (!form || !form.getAttribute("data-draft-url") || !window.fetch || !window.FormData || !window.URLSearchParams) {
+    return;
+  }
+  var url = form.getAttribute("data-draft-url");
+  var status = document.getElementById("autosave-status");
+  var INTERVAL = 3000;
+  var leaving = false;
+  var sending = false;
+
+  function body() {
+    var data = new URLSearchParams();
+    new FormData(form).forEach(function (value, name) {
+      if (typeof value === "string" && name !== "action") {
+        data.append(name, value);
+      }
+    });
+    return data.toString();
+  }
+
+  var saved = body(); // what the page was rendered with: the saved item or the saved draft
+
+  function save() {
+    var current = body();
+    if (current === saved || sending || leaving) {
+      return; // leaving: the item is being saved, and its save removes the draft
+    }
+    sending = true;
+    fetch(url, {
+      method: "POST", body: current, credentials: "same-origin",
+      headers: {"Content-Type": "application/x-www-form-urlencoded"}
+    }).then(function (response) {
+      if (response.ok) {
+        saved = current;
+        var time = new Date().toLocaleTimeString(document.documentElement.lang || undefined,
+                                                 {hour: "2-digit", minute: "2-digit"});
+        status.textContent = form.getAttribute("data-label-saved").replace("{time}", time);
+      }
+    }).catch(function () {
+      status.textContent = form.getAttribute("data-label-unsaved");
+    }).then(function () {
+      sending = false;
+    });
+  }
+
+  window.setInterval(save, INTERVAL);
+  document.addEventListener("visibilitychange", function () {
+    var current = body();
+    if (document.visibilityState === "hidden" && !leaving && current !== saved && navigator.sendBeacon) {
+      if (navigator.sendBeacon(url, new Blob([current], {type: "application/x-www-form-urlencoded"}))) {
+        saved = current;
+      }
+    }
+  });
+  form.addEventListener("submit", function (event) {
+    leaving = !event.defaultPrevented; // held back (a file too big, uploads under way): still here
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (leaving || body() === saved) {
+      return;
+    }
+    event.preventDefault();
+    event.returnValue = "";
   });
 })();

@@ -19,6 +19,14 @@
   });
   picker.hidden = false;
   var map = L.map(mapElement, {center: [46.6, 2.4], zoom: 5, minZoom: 2, maxZoom: 18});
+  var section = picker.closest("details"); // in a closed section, the map has no size until opened
+  if (section) {
+    section.addEventListener("toggle", function () {
+      if (section.open) {
+        map.invalidateSize();
+      }
+    });
+  }
   if (window.archipelTiles) {
     window.archipelTiles(map, data);
   }
