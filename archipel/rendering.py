@@ -1,33 +1,54 @@
 """The HTML body of an item, made from what its authors wrote.
 
 It is a pure function of the item's fields: another island that receives the fields renders the
-same HTML, and GoToSocial (which shows `content`) reads the whole fiche.
+same HTML, and GoToSocial (which shows `content`) reads the whole fiche. That stored and federated
+HTML is written with French labels (`FRENCH`); a page in another language renders the same fields
+again with the reader's `Wording` (web/words.py: item_wording), so the labels of sections and facts
+follow the reader without the stored content ever depending on who read it first.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from archipel import wording
 from archipel.fiches import FICHE_SECTIONS, HOWTO_HEADING, LICENCES
 from archipel.text import render_markdown, sanitize_html
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How labels, dates and durations are written: `label` turns a French label into the
+    reader's language; `lang` is the Babel locale of dates and durations."""
+    label: Callable[[str], str]
+    lang: str
+
+    def fact(self, label: str, value: str) -> str:
+        return f"{html.escape(self.label(label))}{wording.colon(self.lang)} {html.escape(value)}"
+
+
+FRENCH = Wording(label=lambda text: text, lang="fr")
 
 
 def _heading(text: str) -> str:
     return f"<h2>{html.escape(text)}</h2>"
 
 
-def render_item(kind: str, source: str, fields: dict, licence: str | None) -> str:
+def render_item(kind: str, source: str, fields: dict, licence: str | None, words: Wording = FRENCH) -> str:
     if kind == "fiche":
-        body = _fiche(source, fields)
+        body = _fiche(source, fields, words)
     elif kind == "resource":
-        body = _resource(source, fields)
+        body = _resource(source, fields, words)
     else:
         return render_markdown(source or "")
     if fields.get("attribution"):
         body.append(f"<p><em>{html.escape(fields['attribution'])}</em></p>")
     if licence in LICENCES:
         label, url = LICENCES[licence]
-        body.append(f'<p>Licence : <a href="{url}" rel="license">{html.escape(label)}</a></p>')
+        body.append(f'<p>{html.escape(words.label("Licence"))}{wording.colon(words.lang)} '
+                    f'<a href="{url}" rel="license">{html.escape(label)}</a></p>')
     return sanitize_html("\n".join(body))
 
 
@@ -36,7 +57,7 @@ def _territory(fields: dict) -> str:
     return ", ".join(part for part in (territory.get("place"), territory.get("region")) if part)
 
 
-def _fiche(source: str, fields: dict) -> list[str]:
+def _fiche(source: str, fields: dict, words: Wording) -> list[str]:
     body = []
     if fields.get("pitch"):
         body.append(f"<p><strong>{html.escape(fields['pitch'])}</strong></p>")
@@ -45,14 +66,14 @@ def _fiche(source: str, fields: dict) -> list[str]:
     sections = fields.get("sections") or {}
     for name, heading in FICHE_SECTIONS.items():
         if name == "means" and fields.get("steps"):
-            body.append(_heading(HOWTO_HEADING))
+            body.append(_heading(words.label(HOWTO_HEADING)))
             body.append("<ol>" + "".join(f"<li>{render_markdown(step)}</li>" for step in fields["steps"]) + "</ol>")
         if sections.get(name):
-            body.append(_heading(heading))
+            body.append(_heading(words.label(heading)))
             body.append(render_markdown(sections[name]))
     holders = fields.get("holders") or []
     if holders:
-        body.append(_heading("Porteurs du projet"))
+        body.append(_heading(words.label("Porteurs du projet")))
         items = []
         for holder in holders:
             name = html.escape(holder["name"])
@@ -61,39 +82,42 @@ def _fiche(source: str, fields: dict) -> list[str]:
         body.append("<ul>" + "".join(items) + "</ul>")
     facts = []
     if _territory(fields):
-        facts.append(f"Territoire : {html.escape(_territory(fields))}")
+        facts.append(words.fact("Territoire", _territory(fields)))
     if fields.get("audience"):
-        facts.append(f"Public : {html.escape(fields['audience'])}")
+        facts.append(words.fact("Public", fields["audience"]))
     if fields.get("started"):
-        facts.append(f"Démarré le : {html.escape(fields['started'])}")
+        facts.append(words.fact("Démarré le", wording.iso_date(words.lang, fields["started"])))
     if facts:
         body.append("<p>" + "<br>".join(facts) + "</p>")
     return body
 
 
-def _resource(source: str, fields: dict) -> list[str]:
+def _resource(source: str, fields: dict, words: Wording) -> list[str]:
     body = [render_markdown(source)] if source else []
     facts = []
-    for key, label in (("format", "Format"), ("duration", "Durée"), ("audience", "Public")):
-        if fields.get(key):
-            facts.append(f"{label} : {html.escape(fields[key])}")
+    if fields.get("format"):
+        facts.append(words.fact("Format", words.label(wording.FORMATS.get(fields["format"], fields["format"]))))
+    if fields.get("duration"):
+        facts.append(words.fact("Durée", wording.duration(words.lang, fields["duration"])))
+    if fields.get("audience"):
+        facts.append(words.fact("Public", fields["audience"]))
     if _territory(fields):
-        facts.append(f"Territoire : {html.escape(_territory(fields))}")
+        facts.append(words.fact("Territoire", _territory(fields)))
     if facts:
         body.append("<p>" + "<br>".join(facts) + "</p>")
     if fields.get("learning_goals"):
-        body.append(_heading("Objectifs pédagogiques"))
+        body.append(_heading(words.label("Objectifs pédagogiques")))
         body.append("<ul>" + "".join(f"<li>{html.escape(goal)}</li>" for goal in fields["learning_goals"]) + "</ul>")
     if fields.get("prerequisites"):
-        body.append(_heading("Prérequis"))
+        body.append(_heading(words.label("Prérequis")))
         body.append(render_markdown(fields["prerequisites"]))
     if fields.get("materials"):
-        body.append(_heading("Matériel"))
+        body.append(_heading(words.label("Matériel")))
         body.append("<ul>" + "".join(
             f'<li><a href="{html.escape(m["url"])}">{html.escape(m.get("title") or m["url"])}</a></li>'
             for m in fields["materials"]) + "</ul>")
     if fields.get("related"):
-        body.append(_heading("Fiches liées"))
+        body.append(_heading(words.label("Fiches liées")))
         body.append("<ul>" + "".join(f'<li><a href="{html.escape(uri)}">{html.escape(uri)}</a></li>'
                                      for uri in fields["related"]) + "</ul>")
     return body

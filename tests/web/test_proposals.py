@@ -329,7 +329,7 @@ async def test_a_refusal_needs_a_reason_and_the_proposer_reads_it(island, client
     status, page, _ = await moderator.post(f"/espace/moderation/propositions/{proposal.id}/refuser", {"reason": "  "})
     assert status == 400 and "Donnez une raison" in page
     assert (await all_proposals(island))[0].state == "pending"
-    reason = "Cette initiative est déjà décrite : voyez la fiche « Jardins de Brest »."
+    reason = "Cette initiative est déjà décrite : voyez la fiche « Jardins de Brest »."
     status, _, location = await moderator.post(f"/espace/moderation/propositions/{proposal.id}/refuser",
                                                {"reason": reason})
     assert status == 303 and location == "/espace/moderation?done=refused"
@@ -373,7 +373,7 @@ async def test_an_improvement_is_shown_as_a_diff_and_becomes_a_revision(island, 
     moderator = await clients("mona")
     status, page, _ = await moderator.get(f"/espace/moderation/propositions/{proposal.id}")
     assert "Changements proposés" in page and "Accroche" in page
-    assert "<ins class=\"line\"><span class=\"visually-hidden\">Ajouté : </span>On répare ensemble, et on apprend</ins>" in page
+    assert "<ins class=\"line\"><span class=\"visually-hidden\">Ajouté : </span>On répare ensemble, et on apprend</ins>" in page
     status, _, _ = await moderator.post(f"/espace/moderation/propositions/{proposal.id}",
                                         {**improved, "action": "accept"})
     assert status == 303

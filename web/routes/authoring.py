@@ -111,11 +111,11 @@ async def _editable(session, request: web.Request, user: CurrentUser) -> StoredO
     lang = _lang(request)
     item = await _find(session, request)
     if not item.is_local:
-        return await _blocked(request, gettext(lang, "Cet élément vient d'une autre île : il ne peut être "
+        return await _blocked(request, gettext(lang, "Cet élément vient d'une autre île : il ne peut être "
                                                      "modifié que là-bas. Vous pouvez le réutiliser dans "
                                                      "une nouvelle fiche."))
     if item.deleted_at is not None:
-        return await _blocked(request, gettext(lang, "Cet élément a été retiré : il ne peut plus être modifié."),
+        return await _blocked(request, gettext(lang, "Cet élément a été retiré : il ne peut plus être modifié."),
                               status=410)
     if not await _can_edit(session, request, user, item):
         return await _blocked(request, gettext(lang, "Seul·es les auteur·ices de cet élément et l'équipe de "
@@ -135,7 +135,7 @@ async def _coauthors(session, request, lang: str, usernames: list[str], first_au
     for username in usernames:
         actor = await find_actor(session, username)
         if actor is None or actor.kind != "person":
-            errors.setdefault("coauthors", gettext(lang, "« %(name)s » n'est pas un·e utilisateur·ice de cette "
+            errors.setdefault("coauthors", gettext(lang, "« %(name)s » n'est pas un·e utilisateur·ice de cette "
                                                          "île.") % {"name": username})
             continue
         uri = actor_uri(_base(request), actor.username)
@@ -155,7 +155,7 @@ def _preview_fragment(lang: str, kind: str, values: forms.FormValues) -> Markup:
         return Markup(f'<p>{html.escape(gettext(lang, "Corrigez ces erreurs pour voir l’aperçu :"))}</p>'
                       f"<ul>{messages}</ul>")
     try:
-        body = forms.preview(kind, parsed)
+        body = forms.preview(kind, parsed, lang)
     except (InvalidInput, ValueError) as error:
         return Markup(f"<p>{html.escape(str(error))}</p>")
     summary = f"<p><strong>{html.escape(parsed.summary)}</strong></p>" if parsed.summary else ""
@@ -323,7 +323,7 @@ async def edit(request: web.Request) -> web.Response:
         if state not in fiches.STATES:
             errors["state"] = gettext(lang, "Choisissez un état de la liste.")
         elif info.federated and state not in FEDERATED:
-            errors["state"] = gettext(lang, "Un élément déjà publié ne redevient pas un brouillon : "
+            errors["state"] = gettext(lang, "Un élément déjà publié ne redevient pas un brouillon : "
                                             "archivez-le ou retirez-le.")
         authors = await content.authors_of(session, item)
         coauthors = await _coauthors(session, request, lang, parsed.coauthors if parsed else

@@ -82,15 +82,15 @@ def read_fields(post, kind: str, lang: str, *, target: StoredObject | None = Non
     data = parsed.data or {}
     if not (parsed.source.strip() or data.get("pitch") or data.get("sections") or parsed.summary
             or data.get("learning_goals")):
-        errors["source"] = gettext(lang, "Dites-en un peu plus : une accroche ou un texte de présentation.")
+        errors["source"] = gettext(lang, "Dites-en un peu plus : une accroche ou un texte de présentation.")
     fields = {**parsed.item_arguments(), "credit": post.get("credit") == "yes"}
     if settings is not None:
         chars, links = proposals.total_chars(fields), proposals.count_links(fields)
         if chars > settings.proposal_max_chars:
-            errors[""] = gettext(lang, "La proposition est trop longue (%(length)s caractères ; %(max)s au plus).") % {
+            errors[""] = gettext(lang, "La proposition est trop longue (%(length)s caractères ; %(max)s au plus).") % {
                 "length": chars, "max": settings.proposal_max_chars}
         if links > settings.proposal_max_links:
-            errors[""] = gettext(lang, "La proposition contient trop de liens (%(count)s ; %(max)s au plus). "
+            errors[""] = gettext(lang, "La proposition contient trop de liens (%(count)s ; %(max)s au plus). "
                                        "Gardez les plus utiles.") % {"count": links, "max": settings.proposal_max_links}
     return values, (None if errors else fields), errors
 
@@ -158,7 +158,7 @@ async def propose(request: web.Request) -> web.Response:
         if len(name) > MAX_NAME:
             errors["name"] = gettext(lang, "Le nom dépasse %(max)s caractères.") % {"max": MAX_NAME}
         if email and (len(email) > MAX_EMAIL or not _EMAIL.match(email)):
-            errors["email"] = gettext(lang, "Cette adresse e-mail ne semble pas valable (par exemple : "
+            errors["email"] = gettext(lang, "Cette adresse e-mail ne semble pas valable (par exemple : "
                                             "prenom@exemple.fr).")
         if errors:
             return await _form(request, kind=kind, values=values, target=target, errors=errors, proposer=proposer,
@@ -166,7 +166,7 @@ async def propose(request: web.Request) -> web.Response:
         if not request.app[LIMITER].allow(request.remote or "unknown"):
             minutes = max(1, round(request.app[LIMITER].retry_after(request.remote or "unknown") / 60))
             message = gettext(lang, "Beaucoup de propositions sont arrivées de votre connexion en peu de temps. "
-                                    "Réessayez dans %(minutes)s minutes : votre texte est resté dans le "
+                                    "Réessayez dans %(minutes)s minutes : votre texte est resté dans le "
                                     "formulaire.") % {"minutes": minutes}
             response = await _form(request, kind=kind, values=values, target=target, errors={"": message},
                                    proposer=proposer, status=429)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from archipel import audit, content, reports
+from archipel import audit, content, naming, reports
 from archipel.errors import ArchipelError, InvalidInput
 from archipel.storage.tables import LocalActor, RemoteActor, StoredObject, utcnow
 from archipel.text import html_to_text
@@ -39,7 +39,9 @@ async def _view(session, report, own_host: str) -> dict:
 
     def name(uri):
         actor = actors.get(uri)
-        return f"{actor.display_name or actor.username} ({actor.host})" if actor else uri
+        if actor is None:
+            return naming.handle_guess(uri)
+        return actor.display_name or (f"@{actor.username}@{actor.host}" if actor.username else naming.handle_guess(uri))
 
     target = report.target_actor_uri
     remote_target = bool(target) and host_of(target) != own_host

@@ -52,7 +52,7 @@ def search_feed(request: web.Request, wanted: search.SearchRequest, lang: str) -
     settings = request.app[appkeys.SETTINGS]
     words = [wanted.text] + [value for _, values in wanted.chosen for value in values]
     described = " · ".join(word for word in words if word)
-    title = (i18n.gettext(lang, "Recherche « %(query)s »") % {"query": described} if described
+    title = (i18n.gettext(lang, "Recherche « %(query)s »") % {"query": described} if described
              else i18n.gettext(lang, "Nouveautés de l'archipel"))
     params = [(name, value) for name, value in replace(wanted, page=1, newest_first=False).params()]
     return feeds.feed_link(settings.url, "/recherche.atom", f"{title} · {settings.name}", lang, _grouped(params))

@@ -1,0 +1,135 @@
+"""Words for people: what a page writes instead of a code.
+
+States, journal actions, durations and dates are stored as codes (`accepted`, `silence_account`,
+`PT3H`, `2019-03-16`); a page shows them in the reader's language through the one mapping here,
+so a new code is named once and every page follows. A code nobody named yet is shown as a neutral
+word (« autre » / « other »), never as itself. French typography lives here too: the no-break
+space before « : ; ! ? », and elision in phrases built around a name (« de l'Île de Brest »).
+Dates and durations are written by archipel/wording.py (re-exported here for the templates).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+
+from archipel.fiches import FICHE_SECTIONS, HOWTO_HEADING
+from archipel.rendering import Wording, render_item
+from archipel.wording import colon, duration, iso_date
+from web import i18n
+
+
+def _(message: str) -> str:
+    """Marks a French phrase for the catalogue; it is translated when shown (`label`)."""
+    return message
+
+
+# Moderation journal (archipel/audit.py callers): what was decided.
+ACTIONS = {
+    "accept_proposal": _("Proposition acceptée"),
+    "refuse_proposal": _("Proposition refusée"),
+    "edit_proposal": _("Proposition retouchée"),
+    "report_remote": _("Signalement envoyé à un autre serveur"),
+    "resolve_report": _("Signalement traité"),
+    "stop_deliveries": _("Livraisons arrêtées"),
+    "resume_deliveries": _("Livraisons reprises"),
+    "hide_reply": _("Réponse masquée"),
+    "unhide_reply": _("Réponse de nouveau visible"),
+    "delete_reply": _("Réponse supprimée"),
+    "hide_content": _("Contenu masqué"),
+    "delete_content": _("Contenu supprimé"),
+    "block_account": _("Compte bloqué"),
+    "block_domain": _("Serveur bloqué"),
+    "silence_account": _("Compte masqué"),
+    "silence_domain": _("Serveur masqué"),
+    "unblock": _("Blocage levé"),
+    "unsilence": _("Masquage levé"),
+}
+
+# The states people read, by what they belong to: the same code reads differently for a follow
+# (« acceptée ») and a report (« traité »).
+STATES = {
+    "follow": {"pending": _("en attente de réponse"), "accepted": _("acceptée"), "rejected": _("refusée")},
+    "proposal": {"pending": _("en attente de relecture"), "accepted": _("acceptée"), "refused": _("refusée")},
+    "report": {"open": _("ouvert"), "resolved": _("traité")},
+    "item": {"draft": _("Brouillon"), "proposed": _("Proposée à la relecture"), "published": _("Publiée"),
+             "archived": _("Archivée")},
+    "block": {"block": _("bloqué"), "silence": _("masqué")},
+}
+OTHER = _("autre")
+
+
+# The labels archipel/rendering.py writes in an item's body, for the catalogue (a test checks that
+# every one of them has its English translation).
+ITEM_LABELS = (*FICHE_SECTIONS.values(), HOWTO_HEADING, _("Porteurs du projet"), _("Territoire"), _("Public"),
+               _("Démarré le"), _("Format"), _("Durée"), _("Licence"), _("Objectifs pédagogiques"),
+               _("Prérequis"), _("Matériel"), _("Fiches liées"), _("Atelier"), _("Cours"), _("Tutoriel"),
+               _("Vidéo"), _("Jeu"), _("Kit"), _("Guide"), _("Autre"))
+
+
+def item_wording(lang: str) -> Wording:
+    """How an item's body is written for a reader of `lang` (archipel/rendering.py)."""
+    return Wording(label=lambda text: i18n.gettext(lang, text), lang=lang)
+
+
+@functools.lru_cache(maxsize=512)
+def _body(kind: str, source: str, fields: str, licence: str | None, lang: str) -> str:
+    return render_item(kind, source, json.loads(fields), licence, item_wording(lang))
+
+
+def item_body(item, lang: str) -> str:
+    """An item's HTML for a reader of `lang`: the stored (French) body, or the same fields rendered
+    with the reader's labels; kept for the next reader, keyed by what the body is made of."""
+    if lang == "fr" or item.kind not in ("fiche", "resource"):
+        return item.content or ""
+    fields = json.dumps(item.fields or {}, sort_keys=True, ensure_ascii=False)
+    return _body(item.kind, item.source or "", fields, item.licence, lang)
+
+
+def action_label(lang: str, action: str) -> str:
+    return i18n.gettext(lang, ACTIONS.get(action, OTHER))
+
+
+def state_label(lang: str, of: str, state: str | None) -> str:
+    return i18n.gettext(lang, STATES.get(of, {}).get(state or "", OTHER))
+
+
+def quoted(lang: str, text: str) -> str:
+    return f"«\u00a0{text}\u00a0»" if lang == "fr" else f"“{text}”"
+
+
+_VOWELS = "aàâäeéèêëiîïoôöuùûüyÿœæ"
+# Words whose h is aspirated: no elision before them (« de Hameau », « la Halle »).
+_ASPIRATED_H = {"hache", "haie", "halle", "hall", "hameau", "hangar", "hanche", "harpe", "hasard", "haut",
+                "haute", "hautes", "hauts", "havre", "hérisson", "héros", "hibou", "hockey", "honte",
+                "hotte", "houblon", "houle", "hutte"}
+# Common nouns an island's name often starts with: they take an article (« de l'Île de Brest »),
+# where a place or a proper name does not (« d'Angers », « de Brest »).
+_NOUNS = {"île", "ile", "îlot", "ilot", "atelier", "archipel", "espace", "école", "ecole", "association",
+          "académie", "academie", "université", "universite", "institut", "observatoire", "agence",
+          "antenne", "usine", "oasis", "hôtel", "hotel", "hôpital", "hopital", "habitat", "auberge",
+          "estuaire", "étoile", "etoile", "entrepôt", "entrepot", "abri", "arche", "alliance", "union"}
+
+
+def _elides(word: str) -> bool:
+    word = word.lower()
+    if not word:
+        return False
+    if word[0] == "h":
+        return word not in _ASPIRATED_H and len(word) > 1 and word[1] in _VOWELS
+    return word[0] in _VOWELS
+
+
+def of_name(name: str) -> str:
+    """French « de » before a name: « de l'Île de Brest », « d'Angers », « de Hameau Vert »,
+    « de Brest ». An island named by a common noun takes the article, a proper name does not."""
+    name = name.strip()
+    first = re.split(r"[\s'’-]", name, maxsplit=1)[0]
+    if not _elides(first):
+        return f"de {name}"
+    return f"de l'{name}" if first.lower() in _NOUNS else f"d'{name}"
+
+
+__all__ = ["ACTIONS", "ITEM_LABELS", "STATES", "action_label", "colon", "duration", "item_wording", "iso_date",
+           "item_body", "of_name", "quoted", "state_label"]
