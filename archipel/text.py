@@ -72,6 +72,10 @@ def render_markdown(source: str) -> str:
 _TAG = re.compile(r"<[^>]+>")
 
 
+_SPACES = re.compile(r"[ \t\n\r\f\v]+")
+
+
 def html_to_text(raw: str) -> str:
-    """Plain text of an HTML fragment (for summaries, titles, logs)."""
-    return " ".join(html.unescape(_TAG.sub(" ", raw)).split())
+    """Plain text of an HTML fragment (for summaries, titles, logs). A no-break space stays one:
+    it holds French punctuation to its word (« Durée : 3 h »)."""
+    return _SPACES.sub(" ", html.unescape(_TAG.sub(" ", raw))).strip(" ")
