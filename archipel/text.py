@@ -76,6 +76,11 @@ _SPACES = re.compile(r"[ \t\n\r\f\v]+")
 
 
 def html_to_text(raw: str) -> str:
-    """Plain text of an HTML fragment (for summaries, titles, logs). A no-break space stays one:
-    it holds French punctuation to its word (« Durée : 3 h »)."""
+    """Plain text of an HTML fragment (for summaries, titles, logs)."""
+    return " ".join(html.unescape(_TAG.sub(" ", raw)).split())
+
+
+def html_to_reading(raw: str) -> str:
+    """Plain text of an HTML fragment for a page to show (an excerpt): as html_to_text, but a
+    no-break space stays one, holding French punctuation to its word (« Durée : 3 h »)."""
     return _SPACES.sub(" ", html.unescape(_TAG.sub(" ", raw))).strip(" ")

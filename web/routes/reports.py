@@ -9,7 +9,7 @@ from sqlalchemy import select
 from archipel import audit, content, naming, reports
 from archipel.errors import ArchipelError, InvalidInput
 from archipel.storage.tables import LocalActor, RemoteActor, StoredObject, utcnow
-from archipel.text import html_to_text
+from archipel.text import html_to_reading
 from federation import actions, flags
 from federation.actors import ActorError
 from federation.as2 import host_of
@@ -28,7 +28,7 @@ EXCERPT = 400
 
 
 def _excerpt(item: StoredObject, lang: str) -> str:
-    text = html_to_text(words.item_body(item, lang) or item.summary or "")
+    text = html_to_reading(words.item_body(item, lang) or item.summary or "")
     return text[:EXCERPT] + ("…" if len(text) > EXCERPT else "")
 
 

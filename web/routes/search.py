@@ -12,7 +12,7 @@ from babel import Locale, UnknownLocaleError
 from archipel import cards, naming, search, search_excerpts, search_terms
 from archipel.fiches import LICENCES
 from archipel.search_index import island_of
-from archipel.text import html_to_text
+from archipel.text import html_to_reading
 from dataclasses import replace
 
 from web import appkeys, feeds, i18n, listing, words
@@ -124,7 +124,7 @@ def _text_of(item, lang: str) -> str:
     pitch = (item.fields or {}).get("pitch") or item.summary or ""
     # The beginning of the body only (excerpts look at search_excerpts.MAX_TEXT characters), with
     # its labels in the reader's language.
-    body = html_to_text(words.item_body(item, lang)[:3 * search_excerpts.MAX_TEXT])
+    body = html_to_reading(words.item_body(item, lang)[:3 * search_excerpts.MAX_TEXT])
     return " ".join(part for part in (pitch, body) if part)
 
 
