@@ -92,6 +92,11 @@ def _of_name(context: Context, name: str) -> str:
 
 
 @pass_context
+def _delivery_error(context: Context, error: str | None) -> str:
+    return words.delivery_error(_lang(context), error)
+
+
+@pass_context
 def _item_body(context: Context, item) -> str:
     return words.item_body(item, _lang(context))
 
@@ -157,6 +162,7 @@ def make_templates() -> Environment:
     environment.filters["action_label"] = _action
     environment.filters["state_label"] = _state
     environment.filters["of_name"] = _of_name
+    environment.filters["delivery_error"] = _delivery_error
     environment.filters["item_body"] = _item_body  # labels of a fiche's body in the reader's language
     environment.filters["quoted"] = _quoted
     environment.globals["colon"] = _colon

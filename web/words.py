@@ -87,6 +87,26 @@ def item_body(item, lang: str) -> str:
     return _body(item.kind, item.source or "", fields, item.licence, lang)
 
 
+_HTTP_STATUS = re.compile(r"HTTP (\d{3})\b")
+
+
+def delivery_error(lang: str, error: str | None) -> str:
+    """What went wrong with a delivery, in words (federation/delivery.py stores the technical
+    form: « HTTP 503: … », « ClientConnectorError: … », « TimeoutError »)."""
+    error = error or ""
+    status = _HTTP_STATUS.match(error)
+    if status:
+        code = int(status.group(1))
+        message = (_("Le serveur refuse nos envois (erreur %(status)s).") if code < 500
+                   else _("Le serveur est en difficulté (erreur %(status)s)."))
+        return i18n.gettext(lang, message) % {"status": code}
+    if "Timeout" in error:
+        return i18n.gettext(lang, _("Le serveur n'a pas répondu à temps."))
+    if "Connect" in error or "DNS" in error or "gaierror" in error:
+        return i18n.gettext(lang, _("Le serveur est injoignable."))
+    return i18n.gettext(lang, _("L'envoi a échoué."))
+
+
 def action_label(lang: str, action: str) -> str:
     return i18n.gettext(lang, ACTIONS.get(action, OTHER))
 
@@ -132,4 +152,4 @@ def of_name(name: str) -> str:
 
 
 __all__ = ["ACTIONS", "ITEM_LABELS", "STATES", "action_label", "colon", "duration", "item_wording", "iso_date",
-           "item_body", "of_name", "quoted", "state_label"]
+           "delivery_error", "item_body", "of_name", "quoted", "state_label"]

@@ -88,3 +88,14 @@ def test_an_item_body_follows_the_reader_and_the_stored_body_stays_french():
     assert "Objectifs" not in english and "Territoire" not in english
     resource = render_item("resource", "", {"duration": "PT3H", "format": "video"}, None, words.item_wording("en"))
     assert "Format: Video" in resource and "Duration: 3 hr" in resource
+
+
+@pytest.mark.parametrize(("error", "fr", "en"), [
+    ("HTTP 503: <html>busy", "Le serveur est en difficulté (erreur 503).", "The server is in trouble (error 503)."),
+    ("HTTP 410: gone", "Le serveur refuse nos envois (erreur 410).", "The server refuses our deliveries (error 410)."),
+    ("ClientConnectorError: Cannot connect to host", "Le serveur est injoignable.", "The server cannot be reached."),
+    ("TimeoutError", "Le serveur n'a pas répondu à temps.", "The server did not answer in time."),
+    ("ValueError: what", "L'envoi a échoué.", "The delivery failed."),
+])
+def test_delivery_errors_are_told_in_words(error, fr, en):
+    assert words.delivery_error("fr", error) == fr and words.delivery_error("en", error) == en
