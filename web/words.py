@@ -14,9 +14,9 @@ import functools
 import json
 import re
 
-from archipel.fiches import FICHE_SECTIONS, HOWTO_HEADING
+from archipel.fiches import FICHE_SECTIONS, HOWTO_HEADING, LICENCES
 from archipel.rendering import Wording, render_item
-from archipel.wording import colon, duration, iso_date
+from archipel.wording import FORMATS, colon, duration, iso_date
 from web import i18n
 
 
@@ -107,6 +107,22 @@ def delivery_error(lang: str, error: str | None) -> str:
     return i18n.gettext(lang, _("L'envoi a échoué."))
 
 
+def diff_lines(lang: str, label: str, lines: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The lines of a revision diff (archipel/revisions.py, French labels) with their values in
+    words: a start date, a duration, a resource's format, a licence."""
+    def written(value: str) -> str:
+        if label == "Démarrage":
+            return iso_date(lang, value)
+        if label == "Durée":
+            return duration(lang, value)
+        if label == "Format":
+            return i18n.gettext(lang, FORMATS.get(value, value))
+        if label == "Licence":
+            return LICENCES.get(value, (value,))[0]
+        return value
+    return [(mark, written(value)) for mark, value in lines]
+
+
 def action_label(lang: str, action: str) -> str:
     return i18n.gettext(lang, ACTIONS.get(action, OTHER))
 
@@ -152,4 +168,4 @@ def of_name(name: str) -> str:
 
 
 __all__ = ["ACTIONS", "ITEM_LABELS", "STATES", "action_label", "colon", "duration", "item_wording", "iso_date",
-           "delivery_error", "item_body", "of_name", "quoted", "state_label"]
+           "delivery_error", "diff_lines", "item_body", "of_name", "quoted", "state_label"]

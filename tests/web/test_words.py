@@ -99,3 +99,12 @@ def test_an_item_body_follows_the_reader_and_the_stored_body_stays_french():
 ])
 def test_delivery_errors_are_told_in_words(error, fr, en):
     assert words.delivery_error("fr", error) == fr and words.delivery_error("en", error) == en
+
+
+def test_diff_values_are_written_out():
+    lines = [("-", "2019-03-16"), ("+", "2019-04-01")]
+    assert words.diff_lines("fr", "Démarrage", lines) == [("-", "16 mars 2019"), ("+", "1 avril 2019")]
+    assert words.diff_lines("en", "Durée", [("+", "PT2H")]) == [("+", "2 hr")]
+    assert words.diff_lines("en", "Format", [("+", "video")]) == [("+", "Video")]
+    assert words.diff_lines("fr", "Licence", [("+", "CC0-1.0")]) == [("+", "CC0 1.0")]
+    assert words.diff_lines("fr", "Texte", [("+", "PT2H")]) == [("+", "PT2H")]  # what people wrote stays

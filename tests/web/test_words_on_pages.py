@@ -87,8 +87,10 @@ async def populated(make_island):
     await wait_for(lambda: brest.object(replica), message="the replica on brest")
     fiche = await brest.publish("alice", FICHE["title"], "Le samedi, on répare.",
                                 **{k: v for k, v in FICHE.items() if k != "title"})
-    await brest.publish("alice", RESOURCE["title"], "Trois heures pour apprendre.",
-                        **{k: v for k, v in RESOURCE.items() if k != "title"})
+    resource = await brest.publish("alice", RESOURCE["title"], "Trois heures pour apprendre.",
+                                   **{k: v for k, v in RESOURCE.items() if k != "title"})
+    await brest.update(resource, data={**RESOURCE["data"], "duration": "PT1H30M"})  # a diff of durations
+    await brest.update(fiche, data={**FICHE["data"], "started": "2019-04-01"})  # and of dates
     async with brest.sessions() as session:
         mona = await accounts.get_actor(session, "mona")
         alice = await accounts.get_actor(session, "alice")
@@ -96,6 +98,10 @@ async def populated(make_island):
         await proposals.create(session, item_kind="fiche", origin="form", proposer_name="Lou",
                                fields={"title": "Atelier de réparation, version hiver", "source": "En hiver aussi."},
                                target=None)
+        await proposals.create(session, item_kind="resource", origin="form", proposer_name="Lou",
+                               fields={"title": RESOURCE["title"], "source": "Deux heures suffisent.",
+                                       "data": {**RESOURCE["data"], "duration": "PT2H"}},
+                               target=await brest.object(resource))
         await reports.receive(session, activity_uri=None, reporter_uri=nantes.actor_uri("bob"),
                               target_actor_uri=None, object_uris=[item.uri], comment="Le lien ne marche plus",
                               concerned=[alice])

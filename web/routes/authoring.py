@@ -27,7 +27,7 @@ from archipel.ids import is_ulid
 from archipel.storage.tables import ItemAuthor, LocalActor, StoredObject
 from federation import actions
 from web.wake import deliveries_queued
-from web import appkeys, auth, forms, item_media
+from web import appkeys, auth, forms, item_media, words
 from web.auth import CurrentUser
 from web.i18n import gettext, negotiate_language
 from web.pages import page, render
@@ -456,7 +456,7 @@ async def revision_diff(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text="no such revision") from None
         names = await _editor_names(session, request, [old.editor_uri, new.editor_uri])
         info = ItemInfo.of(item)
-    changes = [(forms.diff_label(lang, change.label), change.lines)
+    changes = [(forms.diff_label(lang, change.label), words.diff_lines(lang, change.label, change.lines))
                for change in revisions.diff(old.snapshot, new.snapshot)]
     return await page(request, "diff.html", info=info, old=old, new=new, names=names, changes=changes,
                       **_labels(lang))

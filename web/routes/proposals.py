@@ -17,7 +17,7 @@ from archipel.identity import object_uri
 from archipel.ids import is_ulid
 from archipel.ratelimit import RateLimiter
 from archipel.storage.tables import StoredObject
-from web import appkeys, forms
+from web import appkeys, forms, words
 from web.i18n import gettext, negotiate_language
 from web.pages import page
 
@@ -100,7 +100,7 @@ def proposed_changes(lang: str, target: StoredObject | None, proposal) -> list[t
     if target is None or target.deleted_at is not None or proposal.kind != "edit":
         return []
     current = revisions.snapshot(target)
-    return [(forms.diff_label(lang, change.label), change.lines) for change in
+    return [(forms.diff_label(lang, change.label), words.diff_lines(lang, change.label, change.lines)) for change in
             revisions.diff(current, proposals.proposed_snapshot(target, current, proposal))]
 
 

@@ -51,9 +51,9 @@ def search_feed(request: web.Request, wanted: search.SearchRequest, lang: str,
     """The Atom feed of a search: its newest matching items (a territory's feed is a search by
     region or place). Its title names the chosen islands (`islands`: host → name), not their hosts."""
     settings = request.app[appkeys.SETTINGS]
-    words = [wanted.text] + [(islands or {}).get(value, value) if facet == "island" else value
-                             for facet, values in wanted.chosen for value in values]
-    described = " · ".join(word for word in words if word)
+    chosen = [wanted.text] + [(islands or {}).get(value, value) if facet == "island" else value
+                              for facet, values in wanted.chosen for value in values]
+    described = " · ".join(word for word in chosen if word)
     title = (i18n.gettext(lang, "Recherche « %(query)s »") % {"query": described} if described
              else i18n.gettext(lang, "Nouveautés de l'archipel"))
     params = [(name, value) for name, value in replace(wanted, page=1, newest_first=False).params()]
