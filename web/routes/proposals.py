@@ -197,8 +197,11 @@ async def status(request: web.Request) -> web.Response:
         if proposal is None:
             raise web.HTTPNotFound(text="no such proposal: check the link")
         target = await content.find_object(session, proposal.target_uri) if proposal.target_uri else None
+        published = (await content.find_object(session, proposal.published_uri)
+                     if proposal.state == "accepted" and proposal.published_uri else None)
     changes = proposed_changes(_lang(request), target, proposal) if proposal.state == "pending" else []
     response = await page(request, "proposal_status.html", proposal=proposal, target=target, changes=changes,
+                          published_name=published.name if published is not None else None,
                           just_sent=request.query.get("envoyee") == "1",
                           status_url=f"{_base(request)}/proposition/{token}",
                           smtp=bool(request.app[appkeys.SETTINGS].smtp_host))
