@@ -123,6 +123,32 @@ def diff_lines(lang: str, label: str, lines: list[tuple[str, str]]) -> list[tupl
     return [(mark, written(value)) for mark, value in lines]
 
 
+# What the domain layer says when it refuses (English, for logs and the command line), as a
+# moderator or an admin reads it on a page; anything not listed gets the general sentence.
+FAILURES = (
+    (re.compile(r"^give a domain"), _("Donnez un domaine, par exemple exemple.org.")),
+    (re.compile(r"cannot block itself"), _("L'île ne peut pas se bloquer elle-même.")),
+    (re.compile(r"^give the address of an account"),
+     _("Donnez l'adresse d'un compte : @nom@serveur ou son adresse web.")),
+    (re.compile(r"local account cannot be blocked"), _("Un compte de cette île ne se bloque pas ici.")),
+    (re.compile(r"is already under a"), _("Une mesure vise déjà ce compte ou ce domaine : levez-la d'abord.")),
+    (re.compile(r"^give an address such as"), _("Donnez une adresse comme @ile@exemple.org.")),
+    (re.compile(r"no reported content left"), _("Il ne reste rien de ce signalement à traiter ici.")),
+)
+UNREACHABLE = ("FetchError", "ActorError")
+
+
+def failure(lang: str, error: Exception) -> str:
+    """A refusal in the reader's language, never the domain's English message."""
+    if type(error).__name__ in UNREACHABLE:
+        return i18n.gettext(lang, _("Ce compte est introuvable, ou son serveur ne répond pas : vérifiez l'adresse."))
+    text = str(error)
+    for pattern, message in FAILURES:
+        if pattern.search(text):
+            return i18n.gettext(lang, message)
+    return i18n.gettext(lang, _("Ce n'est pas possible : vérifiez ce que vous avez saisi."))
+
+
 def action_label(lang: str, action: str) -> str:
     return i18n.gettext(lang, ACTIONS.get(action, OTHER))
 
@@ -168,4 +194,4 @@ def of_name(name: str) -> str:
 
 
 __all__ = ["ACTIONS", "ITEM_LABELS", "STATES", "action_label", "colon", "duration", "item_wording", "iso_date",
-           "delivery_error", "diff_lines", "item_body", "of_name", "quoted", "state_label"]
+           "delivery_error", "diff_lines", "failure", "item_body", "of_name", "quoted", "state_label"]

@@ -108,3 +108,18 @@ def test_diff_values_are_written_out():
     assert words.diff_lines("en", "Format", [("+", "video")]) == [("+", "Video")]
     assert words.diff_lines("fr", "Licence", [("+", "CC0-1.0")]) == [("+", "CC0 1.0")]
     assert words.diff_lines("fr", "Texte", [("+", "PT2H")]) == [("+", "PT2H")]  # what people wrote stays
+
+
+class FetchError(Exception):
+    pass
+
+
+def test_refusals_are_told_in_the_reader_language():
+    from archipel.errors import InvalidInput
+    assert words.failure("fr", InvalidInput("give a domain such as exemple.org (or host:port)")) == \
+        "Donnez un domaine, par exemple exemple.org."
+    assert words.failure("en", InvalidInput("x is already under a block: lift it first")) == \
+        "A measure already targets this account or domain: lift it first."
+    assert words.failure("en", FetchError("Cannot connect to host")).startswith("This account cannot be found")
+    assert words.failure("fr", InvalidInput("something nobody named")) == \
+        f"Ce n'est pas possible{NB}: vérifiez ce que vous avez saisi."

@@ -176,3 +176,21 @@ async def test_the_check_goes_red_when_a_template_shows_codes(populated):
     english = problems(about_page, "en")
     assert any(problem.startswith("French on an English page") for problem in english), english
     assert any(problem.startswith("ISO duration") for problem in english), english
+
+
+@pytest.mark.parametrize(("lang", "expected"), [("fr", "Donnez un domaine, par exemple exemple.org."),
+                                                ("en", "Give a domain, for example example.org.")])
+async def test_a_refusal_is_told_in_the_reader_language(populated, lang, expected):
+    brest, _ = populated
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await log_in(http, brest, "mona")
+        headers = {**HTML, "Accept-Language": lang}
+        async with http.get(f"{brest.url}/espace/moderation/blocages", headers=headers) as response:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', await response.text()).group(1)
+        form = {"csrf_token": token, "kind": "domain", "target": "pas un domaine", "severity": "block",
+                "reason": "essai"}
+        async with http.post(f"{brest.url}/espace/moderation/blocages", data=form, headers=headers) as response:
+            assert response.status == 400
+            html = await response.text()
+    assert expected in visible_text(html)
+    assert problems(html, lang) == []

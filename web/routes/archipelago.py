@@ -16,7 +16,8 @@ from federation.client import FetchError
 from federation.discovery import actor_id_of
 from federation.documents import ActorUrls
 from web.wake import deliveries_queued
-from web import appkeys, auth
+from web import appkeys, auth, words
+from web.i18n import negotiate_language
 from web.listing import here
 from web.pages import page
 
@@ -57,7 +58,7 @@ async def follow(request: web.Request) -> web.Response:
             raise InvalidInput("give an address such as @ile@exemple.org or https://exemple.org/users/ile")
         remote = await request.app[appkeys.DIRECTORY].get(target, refresh=True)
     except (FetchError, ActorError, InvalidInput) as error:
-        return await archipelago(request, error=str(error), status=400)
+        return await archipelago(request, error=words.failure(negotiate_language(request), error), status=400)
     async with request.app[appkeys.SESSIONS]() as session:
         await actions.follow(session, settings.url, await island_actor(session), remote)
         await session.commit()

@@ -92,7 +92,7 @@ async def act(request: web.Request) -> web.Response:
         else:
             raise InvalidInput("unknown action")
     except ArchipelError as error:
-        return await listing(request, error=str(error), status=400)
+        return await listing(request, error=words.failure(negotiate_language(request), error), status=400)
     raise web.HTTPSeeOther(PATH)
 
 
@@ -149,6 +149,7 @@ async def send_report(request: web.Request) -> web.Response:
                                     comment=form["comment"], moderator=moderator)
             await session.commit()
     except ArchipelError as error:
-        return await report_form(request, error=str(error), status=400, form=form)
+        return await report_form(request, error=words.failure(negotiate_language(request), error), status=400,
+                                 form=form)
     deliveries_queued(request.app)
     raise web.HTTPSeeOther(PATH + "?envoye=1")
