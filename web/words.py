@@ -10,9 +10,9 @@ Dates and durations are written by archipel/wording.py (re-exported here for the
 
 from __future__ import annotations
 
-import functools
-import json
+import hashlib
 import re
+from collections import OrderedDict
 
 from archipel.fiches import FICHE_SECTIONS, HOWTO_HEADING, LICENCES
 from archipel.rendering import Wording, render_item
@@ -73,18 +73,26 @@ def item_wording(lang: str) -> Wording:
     return Wording(label=lambda text: i18n.gettext(lang, text), lang=lang)
 
 
-@functools.lru_cache(maxsize=512)
-def _body(kind: str, source: str, fields: str, licence: str | None, lang: str) -> str:
-    return render_item(kind, source, json.loads(fields), licence, item_wording(lang))
+BODIES_KEPT = 256
+_bodies: OrderedDict[tuple[str, str, str], str] = OrderedDict()
 
 
 def item_body(item, lang: str) -> str:
     """An item's HTML for a reader of `lang`: the stored (French) body, or the same fields rendered
-    with the reader's labels; kept for the next reader, keyed by what the body is made of."""
+    with the reader's labels. The last BODIES_KEPT are kept, keyed by the item and a digest of its
+    stored body (which changes whenever its fields do), so a popular fiche renders once."""
     if lang == "fr" or item.kind not in ("fiche", "resource"):
         return item.content or ""
-    fields = json.dumps(item.fields or {}, sort_keys=True, ensure_ascii=False)
-    return _body(item.kind, item.source or "", fields, item.licence, lang)
+    key = (item.uri, hashlib.sha256((item.content or "").encode()).hexdigest(), lang)
+    body = _bodies.get(key)
+    if body is None:
+        body = render_item(item.kind, item.source or "", item.fields or {}, item.licence, item_wording(lang))
+        _bodies[key] = body
+        if len(_bodies) > BODIES_KEPT:
+            _bodies.popitem(last=False)
+    else:
+        _bodies.move_to_end(key)
+    return body
 
 
 _HTTP_STATUS = re.compile(r"HTTP (\d{3})\b")

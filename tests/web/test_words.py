@@ -123,3 +123,16 @@ def test_refusals_are_told_in_the_reader_language():
     assert words.failure("en", FetchError("Cannot connect to host")).startswith("This account cannot be found")
     assert words.failure("fr", InvalidInput("something nobody named")) == \
         f"Ce n'est pas possible{NB}: vérifiez ce que vous avez saisi."
+
+
+def test_an_item_body_in_english_follows_each_edit():
+    from types import SimpleNamespace
+    item = SimpleNamespace(uri="https://ile.example/o/1", kind="resource", source="", licence=None,
+                           fields={"duration": "PT3H"}, content=render_item("resource", "", {"duration": "PT3H"}, None))
+    assert words.item_body(item, "fr") == item.content and "Durée&nbsp;: 3" in item.content
+    assert "Duration: 3 hr" in words.item_body(item, "en")
+    item.fields = {"duration": "PT2H"}
+    item.content = render_item("resource", "", item.fields, None)
+    assert "Duration: 2 hr" in words.item_body(item, "en")
+    article = SimpleNamespace(uri="https://ile.example/o/2", kind="article", content="<p>Texte</p>")
+    assert words.item_body(article, "en") == "<p>Texte</p>"
