@@ -118,6 +118,9 @@ def _resource(source: str, fields: dict, words: Wording) -> list[str]:
             for m in fields["materials"]) + "</ul>")
     if fields.get("related"):
         body.append(_heading(words.label("Fiches liées")))
-        body.append("<ul>" + "".join(f'<li><a href="{html.escape(uri)}">{html.escape(uri)}</a></li>'
-                                     for uri in fields["related"]) + "</ul>")
+        # Named by their number, not their address: this body cannot look names up (it is the same
+        # on every island); a page that knows the names writes them instead (web/words.py item_body).
+        related = html.escape(words.label("Fiche liée"))
+        body.append("<ul>" + "".join(f'<li><a href="{html.escape(uri)}">{related} {number}</a></li>'
+                                     for number, uri in enumerate(fields["related"], 1)) + "</ul>")
     return body

@@ -97,8 +97,8 @@ def _delivery_error(context: Context, error: str | None) -> str:
 
 
 @pass_context
-def _item_body(context: Context, item) -> str:
-    return words.item_body(item, _lang(context))
+def _item_body(context: Context, item, names: dict[str, str] | None = None) -> str:
+    return words.item_body(item, _lang(context), names)
 
 
 @pass_context

@@ -11,6 +11,7 @@ Dates and durations are written by archipel/wording.py (re-exported here for the
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from collections import OrderedDict
 
@@ -64,7 +65,7 @@ OTHER = _("autre")
 # every one of them has its English translation).
 ITEM_LABELS = (*FICHE_SECTIONS.values(), HOWTO_HEADING, _("Porteurs du projet"), _("Territoire"), _("Public"),
                _("Démarré le"), _("Format"), _("Durée"), _("Licence"), _("Objectifs pédagogiques"),
-               _("Prérequis"), _("Matériel"), _("Fiches liées"), _("Atelier"), _("Cours"), _("Tutoriel"),
+               _("Prérequis"), _("Matériel"), _("Fiches liées"), _("Fiche liée"), _("Atelier"), _("Cours"), _("Tutoriel"),
                _("Vidéo"), _("Jeu"), _("Kit"), _("Guide"), _("Autre"))
 
 
@@ -77,10 +78,19 @@ BODIES_KEPT = 256
 _bodies: OrderedDict[tuple[str, str, str], str] = OrderedDict()
 
 
-def item_body(item, lang: str) -> str:
+def item_body(item, lang: str, names: dict[str, str] | None = None) -> str:
     """An item's HTML for a reader of `lang`: the stored (French) body, or the same fields rendered
     with the reader's labels. The last BODIES_KEPT are kept, keyed by the item and a digest of its
-    stored body (which changes whenever its fields do), so a popular fiche renders once."""
+    stored body (which changes whenever its fields do), so a popular fiche renders once. `names`:
+    the names of linked addresses (a resource's related fiches), written instead of the address."""
+    body = _body_in(item, lang)
+    for uri, name in (names or {}).items():
+        link = re.compile(f'(<a href="{re.escape(html.escape(uri))}"[^>]*>)[^<]*(</a>)')
+        body = link.sub(lambda match: match.group(1) + html.escape(name) + match.group(2), body)
+    return body
+
+
+def _body_in(item, lang: str) -> str:
     if lang == "fr" or item.kind not in ("fiche", "resource"):
         return item.content or ""
     key = (item.uri, hashlib.sha256((item.content or "").encode()).hexdigest(), lang)

@@ -136,3 +136,14 @@ def test_an_item_body_in_english_follows_each_edit():
     assert "Duration: 2 hr" in words.item_body(item, "en")
     article = SimpleNamespace(uri="https://ile.example/o/2", kind="article", content="<p>Texte</p>")
     assert words.item_body(article, "en") == "<p>Texte</p>"
+
+
+def test_related_fiches_are_numbered_in_the_body_and_named_on_the_page():
+    from types import SimpleNamespace
+    fields = {"related": ["https://ile.example/o/1", "https://ile.example/o/2"]}
+    body = render_item("resource", "", fields, None)
+    assert "https://ile.example/o/1</a>" not in body and ">Fiche liée 1</a>" in body
+    item = SimpleNamespace(uri="https://ile.example/o/3", kind="resource", source="", licence=None,
+                           fields=fields, content=body)
+    named = words.item_body(item, "en", {"https://ile.example/o/1": "Repair <café>"})
+    assert ">Repair &lt;café&gt;</a>" in named and ">Related sheet 2</a>" in named

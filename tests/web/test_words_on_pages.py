@@ -87,9 +87,10 @@ async def populated(make_island):
     await wait_for(lambda: brest.object(replica), message="the replica on brest")
     fiche = await brest.publish("alice", FICHE["title"], "Le samedi, on répare.",
                                 **{k: v for k, v in FICHE.items() if k != "title"})
+    related = {**RESOURCE["data"], "related": [fiche]}  # shown by its name, not its address
     resource = await brest.publish("alice", RESOURCE["title"], "Trois heures pour apprendre.",
-                                   **{k: v for k, v in RESOURCE.items() if k != "title"})
-    await brest.update(resource, data={**RESOURCE["data"], "duration": "PT1H30M"})  # a diff of durations
+                                   **{**{k: v for k, v in RESOURCE.items() if k != "title"}, "data": related})
+    await brest.update(resource, data={**related, "duration": "PT1H30M"})  # a diff of durations
     await brest.update(fiche, data={**FICHE["data"], "started": "2019-04-01"})  # and of dates
     async with brest.sessions() as session:
         mona = await accounts.get_actor(session, "mona")
