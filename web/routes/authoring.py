@@ -18,7 +18,7 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import func, or_, select
 
-from archipel import content, fiches, revisions
+from archipel import content, fiches, naming, revisions
 from archipel import media as media_store
 from archipel.accounts import find_actor
 from archipel.errors import Forbidden, InvalidInput, NotFound
@@ -424,7 +424,7 @@ async def _editor_names(session, request, uris) -> dict[str, str]:
     names = {}
     for uri in set(uris):
         actor = await find_actor(session, _username_of(request, uri)) if uri.startswith(_base(request)) else None
-        names[uri] = actor.display_name if actor else uri
+        names[uri] = actor.display_name if actor else naming.handle_guess(uri)  # a handle, never the URL
     return names
 
 
