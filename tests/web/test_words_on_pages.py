@@ -15,7 +15,8 @@ import pytest
 from jinja2 import DictLoader, ChoiceLoader
 
 from archipel import accounts, blocks, notifications, proposals, reports
-from federation import actions
+from archipel.storage.tables import HostHealth, utcnow
+from federation import actions, delivery_hosts
 from tests.nodes import island_follows, wait_for
 from tests.words_check import problems, visible_text
 from web import appkeys, provision
@@ -120,6 +121,12 @@ async def populated(make_island):
             alice = await accounts.get_actor(session, "alice")
             return await notifications.unread_count(session, alice.id) >= 2  # the report, the follow
     await wait_for(alice_is_followed, message="alice's notifications")
+    async with brest.sessions() as session:  # a server deliveries fail to reach, stopped by an admin
+        host = urlsplit(nantes.url).netloc
+        await delivery_hosts.stop(session, host, admin=await accounts.get_actor(session, "gwen"), reason="En panne")
+        health = await session.get(HostHealth, host)
+        health.consecutive_failures, health.last_error, health.last_failure_at = 3, "HTTP 503: busy", utcnow()
+        await session.commit()
     return brest, nantes
 
 
@@ -134,18 +141,27 @@ ROLES = {None: ["/", "/federated", "/about", "/recherche?q=atelier", "/tags"],
 async def test_pages_show_words_not_codes(populated, lang):
     brest, nantes = populated
     hosts = tuple(urlsplit(node.url).netloc for node in (brest, nantes))
-    found, crawled = {}, 0
+    found, crawled, read = {}, 0, {}
     for username, starts in ROLES.items():
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             if username:
                 await log_in(http, brest, username)
             pages = await crawl(http, brest, starts, lang)
         crawled += len(pages)
+        read.update((url.removeprefix(brest.url), visible_text(html)) for url, html in pages.items())
         for url, html in pages.items():
             assert f'<html lang="{lang}"' in html, url
             if trouble := problems(html, lang, hosts):
                 found[url.removeprefix(brest.url)] = trouble
     assert crawled > 60  # the island's pages, not a login page four times
+    # The pages the fixture fills say it in words (the checks above would pass on empty pages).
+    words = {"fr": ("Compte masqué", "Livraisons arrêtées", "Le serveur est en difficulté (erreur 503).", "3\u202fh",
+                    "16 mars 2019", "acceptée"),
+             "en": ("Account silenced", "Deliveries stopped", "The server is in trouble (error 503).", "3 hr",
+                    "March 16, 2019", "accepted")}[lang]
+    everything = " ".join(read.values())
+    assert [word for word in words if word not in everything] == []
+    assert "Île nantes" in read["/espace/livraisons"] and "@robot@spam.example" in read["/espace/moderation/journal"]
     assert found == {}, "\n".join(f"{url}: {problem}" for url, trouble in found.items() for problem in trouble)
 
 
