@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -173,10 +174,15 @@ def _word_lines(a: list[str], b: list[str]) -> list[WordLine]:
     return lines
 
 
-def word_diff(old: dict, new: dict) -> list[WordFieldDiff]:
+def word_diff(old: dict, new: dict,
+              written: Callable[[str, str], str] | None = None) -> list[WordFieldDiff]:
     """The fields that differ between two snapshots; a line replaced by another is compared word
-    by word, so only the words that changed are marked."""
+    by word, so only the words that changed are marked. `written(label, value)` writes a line's
+    value as a reader reads it (a date, a duration) before it is compared."""
     before, after = _as_lines(old), _as_lines(new)
+    if written is not None:
+        before = {label: [written(label, line) for line in lines] for label, lines in before.items()}
+        after = {label: [written(label, line) for line in lines] for label, lines in after.items()}
     return [WordFieldDiff(label, _word_lines(before.get(label, []), after[label]))
             for label in after if before.get(label, []) != after[label]]
 

@@ -72,6 +72,15 @@ def render_markdown(source: str) -> str:
 _TAG = re.compile(r"<[^>]+>")
 
 
+_SPACES = re.compile(r"[ \t\n\r\f\v]+")
+
+
 def html_to_text(raw: str) -> str:
     """Plain text of an HTML fragment (for summaries, titles, logs)."""
     return " ".join(html.unescape(_TAG.sub(" ", raw)).split())
+
+
+def html_to_reading(raw: str) -> str:
+    """Plain text of an HTML fragment for a page to show (an excerpt): as html_to_text, but a
+    no-break space stays one, holding French punctuation to its word (« Durée : 3 h »)."""
+    return _SPACES.sub(" ", html.unescape(_TAG.sub(" ", raw))).strip(" ")

@@ -36,8 +36,8 @@ async def accept(session: AsyncSession, base_url: str, proposal: Proposal, moder
     await proposals.mark_accepted(session, proposal, moderator, item.uri)
     title = proposal.fields.get("title", "")
     await _tell(session, base_url, proposal, island_name,
-                subject=f"Votre proposition « {title} » est publiée",
-                text=f"Merci ! Votre proposition « {title} » a été acceptée et publiée : {item.url or item.uri}",
+                subject=f"Votre proposition « {title} » est publiée",
+                text=f"Merci ! Votre proposition « {title} » a été acceptée et publiée : {item.url or item.uri}",
                 link=item.url or item.uri)
     return item
 
@@ -47,8 +47,8 @@ async def acknowledge(session: AsyncSession, base_url: str, proposal: Proposal, 
     """A fediverse proposer hears at once that the proposal arrived, with its private status link."""
     link = f"{base_url.rstrip('/')}/proposition/{token}"
     await _direct_note(session, base_url, proposal.proposer_actor_uri,
-                       f"Merci ! Votre proposition « {proposal.fields.get('title', '')} » est arrivée : l'équipe "
-                       f"de l'île va la lire. Vous pouvez la suivre ici : {link}", link, recipient=sender,
+                       f"Merci ! Votre proposition « {proposal.fields.get('title', '')} » est arrivée : l'équipe "
+                       f"de l'île va la lire. Vous pouvez la suivre ici : {link}", link, recipient=sender,
                        in_reply_to=proposal.post_uri)
 
 
@@ -58,9 +58,9 @@ async def refuse(session: AsyncSession, base_url: str, proposal: Proposal, moder
     await proposals.mark_refused(session, proposal, moderator, reason)
     title = proposal.fields.get("title", "")
     await _tell(session, base_url, proposal, island_name,
-                subject=f"Votre proposition « {title} »",
-                text=f"Merci pour votre proposition « {title} ». L'équipe de modération ne l'a pas retenue, "
-                     f"pour cette raison : {proposal.reason}")
+                subject=f"Votre proposition « {title} »",
+                text=f"Merci pour votre proposition « {title} ». L'équipe de modération ne l'a pas retenue, "
+                     f"pour cette raison : {proposal.reason}")
 
 
 async def _tell(session: AsyncSession, base_url: str, proposal: Proposal, island_name: str, *, subject: str,

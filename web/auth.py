@@ -159,7 +159,7 @@ def _too_large(request: web.Request) -> web.Response:
     lang = negotiate_language(request)
     if lang == "fr":
         size = size.replace(".", ",")
-    message = gettext(lang, "Cet envoi dépasse %(size)s Mo : rien n'a été enregistré. Revenez à la page "
+    message = gettext(lang, "Cet envoi dépasse %(size)s Mo : rien n'a été enregistré. Revenez à la page "
                             "précédente et joignez des fichiers plus petits, ou moins de fichiers à la fois.")
     return web.Response(status=413, text=message % {"size": size}, content_type="text/plain", charset="utf-8")
 

@@ -28,7 +28,7 @@ from archipel.storage.tables import ItemAuthor, LocalActor, RemoteActor, StoredO
 from archipel.text import html_to_text
 from archipel.themes import theme_key
 from federation.documents import ActorUrls, rfc3339
-from web import appkeys, i18n
+from web import appkeys, i18n, words
 from web.pages import own_images, page_url
 
 MAX_ENTRIES = 50
@@ -69,7 +69,7 @@ def _url(base_url: str, path: str, query: dict) -> str:
 
 
 def island_feed(lang: str, settings) -> FeedLink:
-    title = i18n.gettext(lang, "%(island)s : fiches d'innovation, ressources et articles") % {"island": settings.name}
+    title = i18n.gettext(lang, "%(island)s : fiches d'innovation, ressources et articles") % {"island": settings.name}
     return feed_link(settings.url, "/flux.atom", title, lang)
 
 
@@ -80,8 +80,8 @@ def author_feed(lang: str, settings, actor: LocalActor) -> FeedLink:
 
 
 def theme_feed(lang: str, settings, key: str, label: str) -> FeedLink:
-    title = i18n.gettext(lang, "Thème « %(theme)s » dans l'archipel de %(island)s") % {
-        "theme": label, "island": settings.name}
+    title = i18n.gettext(lang, "Thème « %(theme)s » dans l'archipel %(de_nom)s") % {
+        "theme": label, "de_nom": words.of_name(settings.name) if lang == "fr" else settings.name}
     return feed_link(settings.url, f"/tags/{quote(key)}/flux.atom", title, lang)
 
 

@@ -22,6 +22,7 @@ from archipel.handles import InvalidUsername, check_username
 from archipel.rendering import render_item
 from archipel.storage.tables import StoredObject
 from archipel.text import MAX_SOURCE_CHARS
+from web import words
 from web.i18n import gettext
 
 MAX_SUMMARY = 1000  # content.create_item keeps the first 1000 characters: say so instead
@@ -69,13 +70,13 @@ def section_labels(lang: str) -> dict[str, tuple[str, str]]:
     """name -> (heading, help) of the 7 sections, in FICHE_SECTIONS order."""
     labels = {
         "genesis": (gettext(lang, "Contexte et genèse"),
-                    gettext(lang, "Comment l'initiative est-elle née ? Quel besoin, quel déclic, qui était là ?")),
+                    gettext(lang, "Comment l'initiative est-elle née ? Quel besoin, quel déclic, qui était là ?")),
         "goals": (gettext(lang, "Objectifs"), gettext(lang, "Ce que l'initiative cherche à changer, pour qui.")),
         "means": (gettext(lang, "Moyens et ressources"),
-                  gettext(lang, "Personnes, lieux, argent, outils : ce qu'il a fallu réunir.")),
+                  gettext(lang, "Personnes, lieux, argent, outils : ce qu'il a fallu réunir.")),
         "successes": (gettext(lang, "Ce qui a marché"), gettext(lang, "Les réussites, et pourquoi elles ont eu lieu.")),
         "difficulties": (gettext(lang, "Difficultés et échecs"),
-                         gettext(lang, "Ce qui a coincé : c'est souvent le plus utile à qui veut refaire.")),
+                         gettext(lang, "Ce qui a coincé : c'est souvent le plus utile à qui veut refaire.")),
         "advice": (gettext(lang, "Conseils pour réutiliser"),
                    gettext(lang, "Ce que vous diriez à une équipe qui veut se lancer ailleurs.")),
         "perspectives": (gettext(lang, "Perspectives"), gettext(lang, "La suite prévue ou espérée.")),
@@ -258,24 +259,24 @@ class _Checker:
     def text(self, values: FormValues, name: str, label: str, limit: int) -> str:
         value = values[name]
         if len(value) > limit:
-            self.fail(name, gettext(self.lang, "« %(label)s » dépasse %(max)s caractères (%(length)s).")
+            self.fail(name, gettext(self.lang, "« %(label)s » dépasse %(max)s caractères (%(length)s).")
                       % {"label": label, "max": f"{limit:,}".replace(",", "\u202f"), "length": len(value)})
         return value
 
     def lines(self, values: FormValues, name: str, label: str, limit: int) -> list[str]:
         lines = [line.strip() for line in values[name].split("\n") if line.strip()]
         if len(lines) > fiches.MAX_LIST:
-            self.fail(name, gettext(self.lang, "« %(label)s » a plus de %(max)s lignes.")
+            self.fail(name, gettext(self.lang, "« %(label)s » a plus de %(max)s lignes.")
                       % {"label": label, "max": fiches.MAX_LIST})
         for line in lines:
             if len(line) > limit:
-                self.fail(name, gettext(self.lang, "Une ligne de « %(label)s » dépasse %(max)s caractères.")
+                self.fail(name, gettext(self.lang, "Une ligne de « %(label)s » dépasse %(max)s caractères.")
                           % {"label": label, "max": limit})
         return lines
 
     def web_address(self, name: str, label: str, url: str) -> str:
         if not url.startswith(("https://", "http://")) or len(url) > MAX_URL or any(c.isspace() for c in url):
-            self.fail(name, gettext(self.lang, "« %(label)s » : %(url)s n'est pas une adresse web "
+            self.fail(name, gettext(self.lang, "« %(label)s » : %(url)s n'est pas une adresse web "
                                                "(elle doit commencer par https:// ou http://).")
                       % {"label": label, "url": url[:100]})
         return url
@@ -289,7 +290,7 @@ class _Checker:
         except ValueError:
             number = math.nan
         if not math.isfinite(number) or abs(number) > bound:
-            self.fail(name, gettext(self.lang, "« %(label)s » doit être un nombre entre -%(max)s et %(max)s.")
+            self.fail(name, gettext(self.lang, "« %(label)s » doit être un nombre entre -%(max)s et %(max)s.")
                       % {"label": label, "max": bound})
         return value
 
@@ -329,7 +330,7 @@ def parse(values: FormValues, lang: str, *, known_language: str | None = None) -
         try:
             check_username(name)
         except InvalidUsername:
-            check.fail("coauthors", gettext(lang, "« %(name)s » n'est pas un nom d'utilisateur·ice valable.")
+            check.fail("coauthors", gettext(lang, "« %(name)s » n'est pas un nom d'utilisateur·ice valable.")
                        % {"name": name[:64]})
     if len(coauthors) > fiches.MAX_LIST:
         check.fail("coauthors", gettext(lang, "Trop de co-auteur·ices."))
@@ -417,10 +418,10 @@ def _parse_steps(check: _Checker, values: FormValues) -> list[str]:
             steps.append(line.strip())
     label = gettext(check.lang, "Mode d'emploi")
     if len(steps) > fiches.MAX_LIST:
-        check.fail("steps", gettext(check.lang, "« %(label)s » a plus de %(max)s lignes.")
+        check.fail("steps", gettext(check.lang, "« %(label)s » a plus de %(max)s lignes.")
                    % {"label": label, "max": fiches.MAX_LIST})
     if any(len(step) > fiches.MAX_TEXT for step in steps):
-        check.fail("steps", gettext(check.lang, "Une ligne de « %(label)s » dépasse %(max)s caractères.")
+        check.fail("steps", gettext(check.lang, "Une ligne de « %(label)s » dépasse %(max)s caractères.")
                    % {"label": label, "max": fiches.MAX_TEXT})
     return steps
 
@@ -431,14 +432,14 @@ def _parse_holders(check: _Checker, values: FormValues) -> list[dict]:
     for index, row in enumerate(values.holders):
         number = {"number": index + 1}
         if not row["name"]:
-            check.fail(holder_field(index, "name"), gettext(lang, "Porteur n° %(number)s : le nom est obligatoire.")
+            check.fail(holder_field(index, "name"), gettext(lang, "Porteur n° %(number)s : le nom est obligatoire.")
                        % number)
         if row["kind"] not in ("person", "organisation"):
-            check.fail(holder_field(index, "kind"), gettext(lang, "Porteur n° %(number)s : choisissez personne ou "
+            check.fail(holder_field(index, "kind"), gettext(lang, "Porteur n° %(number)s : choisissez personne ou "
                                                                   "organisation.") % number)
         for part, limit in (("name", fiches.MAX_LINE), ("url", fiches.MAX_LINE), ("contact", fiches.MAX_LINE)):
             if len(row[part]) > limit:
-                check.fail(holder_field(index, part), gettext(lang, "Porteur n° %(number)s : trop long "
+                check.fail(holder_field(index, part), gettext(lang, "Porteur n° %(number)s : trop long "
                                                                     "(%(max)s caractères au plus).")
                            % {**number, "max": limit})
         if row["url"]:
@@ -480,7 +481,7 @@ def _parse_event(check: _Checker, values: FormValues, territory: dict) -> dict:
         try:
             moments[name] = events.parse_moment(values[name], name, zone)
         except InvalidInput:
-            check.fail(name, gettext(lang, "« %(label)s » s'écrit AAAA-MM-JJ HH:MM, entre %(first)s et %(last)s.")
+            check.fail(name, gettext(lang, "« %(label)s » s'écrit AAAA-MM-JJ HH:MM, entre %(first)s et %(last)s.")
                        % {"label": label, "first": events.FIRST_YEAR, "last": events.LAST_YEAR})
     if "start" in moments and "end" in moments and moments["end"] < moments["start"]:
         check.fail("end", gettext(lang, "La fin vient avant le début."))
@@ -492,7 +493,7 @@ def _parse_event(check: _Checker, values: FormValues, territory: dict) -> dict:
         name, bar, url = line.rpartition("|") if "|" in line else (line, "", "")
         name, url = name.strip(), url.strip()
         if len(name) > fiches.MAX_LINE:
-            check.fail("organisers", gettext(lang, "Une ligne de « %(label)s » dépasse %(max)s caractères.")
+            check.fail("organisers", gettext(lang, "Une ligne de « %(label)s » dépasse %(max)s caractères.")
                        % {"label": gettext(lang, "Organisation"), "max": fiches.MAX_LINE})
         organisers.append({"name": name, "url": check.web_address("organisers", gettext(lang, "Organisation"), url)
                            if url else ""})
@@ -510,7 +511,7 @@ def _parse_materials(check: _Checker, values: FormValues) -> list[dict]:
         title, bar, url = line.rpartition("|")
         title, url = title.strip(), url.strip()
         if len(title) > fiches.MAX_LINE:
-            check.fail("materials", gettext(check.lang, "Une ligne de « %(label)s » dépasse %(max)s caractères.")
+            check.fail("materials", gettext(check.lang, "Une ligne de « %(label)s » dépasse %(max)s caractères.")
                        % {"label": label, "max": fiches.MAX_LINE})
         materials.append({"title": title, "url": check.web_address("materials", label, url)})
     return materials
@@ -518,7 +519,7 @@ def _parse_materials(check: _Checker, values: FormValues) -> list[dict]:
 
 # ---- preview -------------------------------------------------------------------------------
 
-def preview(kind: str, parsed: Parsed) -> str:
-    """The body the published page will show (the same renderer), sanitised."""
+def preview(kind: str, parsed: Parsed, lang: str = "fr") -> str:
+    """The body the published page will show (the same renderer), sanitised, in the reader's words."""
     fields, _private = fiches.fields_for(kind, parsed.data or {})
-    return render_item(kind, parsed.source, fields, parsed.licence)
+    return render_item(kind, parsed.source, fields, parsed.licence, words.item_wording(lang))

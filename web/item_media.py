@@ -90,20 +90,20 @@ def check_bytes(data: bytes, filename: str, lang: str, limit: int, *, image_only
     and of `archipel publish`. CPU-bound (images are decoded): run it in a thread."""
     name = _display_name(filename)
     if len(data) > limit:
-        return gettext(lang, "« %(name)s » est trop gros : %(max)s au plus par fichier.") % {
+        return gettext(lang, "« %(name)s » est trop gros : %(max)s au plus par fichier.") % {
             "name": name, "max": _size(lang, limit)}
     try:
         prepared = media_store.prepare(data, filename or "")
     except media_store.UnsupportedType:
         if image_only:
-            return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
-        return gettext(lang, "« %(name)s » : ce type de fichier n'est pas accepté. Fichiers acceptés : images JPEG, "
-                             "PNG, WebP, GIF ; PDF ; documents OpenDocument ou Word, Excel, PowerPoint ; texte (.txt, "
+            return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
+        return gettext(lang, "« %(name)s » : ce type de fichier n'est pas accepté. Fichiers acceptés : images JPEG, "
+                             "PNG, WebP, GIF ; PDF ; documents OpenDocument ou Word, Excel, PowerPoint ; texte (.txt, "
                              ".md).") % {"name": name}
     except InvalidInput as error:  # an image that cannot be read, an empty file...
-        return gettext(lang, "« %(name)s » est refusé : %(reason)s.") % {"name": name, "reason": str(error)}
+        return gettext(lang, "« %(name)s » est refusé : %(reason)s.") % {"name": name, "reason": str(error)}
     if image_only and prepared.kind != "image":
-        return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
+        return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
     return Upload(filename or "", prepared)
 
 
@@ -117,7 +117,7 @@ def cover_alt_problem(lang: str, alt: str, *, needed: bool) -> str | None:
     """Why a cover's text alternative is refused (missing or too long), or None."""
     if needed and not alt:
         return gettext(lang, "Décrivez l'image de couverture en quelques mots (texte "
-                             "alternatif) : il est lu à qui ne la voit pas.")
+                             "alternatif) : il est lu à qui ne la voit pas.")
     if len(alt) > MAX_COVER_ALT:
         return gettext(lang, "Le texte alternatif dépasse %(max)s caractères.") % {"max": MAX_COVER_ALT}
     return None

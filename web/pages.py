@@ -15,10 +15,10 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from markupsafe import Markup
 from jinja2.runtime import Context
 
-from archipel import notifications
+from archipel import naming, notifications
 from archipel.safe_urls import safe_url
 from archipel.themes import theme_key
-from web import appkeys, auth, i18n
+from web import appkeys, auth, i18n, words
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -58,6 +58,57 @@ def _format_date(context: Context, value: datetime) -> str:
 def _format_datetime(context: Context, value: datetime) -> str:
     """`12/03/2025 14:05` / `3/12/25, 2:05 PM` (UTC)."""
     return format_datetime(value, "short", locale=context.get("lang", i18n.DEFAULT_LANGUAGE))
+
+
+def _lang(context: Context) -> str:
+    return context.get("lang", i18n.DEFAULT_LANGUAGE)
+
+
+# Codes written as words for people (web/words.py), in the page's language.
+@pass_context
+def _duration(context: Context, value: str | None) -> str:
+    return words.duration(_lang(context), value)
+
+
+@pass_context
+def _iso_date(context: Context, value: str | None) -> str:
+    return words.iso_date(_lang(context), value)
+
+
+@pass_context
+def _action(context: Context, value: str) -> str:
+    return words.action_label(_lang(context), value)
+
+
+@pass_context
+def _state(context: Context, value: str | None, of: str) -> str:
+    return words.state_label(_lang(context), of, value)
+
+
+@pass_context
+def _of_name(context: Context, name: str) -> str:
+    """« de l'Île de Brest » in French; the name alone in English (the phrase says "of")."""
+    return words.of_name(name) if _lang(context) == "fr" else name
+
+
+@pass_context
+def _delivery_error(context: Context, error: str | None) -> str:
+    return words.delivery_error(_lang(context), error)
+
+
+@pass_context
+def _item_body(context: Context, item, names: dict[str, str] | None = None) -> str:
+    return words.item_body(item, _lang(context), names)
+
+
+@pass_context
+def _colon(context: Context) -> str:
+    return words.colon(_lang(context))
+
+
+@pass_context
+def _quoted(context: Context, text: str) -> str:
+    return words.quoted(_lang(context), text)
 
 
 _IMG = re.compile(r"<img\b[^>]*>")
@@ -106,6 +157,17 @@ def make_templates() -> Environment:
     environment.filters["format_date"] = _format_date
     environment.filters["format_datetime"] = _format_datetime
     environment.filters["page_url"] = page_url
+    environment.filters["duration"] = _duration
+    environment.filters["iso_date"] = _iso_date
+    environment.filters["action_label"] = _action
+    environment.filters["state_label"] = _state
+    environment.filters["of_name"] = _of_name
+    environment.filters["delivery_error"] = _delivery_error
+    environment.filters["item_body"] = _item_body  # labels of a fiche's body in the reader's language
+    environment.filters["quoted"] = _quoted
+    environment.globals["colon"] = _colon
+    # An address where a name is missing: `@user@host`, never the URL (a name passes through).
+    environment.filters["handle"] = lambda text: naming.handle_guess(text) if text.startswith(("https://", "http://")) else text
     environment.filters["theme_key"] = theme_key  # a theme's page: /tags/<key> (ASCII letters and digits)
     # Any URL another server gave (an item's `url`, a profile, a file): "" unless it passes the
     # one rule (archipel/safe_urls.py). Templates link only when it is not empty.

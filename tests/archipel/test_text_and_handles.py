@@ -4,7 +4,7 @@ from archipel.errors import InvalidInput
 from archipel.frontmatter import parse_front_matter
 from archipel.handles import InvalidUsername, check_username, slugify_username
 from archipel.ids import is_ulid, new_ulid
-from archipel.text import html_to_text, render_markdown, sanitize_html
+from archipel.text import html_to_reading, html_to_text, render_markdown, sanitize_html
 from archipel.themes import clean_tags, hashtag_for, theme_key
 
 
@@ -54,6 +54,10 @@ def test_markdown_bomb_is_refused():
 
 def test_html_to_text():
     assert html_to_text("<p>Un&nbsp;<b>deux</b></p>\n<p>trois</p>") == "Un deux trois"
+
+
+def test_html_to_reading_keeps_french_no_break_spaces():
+    assert html_to_reading("<p>Durée&nbsp;: 3 h</p>\n<p> trois  </p>") == "Durée\u00a0: 3 h trois"
 
 
 def test_front_matter_parsing():

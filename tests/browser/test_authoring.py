@@ -134,7 +134,7 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     await page.goto(uri)
     await page.get_by_role("link", name="Historique des modifications").click()
     await page.wait_for_url(f"{uri}/historique")
-    assert await page.get_by_role("heading", level=1).inner_text() == f"Historique de « {TITLE} »"
+    assert await page.get_by_role("heading", level=1).inner_text() == f"Historique de « {TITLE} »"
     assert await page.locator("table.revisions tbody tr").count() == 2
     await assert_accessible(page)
 
@@ -143,7 +143,7 @@ async def test_write_preview_publish_edit_compare_and_withdraw_a_fiche(island, p
     assert await page.get_by_role("heading", level=2, name="Objectifs").count() == 1
     # Word by word: only what changed is marked, the rest of the line reads as it is.
     changed = page.locator(".line.changed")
-    assert await changed.locator("ins").first.text_content() == "Ajouté : , et apprendre"
+    assert await changed.locator("ins").first.text_content() == "Ajouté : , et apprendre"
     assert "Réparer ensemble plutôt que racheter" in await changed.first.inner_text()
     assert await page.locator("del").filter(has_text="Réparer").count() == 0
     await assert_accessible(page)
@@ -243,7 +243,7 @@ async def test_the_form_without_javascript_and_its_errors(island, new_page):
     await page.get_by_role("button", name="Prévisualiser").click()
     await page.get_by_role("alert").wait_for()
     alert = await page.get_by_role("alert").inner_text()
-    assert "Rien n'a été enregistré" in alert and "« Latitude » doit être un nombre entre -90 et 90." in alert
+    assert "Rien n'a été enregistré" in alert and "« Latitude » doit être un nombre entre -90 et 90." in alert
     latitude = page.get_by_label("Latitude")
     assert await latitude.get_attribute("aria-invalid") == "true" and await latitude.input_value() == "500"
     assert await page.get_by_label("Format").input_value() == "atelier"
@@ -299,7 +299,7 @@ async def test_a_file_too_big_is_refused_before_it_travels(make_island, page):
     files = page.get_by_label("Ajouter des fichiers au matériel")
     await files.set_input_files([{"name": "gros.pdf", "mimeType": "application/pdf", "buffer": pdf(80_000)}])
     await page.get_by_role("button", name="Enregistrer le brouillon").click()
-    message = page.get_by_text("« gros.pdf » est trop gros : 50 ko au plus par fichier.")
+    message = page.get_by_text("« gros.pdf » est trop gros : 50 ko au plus par fichier.")
     await message.wait_for()
     assert await files.get_attribute("aria-invalid") == "true"
     assert await page.evaluate("document.activeElement.id") == "f-attachment_files"

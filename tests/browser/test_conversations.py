@@ -34,7 +34,7 @@ async def test_read_answer_and_moderate_a_conversation(island, remote, new_page)
     await question_block.get_by_label("Votre réponse à Rosa").fill("Il y en a **quinze**.")
     await question_block.get_by_role("button", name="Envoyer").click()
     await alice.wait_for_url(f"{fiche.uri}#reponse-*")
-    answer = alice.get_by_role("article", name="Réponse de Alice")
+    answer = alice.get_by_role("article", name="Réponse d'Alice")
     assert "quinze" in await answer.inner_text()
     await assert_accessible(alice)
 

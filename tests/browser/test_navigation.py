@@ -51,7 +51,7 @@ async def test_themes_page_lists_counts_and_leads_to_each_theme(island, page):
 
     await page.get_by_role("link", name="Suivre le thème écriture").click()
     await page.wait_for_url(f"{island.url}/tags/ecriture#follow-heading")
-    assert await page.get_by_role("heading", level=1).inner_text() == "Thème : écriture"
+    assert await page.get_by_role("heading", level=1).inner_text() == "Thème : écriture"
     await page.get_by_role("heading", name="Suivre depuis le fédivers").wait_for()
     cards = page.locator("article.card")
     assert await cards.count() == 2

@@ -136,8 +136,8 @@ async def test_the_diff_marks_words_and_an_earlier_version_is_restored(island, n
 
     await page.goto(f"{uri}/historique/1/2")
     line = page.get_by_role("region", name="Titre").locator(".line.changed")
-    assert await line.locator("del").text_content() == "Retiré : samedi"
-    assert await line.locator("ins").text_content() == "Ajouté : dimanche"
+    assert await line.locator("del").text_content() == "Retiré : samedi"
+    assert await line.locator("ins").text_content() == "Ajouté : dimanche"
     await assert_accessible(page)
     await screenshot(page, "changements-mot-a-mot", width)
 

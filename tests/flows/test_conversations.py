@@ -112,7 +112,7 @@ async def test_replies_and_replies_to_replies_render_as_a_tree(island, remote):
     ids = [str(await object_id(island, uri)) for uri in (first, answer, deeper, second, warned["id"])]
     assert reply_ids(html) == ids  # depth first, oldest first within a level
     # A content warning (Mastodon's summary) keeps the text folded behind it.
-    assert re.search(r'<details class="content-warning"><summary>Avertissement : Argent</summary>\s*'
+    assert re.search(r'<details class="content-warning"><summary>Avertissement\xa0: Argent</summary>\s*'
                      r'<div class="reply-content"[^>]*><p>Le prix des graines</p></div>\s*</details>', html)
     # Nesting: the answer sits inside the list under the first reply.
     first_block = html[html.index(f'id="reponse-{ids[0]}"'):html.index(f'id="reponse-{ids[3]}"')]

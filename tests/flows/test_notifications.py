@@ -80,7 +80,7 @@ async def test_follows_replies_likes_and_boosts_are_notified(island, remote):
         assert unread_badge(home) == 7
         page = await fetch_page(http, f"{island.url}/espace/notifications")
         assert page.count('class="notice notice-') == 7 and page.count(" unread\"") == 7
-        for verb in ("vous suit", "a répondu dans la discussion de « Jardin partagé »", "aime", "a partagé"):
+        for verb in ("vous suit", "a répondu dans la discussion de «\u00a0Jardin partagé\u00a0»", "aime", "a partagé"):
             assert re.search(rf"Rosa</a>\s+{verb}", page), verb
         assert f'href="{fiche.uri}#reponse-{await object_id(island, question)}"' in page
         assert f'href="{fiche.uri}"' in page

@@ -48,7 +48,7 @@ async def test_an_admin_follows_an_island_and_answers_requests(make_island):
         await log_in(http, brest, "gwen")
         async with http.get(f"{brest.url}/espace/archipel") as response:
             page = await response.text()
-            assert "Île nantes" in page and "pending" in page
+            assert "Île nantes" in page and "en attente de réponse" in page and "pending" not in page
             token = hidden_csrf(page)
         async with http.post(f"{brest.url}/espace/archipel/demandes", allow_redirects=False,
                              data={"csrf_token": token, "follower": ours, "decision": "accept"}) as response:

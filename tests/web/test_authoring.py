@@ -37,7 +37,7 @@ FICHE_FORM = {
     "pitch": "Un réseau de 105 lieux où l'on apprend internet en faisant avec",
     "source": "Les PAPI sont nés du constat qu'on apprend mieux **ensemble**.",
     **{f"section-{name}": text for name, text in SECTIONS.items()},
-    "steps": "Repérer un lieu de proximité\nFormer une personne relais\n   (le « faire avec »)\nÉquiper le lieu",
+    "steps": "Repérer un lieu de proximité\nFormer une personne relais\n   (le « faire avec »)\nÉquiper le lieu",
     "holder-0-name": "Ville de Brest", "holder-0-kind": "organisation",
     "holder-0-url": "https://www.brest.fr", "holder-0-contact": "papi@brest.example",
     "holder-1-name": "Michel Briand", "holder-1-kind": "person", "holder-1-url": "", "holder-1-contact": "",
@@ -250,7 +250,7 @@ async def test_a_fiche_with_every_field_is_stored_as_typed_and_sent(island, remo
     assert item.language == "fr" and item.licence == "CC-BY-SA-4.0"
     assert item.fields["pitch"] == FICHE_FORM["pitch"]
     assert item.fields["sections"] == SECTIONS
-    assert item.fields["steps"] == ["Repérer un lieu de proximité", "Former une personne relais\n(le « faire avec »)",
+    assert item.fields["steps"] == ["Repérer un lieu de proximité", "Former une personne relais\n(le « faire avec »)",
                                     "Équiper le lieu"]
     assert item.fields["holders"] == [
         {"name": "Ville de Brest", "kind": "organisation", "url": "https://www.brest.fr"},
@@ -386,19 +386,19 @@ async def test_an_edit_makes_revision_2_and_the_diff_shows_it(island, visitors):
 
     anonymous = await visitors()
     status, page, _ = await anonymous.get(f"{uri}/historique")
-    assert status == 200 and "Historique de « Les PAPI de Brest »" in page
+    assert status == 200 and "Historique de « Les PAPI de Brest »" in page
     assert f'href="{uri}/historique/1/2"' in page and "Alice" in page
 
     status, page, _ = await anonymous.get(f"{uri}/historique/1/2")
     assert status == 200 and "Changements entre les versions 1 et 2" in page
     assert '<h2 id="change-1">Titre</h2>' in page
     # Word by word: « Les » stays, the words that changed are marked.
-    assert ('<span class="line changed">Les <del><span class="visually-hidden">Retiré : </span>'
-            'Points d&#39;Accès Public à Internet</del><ins><span class="visually-hidden">Ajouté : </span>'
+    assert ('<span class="line changed">Les <del><span class="visually-hidden">Retiré : </span>'
+            'Points d&#39;Accès Public à Internet</del><ins><span class="visually-hidden">Ajouté : </span>'
             'PAPI de Brest</ins></span>') in page
-    assert ">Objectifs</h2>" in page and ('<span class="line changed">- <del><span class="visually-hidden">Retiré : '
+    assert ">Objectifs</h2>" in page and ('<span class="line changed">- <del><span class="visually-hidden">Retiré : '
                                          '</span>favoriser l&#39;appropriation</del><ins><span class="visually-hidden">'
-                                         'Ajouté : </span>ouvrir le soir</ins></span>') in page
+                                         'Ajouté : </span>ouvrir le soir</ins></span>') in page
     assert ">Thèmes</h2>" in page
     assert "Contexte et genèse" not in page  # unchanged sections are not shown
 
@@ -560,19 +560,19 @@ async def test_html_in_every_field_is_kept_as_text_and_shown_harmless(island, vi
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
     ({"title": "   "}, "title", "Le titre est obligatoire."),
-    ({"latitude": "500"}, "latitude", "« Latitude » doit être un nombre entre -90 et 90."),
-    ({"longitude": "abc"}, "longitude", "« Longitude » doit être un nombre entre -180 et 180."),
+    ({"latitude": "500"}, "latitude", "« Latitude » doit être un nombre entre -90 et 90."),
+    ({"longitude": "abc"}, "longitude", "« Longitude » doit être un nombre entre -180 et 180."),
     ({"latitude": "", "longitude": "-4.4"}, "latitude", "Indiquez la latitude et la longitude"),
-    ({"section-advice": "x" * (MAX_TEXT + 1)}, "section-advice", "« Conseils pour réutiliser » dépasse"),
+    ({"section-advice": "x" * (MAX_TEXT + 1)}, "section-advice", "« Conseils pour réutiliser » dépasse"),
     ({"title": "t" * 301}, "title", "Le titre dépasse 300 caractères."),
-    ({"summary": "r" * 1001}, "summary", "« Résumé » dépasse"),
-    ({"pitch": "p" * 501}, "pitch", "« Accroche » dépasse"),
+    ({"summary": "r" * 1001}, "summary", "« Résumé » dépasse"),
+    ({"pitch": "p" * 501}, "pitch", "« Accroche » dépasse"),
     ({"licence": "WTFPL"}, "licence", "Choisissez une licence de la liste."),
     ({"language": "klingon"}, "language", "Choisissez une langue de la liste."),
     ({"started": "1er septembre"}, "started", "AAAA-MM-JJ"),
-    ({"holder-1-name": "", "holder-1-url": "https://example.org"}, "holder-1-name", "Porteur n° 2 : le nom"),
-    ({"holder-0-kind": "robot"}, "holder-0-kind", "Porteur n° 1 : choisissez"),
-    ({"coauthors": "personne"}, "coauthors", "« personne » n'est pas un·e utilisateur·ice de cette île."),
+    ({"holder-1-name": "", "holder-1-url": "https://example.org"}, "holder-1-name", "Porteur n° 2 : le nom"),
+    ({"holder-0-kind": "robot"}, "holder-0-kind", "Porteur n° 1 : choisissez"),
+    ({"coauthors": "personne"}, "coauthors", "« personne » n'est pas un·e utilisateur·ice de cette île."),
     ({"themes": ", ".join(f"thème {n}" for n in range(21))}, "themes", "Pas plus de 20 thèmes."),
 ])
 async def test_bad_input_is_refused_next_to_the_field_and_nothing_is_saved(island, visitors, changes, field,
@@ -594,7 +594,7 @@ async def test_bad_input_is_refused_next_to_the_field_and_nothing_is_saved(islan
     ({"format": "podcast"}, "Choisissez un format de la liste."),
     ({"materials": "Guide | ftp://example.org/guide"}, "n'est pas une adresse web"),
     ({"related": "pas une adresse"}, "n'est pas une adresse web"),
-    ({"prerequisites": "p" * (MAX_TEXT + 1)}, "« Prérequis » dépasse"),
+    ({"prerequisites": "p" * (MAX_TEXT + 1)}, "« Prérequis » dépasse"),
     ({"learning_goals": "\n".join(f"objectif {n}" for n in range(51))}, "plus de 50 lignes"),
 ])
 async def test_bad_resource_input(island, visitors, changes, message):

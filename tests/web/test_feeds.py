@@ -49,7 +49,7 @@ async def publish(node, usernames: list[str], **fields) -> str:
 def fiche(title: str, **fields) -> dict:
     return {"kind": "fiche", "title": title, "source": "Le **texte** de la fiche.", "summary": "Résumé",
             "tags": ["Inclusion", "Médiation numérique"], "licence": "CC-BY-4.0",
-            "data": {"pitch": f"En bref : {title}"}, **fields}
+            "data": {"pitch": f"En bref : {title}"}, **fields}
 
 
 async def test_the_island_feed_lists_its_public_items_newest_first(island):
@@ -67,7 +67,7 @@ async def test_the_island_feed_lists_its_public_items_newest_first(island):
     parsed = await feed(f"{island.url}/flux.atom")
     assert [entry.id for entry in parsed.entries] == [article, resource, first]
 
-    assert parsed.feed.title == "Île brest : fiches d'innovation, ressources et articles"
+    assert parsed.feed.title == "Île brest : fiches d'innovation, ressources et articles"
     assert parsed.feed.id == f"{island.url}/flux.atom"
     links = {link.rel: link for link in parsed.feed.links}
     assert links["self"].href == f"{island.url}/flux.atom" and links["self"].type == "application/atom+xml"
@@ -80,7 +80,7 @@ async def test_the_island_feed_lists_its_public_items_newest_first(island):
     assert entry.title == "Les PAPI de Brest" and entry.link == first  # a local item's page is its id
     assert [author.name for author in entry.authors] == ["Alice", "Claire"]
     assert [author.href for author in entry.authors] == [f"{island.url}/@alice", f"{island.url}/@claire"]
-    assert entry.summary == "En bref : Les PAPI de Brest"  # the pitch, as the page's description
+    assert entry.summary == "En bref : Les PAPI de Brest"  # the pitch, as the page's description
     assert "<strong>texte</strong>" in entry.content[0].value and entry.content[0].type == "text/html"
     assert [(tag.term, tag.label) for tag in entry.tags] == [("inclusion", "Inclusion"),
                                                             ("mediationnumerique", "Médiation numérique")]
@@ -168,7 +168,7 @@ async def test_pages_name_their_feed_in_the_reader_language(island):
             titles[language, page] = parsed.feed.title
     assert titles["en", f"{island.url}/"] == "Île brest: innovation sheets, training resources and articles"
     assert titles["en", f"{island.url}/@alice"] == "Alice on Île brest"
-    assert titles["fr", f"{island.url}/tags/Inclusion"] == "Thème « Inclusion » dans l'archipel de Île brest"
+    assert titles["fr", f"{island.url}/tags/Inclusion"] == "Thème « Inclusion » dans l'archipel de l'Île brest"
     assert titles["en", f"{island.url}/tags/Inclusion"] == "Theme “Inclusion” in the archipelago of Île brest"
     english = await feed(f"{island.url}/flux.atom", **{"Accept-Language": "en-GB,en;q=0.9"})
     assert english.feed.title == titles["en", f"{island.url}/"]

@@ -168,7 +168,7 @@ async def test_the_edit_form_replaces_and_removes_the_cover_and_files(island, vi
     first_cover = (await item_at(island, uri)).cover["url"]
     status, page, _ = await alice.get(edit_path(uri))
     assert "Image de couverture actuelle" in page and 'alt="Première image"' in page
-    assert page.count('name="attachment_remove"') == 2 and "Retirer « a.pdf »" in page
+    assert page.count('name="attachment_remove"') == 2 and "Retirer « a.pdf »" in page
     assert 'enctype="multipart/form-data"' in page
 
     # Only the alt text changes: same file, new description, a new revision.
@@ -204,18 +204,18 @@ async def test_the_edit_form_replaces_and_removes_the_cover_and_files(island, vi
 
 @pytest.mark.parametrize("files, changes, field, message", [
     ([("cover_file", "photo.png", HTML_AS_PNG)], {"cover_alt": "Une photo"}, "cover_file",
-     "« photo.png » n'est pas une image JPEG, PNG, WebP ou GIF lisible."),
+     "« photo.png » n'est pas une image JPEG, PNG, WebP ou GIF lisible."),
     ([("cover_file", "logo.svg", SVG_WITH_SCRIPT)], {"cover_alt": "Un logo"}, "cover_file",
-     "« logo.svg » n'est pas une image JPEG, PNG, WebP ou GIF lisible."),
+     "« logo.svg » n'est pas une image JPEG, PNG, WebP ou GIF lisible."),
     ([("attachment_files", "dessin.svg", SVG_WITH_SCRIPT)], {}, "attachment_files",
-     "« dessin.svg » : ce type de fichier n'est pas accepté. Fichiers acceptés : images JPEG"),
+     "« dessin.svg » : ce type de fichier n'est pas accepté. Fichiers acceptés : images JPEG"),
     ([("attachment_files", "page.pdf", HTML_AS_PNG)], {}, "attachment_files",
-     "« page.pdf » : ce type de fichier n'est pas accepté."),
+     "« page.pdf » : ce type de fichier n'est pas accepté."),
     ([("attachment_files", "notes.txt", HTML_AS_PNG)], {}, "attachment_files",
-     "« notes.txt » : ce type de fichier n'est pas accepté."),
-    ([("attachment_files", "vide.pdf", b"")], {}, "attachment_files", "« vide.pdf » est refusé : le fichier est vide."),
+     "« notes.txt » : ce type de fichier n'est pas accepté."),
+    ([("attachment_files", "vide.pdf", b"")], {}, "attachment_files", "« vide.pdf » est refusé : le fichier est vide."),
     ([("attachment_files", "photo.png", png()[:60])], {}, "attachment_files",  # cut short
-     "« photo.png » est refusé : image illisible."),
+     "« photo.png » est refusé : image illisible."),
     ([("cover_file", "photo.jpg", jpeg_with_gps())], {"cover_alt": "  "}, "cover_alt",
      "Décrivez l'image de couverture en quelques mots (texte alternatif)"),
 ])
@@ -248,7 +248,7 @@ async def test_an_oversized_file_is_refused_in_the_form(make_island):
         status, page, _ = await post_files(alice, "/espace/nouveau?kind=resource", {**RESOURCE_FORM, "action": "draft"},
                                            [("attachment_files", "gros.pdf", pdf(150_000))])
         assert status == 400
-        assert "« gros.pdf » est trop gros : 100 ko au plus par fichier." in errors_in(page)
+        assert "« gros.pdf » est trop gros : 100 ko au plus par fichier." in errors_in(page)
         assert await count_items(island) == 0 and await media_rows(island) == [] and files_on_disk(island) == []
         # Just under the limit: accepted.
         await create_with_files(alice, "resource", RESOURCE_FORM, [("attachment_files", "juste.pdf", pdf(99_000))],
@@ -264,7 +264,7 @@ async def test_files_beyond_what_the_island_reads_get_a_plain_answer(make_island
         status, page, _ = await post_files(alice, "/espace/nouveau?kind=fiche", {**FICHE_FORM, "action": "publish"},
                                            [("attachment_files", "enorme.pdf", pdf(600_000))])
     assert status == 413
-    assert page.startswith("Cet envoi dépasse 0,2 Mo : rien n'a été enregistré.")
+    assert page.startswith("Cet envoi dépasse 0,2 Mo : rien n'a été enregistré.")
     assert await count_items(island) == 0 and await media_rows(island) == [] and files_on_disk(island) == []
 
 
@@ -276,7 +276,7 @@ async def test_a_bad_file_in_an_edit_changes_nothing(island, visitors):
     status, page, _ = await edit_with_files(alice, uri, {"title": "Nouveau titre", "cover_alt": "Autre"},
                                             [("cover_file", "deux.png", HTML_AS_PNG),
                                              ("attachment_files", "ok.pdf", pdf(800))])
-    assert status == 400 and "« deux.png » n'est pas une image" in errors_in(page)
+    assert status == 400 and "« deux.png » n'est pas une image" in errors_in(page)
     after = await item_at(island, uri)
     assert (after.name, after.cover) == (before.name, before.cover)
     rows = await media_rows(island)  # the good file waits, attached to nothing, for the next save

@@ -329,7 +329,7 @@ async def test_a_refusal_needs_a_reason_and_the_proposer_reads_it(island, client
     status, page, _ = await moderator.post(f"/espace/moderation/propositions/{proposal.id}/refuser", {"reason": "  "})
     assert status == 400 and "Donnez une raison" in page
     assert (await all_proposals(island))[0].state == "pending"
-    reason = "Cette initiative est déjà décrite : voyez la fiche « Jardins de Brest »."
+    reason = "Cette initiative est déjà décrite : voyez la fiche « Jardins de Brest »."
     status, _, location = await moderator.post(f"/espace/moderation/propositions/{proposal.id}/refuser",
                                                {"reason": reason})
     assert status == 303 and location == "/espace/moderation?done=refused"
@@ -367,7 +367,7 @@ async def test_an_improvement_is_shown_as_a_diff_and_becomes_a_revision(island, 
     assert status == 303
     status, page, _ = await visitor.get(location)  # the proposer sees their changes too
     # Word by word: the words added are marked, not the whole line.
-    marked = ('<span class="line changed">On répare ensemble<ins><span class="visually-hidden">Ajouté : </span>'
+    marked = ('<span class="line changed">On répare ensemble<ins><span class="visually-hidden">Ajouté : </span>'
               ', et on apprend</ins></span>')
     assert "Changements proposés" in page and marked in page
     [proposal] = await all_proposals(island)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import or_, select
 
+from archipel import naming
 from archipel.accounts import island_actor
 from archipel.errors import InvalidInput
 from archipel.storage.tables import Follow, RemoteActor
@@ -15,7 +16,9 @@ from federation.client import FetchError
 from federation.discovery import actor_id_of
 from federation.documents import ActorUrls
 from web.wake import deliveries_queued
-from web import appkeys, auth
+from web import appkeys, auth, words
+from web.i18n import negotiate_language
+from web.listing import here
 from web.pages import page
 
 routes = web.RouteTableDef()
@@ -29,7 +32,7 @@ async def _relations(request):
         follows = list(await session.scalars(select(Follow).where(
             or_(Follow.follower_uri == ours, Follow.followed_uri == ours)).order_by(Follow.id)))
         uris = {f.followed_uri if f.follower_uri == ours else f.follower_uri for f in follows}
-        actors = {a.uri: a for a in await session.scalars(select(RemoteActor).where(RemoteActor.uri.in_(uris)))}
+        actors = await naming.names(session, here(request), uris)
     following = [(f, actors.get(f.followed_uri)) for f in follows if f.follower_uri == ours]
     followers = [(f, actors.get(f.follower_uri)) for f in follows if f.followed_uri == ours]
     return island, following, followers
@@ -55,7 +58,7 @@ async def follow(request: web.Request) -> web.Response:
             raise InvalidInput("give an address such as @ile@exemple.org or https://exemple.org/users/ile")
         remote = await request.app[appkeys.DIRECTORY].get(target, refresh=True)
     except (FetchError, ActorError, InvalidInput) as error:
-        return await archipelago(request, error=str(error), status=400)
+        return await archipelago(request, error=words.failure(negotiate_language(request), error), status=400)
     async with request.app[appkeys.SESSIONS]() as session:
         await actions.follow(session, settings.url, await island_actor(session), remote)
         await session.commit()

@@ -23,7 +23,7 @@ from markupsafe import Markup
 from multidict import MultiDict
 from sqlalchemy import func, or_, select
 
-from archipel import content, drafts, fiches, revisions
+from archipel import content, drafts, fiches, naming, revisions
 from archipel import media as media_store
 from archipel.accounts import find_actor
 from archipel.errors import Forbidden, InvalidInput, NotFound
@@ -32,7 +32,7 @@ from archipel.ids import is_ulid
 from archipel.storage.tables import ItemAuthor, LocalActor, StoredObject
 from federation import actions
 from web.wake import deliveries_queued
-from web import appkeys, auth, forms, item_media
+from web import appkeys, auth, forms, item_media, words
 from web.auth import CurrentUser
 from web.i18n import gettext, negotiate_language
 from web.pages import page, page_url, render
@@ -116,11 +116,11 @@ async def _editable(session, request: web.Request, user: CurrentUser) -> StoredO
     lang = _lang(request)
     item = await _find(session, request)
     if not item.is_local:
-        return await _blocked(request, gettext(lang, "Cet élément vient d'une autre île : il ne peut être "
+        return await _blocked(request, gettext(lang, "Cet élément vient d'une autre île : il ne peut être "
                                                      "modifié que là-bas. Vous pouvez le réutiliser dans "
                                                      "une nouvelle fiche."))
     if item.deleted_at is not None:
-        return await _blocked(request, gettext(lang, "Cet élément a été retiré : il ne peut plus être modifié."),
+        return await _blocked(request, gettext(lang, "Cet élément a été retiré : il ne peut plus être modifié."),
                               status=410)
     if not await _can_edit(session, request, user, item):
         return await _blocked(request, gettext(lang, "Seul·es les auteur·ices de cet élément et l'équipe de "
@@ -140,7 +140,7 @@ async def _coauthors(session, request, lang: str, usernames: list[str], first_au
     for username in usernames:
         actor = await find_actor(session, username)
         if actor is None or actor.kind != "person":
-            errors.setdefault("coauthors", gettext(lang, "« %(name)s » n'est pas un·e utilisateur·ice de cette "
+            errors.setdefault("coauthors", gettext(lang, "« %(name)s » n'est pas un·e utilisateur·ice de cette "
                                                          "île.") % {"name": username})
             continue
         uri = actor_uri(_base(request), actor.username)
@@ -183,10 +183,10 @@ def _preview_fragment(lang: str, kind: str, values: forms.FormValues, shown: Sho
     parsed, errors = forms.parse(values, lang, known_language=values["language"])
     if parsed is None:
         messages = "".join(f"<li>{html.escape(message)}</li>" for message in errors.values())
-        return Markup(f'<p>{html.escape(gettext(lang, "Corrigez ces erreurs pour voir l’aperçu :"))}</p>'
+        return Markup(f'<p>{html.escape(gettext(lang, "Corrigez ces erreurs pour voir l’aperçu :"))}</p>'
                       f"<ul>{messages}</ul>")
     try:
-        body = forms.preview(kind, parsed)
+        body = forms.preview(kind, parsed, lang)
     except (InvalidInput, ValueError) as error:
         return Markup(f"<p>{html.escape(str(error))}</p>")
     summary = f"<p><strong>{html.escape(parsed.summary)}</strong></p>" if parsed.summary else ""
@@ -477,7 +477,7 @@ async def edit(request: web.Request) -> web.Response:
         if state not in fiches.STATES:
             errors["state"] = gettext(lang, "Choisissez un état de la liste.")
         elif info.federated and state not in FEDERATED:
-            errors["state"] = gettext(lang, "Un élément déjà publié ne redevient pas un brouillon : "
+            errors["state"] = gettext(lang, "Un élément déjà publié ne redevient pas un brouillon : "
                                             "archivez-le ou retirez-le.")
         authors = await content.authors_of(session, item)
         coauthors = await _coauthors(session, request, lang, parsed.coauthors if parsed else
@@ -593,7 +593,7 @@ async def _editor_names(session, request, uris) -> dict[str, str]:
     names = {}
     for uri in set(uris):
         actor = await find_actor(session, _username_of(request, uri)) if uri.startswith(_base(request)) else None
-        names[uri] = actor.display_name if actor else uri
+        names[uri] = actor.display_name if actor else naming.handle_guess(uri)  # a handle, never the URL
     return names
 
 
@@ -654,6 +654,6 @@ async def revision_diff(request: web.Request) -> web.Response:
         can_restore = await _can_edit(session, request, await auth.current_user(request), item)
         info = ItemInfo.of(item)
     changes = [(forms.diff_label(lang, change.label), change.lines)
-               for change in revisions.word_diff(old.snapshot, new.snapshot)]
+               for change in revisions.word_diff(old.snapshot, new.snapshot, words.written_value(lang))]
     return await page(request, "diff.html", info=info, old=old, new=new, names=names, changes=changes,
                       can_restore=can_restore, **_labels(lang))

@@ -16,7 +16,8 @@ from federation import domains
 from federation.client import FetchError
 from federation.discovery import actor_id_of
 from web.wake import blocks_changed
-from web import appkeys, auth
+from web import appkeys, auth, words
+from web.i18n import negotiate_language
 from web.pages import page
 from web.params import path_int
 
@@ -74,7 +75,7 @@ async def add(request: web.Request) -> web.Response:
         await apply_rule(request, user, kind=form.get("kind", ""), target=form.get("target", ""),
                          severity=form.get("severity", ""), reason=form.get("reason", ""))
     except ArchipelError as error:
-        return await listing(request, error=str(error), status=400, form=form)
+        return await listing(request, error=words.failure(negotiate_language(request), error), status=400, form=form)
     raise web.HTTPSeeOther(PATH)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from archipel import naming
 from archipel.storage.tables import LocalActor
 from federation import delivery_hosts
 from web import appkeys, auth
+from web.listing import here
 from web.pages import page
 from web.wake import deliveries_queued
 
@@ -21,7 +23,8 @@ async def listing(request: web.Request) -> web.Response:
     await auth.require_user(request, "admin")
     async with request.app[appkeys.SESSIONS]() as session:
         hosts = await delivery_hosts.failing(session)
-    return await page(request, "deliveries.html", hosts=hosts, done=request.query.get("fait", ""))
+        names = await naming.names(session, here(request), {host.host for host in hosts})
+    return await page(request, "deliveries.html", hosts=hosts, names=names, done=request.query.get("fait", ""))
 
 
 @routes.post(f"{PATH}/{HOST}/relancer")

@@ -73,7 +73,7 @@ async def _not_found(request: web.Request, given: str, unresolved: Unresolved) -
         response.headers["Retry-After"] = str(unresolved.retry_after)
         return response
     return await page(request, "interaction.html", status=400, given=given, remote=None, relation=None,
-                      error=gettext(lang, "Ce compte est introuvable : vérifiez son adresse."))
+                      error=gettext(lang, "Ce compte est introuvable : vérifiez son adresse."))
 
 
 async def _page(request: web.Request, user, given: str, *, status: int = 200) -> web.Response:

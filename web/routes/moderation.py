@@ -6,14 +6,15 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from archipel import audit, content, fiches, proposals
+from archipel import audit, content, fiches, naming, proposals
 from archipel.errors import Forbidden, InvalidInput, NotFound
 from archipel.rendering import render_item
 from archipel.storage.tables import LocalActor
 from federation import proposals as decisions
 from web.wake import deliveries_queued
-from web import appkeys, auth, forms
+from web import appkeys, auth, forms, words
 from web.i18n import gettext, negotiate_language
+from web.listing import here
 from web.pages import page
 from web.params import path_int, query_int
 from web.routes.proposals import labels, proposed_changes, read_fields, values_of
@@ -66,7 +67,7 @@ async def _review(request: web.Request, proposal, *, values: forms.FormValues | 
     try:
         data, _ = fiches.fields_for(proposal.item_kind, proposal.fields.get("data") or {})
         preview = render_item(proposal.item_kind, proposal.fields.get("source") or "", data,
-                              proposal.fields.get("licence"))
+                              proposal.fields.get("licence"), words.item_wording(lang))
     except (InvalidInput, ValueError):
         preview = None
     return await page(request, "moderation_review.html", status=status, proposal=proposal, target=target,
@@ -126,7 +127,7 @@ async def refuse(request: web.Request) -> web.Response:
             return await _review(request, proposal, status=409)
         if not reason:
             return await _review(request, proposal, status=400, refuse_error=gettext(
-                lang, "Donnez une raison : la personne qui a proposé la lira."))
+                lang, "Donnez une raison : la personne qui a proposé la lira."))
         try:
             await decisions.refuse(session, _base(request), proposal, user.actor, reason,
                                    island_name=request.app[appkeys.SETTINGS].name)
@@ -145,8 +146,10 @@ async def journal(request: web.Request) -> web.Response:
     async with request.app[appkeys.SESSIONS]() as session:
         entries = await audit.recent(session, limit=JOURNAL_PAGE + 1, before_id=before)
         names = await _names(session, [entry.moderator_id for entry in entries])
+        subjects = await naming.names(session, here(request), {e.subject for e in entries
+                                                               if not e.subject.startswith("proposal:")})
     more = len(entries) > JOURNAL_PAGE
     entries = entries[:JOURNAL_PAGE]
-    return await page(request, "moderation_journal.html", entries=entries, names=names,
+    return await page(request, "moderation_journal.html", entries=entries, names=names, subjects=subjects,
                       next_before=entries[-1].id if more else None, first_page=before is None,
                       section="journal")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
-from archipel import cards, content, improvements, remote_media, reuse, social, threads
+from archipel import cards, content, improvements, naming, remote_media, reuse, social, threads
 from archipel.accounts import find_actor, island_actor
 from archipel.fiches import LICENCES
 from archipel.safe_urls import safe_url
@@ -180,7 +180,7 @@ async def author_links(session, settings, uris: list[str]) -> list[dict]:
             links.append({"name": local.display_name, "url": ActorUrls(settings.url, local.username).profile})
             continue
         remote = await session.scalar(select(RemoteActor).where(RemoteActor.uri == uri))
-        links.append({"name": (remote.display_name or remote.username) if remote else uri,
+        links.append({"name": (remote.display_name or remote.username) if remote else naming.handle_guess(uri),
                       "url": (safe_url(remote.url) or safe_url(uri)) if remote else safe_url(uri)})
     return links
 
@@ -196,6 +196,10 @@ async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> 
             origin_island = (await cards.islands_named(session, listing.here(request), {host}))[host]
         derivatives = await reuse.derivatives_of(session, item.uri)
         attachments = await item_media.listed(session, negotiate_language(request), settings.url, item)
+        # A resource's related fiches are written as their addresses in its body: named here.
+        related = [uri for uri in (item.fields.get("related") or []) if isinstance(uri, str)]
+        related_names = dict((await session.execute(select(StoredObject.uri, StoredObject.name).where(
+            StoredObject.uri.in_(related), StoredObject.name != ""))).all()) if related else {}
     licence = None
     if item.licence in LICENCES:
         label, url = LICENCES[item.licence]
@@ -205,6 +209,6 @@ async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> 
                       island=card.island, origin=origin, origin_island=origin_island,
                       improve_url=improvements.proposal_url(item),
                       derivatives=derivatives, licence=licence, counts=counts, thread=thread,
-                      description=description, attachments=attachments,
+                      description=description, attachments=attachments, related_names=related_names,
                       cover_url=remote_media.cover_url(settings.url, item),
                       event_when=event_dates.when(item, negotiate_language(request)) if item.kind == "event" else None)

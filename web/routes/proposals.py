@@ -17,7 +17,7 @@ from archipel.identity import object_uri
 from archipel.ids import is_ulid
 from archipel.ratelimit import RateLimiter
 from archipel.storage.tables import StoredObject
-from web import appkeys, forms
+from web import appkeys, forms, words
 from web.i18n import gettext, negotiate_language
 from web.pages import page
 
@@ -82,15 +82,15 @@ def read_fields(post, kind: str, lang: str, *, target: StoredObject | None = Non
     data = parsed.data or {}
     if not (parsed.source.strip() or data.get("pitch") or data.get("sections") or parsed.summary
             or data.get("learning_goals")):
-        errors["source"] = gettext(lang, "Dites-en un peu plus : une accroche ou un texte de présentation.")
+        errors["source"] = gettext(lang, "Dites-en un peu plus : une accroche ou un texte de présentation.")
     fields = {**parsed.item_arguments(), "credit": post.get("credit") == "yes"}
     if settings is not None:
         chars, links = proposals.total_chars(fields), proposals.count_links(fields)
         if chars > settings.proposal_max_chars:
-            errors[""] = gettext(lang, "La proposition est trop longue (%(length)s caractères ; %(max)s au plus).") % {
+            errors[""] = gettext(lang, "La proposition est trop longue (%(length)s caractères ; %(max)s au plus).") % {
                 "length": chars, "max": settings.proposal_max_chars}
         if links > settings.proposal_max_links:
-            errors[""] = gettext(lang, "La proposition contient trop de liens (%(count)s ; %(max)s au plus). "
+            errors[""] = gettext(lang, "La proposition contient trop de liens (%(count)s ; %(max)s au plus). "
                                        "Gardez les plus utiles.") % {"count": links, "max": settings.proposal_max_links}
     return values, (None if errors else fields), errors
 
@@ -101,7 +101,8 @@ def proposed_changes(lang: str, target: StoredObject | None, proposal) -> list[t
         return []
     current = revisions.snapshot(target)
     return [(forms.diff_label(lang, change.label), change.lines) for change in
-            revisions.word_diff(current, proposals.proposed_snapshot(target, current, proposal))]
+            revisions.word_diff(current, proposals.proposed_snapshot(target, current, proposal),
+                                words.written_value(lang))]
 
 
 async def _target(session, request: web.Request, ulid: str | None) -> StoredObject | None:
@@ -158,7 +159,7 @@ async def propose(request: web.Request) -> web.Response:
         if len(name) > MAX_NAME:
             errors["name"] = gettext(lang, "Le nom dépasse %(max)s caractères.") % {"max": MAX_NAME}
         if email and (len(email) > MAX_EMAIL or not _EMAIL.match(email)):
-            errors["email"] = gettext(lang, "Cette adresse e-mail ne semble pas valable (par exemple : "
+            errors["email"] = gettext(lang, "Cette adresse e-mail ne semble pas valable (par exemple : "
                                             "prenom@exemple.fr).")
         if errors:
             return await _form(request, kind=kind, values=values, target=target, errors=errors, proposer=proposer,
@@ -166,7 +167,7 @@ async def propose(request: web.Request) -> web.Response:
         if not request.app[LIMITER].allow(request.remote or "unknown"):
             minutes = max(1, round(request.app[LIMITER].retry_after(request.remote or "unknown") / 60))
             message = gettext(lang, "Beaucoup de propositions sont arrivées de votre connexion en peu de temps. "
-                                    "Réessayez dans %(minutes)s minutes : votre texte est resté dans le "
+                                    "Réessayez dans %(minutes)s minutes : votre texte est resté dans le "
                                     "formulaire.") % {"minutes": minutes}
             response = await _form(request, kind=kind, values=values, target=target, errors={"": message},
                                    proposer=proposer, status=429)
@@ -197,8 +198,11 @@ async def status(request: web.Request) -> web.Response:
         if proposal is None:
             raise web.HTTPNotFound(text="no such proposal: check the link")
         target = await content.find_object(session, proposal.target_uri) if proposal.target_uri else None
+        published = (await content.find_object(session, proposal.published_uri)
+                     if proposal.state == "accepted" and proposal.published_uri else None)
     changes = proposed_changes(_lang(request), target, proposal) if proposal.state == "pending" else []
     response = await page(request, "proposal_status.html", proposal=proposal, target=target, changes=changes,
+                          published_name=published.name if published is not None else None,
                           just_sent=request.query.get("envoyee") == "1",
                           status_url=f"{_base(request)}/proposition/{token}",
                           smtp=request.app[appkeys.SETTINGS].can_send_mail)

@@ -6,16 +6,17 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from archipel import audit, content, reports
+from archipel import audit, content, naming, reports
 from archipel.errors import ArchipelError, InvalidInput
 from archipel.storage.tables import LocalActor, RemoteActor, StoredObject, utcnow
-from archipel.text import html_to_text
+from archipel.text import html_to_reading
 from federation import actions, flags
 from federation.actors import ActorError
 from federation.as2 import host_of
 from federation.client import FetchError
 from web.wake import deliveries_queued
-from web import appkeys, auth
+from web import appkeys, auth, words
+from web.i18n import negotiate_language
 from web.pages import page
 from web.params import path_int
 from web.routes.blocks import apply_rule, resolve_account
@@ -26,12 +27,12 @@ REPORT_PATH = "/espace/moderation/signaler"
 EXCERPT = 400
 
 
-def _excerpt(item: StoredObject) -> str:
-    text = html_to_text(item.content or item.summary or "")
+def _excerpt(item: StoredObject, lang: str) -> str:
+    text = html_to_reading(words.item_body(item, lang) or item.summary or "")
     return text[:EXCERPT] + ("…" if len(text) > EXCERPT else "")
 
 
-async def _view(session, report, own_host: str) -> dict:
+async def _view(session, report, own_host: str, lang: str) -> dict:
     """What the page shows of one report: its items as plain-text excerpts, names of actors."""
     items = list(await session.scalars(select(StoredObject).where(StoredObject.uri.in_(report.object_uris or []))))
     uris = {report.reporter_uri, report.target_actor_uri} - {None}
@@ -39,11 +40,13 @@ async def _view(session, report, own_host: str) -> dict:
 
     def name(uri):
         actor = actors.get(uri)
-        return f"{actor.display_name or actor.username} ({actor.host})" if actor else uri
+        if actor is None:
+            return naming.handle_guess(uri)
+        return actor.display_name or (f"@{actor.username}@{actor.host}" if actor.username else naming.handle_guess(uri))
 
     target = report.target_actor_uri
     remote_target = bool(target) and host_of(target) != own_host
-    return {"report": report, "objects": [(item, _excerpt(item)) for item in items],
+    return {"report": report, "objects": [(item, _excerpt(item, lang)) for item in items],
             "reporter": name(report.reporter_uri), "target": name(target) if target else "",
             "blockable": remote_target, "target_host": host_of(target) if remote_target else ""}
 
@@ -53,7 +56,8 @@ async def listing(request: web.Request, error: str | None = None, status: int = 
     await auth.require_user(request, "moderator")
     settings = request.app[appkeys.SETTINGS]
     async with request.app[appkeys.SESSIONS]() as session:
-        views = [await _view(session, r, settings.host) for r in await reports.listing(session)]
+        lang = negotiate_language(request)
+        views = [await _view(session, r, settings.host, lang) for r in await reports.listing(session)]
     return await page(request, "moderation_reports.html", status=status, views=views, error=error,
                       sent="envoye" in request.query)
 
@@ -88,7 +92,7 @@ async def act(request: web.Request) -> web.Response:
         else:
             raise InvalidInput("unknown action")
     except ArchipelError as error:
-        return await listing(request, error=str(error), status=400)
+        return await listing(request, error=words.failure(negotiate_language(request), error), status=400)
     raise web.HTTPSeeOther(PATH)
 
 
@@ -121,7 +125,7 @@ async def report_form(request: web.Request, error: str | None = None, status: in
         async with request.app[appkeys.SESSIONS]() as session:
             item = await content.find_object(session, form["target"])
     return await page(request, "moderation_report_form.html", status=status, form=form, error=error,
-                      item=item, excerpt=_excerpt(item) if item else "")
+                      item=item, excerpt=_excerpt(item, negotiate_language(request)) if item else "")
 
 
 @routes.post(REPORT_PATH)
@@ -145,6 +149,7 @@ async def send_report(request: web.Request) -> web.Response:
                                     comment=form["comment"], moderator=moderator)
             await session.commit()
     except ArchipelError as error:
-        return await report_form(request, error=str(error), status=400, form=form)
+        return await report_form(request, error=words.failure(negotiate_language(request), error), status=400,
+                                 form=form)
     deliveries_queued(request.app)
     raise web.HTTPSeeOther(PATH + "?envoye=1")

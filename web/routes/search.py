@@ -9,13 +9,13 @@ from aiohttp import web
 from markupsafe import Markup, escape
 from babel import Locale, UnknownLocaleError
 
-from archipel import cards, search, search_excerpts, search_terms
+from archipel import cards, naming, search, search_excerpts, search_terms
 from archipel.fiches import LICENCES
 from archipel.search_index import island_of
-from archipel.text import html_to_text
+from archipel.text import html_to_reading
 from dataclasses import replace
 
-from web import appkeys, feeds, i18n, listing
+from web import appkeys, feeds, i18n, listing, words
 from web.i18n import negotiate_language
 from web.pages import page, page_url
 from web.params import query_int
@@ -46,13 +46,15 @@ def facet_label(facet: str, value: str, label: str, lang: str, islands: dict[str
     return label
 
 
-def search_feed(request: web.Request, wanted: search.SearchRequest, lang: str) -> feeds.FeedLink:
+def search_feed(request: web.Request, wanted: search.SearchRequest, lang: str,
+                islands: dict[str, str] | None = None) -> feeds.FeedLink:
     """The Atom feed of a search: its newest matching items (a territory's feed is a search by
-    region or place)."""
+    region or place). Its title names the chosen islands (`islands`: host → name), not their hosts."""
     settings = request.app[appkeys.SETTINGS]
-    words = [wanted.text] + [value for _, values in wanted.chosen for value in values]
-    described = " · ".join(word for word in words if word)
-    title = (i18n.gettext(lang, "Recherche « %(query)s »") % {"query": described} if described
+    chosen = [wanted.text] + [(islands or {}).get(value, value) if facet == "island" else value
+                              for facet, values in wanted.chosen for value in values]
+    described = " · ".join(word for word in chosen if word)
+    title = (i18n.gettext(lang, "Recherche « %(query)s »") % {"query": described} if described
              else i18n.gettext(lang, "Nouveautés de l'archipel"))
     params = [(name, value) for name, value in replace(wanted, page=1, newest_first=False).params()]
     return feeds.feed_link(settings.url, "/recherche.atom", f"{title} · {settings.name}", lang, _grouped(params))
@@ -89,7 +91,7 @@ async def search_page(request: web.Request) -> web.Response:
     cards = [{
         "item": item, "url": page_url(item), "island": islands.get(island_of(item.uri), island_of(item.uri)),
         "title": _html(search_excerpts.marked(item.name, stems, item.language)),
-        "excerpt": _html(search_excerpts.excerpt(_text_of(item), stems, item.language)),
+        "excerpt": _html(search_excerpts.excerpt(_text_of(item, lang), stems, item.language)),
         "themes": themes.get(item.id, []),
     } for item in result.items]
     wanted = result.request
@@ -101,7 +103,7 @@ async def search_page(request: web.Request) -> web.Response:
                             "chosen": value in wanted.values(facet), "href": link(wanted.toggled(facet, value))}
                            for value, label, count in counted] for facet, counted in facets.items()}
     return await page(request, "search.html", result=result, cards=cards, facets=facet_links,
-                      feed=search_feed(request, wanted, lang),
+                      feed=search_feed(request, wanted, lang, islands),
                       map_href="/carte" + ("?" + urlencode(replace(wanted, page=1).params()) if wanted.params() else ""),
                       recent_href=link(replace(wanted, page=1, newest_first=True)) if wanted.text else None,
                       relevance_href=link(replace(wanted, page=1, newest_first=False)) if wanted.text else None,
@@ -118,10 +120,11 @@ def _html(pieces: list[tuple[str, bool]]) -> Markup:
                           for piece, found in pieces))
 
 
-def _text_of(item) -> str:
+def _text_of(item, lang: str) -> str:
     pitch = (item.fields or {}).get("pitch") or item.summary or ""
-    # The beginning of the body only: excerpts look at search_excerpts.MAX_TEXT characters.
-    body = html_to_text((item.content or "")[:3 * search_excerpts.MAX_TEXT])
+    # The beginning of the body only (excerpts look at search_excerpts.MAX_TEXT characters), with
+    # its labels in the reader's language.
+    body = html_to_reading(words.item_body(item, lang)[:3 * search_excerpts.MAX_TEXT])
     return " ".join(part for part in (pitch, body) if part)
 
 
@@ -151,7 +154,8 @@ async def search_atom(request: web.Request) -> web.Response:
     wanted = replace(_request(request), page=1, newest_first=True)
     async with request.app[appkeys.SESSIONS]() as session:
         result = await search.search(session, wanted, page_size=feeds.MAX_ENTRIES, with_facets=False)
-        link = search_feed(request, wanted, lang)
+        link = search_feed(request, wanted, lang, await naming.names(session, listing.here(request),
+                                                                     set(wanted.values("island"))))
         page_address = request.app[appkeys.SETTINGS].url.rstrip("/") + "/recherche" + (
             "?" + urlencode(replace(wanted, newest_first=False).params()) if wanted.params() else "")
         return await feeds.atom_response(request, session, result.items, link=link, alternate_url=page_address)

@@ -1,0 +1,54 @@
+"""Dates, durations and punctuation as people write them, in French or English (Babel's CLDR data).
+
+Fiches carry machine forms (`2019-03-16`, ISO 8601 durations such as `PT3H`, the resource format
+`video`); rendering (archipel/rendering.py) and pages (web/words.py) write them out with these.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from babel.dates import format_date, format_time
+from babel.lists import format_list
+from babel.units import format_unit
+
+# A resource's format code → its French label (the catalogue translates it).
+FORMATS = {"atelier": "Atelier", "cours": "Cours", "tutoriel": "Tutoriel", "video": "Vidéo", "jeu": "Jeu",
+           "kit": "Kit", "guide": "Guide", "autre": "Autre"}
+
+# ISO 8601 durations as fiches carry them (schema.org `timeRequired`): PnYnMnWnDTnHnMnS.
+_DURATION = re.compile(r"P(?:(\d{1,4})Y)?(?:(\d{1,4})M)?(?:(\d{1,4})W)?(?:(\d{1,4})D)?"
+                       r"(?:T(?:(\d{1,4})H)?(?:(\d{1,4})M)?(?:(\d{1,4})S)?)?", re.IGNORECASE)
+_UNITS = ("duration-year", "duration-month", "duration-week", "duration-day",
+          "duration-hour", "duration-minute", "duration-second")
+
+
+def duration(lang: str, text: str | None) -> str:
+    """`PT1H30M` → « 1 h 30 min » / "1 hr 30 min"; anything else (« une demi-journée ») as written."""
+    text = (text or "").strip()
+    match = _DURATION.fullmatch(text)
+    if not match or text.upper().endswith("T"):
+        return text
+    parts = [format_unit(int(value), unit, length="short", locale=lang)
+             for value, unit in zip(match.groups(), _UNITS) if value and int(value)]
+    return format_list(parts, style="unit-narrow", locale=lang) if parts else text
+
+
+def iso_date(lang: str, text: str | None) -> str:
+    """`2019-03-16` → « 16 mars 2019 » / "March 16, 2019"; anything else as written."""
+    try:
+        return format_date(date.fromisoformat((text or "").strip()), "long", locale=lang)
+    except ValueError:
+        return text or ""
+
+
+def moment(lang: str, value) -> str:
+    """A date and time in its own zone: "March 12, 2027, 9:30 AM" (the stored French form is
+    archipel/rendering.py's, the same on every island)."""
+    return f"{format_date(value, 'long', locale=lang)}, {format_time(value, 'short', tzinfo=value.tzinfo, locale=lang)}"
+
+
+def colon(lang: str) -> str:
+    """The colon after a label: « Durée : » (no-break space) in French, "Duration:" in English."""
+    return "\u00a0:" if lang == "fr" else ":"

@@ -1,0 +1,227 @@
+"""Words for people: what a page writes instead of a code.
+
+States, journal actions, durations and dates are stored as codes (`accepted`, `silence_account`,
+`PT3H`, `2019-03-16`); a page shows them in the reader's language through the one mapping here,
+so a new code is named once and every page follows. A code nobody named yet is shown as a neutral
+word (« autre » / « other »), never as itself. French typography lives here too: the no-break
+space before « : ; ! ? », and elision in phrases built around a name (« de l'Île de Brest »).
+Dates and durations are written by archipel/wording.py (re-exported here for the templates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+
+from archipel import wording
+from archipel.fiches import FICHE_SECTIONS, HOWTO_HEADING, LICENCES
+from archipel.rendering import Wording, french_moment, render_item
+from archipel.wording import FORMATS, colon, duration, iso_date
+from web import i18n
+
+
+def _(message: str) -> str:
+    """Marks a French phrase for the catalogue; it is translated when shown (`label`)."""
+    return message
+
+
+# Moderation journal (archipel/audit.py callers): what was decided.
+ACTIONS = {
+    "accept_proposal": _("Proposition acceptée"),
+    "refuse_proposal": _("Proposition refusée"),
+    "edit_proposal": _("Proposition retouchée"),
+    "report_remote": _("Signalement envoyé à un autre serveur"),
+    "resolve_report": _("Signalement traité"),
+    "stop_deliveries": _("Livraisons arrêtées"),
+    "resume_deliveries": _("Livraisons reprises"),
+    "hide_reply": _("Réponse masquée"),
+    "unhide_reply": _("Réponse de nouveau visible"),
+    "delete_reply": _("Réponse supprimée"),
+    "hide_content": _("Contenu masqué"),
+    "delete_content": _("Contenu supprimé"),
+    "block_account": _("Compte bloqué"),
+    "block_domain": _("Serveur bloqué"),
+    "silence_account": _("Compte masqué"),
+    "silence_domain": _("Serveur masqué"),
+    "unblock": _("Blocage levé"),
+    "unsilence": _("Masquage levé"),
+}
+
+# The states people read, by what they belong to: the same code reads differently for a follow
+# (« acceptée ») and a report (« traité »).
+STATES = {
+    "follow": {"pending": _("en attente de réponse"), "accepted": _("acceptée"), "rejected": _("refusée")},
+    "proposal": {"pending": _("en attente de relecture"), "accepted": _("acceptée"), "refused": _("refusée")},
+    "report": {"open": _("ouvert"), "resolved": _("traité")},
+    "item": {"draft": _("Brouillon"), "proposed": _("Proposée à la relecture"), "published": _("Publiée"),
+             "archived": _("Archivée")},
+    "block": {"block": _("bloqué"), "silence": _("masqué")},
+}
+OTHER = _("autre")
+
+
+# The labels archipel/rendering.py writes in an item's body, for the catalogue (a test checks that
+# every one of them has its English translation).
+ITEM_LABELS = (*FICHE_SECTIONS.values(), HOWTO_HEADING, _("Porteurs du projet"), _("Territoire"), _("Public"),
+               _("Démarré le"), _("Format"), _("Durée"), _("Licence"), _("Objectifs pédagogiques"),
+               _("Prérequis"), _("Matériel"), _("Fiches liées"), _("Fiche liée"), _("Atelier"), _("Cours"), _("Tutoriel"),
+               _("Vidéo"), _("Jeu"), _("Kit"), _("Guide"), _("Autre"),
+               # An event's (archipel/rendering.py _event).
+               _("Le %(start)s"), _("Du %(start)s au %(end)s"), _("Lieu"), _("En ligne"), _("Inscription"),
+               _("Organisation"), _("Fiches et ressources utilisées"))
+
+
+def item_wording(lang: str) -> Wording:
+    """How an item's body is written for a reader of `lang` (archipel/rendering.py)."""
+    return Wording(label=lambda text: i18n.gettext(lang, text), lang=lang)
+
+
+BODIES_KEPT = 256
+_bodies: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+
+
+def item_body(item, lang: str, names: dict[str, str] | None = None) -> str:
+    """An item's HTML for a reader of `lang`: the stored (French) body, or the same fields rendered
+    with the reader's labels. The last BODIES_KEPT are kept, keyed by the item and a digest of its
+    stored body (which changes whenever its fields do), so a popular fiche renders once. `names`:
+    the names of linked addresses (a resource's related fiches), written instead of the address."""
+    body = _body_in(item, lang)
+    for uri, name in (names or {}).items():
+        link = re.compile(f'(<a href="{re.escape(html.escape(uri))}"[^>]*>)[^<]*(</a>)')
+        body = link.sub(lambda match: match.group(1) + html.escape(name) + match.group(2), body)
+    return body
+
+
+def _body_in(item, lang: str) -> str:
+    if lang == "fr" or item.kind not in ("fiche", "resource"):
+        return item.content or ""
+    key = (item.uri, hashlib.sha256((item.content or "").encode()).hexdigest(), lang)
+    body = _bodies.get(key)
+    if body is None:
+        body = render_item(item.kind, item.source or "", item.fields or {}, item.licence, item_wording(lang))
+        _bodies[key] = body
+        if len(_bodies) > BODIES_KEPT:
+            _bodies.popitem(last=False)
+    else:
+        _bodies.move_to_end(key)
+    return body
+
+
+_HTTP_STATUS = re.compile(r"HTTP (\d{3})\b")
+
+
+def delivery_error(lang: str, error: str | None) -> str:
+    """What went wrong with a delivery, in words (federation/delivery.py stores the technical
+    form: « HTTP 503: … », « ClientConnectorError: … », « TimeoutError »)."""
+    error = error or ""
+    status = _HTTP_STATUS.match(error)
+    if status:
+        code = int(status.group(1))
+        message = (_("Le serveur refuse nos envois (erreur %(status)s).") if code < 500
+                   else _("Le serveur est en difficulté (erreur %(status)s)."))
+        return i18n.gettext(lang, message) % {"status": code}
+    if "Timeout" in error:
+        return i18n.gettext(lang, _("Le serveur n'a pas répondu à temps."))
+    if "Connect" in error or "DNS" in error or "gaierror" in error:
+        return i18n.gettext(lang, _("Le serveur est injoignable."))
+    return i18n.gettext(lang, _("L'envoi a échoué."))
+
+
+def written_value(lang: str) -> Callable[[str, str], str]:
+    """How a line of a revision diff (archipel/revisions.py, French labels) is written for a
+    reader: a start date, a duration, a resource's format, a licence, an event's start and end."""
+    def written(label: str, value: str) -> str:
+        if label == "Démarrage":
+            return iso_date(lang, value)
+        if label == "Durée":
+            return duration(lang, value)
+        if label == "Format":
+            return i18n.gettext(lang, FORMATS.get(value, value))
+        if label == "Licence":
+            return LICENCES.get(value, (value,))[0]
+        if label in ("Début", "Fin"):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            return french_moment(moment) if lang == "fr" else wording.moment(lang, moment)
+        return value
+    return written
+
+
+# What the domain layer says when it refuses (English, for logs and the command line), as a
+# moderator or an admin reads it on a page; anything not listed gets the general sentence.
+FAILURES = (
+    (re.compile(r"^give a domain"), _("Donnez un domaine, par exemple exemple.org.")),
+    (re.compile(r"cannot block itself"), _("L'île ne peut pas se bloquer elle-même.")),
+    (re.compile(r"^give the address of an account"),
+     _("Donnez l'adresse d'un compte : @nom@serveur ou son adresse web.")),
+    (re.compile(r"local account cannot be blocked"), _("Un compte de cette île ne se bloque pas ici.")),
+    (re.compile(r"is already under a"), _("Une mesure vise déjà ce compte ou ce domaine : levez-la d'abord.")),
+    (re.compile(r"^give an address such as"), _("Donnez une adresse comme @ile@exemple.org.")),
+    (re.compile(r"no reported content left"), _("Il ne reste rien de ce signalement à traiter ici.")),
+)
+UNREACHABLE = ("FetchError", "ActorError")
+
+
+def failure(lang: str, error: Exception) -> str:
+    """A refusal in the reader's language, never the domain's English message."""
+    if type(error).__name__ in UNREACHABLE:
+        return i18n.gettext(lang, _("Ce compte est introuvable, ou son serveur ne répond pas : vérifiez l'adresse."))
+    text = str(error)
+    for pattern, message in FAILURES:
+        if pattern.search(text):
+            return i18n.gettext(lang, message)
+    return i18n.gettext(lang, _("Ce n'est pas possible : vérifiez ce que vous avez saisi."))
+
+
+def action_label(lang: str, action: str) -> str:
+    return i18n.gettext(lang, ACTIONS.get(action, OTHER))
+
+
+def state_label(lang: str, of: str, state: str | None) -> str:
+    return i18n.gettext(lang, STATES.get(of, {}).get(state or "", OTHER))
+
+
+def quoted(lang: str, text: str) -> str:
+    return f"«\u00a0{text}\u00a0»" if lang == "fr" else f"“{text}”"
+
+
+_VOWELS = "aàâäeéèêëiîïoôöuùûüyÿœæ"
+# Words whose h is aspirated: no elision before them (« de Hameau », « la Halle »).
+_ASPIRATED_H = {"hache", "haie", "halle", "hall", "hameau", "hangar", "hanche", "harpe", "hasard", "haut",
+                "haute", "hautes", "hauts", "havre", "hérisson", "héros", "hibou", "hockey", "honte",
+                "hotte", "houblon", "houle", "hutte"}
+# Common nouns an island's name often starts with: they take an article (« de l'Île de Brest »),
+# where a place or a proper name does not (« d'Angers », « de Brest »).
+_NOUNS = {"île", "ile", "îlot", "ilot", "atelier", "archipel", "espace", "école", "ecole", "association",
+          "académie", "academie", "université", "universite", "institut", "observatoire", "agence",
+          "antenne", "usine", "oasis", "hôtel", "hotel", "hôpital", "hopital", "habitat", "auberge",
+          "estuaire", "étoile", "etoile", "entrepôt", "entrepot", "abri", "arche", "alliance", "union"}
+
+
+def _elides(word: str) -> bool:
+    word = word.lower()
+    if not word:
+        return False
+    if word[0] == "h":
+        return word not in _ASPIRATED_H and len(word) > 1 and word[1] in _VOWELS
+    return word[0] in _VOWELS
+
+
+def of_name(name: str) -> str:
+    """French « de » before a name: « de l'Île de Brest », « d'Angers », « de Hameau Vert »,
+    « de Brest ». An island named by a common noun takes the article, a proper name does not."""
+    name = name.strip()
+    first = re.split(r"[\s'’-]", name, maxsplit=1)[0]
+    if not _elides(first):
+        return f"de {name}"
+    return f"de l'{name}" if first.lower() in _NOUNS else f"d'{name}"
+
+
+__all__ = ["ACTIONS", "ITEM_LABELS", "STATES", "action_label", "colon", "duration", "item_wording", "iso_date",
+           "delivery_error", "failure", "item_body", "of_name", "quoted", "state_label"]
