@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from archipel import cards
 from archipel.letter_issues import Letter
 from archipel.storage.tables import LetterIssue, LetterSubscriber, StoredObject
-from web import event_dates, i18n
+from web import event_dates, i18n, words
 from web.pages import page_url
 
 
@@ -73,14 +73,19 @@ async def letter_events(session: AsyncSession, base_url: str, island_name: str, 
     return shown
 
 
+def _of(lang: str, island_name: str) -> str:
+    """« de l'Île de Brest » in French (elision), the name alone in English."""
+    return words.of_name(island_name) if lang == "fr" else island_name
+
+
 def _render(templates: Environment, name: str, **context) -> str:
     return templates.get_template(name).render(**context)
 
 
 def issue_title(lang: str, island_name: str, issue: LetterIssue) -> str:
     year, _, week = issue.period.partition("-W")
-    return i18n.gettext(lang, "La lettre de %(island)s, semaine %(week)s de %(year)s") % {
-        "island": island_name, "week": week.lstrip("0"), "year": year}
+    return i18n.gettext(lang, "La lettre %(de_nom)s, semaine %(week)s de %(year)s") % {
+        "de_nom": _of(lang, island_name), "week": week.lstrip("0"), "year": year}
 
 
 class LetterMail:
@@ -92,8 +97,8 @@ class LetterMail:
         """(subject, text) of the mail that confirms a subscription, or of the reminder to an
         address already subscribed (with the link to change its choices)."""
         name = self.settings.name
-        subject = (i18n.gettext(lang, "Votre abonnement à la lettre de %(island)s") if already else
-                   i18n.gettext(lang, "Confirmez votre abonnement à la lettre de %(island)s")) % {"island": name}
+        subject = (i18n.gettext(lang, "Votre abonnement à la lettre %(de_nom)s") if already else
+                   i18n.gettext(lang, "Confirmez votre abonnement à la lettre %(de_nom)s")) % {"de_nom": _of(lang, name)}
         text = _render(self.templates, "mail/letter_confirm.txt", lang=lang, island_name=name, already=already,
                        links=links(self.settings.url, token))
         return subject, text

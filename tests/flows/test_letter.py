@@ -127,6 +127,7 @@ async def test_subscribe_confirm_and_receive_exactly_what_matches(make_island, s
     letter = letters_to(inbox, ADDRESS)[1]
     assert len(inbox.messages) == sent_before + 1  # the unconfirmed address gets nothing
     text = text_of(letter)
+    assert letter["Subject"].startswith("La lettre de l'Île brest, semaine ")  # elided, never « de Île »
     html = letter.get_body(preferencelist=("html",)).get_content()
     assert "Bonjour à toutes et à tous !" in text and "Bonjour à toutes et à tous !" in html
     assert "Atelier numérique à Guipavas" in text and "Des ateliers pour toutes et tous." in html
