@@ -149,6 +149,16 @@ async def preview(session: AsyncSession, now: datetime | None = None) -> Preview
                    await letter_events(session, after=now, limit=MAX_EVENTS * 4))
 
 
+async def has_readers_or_editorial(session: AsyncSession) -> bool:
+    """Whether this week's issue is worth opening on schedule: someone confirmed, or the animators
+    wrote an editorial. An island nobody reads yet publishes no weekly Article on its own (its
+    first start after the week's moment would otherwise announce everything it just received)."""
+    if await session.scalar(select(exists(select(LetterSubscriber.id).where(LetterSubscriber.confirmed_at.is_not(None))))):
+        return True
+    row = await editorial(session)
+    return row is not None and bool(row.text.strip())
+
+
 async def open_issue(session: AsyncSession, now: datetime) -> tuple[LetterIssue, bool]:
     """This week's issue: (the issue, True) if opened now, taking the editorial; (the existing
     one, False) if it was already (by this process or another)."""

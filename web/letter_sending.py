@@ -53,7 +53,7 @@ class LetterSender:
             done += await letter_issues.forget_old_letters(session)
             await session.commit()
             issue = await letter_issues.unfinished_issue(session)
-            if issue is None and self._due():
+            if issue is None and self._due() and await letter_issues.has_readers_or_editorial(session):
                 issue = await self._open(session)
             if issue is not None:
                 done += await self._batch(session, issue)

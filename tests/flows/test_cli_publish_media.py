@@ -3,6 +3,8 @@ the item form checks uploads (same checks, limits and storage), with one-line er
 
 from __future__ import annotations
 
+import asyncio
+
 import shutil
 import subprocess
 import sys
@@ -20,10 +22,13 @@ EXAMPLE = Path(__file__).parent.parent / "data" / "fiches" / "repair-cafe"
 AS2 = {"Accept": "application/activity+json"}
 
 
-def publish(island, markdown: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "web.cli", "publish", str(island.directory), str(markdown),
-                           "--as", "alice", *extra], env={**ENV, **(env or {})}, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+async def publish(island, markdown: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The command beside the serving island, whose event loop keeps running meanwhile (blocking
+    it would freeze any transaction it had open, and the command would wait for its lock)."""
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "web.cli", "publish", str(island.directory), str(markdown),
+                         "--as", "alice", *extra], env={**ENV, **(env or {})}, capture_output=True, text=True,
+        timeout=120, stdin=subprocess.DEVNULL)
 
 
 def refused(result: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -64,7 +69,7 @@ async def get(url: str, accept: dict | None = None) -> tuple[int, bytes, str]:
 async def test_a_complete_fiche_is_published_from_a_folder(make_island):
     island = await make_island("douarnenez")
     await island.add_user("alice")
-    result = publish(island, EXAMPLE / "repair-cafe.md")
+    result = await publish(island, EXAMPLE / "repair-cafe.md")
     assert result.returncode == 0, result.stderr
     uri = result.stdout.strip()
     async with island.sessions() as session:
@@ -111,10 +116,10 @@ async def test_what_the_form_refuses_the_command_refuses_in_one_line_and_writes_
         ("cover: [a, b]\n", {}, ["cover:", "path of an image"]),
     ]
     for front, files, fragments in shapes:
-        refused(publish(island, folder_with(tmp_path, front, files)), *fragments)
+        refused(await publish(island, folder_with(tmp_path, front, files)), *fragments)
         shutil.rmtree(tmp_path / "fiche")
     big = folder_with(tmp_path, "cover: couverture.png\ncover_alt: Une image\n")
-    refused(publish(island, big, env={"ARCHIPEL_MAX_UPLOAD_BYTES": "1000"}), "couverture.png", "too large")
+    refused(await publish(island, big, env={"ARCHIPEL_MAX_UPLOAD_BYTES": "1000"}), "couverture.png", "too large")
     assert await counts(island) == before and files_on_disk(island) == disk
 
 
@@ -123,12 +128,12 @@ async def test_update_replaces_the_cover_and_files_or_keeps_them(tmp_path, make_
     await island.add_user("alice")
     markdown = folder_with(tmp_path, "cover: couverture.png\ncover_alt: Première\n"
                                      "attachments: [fichiers/mode-emploi.pdf]\n")
-    uri = publish(island, markdown).stdout.strip()
+    uri = (await publish(island, markdown)).stdout.strip()
     assert uri.startswith(island.url), uri
     first_files = files_on_disk(island)
 
     markdown.write_text("---\ntitle: Un atelier, deuxième version\ncover_alt: Deuxième\n---\nDu texte.\n")
-    assert publish(island, markdown, "--update", uri).returncode == 0
+    assert (await publish(island, markdown, "--update", uri)).returncode == 0
     async with island.sessions() as session:
         item = await content.find_object(session, uri)
         cover, attachments = await media_store.cover_and_attachments(session, island.url, item)
@@ -138,10 +143,10 @@ async def test_update_replaces_the_cover_and_files_or_keeps_them(tmp_path, make_
 
     markdown.write_text("---\ntitle: Un atelier\ncover: nouvelle.png\n---\nDu texte.\n")
     (markdown.parent / "nouvelle.png").write_bytes((EXAMPLE / "couverture.png").read_bytes())
-    refused(publish(island, markdown, "--update", uri), "cover_alt")  # a new picture needs its description
+    refused(await publish(island, markdown, "--update", uri), "cover_alt")  # a new picture needs its description
     markdown.write_text("---\ntitle: Un atelier\ncover: nouvelle.png\ncover_alt: Troisième\nattachments: []\n"
                         "---\nDu texte.\n")
-    assert publish(island, markdown, "--update", uri).returncode == 0
+    assert (await publish(island, markdown, "--update", uri)).returncode == 0
     async with island.sessions() as session:
         item = await content.find_object(session, uri)
         new_cover, attachments = await media_store.cover_and_attachments(session, island.url, item)

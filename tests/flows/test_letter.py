@@ -224,3 +224,21 @@ async def test_a_crash_between_batches_resumes_without_repeating(make_island, sm
     async with brest.sessions() as session:
         recipients = list(await session.scalars(select(OutgoingMail.to_address)))
     assert sorted(recipients) == sorted(f"r{n}@example.org" for n in range(7))
+
+
+async def test_on_schedule_an_island_nobody_reads_opens_no_issue(make_island):
+    """The week's moment has come and there is something new, but nobody confirmed and no editorial
+    was written: no issue and no Article (a new island's first start would otherwise announce all it
+    just received). A first confirmed reader, and the issue opens."""
+    brest = await make_island("brest", workers=False, letter_weekday=utcnow().isoweekday(), letter_hour=0)
+    await brest.add_user("alice")
+    await place(brest, "alice", "Repair café du quartier", 48.39, -4.49, tags=[THEME])
+    loop = sender(brest)
+    await loop.run_once()
+    assert await count(brest, LetterIssue) == 0
+    async with brest.sessions() as session:
+        session.add(LetterSubscriber(email=ADDRESS, token="t" * 43, themes=[], regions=[], place="", radius_km=0,
+                                     language="", frequency="weekly", created_at=utcnow(), confirmed_at=utcnow()))
+        await session.commit()
+    await loop.run_once()
+    assert await count(brest, LetterIssue) == 1
