@@ -74,6 +74,8 @@ class CatalogSyncWorker:
 
     async def run_once(self) -> int:
         """Walk every due catalog; returns how many items were applied."""
+        if self.max_pages <= 0:  # a walker told to walk nothing claims nothing (another may walk)
+            return 0
         now = utcnow()
         async with self.sessionmaker() as session:
             # Read first: an idle round writes nothing (on SQLite a write takes the only lock).
