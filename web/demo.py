@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -28,6 +30,9 @@ from web.app import create_app
 CONTENT = Path(__file__).parent / "demo_content"
 PASSWORD = "archipel-demo"
 MAIL_FOLDER = "courrier"  # inside each island's folder: its mail, shown by the demo's mailbox
+# The events of demo_content are dated as if this week were the week of Monday 4 January 2027:
+# the demo moves them by whole weeks to come at the same distance from the week it runs in.
+EVENTS_WRITTEN_FOR_WEEK = dt.date(2027, 1, 4)
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,10 @@ class IslandPlan:
 
 PLANS = (
     IslandPlan("brest", "Île de Brest", (("maela", "Maëla Le Gall"), ("yann", "Yann Kerbrat")),
-               ("papi.md", "wiki.md", "cd-libre.md", "forum.md", "ressource-atelier-wiki.md")),
+               ("papi.md", "wiki.md", "cd-libre.md", "forum.md", "ressource-atelier-wiki.md",
+                "atelier-wiki-evenement.md")),
     IslandPlan("nantes", "Île de Nantes", (("chloe", "Chloé Martin"), ("karim", "Karim Benali")),
-               ("intergenerationnel.md", "ressource-faire-avec.md", "ressourcerie.md")),
+               ("intergenerationnel.md", "ressource-faire-avec.md", "ressourcerie.md", "rencontre-reemploi.md")),
     IslandPlan("montpellier", "Île de Montpellier", (("lea", "Léa Roux"), ("hugo", "Hugo Garcia")),
                ("appel-envie.md",)),
 )
@@ -134,11 +140,26 @@ async def _publish_content(island: RunningIsland) -> int:
         for name in island.plan.files:
             fields = read_item((CONTENT / name).read_text("utf-8"))
             fields.pop("authors")
+            if fields.get("kind") == "event":
+                fields["data"] = moved_to_this_week(fields["data"], dt.date.today())
             await actions.publish_item(session, island.url, [author], **fields)
             count += 1
         await session.commit()
     deliveries_queued(island.app)
     return count
+
+
+def moved_to_this_week(event: dict, today: dt.date) -> dict:
+    """An event of demo_content with its dates moved by whole weeks, as if `today` were in the
+    week it was written for; the wall-clock times stay the same in the event's zone."""
+    this_monday = today - dt.timedelta(days=today.weekday())
+    shift = this_monday - EVENTS_WRITTEN_FOR_WEEK
+    zone = ZoneInfo(event["time_zone"])
+    moved = dict(event)
+    for key in ("start", "end"):
+        local = event[key].astimezone(zone)
+        moved[key] = dt.datetime.combine(local.date() + shift, local.time(), tzinfo=zone)
+    return moved
 
 
 async def run_demo(directory: Path, count: int, host: str = "127.0.0.1", base_port: int = 8001,
@@ -196,7 +217,7 @@ async def _wait_for_stop(stop: asyncio.Event | None) -> None:
 
 def _print_summary(islands: list[RunningIsland], published: int, directory: Path, mailbox_url: str) -> None:
     print(f"\nArchipel demo: {len(islands)} islands in {directory}/ "
-          f"({published} fiches and resources published now, replicated within seconds)\n", flush=True)
+          f"({published} fiches, resources and events published now, replicated within seconds)\n", flush=True)
     for island in islands:
         host = island.url.split("//")[1]
         members = ", ".join(username for username, _ in island.plan.members)

@@ -29,6 +29,9 @@ async def test_an_event_published_on_one_island_is_on_the_agenda_and_calendar_of
     brest, nantes = await make_island("brest"), await make_island("nantes")
     await brest.add_user("alice")
     await island_follows(nantes, brest)
+    status, _, empty = await get_text(f"{nantes.url}/agenda")
+    # No event yet: the page says so, with no « Refine » heading standing over nothing.
+    assert status == 200 and "Aucun événement à venir ne correspond." in empty and "Affiner" not in empty
     uri = await publish_event(brest, "alice")
 
     await wait_for(lambda: nantes.object(uri), message="the event on nantes")
@@ -40,7 +43,7 @@ async def test_an_event_published_on_one_island_is_on_the_agenda_and_calendar_of
     assert replica.fields["organisers"][1] == {"name": "Ville de Brest", "url": "https://www.brest.fr/"}
 
     status, _, page = await get_text(f"{nantes.url}/agenda")
-    assert status == 200 and "Journée des fabmanagers" in page and "mars 2027" in page
+    assert status == 200 and "Journée des fabmanagers" in page and "mars 2027" in page and "Affiner" in page
     assert f'href="/agenda/{replica.id}.ics"' in page and "Ajouter à mon agenda" in page
 
     status, media_type, text = await get_text(f"{nantes.url}/agenda.ics")
