@@ -6,25 +6,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import text
-
 from archipel import desk
 from archipel.storage.tables import Proposal, utcnow
+from tests.query_plans import plan
 
 # catalog_syncs is left out: one row per island followed (a few dozen), read whole.
 BIG_TABLES = ("incoming_activities", "deliveries", "outgoing_mail", "proposals", "reports", "follows")
-
-
-async def plan(session, statement) -> str:
-    dialect = session.bind.dialect
-    sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-    if dialect.name == "sqlite":
-        rows = await session.execute(text("EXPLAIN QUERY PLAN " + sql))
-        return "\n".join(row[-1] for row in rows)
-    # PostgreSQL plans tiny tables as scans whatever their indexes: forbid scans to see whether
-    # an index can answer (an empty table of a big island's shape).
-    await session.execute(text("SET LOCAL enable_seqscan = off"))
-    return "\n".join(row[0] for row in await session.execute(text("EXPLAIN " + sql)))
 
 
 def full_scans(plan_text: str) -> list[str]:
