@@ -7,6 +7,7 @@ publishing path.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import cache, lru_cache
 
 from sqlalchemy import and_, exists, func, literal, or_, select, tuple_
 from sqlalchemy import delete as sql_delete
@@ -198,7 +199,12 @@ async def sync_themes(session: AsyncSession, item: StoredObject, *, fresh: bool 
 PUBLIC_STATES = ("published", "archived")
 LISTED_KINDS = ("article", "fiche", "resource", "event")
 
+# The listings' statements are built once and shared (a statement never changes: `.where()` and
+# `.limit()` make new ones). Building them took a millisecond or two each, several times per
+# listing page, more than the database took to answer some of them.
 
+
+@cache
 def _island_follows():
     """The accepted follows of this island's own actor (of a remote actor: the rows our actors
     send). The island's id is not known here; it is the local id ending in /users/<its name>,
@@ -218,6 +224,7 @@ def followed_island_hosts():
     return _island_follows()
 
 
+@cache
 def in_archipelago():
     """The condition of a received item that the island shows and re-shares: its id is on the
     host of an island this island follows (the island itself or one of its members wrote it),
@@ -246,6 +253,11 @@ def public_items(*, local: bool | None = True, kinds=LISTED_KINDS, author_uri: s
     """The query of items anyone may see (no drafts, no withdrawn items, no replies, nothing a
     moderator or a silence hid), newest first. Received items are only those of the islands
     this island follows (see in_archipelago)."""
+    return _public_items(local, tuple(kinds), author_uri, theme)
+
+
+@lru_cache(maxsize=512)
+def _public_items(local: bool | None, kinds: tuple[str, ...], author_uri: str | None, theme: str | None):
     query = select(StoredObject).where(
         StoredObject.deleted_at.is_(None), StoredObject.hidden_at.is_(None), StoredObject.state.in_(PUBLIC_STATES),
         StoredObject.in_reply_to.is_(None), StoredObject.kind.in_(kinds))

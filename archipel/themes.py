@@ -2,8 +2,10 @@
 
 import re
 import unicodedata
+from functools import lru_cache
 
 
+@lru_cache(maxsize=8192)  # listings key every tag of every card: the same few hundred labels
 def theme_key(label: str) -> str:
     """Case, accents and separators do not matter: 'Transition alimentaire' = '#TransitionAlimentaire'."""
     ascii_text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
