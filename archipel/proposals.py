@@ -81,7 +81,7 @@ def check_fields(item_kind: str, fields: dict) -> dict:
         raise InvalidInput("Le texte dépasse %(limit)s caractères.", limit=MAX_SOURCE_CHARS)
     data, _private = fiches.fields_for(item_kind, fields.get("data") or {})
     if not (source.strip() or data.get("pitch") or data.get("sections") or fields.get("summary")):
-        raise InvalidInput("Dites-en quelques mots : un résumé ou un texte.")
+        raise InvalidInput("Dites-en quelques mots : une accroche ou un texte.")
     return {
         "title": title,
         "summary": str(fields.get("summary") or "").strip()[:1000],
