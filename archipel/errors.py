@@ -3,9 +3,9 @@
 A message is a French template that is also a message id of the interface catalogue
 (web/locale), with `%(name)s` placeholders and their values as keyword arguments:
 `InvalidInput("Le titre dépasse %(limit)s caractères.", limit=200)`. `str(error)` is the French
-text (the command line and the logs read it); a page shows it in its reader's language by
-translating `message` and then filling in `params` (web/words.py: failure). Values are never
-formatted into the template, or the catalogue could not know it.
+text (the logs read it); a page, an API answer and the command line (in English) say it in their
+language by translating `message`, then filling in `params` (web/words.py: failure). Values are
+never formatted into the template, or the catalogue could not know it.
 """
 
 from __future__ import annotations

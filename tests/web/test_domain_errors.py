@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 NB = "\u00a0"
 # What the code raises for a person to read; AccountRefused and SubscriptionRefused carry a key
 # their pages translate, BackupError is the command line's own.
-DOMAIN_ERRORS = {"InvalidInput", "NotFound", "AlreadyExists", "Forbidden", "MediaTooLarge", "UnsupportedType"}
+DOMAIN_ERRORS = {"InvalidInput", "NotFound", "AlreadyExists", "Forbidden", "MediaTooLarge", "UnsupportedType",
+                 "TextTooLong", "OutOfBounds"}
 
 
 def _raised() -> list[tuple[str, ast.Call]]:
