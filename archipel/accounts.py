@@ -29,7 +29,8 @@ async def create_actor(
     """key_pair is (private PEM, public PEM): keys are made by the caller, who knows signatures."""
     check_username(username)
     if await find_actor(session, username):
-        raise AlreadyExists(f"the username {username!r} is already taken on this island")
+        raise AlreadyExists("Le nom %(username)s est déjà pris sur cette île : choisissez-en un autre.",
+                            username=username)
     private_pem, public_pem = key_pair
     actor = LocalActor(
         username=username,
@@ -83,7 +84,7 @@ async def find_actor(session: AsyncSession, username: str) -> LocalActor | None:
 async def get_actor(session: AsyncSession, username: str) -> LocalActor:
     actor = await find_actor(session, username)
     if actor is None:
-        raise NotFound(f"no actor named {username!r} on this island")
+        raise NotFound("Aucun compte ne s'appelle %(username)s sur cette île.", username=username)
     return actor
 
 
@@ -91,7 +92,7 @@ async def island_actor(session: AsyncSession) -> LocalActor:
     actor = await read_cache.remembered(session, "island actor", lambda: session.scalar(
         select(LocalActor).where(LocalActor.kind == "island")))
     if actor is None:
-        raise NotFound("this island has no island actor: was it made with `archipel init`?")
+        raise NotFound("Cette île n'a pas de compte d'île : a-t-elle été créée avec « archipel init » ?")
     return actor
 
 
@@ -115,7 +116,7 @@ async def free_username(session: AsyncSession, wanted: str, suffix: str) -> str:
             continue
         if await find_actor(session, candidate) is None:
             return candidate
-    raise AlreadyExists(f"no free username near {wanted!r}")
+    raise AlreadyExists("Aucun nom libre proche de %(username)s.", username=wanted)
 
 
 # ---- profiles ------------------------------------------------------------------------------------
@@ -135,14 +136,15 @@ def check_links(links: list[tuple[str, str]]) -> list[dict]:
         if not name and not url:
             continue
         if not name or not url:
-            raise InvalidInput("chaque lien a besoin d'un intitulé et d'une adresse")
+            raise InvalidInput("Chaque lien a besoin d'un intitulé et d'une adresse.")
         if len(name) > MAX_LINK_NAME:
-            raise InvalidInput(f"intitulé de lien trop long (maximum {MAX_LINK_NAME} caractères)")
+            raise InvalidInput("L'intitulé d'un lien dépasse %(limit)s caractères.", limit=MAX_LINK_NAME)
         if len(url) > MAX_LINK_URL or not url.startswith(("https://", "http://")) or any(c.isspace() for c in url):
-            raise InvalidInput(f"adresse de lien invalide : {url[:80]} (elle doit commencer par https://)")
+            raise InvalidInput("L'adresse de lien %(url)s n'est pas valide : elle doit commencer par https://.",
+                               url=url[:80])
         result.append({"name": name, "url": url})
     if len(result) > MAX_LINKS:
-        raise InvalidInput(f"au plus {MAX_LINKS} liens")
+        raise InvalidInput("Donnez au plus %(limit)s liens.", limit=MAX_LINKS)
     return result
 
 
@@ -167,12 +169,12 @@ def check_profile(*, display_name: str, summary: str, links: list[tuple[str, str
     """The profile's texts, cleaned, or InvalidInput saying what is wrong."""
     display_name = " ".join((display_name or "").split())
     if not display_name:
-        raise InvalidInput("le nom affiché ne peut pas être vide")
+        raise InvalidInput("Donnez un nom affiché.")
     if len(display_name) > MAX_DISPLAY_NAME:
-        raise InvalidInput(f"nom affiché trop long (maximum {MAX_DISPLAY_NAME} caractères)")
+        raise InvalidInput("Le nom affiché dépasse %(limit)s caractères.", limit=MAX_DISPLAY_NAME)
     summary = (summary or "").replace("\r\n", "\n").strip()
     if len(summary) > MAX_SUMMARY:
-        raise InvalidInput(f"présentation trop longue (maximum {MAX_SUMMARY} caractères)")
+        raise InvalidInput("La présentation dépasse %(limit)s caractères.", limit=MAX_SUMMARY)
     return {"display_name": display_name, "summary": summary, "links": check_links(links)}
 
 

@@ -96,19 +96,19 @@ def uri_condition(column, kind: str, target: str):
 
 def check_target(kind: str, target: str, own_host: str) -> str:
     if kind not in KINDS:
-        raise InvalidInput(f"unknown kind of block {kind!r}")
+        raise InvalidInput("Type de blocage inconnu : %(kind)s.", kind=kind)
     if kind == "domain":
         target = normalise_domain(target)
         if not target or " " in target or "@" in target:
-            raise InvalidInput("give a domain such as exemple.org (or host:port)")
+            raise InvalidInput("Donnez un domaine, par exemple exemple.org.")
         if host_matches(own_host, target):
-            raise InvalidInput("this island cannot block itself")
+            raise InvalidInput("L'île ne peut pas se bloquer elle-même.")
         return target
     target = (target or "").strip()
     if not target.startswith(("http://", "https://")) or not host_of(target):
-        raise InvalidInput("give the address of an account (its URL or @user@host)")
+        raise InvalidInput("Donnez l'adresse d'un compte : @nom@serveur ou son adresse web.")
     if host_of(target) == own_host.lower():
-        raise InvalidInput("a local account cannot be blocked here")
+        raise InvalidInput("Un compte de cette île ne se bloque pas ici.")
     return target
 
 
@@ -120,14 +120,14 @@ async def add(session: AsyncSession, *, kind: str, target: str, severity: str, r
               moderator: LocalActor | None, own_host: str) -> Block:
     """Record a block or a silence and apply it at once (in the caller's transaction)."""
     if severity not in SEVERITIES:
-        raise InvalidInput(f"unknown severity {severity!r}")
+        raise InvalidInput("Mesure inconnue : %(severity)s.", severity=severity)
     reason = " ".join((reason or "").split())[:MAX_REASON]
     if not reason:
-        raise InvalidInput("a reason is required")
+        raise InvalidInput("Donnez une raison.")
     target = check_target(kind, target, own_host)
     existing = await session.scalar(select(Block).where(Block.kind == kind, Block.target == target))
     if existing is not None:
-        raise InvalidInput(f"{target} is already under a {existing.severity}: lift it first")
+        raise InvalidInput("Une mesure vise déjà ce compte ou ce domaine : levez-la d'abord.")
     block = Block(kind=kind, target=target, severity=severity, reason=reason,
                   created_by_id=moderator.id if moderator else None, created_at=utcnow())
     session.add(block)
@@ -148,7 +148,7 @@ async def remove(session: AsyncSession, block_id: int, *, moderator: LocalActor 
     (follows and removed content are gone): it only lets the server be heard again."""
     block = await session.get(Block, block_id)
     if block is None:
-        raise NotFound("no such block")
+        raise NotFound("Cette mesure n'existe pas.")
     shown = await _unhide(session, block) if block.severity == "silence" else 0
     await audit.record(session, moderator=moderator, action=f"un{block.severity}",
                        subject=block.target, reason=" ".join((reason or "").split())[:MAX_REASON],

@@ -50,7 +50,8 @@ def require_uri(value: object, what: str = "id", limit: int = URI_MAX) -> str:
     """A required id or URL: refused (OutOfBounds) when it does not fit."""
     if not fits_uri(value, limit):
         shown = value[:80] if isinstance(value, str) else type(value).__name__
-        raise OutOfBounds(f"{what} is not a storable URI of at most {limit} characters: {shown!r}")
+        raise OutOfBounds("%(what)s n'est pas une adresse d'au plus %(limit)s caractères : %(shown)r.",
+                          what=what, limit=limit, shown=shown)
     return value
 
 

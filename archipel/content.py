@@ -31,9 +31,9 @@ MAX_TITLE = 300
 def _check_title(title: str) -> str:
     title = " ".join((title or "").split())
     if not title:
-        raise InvalidInput("a title is required")
+        raise InvalidInput("Donnez un titre.")
     if len(title) > MAX_TITLE:
-        raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
+        raise InvalidInput("Le titre dépasse %(limit)s caractères.", limit=MAX_TITLE)
     return title
 
 
@@ -71,9 +71,10 @@ async def create_item(
 ) -> StoredObject:
     """A new local item. `data` carries the structured fields of a fiche or a resource."""
     if kind not in fiches.KINDS:
-        raise InvalidInput(f"unknown kind {kind!r}: one of {', '.join(fiches.KINDS)}")
+        raise InvalidInput("Type de contenu inconnu : %(kind)s (au choix : %(choices)s).", kind=kind,
+                           choices=", ".join(fiches.KINDS))
     if not authors:
-        raise InvalidInput("an item needs at least one author")
+        raise InvalidInput("Un contenu a besoin d'au moins une autrice ou un auteur.")
     fields, private = fiches.fields_for(kind, data or {})
     licence = fiches.check_licence(licence) if kind != "article" or licence else None
     uri = object_uri(base_url)
@@ -110,11 +111,11 @@ async def update_item(session: AsyncSession, item: StoredObject, *, editor_uri: 
     """Change a local item; a published item gets a new `updated` date and a revision."""
     unknown = set(changes) - set(_EDITABLE)
     if unknown:
-        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+        raise InvalidInput("Ces champs ne se modifient pas : %(fields)s.", fields=", ".join(sorted(unknown)))
     if not item.is_local:
-        raise Forbidden("an item received from another server cannot be edited here: reuse it instead")
+        raise Forbidden("Un contenu reçu d'un autre serveur ne se modifie pas ici : réutilisez-le plutôt.")
     if item.deleted_at is not None:
-        raise InvalidInput("this item was withdrawn")
+        raise InvalidInput("Ce contenu a été retiré.")
     if changes.get("title") is not None:
         item.name = _check_title(changes["title"])
     if changes.get("source") is not None:
@@ -153,9 +154,9 @@ def _check_cover(cover: dict | None) -> dict | None:
         return None
     url = str(cover.get("url") or "")
     if not url.startswith(("https://", "http://")):
-        raise InvalidInput("a cover image needs an http(s) URL")
+        raise InvalidInput("L'image de couverture a besoin d'une adresse http(s).")
     if not str(cover.get("name") or "").strip():
-        raise InvalidInput("a cover image needs a text alternative (alt) describing it")
+        raise InvalidInput("Décrivez l'image de couverture par un texte (texte alternatif).")
     return {"url": url, "name": str(cover["name"]).strip()[:500], "mediaType": str(cover.get("mediaType") or "")[:100]}
 
 
@@ -371,16 +372,16 @@ async def find_object(session: AsyncSession, uri: str) -> StoredObject | None:
 async def get_object(session: AsyncSession, uri: str) -> StoredObject:
     item = await find_object(session, uri)
     if item is None:
-        raise NotFound(f"no item {uri} on this island")
+        raise NotFound("Aucun contenu %(uri)s sur cette île.", uri=uri)
     return item
 
 
 async def get_local_object(session: AsyncSession, uri: str, author: LocalActor | None = None):
     item = await get_object(session, uri)
     if not item.is_local:
-        raise NotFound(f"{uri} is not an item of this island")
+        raise NotFound("%(uri)s n'est pas un contenu de cette île.", uri=uri)
     if author is not None and item.local_author_id != author.id:
-        raise Forbidden(f"{uri} is not an item of {author.username}")
+        raise Forbidden("%(uri)s n'est pas un contenu de %(username)s.", uri=uri, username=author.username)
     return item
 
 

@@ -42,13 +42,13 @@ def checked_fields(pairs) -> dict[str, list[str]]:
         if not isinstance(value, str) or not isinstance(name, str):
             continue
         if len(name) > MAX_NAME:
-            raise InvalidInput("field name too long")
+            raise InvalidInput("Nom de champ trop long dans le brouillon.")
         values = fields.setdefault(name, [])
         if len(fields) > MAX_FIELDS or len(values) >= MAX_VALUES:
-            raise InvalidInput("too many fields")
+            raise InvalidInput("Trop de champs dans le brouillon.")
         values.append(value)
     if len(json.dumps(fields, ensure_ascii=False).encode()) > MAX_BYTES:
-        raise InvalidInput("draft too large")
+        raise InvalidInput("Brouillon trop volumineux.")
     return fields
 
 
@@ -59,7 +59,7 @@ async def find(session: AsyncSession, user_id: int, key: str) -> Draft | None:
 async def save(session: AsyncSession, user_id: int, key: str, fields: dict[str, list[str]]) -> Draft:
     """Keep the latest state of a form (the caller commits)."""
     if not valid_key(key):
-        raise InvalidInput("unknown form")
+        raise InvalidInput("Formulaire inconnu.")
     draft = await find(session, user_id, key)
     if draft is None:
         await _make_room(session, user_id)

@@ -30,11 +30,11 @@ def check_zone(value) -> str:
         return ""
     name = str(value).strip()
     if len(name) > MAX_ZONE or not re.fullmatch(r"[A-Za-z0-9_+\-/]+", name) or ".." in name:
-        raise InvalidInput(f"unknown time zone {name[:80]!r}")
+        raise InvalidInput("Fuseau horaire inconnu : %(zone)s.", zone=name[:80])
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone {name!r}") from None
+        raise InvalidInput("Fuseau horaire inconnu : %(zone)s.", zone=name) from None
     return name
 
 
@@ -46,19 +46,23 @@ def parse_moment(value, name: str, zone: str = "") -> datetime:
     else:
         text = str(value or "").strip()
         if not text:
-            raise InvalidInput(f"{name} is required (ISO 8601 date and time with its offset)")
+            raise InvalidInput("Le champ « %(field)s » est obligatoire (date et heure ISO 8601 avec leur décalage).",
+                               field=name)
         if len(text) > 40:
-            raise InvalidInput(f"{name} is not an ISO 8601 date and time")
+            raise InvalidInput("Le champ « %(field)s » n'est pas une date et une heure ISO 8601.", field=name)
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            raise InvalidInput(f"{name} must be an ISO 8601 date and time, e.g. 2027-03-12T09:30:00+01:00") from None
+            raise InvalidInput("Le champ « %(field)s » doit être une date et une heure ISO 8601, par exemple "
+                               "2027-03-12T09:30:00+01:00.", field=name) from None
     if moment.tzinfo is None:
         if not zone:
-            raise InvalidInput(f"{name} needs its offset (e.g. +01:00) or a time zone")
+            raise InvalidInput("Le champ « %(field)s » a besoin de son décalage (par exemple +01:00) "
+                               "ou d'un fuseau horaire.", field=name)
         moment = moment.replace(tzinfo=ZoneInfo(zone))
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-        raise InvalidInput(f"{name} must be between {FIRST_YEAR} and {LAST_YEAR}")
+        raise InvalidInput("Le champ « %(field)s » doit tomber entre %(first)s et %(last)s.",
+                           field=name, first=FIRST_YEAR, last=LAST_YEAR)
     return moment.replace(microsecond=0)
 
 
@@ -74,7 +78,7 @@ def _link(value, name: str) -> str:
         return ""
     url = str(value).strip()
     if not url.startswith(("https://", "http://")) or not fits_uri(url, URI_MAX):
-        raise InvalidInput(f"{name} must be an http(s) URL")
+        raise InvalidInput("Le champ « %(field)s » doit être une adresse http(s).", field=name)
     return url
 
 
@@ -83,16 +87,16 @@ def _organisers(value) -> list[dict]:
         return []
     value = [value] if isinstance(value, (str, dict)) else value
     if not isinstance(value, list) or len(value) > MAX_LIST:
-        raise InvalidInput(f"organisers: a list of at most {MAX_LIST} names")
+        raise InvalidInput("Les organisateurs : une liste d'au plus %(limit)s noms.", limit=MAX_LIST)
     organisers = []
     for entry in value:
         entry = {"name": entry} if isinstance(entry, str) else entry
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
-            raise InvalidInput("each organiser needs a name")
+            raise InvalidInput("Chaque organisateur a besoin d'un nom.")
         name = " ".join(entry["name"].split())
         if len(name) > MAX_LINE:
-            raise InvalidInput(f"an organiser's name is longer than {MAX_LINE} characters")
-        organisers.append({"name": name, "url": _link(entry.get("url"), "an organiser's link")})
+            raise InvalidInput("Le nom d'un organisateur dépasse %(limit)s caractères.", limit=MAX_LINE)
+        organisers.append({"name": name, "url": _link(entry.get("url"), "organisers")})
     return organisers
 
 
@@ -102,8 +106,8 @@ def _uses(value) -> list[str]:
         return []
     value = [value] if isinstance(value, str) else value
     if not isinstance(value, list) or len(value) > MAX_LIST:
-        raise InvalidInput(f"uses: a list of at most {MAX_LIST} links")
-    return list(dict.fromkeys(_link(uri, "a fiche or resource the event uses") for uri in value if uri))
+        raise InvalidInput("Les fiches et ressources utilisées : une liste d'au plus %(limit)s liens.", limit=MAX_LIST)
+    return list(dict.fromkeys(_link(uri, "uses") for uri in value if uri))
 
 
 def event_fields(data: dict) -> tuple[dict, dict]:
@@ -113,9 +117,9 @@ def event_fields(data: dict) -> tuple[dict, dict]:
     start = parse_moment(data.get("start"), "start", zone)
     end = parse_moment(data.get("end") or start, "end", zone)
     if end < start:
-        raise InvalidInput("the event ends before it starts")
+        raise InvalidInput("L'événement finit avant de commencer.")
     if end - start > MAX_DURATION:
-        raise InvalidInput("an event lasts at most a year")
+        raise InvalidInput("Un événement dure au plus un an.")
     territory = check_territory(data.get("territory"))
     fields = {
         "start": start.isoformat(), "end": end.isoformat(),

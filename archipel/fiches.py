@@ -62,13 +62,14 @@ def check_licence(value) -> str:
                      if label.lower() == value.lower() or code.lower() == value.lower()), None)
     if by_url or by_label:
         return by_url or by_label
-    raise InvalidInput(f"unknown licence {value!r}: choose one of {', '.join(LICENCES)}")
+    raise InvalidInput("Licence inconnue : %(licence)s (au choix : %(choices)s).", licence=value,
+                       choices=", ".join(LICENCES))
 
 
 def check_state(value) -> str:
     value = (value or "published").strip().lower()
     if value not in STATES:
-        raise InvalidInput(f"unknown state {value!r}: one of {', '.join(STATES)}")
+        raise InvalidInput("État inconnu : %(state)s (au choix : %(choices)s).", state=value, choices=", ".join(STATES))
     return value
 
 
@@ -76,10 +77,10 @@ def _text(value, name: str, limit: int = MAX_TEXT) -> str:
     if value is None:
         return ""
     if not isinstance(value, (str, int, float)):
-        raise InvalidInput(f"{name} must be text")
+        raise InvalidInput("Le champ « %(field)s » doit être un texte.", field=name)
     text = str(value).strip()
     if len(text) > limit:
-        raise InvalidInput(f"{name} is longer than {limit} characters")
+        raise InvalidInput("Le champ « %(field)s » dépasse %(limit)s caractères.", field=name, limit=limit)
     return text
 
 
@@ -89,9 +90,9 @@ def _list(value, name: str) -> list:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list):
-        raise InvalidInput(f"{name} must be a list")
+        raise InvalidInput("Le champ « %(field)s » doit être une liste.", field=name)
     if len(value) > MAX_LIST:
-        raise InvalidInput(f"{name} has more than {MAX_LIST} entries")
+        raise InvalidInput("Le champ « %(field)s » compte plus de %(limit)s entrées.", field=name, limit=MAX_LIST)
     return value
 
 
@@ -103,7 +104,7 @@ def _date(value, name: str) -> str | None:
     try:
         return date.fromisoformat(str(value).strip()[:10]).isoformat()
     except ValueError:
-        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)") from None
+        raise InvalidInput("Le champ « %(field)s » doit être une date (AAAA-MM-JJ).", field=name) from None
 
 
 def _coordinate(value, name: str, bound: float) -> float | None:
@@ -112,9 +113,10 @@ def _coordinate(value, name: str, bound: float) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{name} must be a number") from None
+        raise InvalidInput("Le champ « %(field)s » doit être un nombre.", field=name) from None
     if not math.isfinite(number) or abs(number) > bound:
-        raise InvalidInput(f"{name} must be between -{bound} and {bound}")
+        raise InvalidInput("Le champ « %(field)s » doit être compris entre -%(bound)s et %(bound)s.",
+                           field=name, bound=bound)
     return round(number, 6)
 
 
@@ -123,7 +125,7 @@ def check_territory(value) -> dict:
     if isinstance(value, str):
         value = {"place": value}
     if not isinstance(value, dict):
-        raise InvalidInput("territory must be a place name or a mapping")
+        raise InvalidInput("Le territoire est un nom de lieu, ou une table de valeurs.")
     territory = {
         "place": _text(value.get("place") or value.get("name"), "territory place", MAX_LINE),
         "region": _text(value.get("region") or value.get("commune"), "territory region", MAX_LINE),
@@ -131,7 +133,7 @@ def check_territory(value) -> dict:
         "longitude": _coordinate(value.get("longitude") or value.get("lon"), "longitude", 180),
     }
     if (territory["latitude"] is None) != (territory["longitude"] is None):
-        raise InvalidInput("give both latitude and longitude, or neither")
+        raise InvalidInput("Donnez la latitude et la longitude, ou aucune des deux.")
     return territory
 
 
@@ -142,13 +144,13 @@ def check_holders(value) -> tuple[list[dict], list[dict]]:
         if isinstance(holder, str):
             holder = {"name": holder}
         if not isinstance(holder, dict):
-            raise InvalidInput("each project holder needs at least a name")
+            raise InvalidInput("Chaque porteur du projet a besoin au moins d'un nom.")
         name = _text(holder.get("name"), "holder name", MAX_LINE)
         if not name:
-            raise InvalidInput("each project holder needs a name")
+            raise InvalidInput("Chaque porteur du projet a besoin d'un nom.")
         kind = holder.get("kind") or "organisation"
         if kind not in ("person", "organisation"):
-            raise InvalidInput("a holder's kind is 'person' or 'organisation'")
+            raise InvalidInput("Un porteur du projet est une personne (person) ou une organisation (organisation).")
         public.append({"name": name, "kind": kind, "url": _text(holder.get("url"), "holder url", MAX_LINE)})
         contact = _text(holder.get("contact") or holder.get("email"), "holder contact", MAX_LINE)
         if contact:
@@ -162,17 +164,17 @@ def check_files(value) -> list[dict]:
     files = []
     for entry in _list(value, "files"):
         if not isinstance(entry, dict):
-            raise InvalidInput("each file needs a url and a name")
+            raise InvalidInput("Chaque fichier a besoin d'une adresse et d'un nom.")
         url = _text(entry.get("url"), "file url", 2000)
         if not url.startswith(("https://", "http://")):
-            raise InvalidInput(f"file link {url!r} must be an http(s) URL")
+            raise InvalidInput("Le lien de fichier %(url)s doit être une adresse http(s).", url=url)
         size = entry.get("size")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-            raise InvalidInput("a file's size is a number of bytes")
+            raise InvalidInput("La taille d'un fichier est un nombre d'octets.")
         files.append({"url": url, "name": _text(entry.get("name"), "file name", 255) or url.rsplit("/", 1)[-1],
                       "mediaType": _text(entry.get("mediaType"), "file type", 100), "size": size})
     if len(files) > MAX_FILES:
-        raise InvalidInput(f"no more than {MAX_FILES} files")
+        raise InvalidInput("Pas plus de %(limit)s fichiers.", limit=MAX_FILES)
     return files
 
 
@@ -180,10 +182,10 @@ def fiche_fields(data: dict) -> tuple[dict, dict]:
     """(public fields, private fields) of a fiche from a plain mapping."""
     sections = data.get("sections") or {}
     if not isinstance(sections, dict):
-        raise InvalidInput("sections must be a mapping of section name to text")
+        raise InvalidInput("Les sections sont une table : nom de section, puis texte.")
     unknown = set(sections) - set(FICHE_SECTIONS)
     if unknown:
-        raise InvalidInput(f"unknown section(s): {', '.join(sorted(unknown))}")
+        raise InvalidInput("Sections inconnues : %(sections)s.", sections=", ".join(sorted(unknown)))
     holders, contacts = check_holders(data.get("holders"))
     fields = {
         "pitch": _text(data.get("pitch"), "pitch", MAX_LINE),
@@ -205,14 +207,15 @@ def resource_fields(data: dict) -> tuple[dict, dict]:
         if isinstance(material, str):
             material = {"url": material}
         if not isinstance(material, dict) or not material.get("url"):
-            raise InvalidInput("each material needs a url")
+            raise InvalidInput("Chaque support a besoin d'une adresse.")
         url = _text(material["url"], "material url", 2000)
         if not url.startswith(("https://", "http://")):
-            raise InvalidInput(f"material link {url!r} must be an http(s) URL")
+            raise InvalidInput("Le lien de support %(url)s doit être une adresse http(s).", url=url)
         materials.append({"title": _text(material.get("title"), "material title", MAX_LINE), "url": url})
     kind = (data.get("format") or "").strip().lower()
     if kind and kind not in RESOURCE_FORMATS:
-        raise InvalidInput(f"unknown format {kind!r}: one of {', '.join(RESOURCE_FORMATS)}")
+        raise InvalidInput("Format inconnu : %(format)s (au choix : %(choices)s).", format=kind,
+                           choices=", ".join(RESOURCE_FORMATS))
     fields = {
         "learning_goals": [_text(goal, "learning goal", MAX_LINE) for goal in _list(data.get("learning_goals"), "learning goals")],
         "audience": _text(data.get("audience"), "audience", MAX_LINE),

@@ -30,8 +30,8 @@ def parse_front_matter(text: str) -> Document:
             try:
                 metadata = yaml.safe_load(header) or {}
             except yaml.YAMLError as error:
-                raise InvalidInput(f"front matter is not valid YAML: {error}") from None
+                raise InvalidInput("L'en-tête n'est pas du YAML valide : %(error)s", error=error) from None
             if not isinstance(metadata, dict):
-                raise InvalidInput("front matter must be a mapping of fields (key: value)")
+                raise InvalidInput("L'en-tête doit être une liste de champs (clé: valeur).")
             return Document(metadata, body.lstrip("\n"))
-    raise InvalidInput("front matter opened with '---' is never closed")
+    raise InvalidInput("L'en-tête ouvert par « --- » n'est jamais fermé.")

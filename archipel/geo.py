@@ -42,23 +42,23 @@ def parse_bbox(text: str) -> Bbox:
     upside down, is refused."""
     parts = text.split(",")
     if len(parts) != 4 or len(text) > 200:
-        raise InvalidInput("bbox is west,south,east,north")
+        raise InvalidInput("Le cadre de la carte s'écrit ouest,sud,est,nord.")
     try:
         west, south, east, north = (float(part) for part in parts)
     except ValueError:
-        raise InvalidInput("bbox is four numbers") from None
+        raise InvalidInput("Le cadre de la carte est fait de quatre nombres.") from None
     if not all(math.isfinite(value) for value in (west, south, east, north)):
-        raise InvalidInput("bbox numbers must be finite")
+        raise InvalidInput("Le cadre de la carte est fait de quatre nombres.")
     box = Bbox(south=max(-90.0, south), west=max(-180.0, west), north=min(90.0, north), east=min(180.0, east))
     if box.south > box.north or box.west > box.east:
-        raise InvalidInput("bbox must have west <= east and south <= north, within the world")
+        raise InvalidInput("Le cadre de la carte doit aller d'ouest en est et du sud au nord, sur la Terre.")
     return box
 
 
 def parse_zoom(text: str) -> int:
     """A map zoom level, clamped to 0..MAX_ZOOM; not an integer: refused."""
     if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 4:
-        raise InvalidInput("zoom is an integer")
+        raise InvalidInput("Le niveau de zoom est un nombre entier.")
     return min(max(int(text), 0), MAX_ZOOM)
 
 

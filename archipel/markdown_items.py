@@ -60,7 +60,8 @@ def read_item(text: str) -> dict:
     meta = dict(document.metadata)
     kind = str(meta.pop("kind", "fiche")).strip().lower()
     if kind not in KINDS:
-        raise InvalidInput(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
+        raise InvalidInput("Type de contenu inconnu : %(kind)s (au choix : %(choices)s).",
+                           kind=kind, choices=", ".join(KINDS))
     intro, sections, steps = _split_body(document.body) if kind == "fiche" else (document.body.strip(), {}, [])
     title = meta.pop("title", None) or next(
         (line.lstrip("# ").strip() for line in intro.splitlines() if line.startswith("# ")), "")
@@ -87,7 +88,7 @@ def read_item(text: str) -> dict:
     for key in MEDIA_KEYS:
         meta.pop(key, None)
     if meta:
-        raise InvalidInput(f"unknown field(s) in front matter: {', '.join(sorted(meta))}")
+        raise InvalidInput("Champs inconnus dans l'en-tête : %(fields)s.", fields=", ".join(sorted(meta)))
     return item
 
 
@@ -105,16 +106,16 @@ def read_media(text: str) -> MediaReferences:
     meta = parse_front_matter(text).metadata
     cover = meta.get("cover")
     if cover is not None and (not isinstance(cover, str) or not cover.strip()):
-        raise InvalidInput("cover: give the path of an image file, relative to the Markdown file")
+        raise InvalidInput("cover : donnez le chemin d'un fichier image, relatif au fichier Markdown.")
     alt = meta.get("cover_alt")
     if alt is not None and not isinstance(alt, str):
-        raise InvalidInput("cover_alt: give a text describing the cover image")
+        raise InvalidInput("cover_alt : donnez un texte qui décrit l'image de couverture.")
     attachments = meta.get("attachments")
     if isinstance(attachments, str):
         attachments = [attachments]
     if attachments is not None and (not isinstance(attachments, list)
                                     or not all(isinstance(p, str) and p.strip() for p in attachments)):
-        raise InvalidInput("attachments: give a list of file paths, relative to the Markdown file")
+        raise InvalidInput("attachments : donnez une liste de chemins de fichiers, relatifs au fichier Markdown.")
     return MediaReferences(cover.strip() if cover else None, " ".join((alt or "").split()),
                            tuple(p.strip() for p in attachments) if attachments is not None else None)
 

@@ -71,9 +71,6 @@ _OOXML_MAIN_PARTS = {
     "ppt/presentation.xml": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
 
-ACCEPTED = "images JPEG, PNG, WebP, GIF ; PDF, OpenDocument, Word/Excel/PowerPoint, texte, Markdown"
-
-
 class MediaTooLarge(InvalidInput):
     """The upload is over the size limit (the web layer answers 413)."""
 
@@ -98,13 +95,14 @@ class Prepared:
 def prepare(data: bytes, filename: str = "") -> Prepared:
     """The bytes to store for an upload, or InvalidInput saying why it is refused."""
     if not data:
-        raise InvalidInput("le fichier est vide")
+        raise InvalidInput("Le fichier est vide.")
     image = _open_image(data)
     if image is not None:
         return _reencode(image)
     content_type = _file_type(data, filename)
     if content_type is None:
-        raise UnsupportedType(f"type de fichier non accepté ({ACCEPTED})")
+        raise UnsupportedType("Type de fichier non accepté : sont acceptés les images JPEG, PNG, WebP, GIF, "
+                              "les fichiers PDF, OpenDocument, Word, Excel, PowerPoint, texte et Markdown.")
     return Prepared("file", content_type, data)
 
 
@@ -116,12 +114,12 @@ def _open_image(data: bytes) -> Image.Image | None:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own limit, met while reading the header; its warning (an error where warnings
         # are errors) only happens above MAX_PIXELS, refused just below anyway.
-        raise InvalidInput("image trop grande (en pixels)") from None
+        raise InvalidInput("Image trop grande (en pixels).") from None
     except (OSError, ValueError, SyntaxError):
-        raise InvalidInput("image illisible") from None
+        raise InvalidInput("Image illisible.") from None
     width, height = image.size
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
-        raise InvalidInput(f"image trop grande ({width} × {height} pixels)")
+        raise InvalidInput("Image trop grande (%(width)s × %(height)s pixels).", width=width, height=height)
     return image
 
 
@@ -134,9 +132,9 @@ def _reencode(image: Image.Image) -> Prepared:
         else:
             out, width, height = _reencode_still(image, fmt)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidInput("image trop grande (en pixels)") from None
+        raise InvalidInput("Image trop grande (en pixels).") from None
     except (OSError, ValueError, SyntaxError, EOFError):
-        raise InvalidInput("image illisible") from None
+        raise InvalidInput("Image illisible.") from None
     return Prepared("image", IMAGE_TYPES[fmt], out, width, height)
 
 
@@ -262,7 +260,7 @@ def clean_filename(filename: str, content_type: str) -> str:
 
 def media_path(directory: str | Path, media_id: str) -> Path:
     if not is_ulid(media_id):
-        raise InvalidInput("identifiant de média invalide")
+        raise InvalidInput("Identifiant de média invalide.")
     return Path(directory) / media_id[-2:] / media_id
 
 
@@ -338,7 +336,7 @@ def _after_transaction_end(sync_session, transaction) -> None:
 
 def check_size(data: bytes, max_bytes: int) -> None:
     if len(data) > max_bytes:
-        raise MediaTooLarge(f"fichier trop gros ({_megabytes(len(data))} ; maximum {_megabytes(max_bytes)})")
+        raise MediaTooLarge("Fichier trop gros : %(limit)s Mo au plus.", limit=f"{max_bytes / 1_000_000:g}")
 
 
 async def store_prepared(session: AsyncSession, directory: str | Path, owner: LocalActor, filename: str,
@@ -416,10 +414,6 @@ async def sweep_pending(session: AsyncSession, directory: str | Path, *,
     return promoted, removed
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
-
-
 async def get_media(session: AsyncSession, media_id: str) -> Media | None:
     if not is_ulid(media_id):
         return None
@@ -429,9 +423,9 @@ async def get_media(session: AsyncSession, media_id: str) -> Media | None:
 async def attach(session: AsyncSession, media: Media, item: StoredObject) -> Media:
     """Link an upload to the item it illustrates (its cover, or a file it offers)."""
     if not item.is_local:
-        raise InvalidInput("un média ne peut illustrer qu'un contenu de cette île")
+        raise InvalidInput("Un média ne peut illustrer qu'un contenu de cette île.")
     if media.object_id is not None and media.object_id != item.id:
-        raise InvalidInput("ce média illustre déjà un autre contenu")
+        raise InvalidInput("Ce média illustre déjà un autre contenu.")
     media.object_id = item.id
     await session.flush()
     return media

@@ -68,20 +68,20 @@ def total_chars(fields: dict) -> int:
 def check_fields(item_kind: str, fields: dict) -> dict:
     """The proposed fields, checked like a trainer's form and normalised; InvalidInput if wrong."""
     if item_kind not in ITEM_KINDS:
-        raise InvalidInput(f"a proposal is a fiche or a resource, not {item_kind!r}")
+        raise InvalidInput("On propose une fiche ou une ressource, pas %(kind)s.", kind=item_kind)
     if not isinstance(fields, dict):
-        raise InvalidInput("the proposed fields must be a mapping")
+        raise InvalidInput("Les champs proposés doivent être une table de valeurs.")
     title = " ".join(str(fields.get("title") or "").split())
     if not title:
-        raise InvalidInput("a title is required")
+        raise InvalidInput("Donnez un titre.")
     if len(title) > MAX_TITLE:
-        raise InvalidInput(f"the title is longer than {MAX_TITLE} characters")
+        raise InvalidInput("Le titre dépasse %(limit)s caractères.", limit=MAX_TITLE)
     source = str(fields.get("source") or "")
     if len(source) > MAX_SOURCE_CHARS:
-        raise InvalidInput(f"the text is longer than {MAX_SOURCE_CHARS} characters")
+        raise InvalidInput("Le texte dépasse %(limit)s caractères.", limit=MAX_SOURCE_CHARS)
     data, _private = fiches.fields_for(item_kind, fields.get("data") or {})
     if not (source.strip() or data.get("pitch") or data.get("sections") or fields.get("summary")):
-        raise InvalidInput("say something about it: a pitch or a text")
+        raise InvalidInput("Dites-en quelques mots : une accroche ou un texte.")
     return {
         "title": title,
         "summary": str(fields.get("summary") or "").strip()[:1000],
@@ -100,10 +100,10 @@ async def create(session: AsyncSession, *, item_kind: str, fields: dict, origin:
                  activity_uri: str | None = None) -> tuple[Proposal, str]:
     """A pending proposal and the proposer's secret token (shown once, never stored)."""
     if origin not in ORIGINS:
-        raise InvalidInput(f"unknown origin {origin!r}")
+        raise InvalidInput("Origine de proposition inconnue : %(origin)s.", origin=origin)
     if target is not None:
         if not target.is_local or target.deleted_at is not None or target.kind not in ITEM_KINDS:
-            raise InvalidInput("only a fiche or a resource published here can be improved")
+            raise InvalidInput("Seule une fiche ou une ressource publiée ici peut être améliorée.")
         item_kind = target.kind
     checked = check_fields(item_kind, fields)
     token = secrets.token_urlsafe(24)
@@ -130,7 +130,7 @@ async def moderator_ids(session: AsyncSession) -> list[int]:
 async def get(session: AsyncSession, proposal_id: int) -> Proposal:
     proposal = await session.get(Proposal, proposal_id)
     if proposal is None:
-        raise NotFound(f"no proposal {proposal_id}")
+        raise NotFound("Aucune proposition n°%(number)s.", number=proposal_id)
     return proposal
 
 
@@ -163,7 +163,7 @@ async def recent_from_host(session: AsyncSession, host_prefix: str, within: time
 
 def _require_pending(proposal: Proposal) -> None:
     if proposal.state != "pending":
-        raise InvalidInput("this proposal was already decided")
+        raise InvalidInput("Cette proposition a déjà été traitée.")
 
 
 async def claim(session: AsyncSession, proposal: Proposal) -> None:
@@ -173,7 +173,7 @@ async def claim(session: AsyncSession, proposal: Proposal) -> None:
     taken = await session.execute(update(Proposal).where(Proposal.id == proposal.id, Proposal.state == "pending")
                                   .values(decided_at=utcnow()).execution_options(synchronize_session=False))
     if taken.rowcount != 1:
-        raise InvalidInput("this proposal was already decided")
+        raise InvalidInput("Cette proposition a déjà été traitée.")
 
 
 async def edit(session: AsyncSession, proposal: Proposal, moderator: LocalActor, fields: dict) -> bool:
@@ -255,9 +255,9 @@ async def mark_refused(session: AsyncSession, proposal: Proposal, moderator: Loc
     _require_pending(proposal)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("a refusal needs a reason: the proposer will read it")
+        raise InvalidInput("Donnez la raison du refus : la personne qui propose la lira.")
     if len(reason) > MAX_REASON:
-        raise InvalidInput(f"the reason is longer than {MAX_REASON} characters")
+        raise InvalidInput("La raison dépasse %(limit)s caractères.", limit=MAX_REASON)
     proposal.state, proposal.decided_by_id, proposal.decided_at = "refused", moderator.id, utcnow()
     proposal.reason = reason
     await audit.record(session, moderator=moderator, action="refuse_proposal", subject=_subject(proposal),

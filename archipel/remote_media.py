@@ -70,7 +70,7 @@ def cover_url(base_url: str, item: StoredObject) -> str | None:
 
 def file_path(directory: str | Path, key: str) -> Path:
     if not is_key(key):
-        raise InvalidInput("identifiant d'image invalide")
+        raise InvalidInput("Identifiant d'image invalide.")
     return Path(directory) / "remote" / key[:2] / key
 
 
@@ -230,7 +230,7 @@ def prepare(data: bytes) -> media.Prepared:
     media.check_size(data, MAX_BYTES)
     prepared = media.prepare(data, "")
     if prepared.kind != "image":
-        raise media.UnsupportedType("pas une image")
+        raise media.UnsupportedType("Ce n'est pas une image.")
     return prepared
 
 

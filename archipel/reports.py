@@ -72,7 +72,7 @@ async def record_sent(session: AsyncSession, *, activity_uri: str, reporter_uri:
 async def get(session: AsyncSession, report_id: int) -> Report:
     report = await session.get(Report, report_id)
     if report is None:
-        raise NotFound("no such report")
+        raise NotFound("Ce signalement n'existe pas.")
     return report
 
 
@@ -84,7 +84,7 @@ async def listing(session: AsyncSession, *, limit: int = 100) -> list[Report]:
 
 async def resolve(session: AsyncSession, report: Report, *, moderator: LocalActor | None, note: str = "") -> Report:
     if report.state != "open":
-        raise InvalidInput("this report is already resolved")
+        raise InvalidInput("Ce signalement a déjà été traité.")
     report.state = "resolved"
     report.resolved_by_id = moderator.id if moderator else None
     report.resolved_at = utcnow()

@@ -45,9 +45,9 @@ def attribution_text(origin: StoredObject, author_names: list[str], island_name:
 async def derive(session: AsyncSession, *, base_url: str, origin: StoredObject, author: LocalActor,
                  author_names: list[str], island_name: str = "", adapted_for: str = "") -> StoredObject:
     if origin.kind not in ("fiche", "resource"):
-        raise InvalidInput("only fiches and training resources can be reused")
+        raise InvalidInput("Seules les fiches et les ressources de formation se réutilisent.")
     if origin.deleted_at is not None:
-        raise InvalidInput("this item was withdrawn and cannot be reused")
+        raise InvalidInput("Ce contenu a été retiré : il ne peut plus être réutilisé.")
     # origin.fields never holds contacts (they are private_fields): nothing private is copied.
     data = {**origin.fields, "attribution": attribution_text(origin, author_names, island_name)}
     return await content.create_item(

@@ -46,7 +46,7 @@ async def get(session: AsyncSession, item: StoredObject, number: int) -> Revisio
     revision = await session.scalar(
         select(Revision).where(Revision.object_id == item.id, Revision.number == number))
     if revision is None:
-        raise NotFound(f"no revision {number} of this item")
+        raise NotFound("Ce contenu n'a pas de version %(number)s.", number=number)
     return revision
 
 

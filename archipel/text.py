@@ -65,7 +65,7 @@ class TextTooLong(InvalidInput, ValueError):
 
 def render_markdown(source: str) -> str:
     if len(source) > MAX_SOURCE_CHARS:
-        raise TextTooLong(f"text longer than {MAX_SOURCE_CHARS} characters")
+        raise TextTooLong("Le texte dépasse %(limit)s caractères.", limit=MAX_SOURCE_CHARS)
     return sanitize_html(_markdown.render(source))
 
 

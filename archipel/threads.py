@@ -323,9 +323,9 @@ async def ancestors(session: AsyncSession, item: StoredObject) -> list[StoredObj
 def check_reply_text(text: str) -> str:
     text = clean_text(text or "").strip()  # a NUL or a lone surrogate: refused by PostgreSQL
     if not text:
-        raise InvalidInput("a reply cannot be empty")
+        raise InvalidInput("Une réponse ne peut pas être vide.")
     if len(text) > MAX_REPLY_CHARS:
-        raise InvalidInput(f"a reply is limited to {MAX_REPLY_CHARS} characters")
+        raise InvalidInput("Une réponse dépasse %(limit)s caractères.", limit=MAX_REPLY_CHARS)
     return text
 
 
@@ -334,7 +334,7 @@ async def create_reply(session: AsyncSession, *, base_url: str, author: LocalAct
     """A local Note answering `parent`; `mentions` are {href, name, url} of the actors it names
     (at least the parent's author). The HTML is rendered here from Markdown, then sanitised."""
     if parent.deleted_at is not None:
-        raise InvalidInput("this message was withdrawn: it cannot be answered")
+        raise InvalidInput("Ce message a été retiré : on ne peut plus y répondre.")
     text = check_reply_text(text)
     prefix = ""
     if mentions:

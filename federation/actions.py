@@ -217,7 +217,8 @@ async def decide_follow_request(session: AsyncSession, base_url: str, actor: Loc
     urls = ActorUrls(base_url, actor.username)
     relation = await social.find_follow(session, follower.uri, urls.id)
     if relation is None or relation.state != "pending":
-        raise NotFound(f"no pending follow request from {follower.uri} to {actor.username}")
+        raise NotFound("Aucune demande d'abonnement de %(follower)s à %(username)s n'attend de réponse.",
+                       follower=follower.uri, username=actor.username)
     follow_activity = {"id": relation.activity_uri, "type": "Follow", "actor": follower.uri,
                        "object": urls.id}
     await answer_follow(session, base_url, actor, follower, follow_activity, accept=accept)

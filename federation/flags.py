@@ -81,13 +81,13 @@ async def resolve_target(session: AsyncSession, directory, target: str) -> tuple
     """(account URI, reported object URIs) for a remote object stored here or a remote actor URI."""
     target = (target or "").strip()
     if not target.startswith(("http://", "https://")):
-        raise InvalidInput("give the address of remote content or of a remote account")
+        raise InvalidInput("Donnez l'adresse d'un contenu ou d'un compte d'un autre serveur.")
     if directory.is_local(target) or host_of(target) == host_of(directory.base_url):
-        raise InvalidInput("this is content of this island: hide or delete it instead of reporting it")
+        raise InvalidInput("C'est un contenu de cette île : masquez-le ou supprimez-le plutôt que de le signaler.")
     item = await content.find_object(session, target)
     if item is not None:
         if item.is_local:
-            raise InvalidInput("this is content of this island: hide or delete it instead of reporting it")
+            raise InvalidInput("C'est un contenu de cette île : masquez-le ou supprimez-le plutôt que de le signaler.")
         return item.author_uri, [item.uri]
     return target, []
 
@@ -98,7 +98,7 @@ async def send_report(session: AsyncSession, *, base_url: str, account, objects:
     `account` is the RemoteActor reported (or the author of the reported objects)."""
     comment = reports.clean_comment(comment)
     if not comment:
-        raise InvalidInput("say why you report this: the other server's moderators will read it")
+        raise InvalidInput("Dites pourquoi vous signalez ceci : la modération de l'autre serveur le lira.")
     island = await island_actor(session)
     urls = ActorUrls(base_url, island.username)
     flag = flag_document(id=activity_uri(base_url), actor=urls.id, account=account.uri, objects=objects,

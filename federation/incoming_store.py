@@ -83,7 +83,7 @@ class IncomingStore:
                 values = batch[0][0]
                 log.info("incoming activity %.200s from %.200s refused by the database: %s",
                          values["activity_uri"], values["actor_uri"], _first_line(error))
-                _fail(batch, OutOfBounds(f"the database refused the activity: {_first_line(error)}"))
+                _fail(batch, OutOfBounds("La base de données refuse l'activité : %(error)s", error=_first_line(error)))
                 return
             middle = len(batch) // 2
             await self._store(batch[:middle])
@@ -126,7 +126,7 @@ def checked_row(values: dict) -> dict:
     The payload was parsed by remote_json: its strings and numbers are already storable."""
     activity_uri = values.get("activity_uri")
     if activity_uri is not None and not fits_uri(activity_uri):
-        raise OutOfBounds("the activity id is not a storable URI of at most 2000 characters")
+        raise OutOfBounds("L'identifiant de l'activité n'est pas une adresse d'au plus %(limit)s caractères.", limit=2000)
     return {**values, "activity_uri": activity_uri,
             "actor_uri": require_uri(values["actor_uri"], "actor"),
             "signer_uri": require_uri(values["signer_uri"], "signer"),

@@ -82,7 +82,8 @@ def item_columns(obj: dict) -> dict | None:
             None if kind == "article" else fiches.DEFAULT_LICENCE)
         state = fiches.check_state(details.get("state"))
     except InvalidInput as error:
-        raise InvalidInput(f"received {kind} {obj.get('id')} is invalid: {error}") from None
+        raise InvalidInput("Le contenu reçu %(uri)s n'est pas valide : %(error)s",
+                           uri=obj.get("id"), error=error) from None
     source = details.get("source") if isinstance(details.get("source"), str) else ""
     territory = fields.get("territory") or {}
     image = obj.get("image")
@@ -126,7 +127,8 @@ def event_columns(obj: dict) -> dict | None:
     try:
         fields, _ = fiches.fields_for("event", data)
     except InvalidInput as error:
-        raise InvalidInput(f"received event {obj.get('id')} is invalid: {error}") from None
+        raise InvalidInput("L'événement reçu %(uri)s n'est pas valide : %(error)s",
+                           uri=obj.get("id"), error=error) from None
     territory = fields["territory"]
     language = events.property_of(obj, "inLanguage")  # Mobilizon's language of the event
     return {

@@ -85,17 +85,17 @@ async def take_proposal(ctx, obj: dict, author: str) -> bool:
     limit = limits.per_host_per_hour
     host_prefix = author.split("://", 1)[0] + "://" + host_of(author) + "/"
     if limit and await proposals.recent_from_host(ctx.session, host_prefix, WINDOW) >= limit:
-        raise InvalidInput(f"too many proposals from {host_of(author)} in the last hour")
+        raise InvalidInput("Trop de propositions venues de %(host)s dans l'heure.", host=host_of(author))
     lines = plain_paragraphs(text_value(obj, "content"))
     if not lines:
-        raise InvalidInput("a mention without text is not a proposal")
+        raise InvalidInput("Une mention sans texte n'est pas une proposition.")
     languages = obj.get("contentMap") if isinstance(obj.get("contentMap"), dict) else {}
     fields = {"title": title_of(lines[0]), "source": "\n\n".join(lines), "language": next(iter(languages), "fr"),
               "data": {}, "credit": True}
     if proposals.count_links(fields) > limits.max_links:
-        raise InvalidInput("too many links in a proposal by mention")
+        raise InvalidInput("Trop de liens dans une proposition par mention.")
     if proposals.total_chars(fields) > limits.max_chars:
-        raise InvalidInput("a proposal by mention longer than the island accepts")
+        raise InvalidInput("Cette proposition par mention est plus longue que ce que l'île accepte.")
     sender = await ctx.directory.get(author)
     proposal, token = await proposals.create(ctx.session, item_kind="fiche", fields=fields, origin="mention",
                                              proposer_name=sender.display_name or sender.username,

@@ -37,7 +37,7 @@ from federation.client import FederationClient, FetchError, Signer
 from federation.discovery import actor_id_of
 from federation.documents import ActorUrls
 from federation.netguard import BlockedAddress
-from web import item_media, provision
+from web import item_media, provision, words
 from web.forms import FORM_KINDS
 
 CLI_LANGUAGE = "en"  # the command line speaks English; the form's checks say the same in it
@@ -672,8 +672,9 @@ def _database_message(error: sqlalchemy_errors.SQLAlchemyError) -> str:
 def error_message(error: BaseException) -> tuple[str, int]:
     """The one line an operator reads for an error, and the exit status: 1 for what they can act
     on, 2 for an error the command did not expect (a bug to report)."""
-    if isinstance(error, (CommandError, SettingsError, ArchipelError, ActorError, InvalidUsername,
-                          migrate.SchemaOutOfDate)):
+    if isinstance(error, ArchipelError):  # a French template of the catalogue, said in the command's language
+        return _one_line(words.failure(CLI_LANGUAGE, error)), 1
+    if isinstance(error, (CommandError, SettingsError, ActorError, InvalidUsername, migrate.SchemaOutOfDate)):
         return _one_line(str(error)), 1
     if isinstance(error, (FetchError, BlockedAddress)):
         return _one_line(f"fetch refused or failed: {error}"), 1

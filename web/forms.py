@@ -391,7 +391,7 @@ def parse(values: FormValues, lang: str, *, known_language: str | None = None) -
         try:  # the domain's own checks, before anything is written
             fiches.fields_for(kind, data)
         except InvalidInput as error:
-            return None, {"": str(error)}
+            return None, {"": words.failure(lang, error)}
     return Parsed(title=title, summary=summary, source=source, tags=themes, language=language,
                   licence=licence, data=data, coauthors=coauthors), {}
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from archipel.errors import InvalidInput
 from archipel.ids import is_ulid
 from archipel.storage.tables import LocalActor, Media, StoredObject
+from web import words
 from web.i18n import gettext
 
 MAX_COVER_ALT = 500  # what content keeps of a cover's text alternative
@@ -101,7 +102,8 @@ def check_bytes(data: bytes, filename: str, lang: str, limit: int, *, image_only
                              "PNG, WebP, GIF ; PDF ; documents OpenDocument ou Word, Excel, PowerPoint ; texte (.txt, "
                              ".md).") % {"name": name}
     except InvalidInput as error:  # an image that cannot be read, an empty file...
-        return gettext(lang, "« %(name)s » est refusé : %(reason)s.") % {"name": name, "reason": str(error)}
+        return gettext(lang, "« %(name)s » est refusé. %(reason)s") % {"name": name,
+                                                                       "reason": words.failure(lang, error)}
     if image_only and prepared.kind != "image":
         return gettext(lang, "« %(name)s » n'est pas une image JPEG, PNG, WebP ou GIF lisible.") % {"name": name}
     return Upload(filename or "", prepared)

@@ -12,7 +12,9 @@ import logging
 from aiohttp import web
 
 from archipel.errors import AlreadyExists, ArchipelError, Forbidden, InvalidInput, NotFound
+from web import words
 from web.auth import FormRefused
+from web.i18n import negotiate_language
 from web.negotiation import wants_as2, wants_html
 from web.pages import render
 
@@ -93,10 +95,10 @@ async def error_middleware(request: web.Request, handler):
     except ArchipelError as error:
         status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 400)
         if wants_as2(request) or request.path.endswith("/inbox"):
-            return web.json_response({"error": str(error)}, status=status, dumps=json.dumps)
+            return web.json_response({"error": _in_language(request, error)}, status=status, dumps=json.dumps)
         if status in ERROR_PAGES and wants_html(request):
             return error_page(request, status)
-        return web.Response(text=str(error), status=status, content_type="text/plain")
+        return web.Response(text=_in_language(request, error), status=status, content_type="text/plain")
     except web.HTTPException as error:
         if error.status in ERROR_PAGES and wants_html(request) and not _started(request):
             return error_page(request, error.status, error.headers, form_refused=isinstance(error, FormRefused))
@@ -106,6 +108,11 @@ async def error_middleware(request: web.Request, handler):
             raise  # aiohttp logs it and answers its own short 500
         log.exception("error on %s %s", request.method, request.path)
         return error_page(request, 500)
+
+
+def _in_language(request: web.Request, error: ArchipelError) -> str:
+    """The domain's message in the language the request asks for (French when it asks none)."""
+    return words.failure(negotiate_language(request), error)
 
 
 def _started(request: web.Request) -> bool:

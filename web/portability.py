@@ -167,10 +167,11 @@ def _article_details(item: StoredObject) -> dict:
 async def export_island(settings: Settings, sessions, out, *, format: str = "jsonld",
                         include_private: bool = False) -> ExportReport:
     if format not in FORMATS:
-        raise InvalidInput(f"unknown export format {format!r}: one of {', '.join(FORMATS)}")
+        raise InvalidInput("Format d'export inconnu : %(format)s (au choix : %(choices)s).", format=format,
+                           choices=", ".join(FORMATS))
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InvalidInput(f"{out} exists and is not empty: export into a new folder")
+        raise InvalidInput("%(folder)s existe et n'est pas vide : exportez dans un nouveau dossier.", folder=out)
     base = settings.url
     media_by_item = await _media_rows(sessions)
     roots = _media_roots(settings)
@@ -285,23 +286,23 @@ def _read_json(path: Path):
     try:
         return json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
-        raise InvalidInput(f"{path}: file not found") from None
+        raise InvalidInput("%(path)s : fichier introuvable.", path=path) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidInput(f"{path}: not valid JSON ({error})") from None
+        raise InvalidInput("%(path)s : ce n'est pas du JSON valide (%(error)s).", path=path, error=error) from None
 
 
 def _read_text(path: Path) -> str:
     try:
         return path.read_text("utf-8")
     except FileNotFoundError:
-        raise InvalidInput(f"{path}: file not found") from None
+        raise InvalidInput("%(path)s : fichier introuvable.", path=path) from None
     except UnicodeDecodeError as error:
-        raise InvalidInput(f"{path}: not UTF-8 text ({error})") from None
+        raise InvalidInput("%(path)s : ce n'est pas du texte UTF-8 (%(error)s).", path=path, error=error) from None
 
 
 def _inside(folder: Path, relative) -> Path:
     if not isinstance(relative, str) or not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
-        raise InvalidInput(f"{folder / MANIFEST}: invalid file name {relative!r}")
+        raise InvalidInput("%(path)s : nom de fichier invalide : %(name)r.", path=folder / MANIFEST, name=relative)
     return folder / relative
 
 
@@ -314,7 +315,7 @@ def _moment(value, name: str) -> datetime | None:
         try:
             moment = datetime.fromisoformat(str(value))
         except ValueError:
-            raise InvalidInput(f"{name} is not a date: {value!r}") from None
+            raise InvalidInput("%(field)s n'est pas une date : %(value)r.", field=name, value=value) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -343,13 +344,14 @@ def _holders_with(fields: dict, private: dict) -> dict:
 
 def _from_jsonld(document, entry: dict, private: dict) -> dict:
     if not isinstance(document, dict):
-        raise InvalidInput("not an ActivityStreams object")
+        raise InvalidInput("Ce n'est pas un objet ActivityStreams.")
     if document.get("id") != entry["id"]:
-        raise InvalidInput(f"its id {document.get('id')!r} is not the one the manifest lists ({entry['id']})")
+        raise InvalidInput("Son identifiant %(found)r n'est pas celui que donne le manifeste (%(listed)s).",
+                           found=document.get("id"), listed=entry["id"])
     kind = document.get("itemKind") or "article"
     details = document.get("details")
     if kind not in fiches.KINDS or not isinstance(details, dict):
-        raise InvalidInput("no Archipel item in it (itemKind and details are missing)")
+        raise InvalidInput("Aucun contenu Archipel dedans (itemKind et details manquent).")
     content_map = document.get("contentMap")
     language = next(iter(content_map), "fr") if isinstance(content_map, dict) and content_map else "fr"
     if kind in RICH_KINDS:
@@ -360,11 +362,11 @@ def _from_jsonld(document, entry: dict, private: dict) -> dict:
     else:
         source, summary = details.get("source"), details.get("summary")
         if not isinstance(source, str) or not isinstance(summary, str):
-            raise InvalidInput("details.source and details.summary must be text")
+            raise InvalidInput("details.source et details.summary doivent être du texte.")
         data, licence, based_on = {}, details.get("licence"), details.get("based_on")
         tags, cover = details.get("tags") or [], details.get("cover")
     if not isinstance(tags, list):
-        raise InvalidInput("tags must be a list")
+        raise InvalidInput("Les mots-clés (tags) doivent être une liste.")
     return {"kind": kind, "title": text_value(document, "name"), "source": source, "summary": summary,
             "tags": tags, "language": str(language), "licence": licence,
             "state": fiches.check_state(details.get("state")), "based_on": based_on, "data": data,
@@ -374,7 +376,8 @@ def _from_jsonld(document, entry: dict, private: dict) -> dict:
 def _from_markdown(text: str, entry: dict) -> tuple[dict, list]:
     meta = parse_front_matter(text).metadata
     if meta.get("id") not in (None, entry["id"]):
-        raise InvalidInput(f"its id {meta.get('id')!r} is not the one the manifest lists ({entry['id']})")
+        raise InvalidInput("Son identifiant %(found)r n'est pas celui que donne le manifeste (%(listed)s).",
+                           found=meta.get("id"), listed=entry["id"])
     fields = read_item(text)
     authors = fields.pop("authors")
     fields["cover"] = entry.get("cover")
@@ -385,21 +388,21 @@ def _from_markdown(text: str, entry: dict) -> tuple[dict, list]:
 
 def _check_revisions(value) -> list[dict]:
     if not isinstance(value, list):
-        raise InvalidInput("revisions must be a list")
+        raise InvalidInput("Les versions (revisions) doivent être une liste.")
     checked, numbers = [], set()
     for revision in value:
         if not isinstance(revision, dict):
-            raise InvalidInput("each revision must be a mapping")
+            raise InvalidInput("Chaque version doit être une table de valeurs.")
         number = revision.get("number")
         if not isinstance(number, int) or isinstance(number, bool) or number < 1 or number in numbers:
-            raise InvalidInput(f"revision number {number!r} is not a new positive integer")
+            raise InvalidInput("Le numéro de version %(number)r n'est pas un nouvel entier positif.", number=number)
         numbers.add(number)
         if not isinstance(revision.get("snapshot"), dict):
-            raise InvalidInput(f"revision {number} has no snapshot")
+            raise InvalidInput("La version %(number)s n'a pas d'état enregistré (snapshot).", number=number)
         editor = revision.get("editor") or revision.get("editor_uri")
         if not isinstance(editor, str) or not editor:
-            raise InvalidInput(f"revision {number} has no editor")
-        date = _moment(revision.get("date"), f"the date of revision {number}") or utcnow()
+            raise InvalidInput("La version %(number)s n'a pas d'auteur (editor).", number=number)
+        date = _moment(revision.get("date"), f"date (revision {number})") or utcnow()
         checked.append({"number": number, "editor": editor, "date": date, "snapshot": revision["snapshot"]})
     return sorted(checked, key=lambda r: r["number"])
 
@@ -407,7 +410,7 @@ def _check_revisions(value) -> list[dict]:
 def _read_entry(folder: Path, entry, fmt: str) -> _Entry:
     """Reads and checks one item's files; every error names the file it comes from."""
     if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-        raise InvalidInput(f"{folder / MANIFEST}: an item entry has no id")
+        raise InvalidInput("%(path)s : un contenu n'a pas d'identifiant.", path=folder / MANIFEST)
     if entry.get("withdrawn"):
         return _Entry(entry["id"], folder / MANIFEST, withdrawn=True)
     path = _inside(folder, entry.get("file"))
@@ -416,7 +419,7 @@ def _read_entry(folder: Path, entry, fmt: str) -> _Entry:
         if fmt == "jsonld":
             private = _read_json(_inside(folder, entry["private"])) if entry.get("private") else {}
             if not isinstance(private, dict):
-                raise InvalidInput("private fields must be a mapping")
+                raise InvalidInput("Les champs privés doivent être une table de valeurs.")
             document = _read_json(path)
             if isinstance(document, dict) and document.get("type") == "Tombstone":
                 return _Entry(entry["id"], path, withdrawn=True)
@@ -431,40 +434,42 @@ def _read_entry(folder: Path, entry, fmt: str) -> _Entry:
             fields.pop("published", None)
             fields.pop("updated", None)
         if not isinstance(authors, list) or not all(isinstance(a, str) and a for a in authors):
-            raise InvalidInput("authors must be a list of usernames")
+            raise InvalidInput("Les auteurs (authors) sont une liste de noms de comptes.")
         cover = fields.pop("cover", None)
         if cover is not None and not isinstance(cover, dict):
-            raise InvalidInput("cover must be a mapping")
+            raise InvalidInput("La couverture (cover) doit être une table de valeurs.")
         result = _Entry(entry["id"], path, fields=fields, authors=[str(a) for a in authors],
                         published=_moment(published, "published"), updated=_moment(updated, "updated"),
                         cover=cover)
     except InvalidInput as error:
-        raise InvalidInput(f"{path}: {error}") from None
+        raise InvalidInput("%(path)s : %(error)s", path=path, error=error) from None
     if entry.get("revisions"):
         revisions_path = _inside(folder, entry["revisions"])
         try:
             result.revisions = _check_revisions(_read_json(revisions_path))
         except InvalidInput as error:
-            message = str(error)
-            raise InvalidInput(message if message.startswith(str(revisions_path)) else f"{revisions_path}: {message}") from None
+            if str(error).startswith(str(revisions_path)):
+                raise
+            raise InvalidInput("%(path)s : %(error)s", path=revisions_path, error=error) from None
     return result
 
 
 def read_manifest(folder: Path) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
-        raise InvalidInput(f"{path} not found: is {folder} a folder made by `archipel export`?")
+        raise InvalidInput("%(path)s introuvable : %(folder)s est-il un dossier fait par « archipel export » ?",
+                           path=path, folder=folder)
     manifest = _read_json(path)
     if not isinstance(manifest, dict):
-        raise InvalidInput(f"{path}: not an export manifest")
+        raise InvalidInput("%(path)s : ce n'est pas un manifeste d'export.", path=path)
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise InvalidInput(f"{path}: format version {version!r} is not one this version of archipel reads "
-                           f"(up to {FORMAT_VERSION})")
+        raise InvalidInput("%(path)s : cette version d'archipel ne lit pas la version de format %(version)r "
+                           "(jusqu'à %(latest)s).", path=path, version=version, latest=FORMAT_VERSION)
     if manifest.get("format") not in FORMATS:
-        raise InvalidInput(f"{path}: unknown format {manifest.get('format')!r}")
+        raise InvalidInput("%(path)s : format inconnu : %(format)r.", path=path, format=manifest.get("format"))
     if not isinstance(manifest.get("items"), list) or not isinstance(manifest.get("island"), dict):
-        raise InvalidInput(f"{path}: 'island' and 'items' are missing")
+        raise InvalidInput("%(path)s : « island » et « items » manquent.", path=path)
     return manifest
 
 
@@ -496,8 +501,8 @@ async def import_island(settings: Settings, sessions, folder, *, as_user: str | 
         fallback = await accounts.get_actor(session, as_user) if as_user else None
         absent = sorted(name for name in names if actors.get(name) is None)
         if absent and fallback is None:
-            raise InvalidInput(f"not on this island: {', '.join(absent)}; add them (archipel user add) "
-                               "or give --as USERNAME to attribute their items to someone here")
+            raise InvalidInput("Pas sur cette île : %(names)s ; ajoutez ces comptes (archipel user add) ou donnez "
+                               "--as NOM pour attribuer leurs contenus à quelqu'un d'ici.", names=", ".join(absent))
 
         def actor_for(name):
             return actors.get(name) or fallback
@@ -505,11 +510,11 @@ async def import_island(settings: Settings, sessions, folder, *, as_user: str | 
         for entry in todo:
             authors = [actor_for(name) for name in entry.authors] or [fallback]
             if None in authors:
-                raise InvalidInput(f"{entry.path}: the item names no author: give --as USERNAME")
+                raise InvalidInput("%(path)s : le contenu ne nomme pas d'auteur : donnez --as NOM.", path=entry.path)
             try:
                 item = await content.create_item(session, base_url=base, authors=authors, **entry.fields)
             except (ArchipelError, ValueError) as error:
-                raise InvalidInput(f"{entry.path}: {error}") from None
+                raise InvalidInput("%(path)s : %(error)s", path=entry.path, error=error) from None
             item.published = entry.published or item.published
             item.updated = entry.updated
             item.cover = entry.cover

@@ -26,15 +26,16 @@ async def create_island(directory: str | Path, *, url: str, name: str, handle: s
                         manually_approves_followers: bool = False, **extra_settings) -> Settings:
     directory = Path(directory)
     if (directory / SETTINGS_FILE).exists():
-        raise InvalidInput(f"{directory} already holds an island ({SETTINGS_FILE} exists)")
+        raise InvalidInput("%(directory)s contient déjà une île (%(file)s existe).",
+                           directory=directory, file=SETTINGS_FILE)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-        raise InvalidInput(f"the URL must be a base URL such as https://ile.example, not {url!r}")
+        raise InvalidInput("L'adresse doit être une adresse de base comme https://ile.example, pas %(url)s.", url=url)
     handle = handle or slugify_username(name)
     try:
         check_username(handle)
     except InvalidUsername as error:
-        raise InvalidInput(f"{error} (choose another handle)") from None
+        raise InvalidInput("%(error)s (choisissez un autre identifiant)", error=error) from None
     directory.mkdir(parents=True, exist_ok=True)
     values = dict(url=url.rstrip("/"), name=name, handle=handle, secret_key=secrets.token_urlsafe(32),
                   allow_private_networks=allow_private_networks, **extra_settings)

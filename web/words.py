@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from archipel import wording
+from archipel.errors import ArchipelError
 from archipel.fiches import FICHE_SECTIONS, HOWTO_HEADING, LICENCES
 from archipel.rendering import Wording, french_moment, render_item
 from archipel.wording import FORMATS, colon, duration, iso_date
@@ -153,29 +154,22 @@ def written_value(lang: str) -> Callable[[str, str], str]:
     return written
 
 
-# What the domain layer says when it refuses (English, for logs and the command line), as a
-# moderator or an admin reads it on a page; anything not listed gets the general sentence.
-FAILURES = (
-    (re.compile(r"^give a domain"), _("Donnez un domaine, par exemple exemple.org.")),
-    (re.compile(r"cannot block itself"), _("L'île ne peut pas se bloquer elle-même.")),
-    (re.compile(r"^give the address of an account"),
-     _("Donnez l'adresse d'un compte : @nom@serveur ou son adresse web.")),
-    (re.compile(r"local account cannot be blocked"), _("Un compte de cette île ne se bloque pas ici.")),
-    (re.compile(r"is already under a"), _("Une mesure vise déjà ce compte ou ce domaine : levez-la d'abord.")),
-    (re.compile(r"^give an address such as"), _("Donnez une adresse comme @ile@exemple.org.")),
-    (re.compile(r"no reported content left"), _("Il ne reste rien de ce signalement à traiter ici.")),
-)
+# Errors that come from another server (federation lookups), not from the domain's rules.
 UNREACHABLE = ("FetchError", "ActorError")
 
 
 def failure(lang: str, error: Exception) -> str:
-    """A refusal in the reader's language, never the domain's English message."""
+    """A refusal in the reader's language. A domain error (archipel/errors.py) carries a French
+    template that is a message of the catalogue, and its values: the template is translated, then
+    filled in; a value that is itself a domain error (a wrapped cause) is translated the same way."""
     if type(error).__name__ in UNREACHABLE:
         return i18n.gettext(lang, _("Ce compte est introuvable, ou son serveur ne répond pas : vérifiez l'adresse."))
-    text = str(error)
-    for pattern, message in FAILURES:
-        if pattern.search(text):
-            return i18n.gettext(lang, message)
+    if isinstance(error, ArchipelError) and error.message:
+        text = i18n.gettext(lang, error.message)
+        if not error.params:
+            return text
+        return text % {name: failure(lang, value) if isinstance(value, ArchipelError) else value
+                       for name, value in error.params.items()}
     return i18n.gettext(lang, _("Ce n'est pas possible : vérifiez ce que vous avez saisi."))
 
 

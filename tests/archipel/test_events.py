@@ -27,18 +27,18 @@ def test_times_keep_their_zone_and_give_utc_instants():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"start": "2027-07-01T09:30"}, "offset"),
-    ({"start": "2027-07-01T09:30:00+02:00", "end": "2027-06-30T09:30:00+02:00"}, "ends before"),
-    ({"start": "2027-07-01T09:30:00+02:00", "end": "2029-07-01T09:30:00+02:00"}, "at most a year"),
-    ({"start": "9999-07-01T09:30:00+02:00"}, "between"),
-    ({"start": "1900-07-01T09:30:00+02:00"}, "between"),
-    ({"start": "2027-07-01T09:30:00+02:00", "time_zone": "Europe/Nulle\x00part"}, "time zone"),
-    ({"start": "2027-07-01T09:30:00+02:00", "time_zone": "../../etc/passwd"}, "time zone"),
-    ({"start": "2027-07-01T09:30:00+02:00", "time_zone": "A" * 65}, "time zone"),
+    ({"start": "2027-07-01T09:30"}, "décalage"),
+    ({"start": "2027-07-01T09:30:00+02:00", "end": "2027-06-30T09:30:00+02:00"}, "finit avant"),
+    ({"start": "2027-07-01T09:30:00+02:00", "end": "2029-07-01T09:30:00+02:00"}, "au plus un an"),
+    ({"start": "9999-07-01T09:30:00+02:00"}, "entre 1970"),
+    ({"start": "1900-07-01T09:30:00+02:00"}, "entre 1970"),
+    ({"start": "2027-07-01T09:30:00+02:00", "time_zone": "Europe/Nulle\x00part"}, "Fuseau horaire"),
+    ({"start": "2027-07-01T09:30:00+02:00", "time_zone": "../../etc/passwd"}, "Fuseau horaire"),
+    ({"start": "2027-07-01T09:30:00+02:00", "time_zone": "A" * 65}, "Fuseau horaire"),
     ({"start": "2027-07-01T09:30:00+02:00", "registration": "javascript:alert(1)"}, "registration"),
     ({"start": "2027-07-01T09:30:00+02:00", "online": "https://x.example/" + "a" * 2000}, "online"),
-    ({"start": "2027-07-01T09:30:00+02:00", "organisers": [{"name": ""}]}, "organiser"),
-    ({"start": "2027-07-01T09:30:00+02:00", "uses": ["https://x.example/o/1"] * 51}, "uses"),
+    ({"start": "2027-07-01T09:30:00+02:00", "organisers": [{"name": ""}]}, "organisateur"),
+    ({"start": "2027-07-01T09:30:00+02:00", "uses": ["https://x.example/o/1"] * 51}, "utilisées"),
     ({"start": "le 1er juillet"}, "ISO 8601"),
     ({"start": "2" * 1000}, "ISO 8601"),
 ])

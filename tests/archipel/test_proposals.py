@@ -20,10 +20,10 @@ def test_fields_are_checked_like_the_trainers_form():
     assert checked["title"] == "Le jardin" and checked["licence"] == "CC-BY-4.0"
     assert checked["tags"] == ["Alimentation"] and checked["credit"] is True
     assert checked["data"]["territory"]["place"] == "Brest"
-    for bad, message in (({"title": ""}, "title"), ({"title": "x" * 301}, "title"),
-                         ({"licence": "tous droits réservés"}, "licence"),
-                         ({"data": {"sections": {"nope": "x"}}}, "section"),
-                         ({"source": "", "data": {}}, "pitch or a text")):
+    for bad, message in (({"title": ""}, "titre"), ({"title": "x" * 301}, "titre"),
+                         ({"licence": "tous droits réservés"}, "Licence"),
+                         ({"data": {"sections": {"nope": "x"}}}, "Sections"),
+                         ({"source": "", "data": {}}, "une accroche ou un texte")):
         with pytest.raises(InvalidInput, match=message):
             proposals.check_fields("fiche", {**FIELDS, **bad})
     with pytest.raises(InvalidInput):
@@ -73,15 +73,15 @@ async def test_create_decide_and_the_audit_log(island):
         assert await session.scalar(select(Notification.id)) is None  # alice is an author: not notified
         assert not await proposals.edit(session, proposal, moderator, dict(FIELDS))  # nothing changed
         assert await proposals.edit(session, proposal, moderator, {**FIELDS, "title": "Autre"})
-        with pytest.raises(InvalidInput, match="reason"):
+        with pytest.raises(InvalidInput, match="raison"):
             await proposals.mark_refused(session, proposal, moderator, "   ")
         await proposals.mark_refused(session, proposal, moderator, "Hors sujet")
-        with pytest.raises(InvalidInput, match="already decided"):
+        with pytest.raises(InvalidInput, match="déjà été traitée"):
             await proposals.mark_accepted(session, proposal, moderator, "https://x/o/1")
         entries = await audit.recent(session)
         assert [(e.action, e.reason) for e in entries] == [("refuse_proposal", "Hors sujet"), ("edit_proposal", "")]
         assert entries[1].details == {"changed": ["title"], "title": "Autre"}
-        with pytest.raises(InvalidInput, match="origin"):
+        with pytest.raises(InvalidInput, match="Origine"):
             await proposals.create(session, item_kind="fiche", fields=FIELDS, origin="pigeon")
 
 
@@ -110,5 +110,5 @@ async def test_two_moderators_cannot_both_decide(island):
         await first.commit()
     async with island.sessions() as second:
         stale = proposals.Proposal(id=proposal.id, state="pending")  # what a second page still showed
-        with pytest.raises(InvalidInput, match="already decided"):
+        with pytest.raises(InvalidInput, match="déjà été traitée"):
             await proposals.claim(second, stale)

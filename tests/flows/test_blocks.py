@@ -133,14 +133,14 @@ def test_domain_rules_cover_subdomains_and_ports():
 
 async def test_rules_need_a_reason_and_a_foreign_target(island):
     from archipel.errors import InvalidInput
-    with pytest.raises(InvalidInput, match="reason"):
+    with pytest.raises(InvalidInput, match="raison"):
         await rule(island, "domain", "spam.example", reason="  ")
-    with pytest.raises(InvalidInput, match="itself"):
+    with pytest.raises(InvalidInput, match="elle-même"):
         await rule(island, "domain", island.settings.host)
     with pytest.raises(InvalidInput):
         await rule(island, "account", island.actor_uri("alice"))
     await rule(island, "domain", "spam.example")
-    with pytest.raises(InvalidInput, match="already"):
+    with pytest.raises(InvalidInput, match="déjà"):
         await rule(island, "domain", "SPAM.example.")
 
 

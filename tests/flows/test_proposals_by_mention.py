@@ -169,7 +169,7 @@ async def test_a_flood_from_one_server_is_stopped(make_island, remote):
     island = await make_island("flood", proposals_per_host_per_hour=2)
     rows = [await send(island, remote, mention(island, remote, number)) for number in range(4)]
     assert [row.state for row in rows] == ["processed", "processed", "ignored", "ignored"]
-    assert "too many proposals" in rows[2].last_error
+    assert "Trop de propositions" in rows[2].last_error
     assert len(await queue(island)) == 2
 
 
@@ -182,5 +182,5 @@ async def test_a_mention_with_many_links_too_much_text_or_none_is_ignored(make_i
     huge = await send(island, remote, mention(island, remote, 3, content=f"<p>@{island.island_username} "
                                                                         f"{'blabla ' * 200}</p>"))
     assert (spam.state, empty.state, huge.state) == ("ignored", "ignored", "ignored")
-    assert "longer" in huge.last_error
+    assert "plus longue" in huge.last_error
     assert await queue(island) == []

@@ -83,11 +83,20 @@ def test_plurals_follow_each_language_rule():
 
 
 def _extracted() -> set[str]:
+    """Every message babel.cfg marks, from each source folder it names (web/ for the interface,
+    archipel/ and federation/ for the domain's errors)."""
     with (ROOT / "babel.cfg").open() as config:
         method_map, options_map = parse_mapping_cfg(config)
-    return {message[2] if isinstance(message[2], str) else message[2][0]
-            for message in extract_from_dir(str(ROOT / "web"), [(p.removeprefix("web/"), m) for p, m in method_map],
-                                            {p.removeprefix("web/"): o for p, o in options_map.items()})}
+    folders = sorted({pattern.split("/", 1)[0] for pattern, _method in method_map})
+    assert folders == ["archipel", "federation", "web"]
+    extracted = set()
+    for folder in folders:
+        prefix = f"{folder}/"
+        methods = [(p.removeprefix(prefix), m) for p, m in method_map if p.startswith(prefix)]
+        options = {p.removeprefix(prefix): o for p, o in options_map.items() if p.startswith(prefix)}
+        extracted |= {message[2] if isinstance(message[2], str) else message[2][0]
+                      for message in extract_from_dir(str(ROOT / folder), methods, options)}
+    return extracted
 
 
 def test_the_catalogues_are_up_to_date_and_english_is_complete():

@@ -213,9 +213,9 @@ async def test_the_edit_form_replaces_and_removes_the_cover_and_files(island, vi
      "« page.pdf » : ce type de fichier n'est pas accepté."),
     ([("attachment_files", "notes.txt", HTML_AS_PNG)], {}, "attachment_files",
      "« notes.txt » : ce type de fichier n'est pas accepté."),
-    ([("attachment_files", "vide.pdf", b"")], {}, "attachment_files", "« vide.pdf » est refusé : le fichier est vide."),
+    ([("attachment_files", "vide.pdf", b"")], {}, "attachment_files", "« vide.pdf » est refusé. Le fichier est vide."),
     ([("attachment_files", "photo.png", png()[:60])], {}, "attachment_files",  # cut short
-     "« photo.png » est refusé : image illisible."),
+     "« photo.png » est refusé. Image illisible."),
     ([("cover_file", "photo.jpg", jpeg_with_gps())], {"cover_alt": "  "}, "cover_alt",
      "Décrivez l'image de couverture en quelques mots (texte alternatif)"),
 ])

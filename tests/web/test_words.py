@@ -119,12 +119,12 @@ class FetchError(Exception):
 
 def test_refusals_are_told_in_the_reader_language():
     from archipel.errors import InvalidInput
-    assert words.failure("fr", InvalidInput("give a domain such as exemple.org (or host:port)")) == \
+    assert words.failure("fr", InvalidInput("Donnez un domaine, par exemple exemple.org.")) == \
         "Donnez un domaine, par exemple exemple.org."
-    assert words.failure("en", InvalidInput("x is already under a block: lift it first")) == \
+    assert words.failure("en", InvalidInput("Une mesure vise déjà ce compte ou ce domaine : levez-la d'abord.")) == \
         "A measure already targets this account or domain: lift it first."
     assert words.failure("en", FetchError("Cannot connect to host")).startswith("This account cannot be found")
-    assert words.failure("fr", InvalidInput("something nobody named")) == \
+    assert words.failure("fr", ValueError("something nobody named")) == \
         f"Ce n'est pas possible{NB}: vérifiez ce que vous avez saisi."
 
 

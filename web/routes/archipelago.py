@@ -55,7 +55,7 @@ async def follow(request: web.Request) -> web.Response:
     try:
         target = await actor_id_of(client, target, allow_private_networks=settings.allow_private_networks)
         if not target.startswith(("http://", "https://")):
-            raise InvalidInput("give an address such as @ile@exemple.org or https://exemple.org/users/ile")
+            raise InvalidInput("Donnez une adresse comme @ile@exemple.org.")
         remote = await request.app[appkeys.DIRECTORY].get(target, refresh=True)
     except (FetchError, ActorError, InvalidInput) as error:
         return await archipelago(request, error=words.failure(negotiate_language(request), error), status=400)

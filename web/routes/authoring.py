@@ -187,7 +187,9 @@ def _preview_fragment(lang: str, kind: str, values: forms.FormValues, shown: Sho
                       f"<ul>{messages}</ul>")
     try:
         body = forms.preview(kind, parsed, lang)
-    except (InvalidInput, ValueError) as error:
+    except InvalidInput as error:
+        return Markup(f"<p>{html.escape(words.failure(lang, error))}</p>")
+    except ValueError as error:
         return Markup(f"<p>{html.escape(str(error))}</p>")
     summary = f"<p><strong>{html.escape(parsed.summary)}</strong></p>" if parsed.summary else ""
     return Markup(f'<p class="preview-title">{html.escape(parsed.title)}</p>{summary}'
@@ -382,7 +384,7 @@ async def create(request: web.Request) -> web.Response:
             await session.commit()
         except (InvalidInput, Forbidden) as error:
             await session.rollback()
-            return await _form_page(request, values=values, errors={"": str(error)}, status=400,
+            return await _form_page(request, values=values, errors={"": words.failure(lang, error)}, status=400,
                                     files_dropped=changes.files_sent, pending=earlier)
     deliveries_queued(request.app)
     raise web.HTTPSeeOther(f"{info.edit_url}?done={'published' if state == 'published' else 'created'}")
@@ -515,7 +517,8 @@ async def edit(request: web.Request) -> web.Response:
             await session.commit()
         except (InvalidInput, Forbidden) as error:
             await session.rollback()
-            return await _form_page(request, values=values, info=info, errors={"": str(error)}, status=400,
+            return await _form_page(request, values=values, info=info, errors={"": words.failure(lang, error)},
+                                    status=400,
                                     media=media, files_dropped=dropped, pending=earlier)
     deliveries_queued(request.app)
     done = "published" if state == "published" and not info.federated else "saved"
@@ -631,7 +634,7 @@ async def restore(request: web.Request) -> web.Response:
                                     **revisions.restored_changes(item, revision))
         except InvalidInput as error:
             await session.rollback()
-            raise web.HTTPBadRequest(text=str(error)) from None
+            raise web.HTTPBadRequest(text=words.failure(_lang(request), error)) from None
         await drafts.discard(session, user.user_id, info.ulid)  # the form shows the restored text
         await session.commit()
     deliveries_queued(request.app)

@@ -36,7 +36,8 @@ async def resolve_account(request: web.Request, target: str) -> str:
     except FetchError as error:
         if target.startswith(("http://", "https://")):
             return target  # a block must not depend on the blocked server answering
-        raise InvalidInput(f"{target}: {error}") from None
+        raise InvalidInput("%(target)s est introuvable, ou son serveur ne répond pas : vérifiez l'adresse.",
+                           target=target, error=error) from None
 
 
 async def apply_rule(request: web.Request, user, *, kind: str, target: str, severity: str, reason: str) -> None:

@@ -23,7 +23,7 @@ async def _reply_or_404(session: AsyncSession, ident: str) -> StoredObject:
     number = parse_int(ident, maximum=ROW_ID_MAX)
     reply = await session.get(StoredObject, number) if number is not None else None
     if reply is None or not reply.in_reply_to:
-        raise NotFound("no such reply")
+        raise NotFound("Cette réponse n'existe pas.")
     return reply
 
 
@@ -46,11 +46,11 @@ async def reply(request: web.Request) -> web.Response:
         number = parse_int(ident, maximum=ROW_ID_MAX)
         parent = await session.get(StoredObject, number) if number is not None else None
         if parent is None or parent.deleted_at is not None or not parent.public:
-            raise NotFound("this message cannot be answered")
+            raise NotFound("On ne peut pas répondre à ce message.")
         if parent.hidden_at is not None and not user.has_role("moderator"):
-            raise NotFound("this message cannot be answered")
+            raise NotFound("On ne peut pas répondre à ce message.")
         if not parent.in_reply_to and parent.state not in content.PUBLIC_STATES:
-            raise NotFound("this item is not published")
+            raise NotFound("Ce contenu n'est pas publié.")
         people = await replies.participants(session, parent)
     # Remote participants never met are looked up before the write transaction, not during it.
     await replies.fetch_missing_actors(request.app[appkeys.DIRECTORY], people)
@@ -74,7 +74,7 @@ async def _moderate(request: web.Request, action: str) -> web.Response:
         elif action == "unhide_reply" and reply.hidden_at is not None:
             reply.hidden_at = None
         else:
-            raise InvalidInput("this reply is already in that state")
+            raise InvalidInput("Cette réponse est déjà dans cet état.")
         await audit.record(session, moderator=user.actor, action=action, subject=reply.uri, reason=reason)
         back = await _back_to(session, reply, moderator=True)
         await session.commit()
@@ -96,10 +96,10 @@ async def _deletable(request: web.Request, session: AsyncSession) -> tuple[auth.
     user = await auth.require_user(request)
     reply = await _reply_or_404(session, request.match_info["id"])
     if reply.deleted_at is not None:
-        raise NotFound("this reply was already deleted")
+        raise NotFound("Cette réponse a déjà été supprimée.")
     own = reply.is_local and reply.local_author_id == user.actor.id
     if not own and not user.has_role("moderator"):
-        raise Forbidden("only moderators may delete the replies of others")
+        raise Forbidden("Seule la modération peut supprimer les réponses des autres.")
     return user, reply, own
 
 

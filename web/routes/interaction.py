@@ -40,9 +40,9 @@ async def _lookup(request: web.Request, given: str):
     target = await actor_id_of(request.app[appkeys.CLIENT], given,
                                allow_private_networks=settings.allow_private_networks)
     if not target.startswith(("http://", "https://")):
-        raise InvalidInput("not an account address")
+        raise InvalidInput("Ce n'est pas l'adresse d'un compte.")
     if target.startswith(settings.url.rstrip("/") + "/"):
-        raise InvalidInput("an account of this island")
+        raise InvalidInput("C'est un compte de cette île.")
     return await request.app[appkeys.DIRECTORY].get(target, refresh=True)
 
 

@@ -23,7 +23,8 @@ from archipel import media as media_store
 from archipel.errors import InvalidInput
 from archipel.identity import actor_uri
 from archipel.storage.tables import LocalActor, Media, StoredObject
-from web import appkeys
+from web import appkeys, words
+from web.i18n import negotiate_language
 from web.auth import CurrentUser, current_user, require_user
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,9 @@ async def upload(request: web.Request) -> web.Response:
                 data, upload.content_type or "", alt, max_bytes=limit)
             await session.commit()
     except media_store.MediaTooLarge as error:
-        return _error(str(error), 413)
+        return _error(words.failure(negotiate_language(request), error), 413)
     except InvalidInput as error:
-        return _error(str(error), 400)
+        return _error(words.failure(negotiate_language(request), error), 400)
     log.info("%s uploaded %s (%s, %d bytes)", user.username, stored.id, stored.content_type, stored.size)
     return web.json_response({
         "id": stored.id,

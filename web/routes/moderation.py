@@ -108,7 +108,7 @@ async def decide(request: web.Request) -> web.Response:
         except (InvalidInput, Forbidden, NotFound) as error:
             await session.rollback()
             proposal = await _proposal(session, request)
-            return await _review(request, proposal, values=values, errors={"": str(error)}, status=400)
+            return await _review(request, proposal, values=values, errors={"": words.failure(lang, error)}, status=400)
     deliveries_queued(request.app)
     if post.get("action") == "accept":
         raise web.HTTPSeeOther("/espace/moderation?done=accepted")
@@ -134,7 +134,7 @@ async def refuse(request: web.Request) -> web.Response:
             await session.commit()
         except InvalidInput as error:
             await session.rollback()
-            return await _review(request, proposal, status=400, refuse_error=str(error))
+            return await _review(request, proposal, status=400, refuse_error=words.failure(lang, error))
     deliveries_queued(request.app)
     raise web.HTTPSeeOther("/espace/moderation?done=refused")
 

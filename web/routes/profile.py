@@ -13,7 +13,7 @@ from archipel.errors import InvalidInput
 from archipel.storage.tables import LocalActor, Media
 from federation import actions, documents
 from web.wake import deliveries_queued
-from web import appkeys, auth
+from web import appkeys, auth, words
 from web.i18n import gettext, negotiate_language
 from web.pages import page
 
@@ -50,13 +50,11 @@ async def _picture(request: web.Request, session, form, field: str, owner: Local
         upload.file.close()
     if not data:
         return None  # the file input was left empty
-    lang = negotiate_language(request)
     if len(data) > MAX_PICTURE_BYTES:
-        raise InvalidInput(gettext(lang, "Image trop lourde (maximum %(size)d Mo).")
-                           % {"size": MAX_PICTURE_BYTES // 1_000_000})
+        raise InvalidInput("Image trop lourde (maximum %(size)d Mo).", size=MAX_PICTURE_BYTES // 1_000_000)
     # Checked before anything is written: a refused file leaves nothing behind.
     if (await asyncio.to_thread(media_store.prepare, data, upload.filename or "")).kind != "image":
-        raise InvalidInput(gettext(lang, "Ce fichier n'est pas une image (JPEG, PNG, WebP ou GIF)."))
+        raise InvalidInput("Ce fichier n'est pas une image (JPEG, PNG, WebP ou GIF).")
     settings = request.app[appkeys.SETTINGS]
     stored = await media_store.store_upload(session, settings.effective_media_directory, owner,
                                             upload.filename or "", data, max_bytes=MAX_PICTURE_BYTES)
@@ -100,7 +98,7 @@ async def _save(request: web.Request, actor_of, *, action: str, title: str) -> w
             await session.rollback()  # nothing is kept of a refused form, uploads included
             actor = await actor_of(session)
             return await _show(request, actor, action=action, title=title, status=400, values=values,
-                               error=str(error))
+                               error=words.failure(negotiate_language(request), error))
         await session.commit()
     deliveries_queued(request.app)
     raise web.HTTPSeeOther(f"{action}?fait=1")

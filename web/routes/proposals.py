@@ -184,8 +184,8 @@ async def propose(request: web.Request) -> web.Response:
                 proposer_email=email or None, target=target)
         except InvalidInput as error:
             await session.rollback()
-            return await _form(request, kind=kind, values=values, target=target, errors={"": str(error)},
-                               proposer=proposer, status=400)
+            return await _form(request, kind=kind, values=values, target=target,
+                               errors={"": words.failure(lang, error)}, proposer=proposer, status=400)
         await session.commit()
     raise web.HTTPSeeOther(f"/proposition/{token}?envoyee=1")
 

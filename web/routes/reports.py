@@ -75,7 +75,7 @@ async def act(request: web.Request) -> web.Response:
             target = report.target_actor_uri
         if action in ("block_account", "block_domain"):
             if not target or host_of(target) == settings.host:
-                raise InvalidInput("this report is not about a remote account")
+                raise InvalidInput("Ce signalement ne vise pas un compte d'un autre serveur.")
             kind = "account" if action == "block_account" else "domain"
             await apply_rule(request, user, kind=kind, target=target if kind == "account" else host_of(target),
                              severity="block", reason=reason or f"report {report.id}")
@@ -90,7 +90,7 @@ async def act(request: web.Request) -> web.Response:
                 await session.commit()
             deliveries_queued(request.app)
         else:
-            raise InvalidInput("unknown action")
+            raise InvalidInput("Action inconnue.")
     except ArchipelError as error:
         return await listing(request, error=words.failure(negotiate_language(request), error), status=400)
     raise web.HTTPSeeOther(PATH)
@@ -100,7 +100,7 @@ async def _moderate_items(session, base_url: str, report, action: str, moderator
     items = list(await session.scalars(select(StoredObject).where(
         StoredObject.uri.in_(report.object_uris or []), StoredObject.deleted_at.is_(None))))
     if not items:
-        raise InvalidInput("no reported content left to act on")
+        raise InvalidInput("Il ne reste rien de ce signalement à traiter ici.")
     for item in items:
         if action == "hide":
             item.hidden_at = item.hidden_at or utcnow()
@@ -142,7 +142,8 @@ async def send_report(request: web.Request) -> web.Response:
         try:
             account = await directory.get(account_uri)
         except (FetchError, ActorError) as error:
-            raise InvalidInput(f"{account_uri}: {error}") from None
+            raise InvalidInput("%(target)s est introuvable, ou son serveur ne répond pas : vérifiez l'adresse.",
+                               target=account_uri, error=error) from None
         async with request.app[appkeys.SESSIONS]() as session:
             moderator = await session.get(LocalActor, user.actor.id)
             await flags.send_report(session, base_url=settings.url, account=account, objects=objects,

@@ -25,7 +25,7 @@ async def reuse_item(request: web.Request) -> web.Response:
     async with request.app[appkeys.SESSIONS]() as session:
         origin = await content.find_object(session, origin_uri)
         if origin is None:
-            raise NotFound("this item is not known here")
+            raise NotFound("Ce contenu n'est pas connu ici.")
         if not origin.is_local:
             await _know_author(request, origin.author_uri)
         names = [link["name"] for link in
