@@ -125,8 +125,9 @@ class InboxReceiver:
                 activity_type=kind[:32], actor_uri=actor_uri, signer_uri=signer_uri,
                 body_trusted=trusted, payload=activity,
             )
-        except OutOfBounds as error:  # an id longer than its column, a value the database refuses
-            return InboxOutcome(400, str(error))
+        except OutOfBounds:  # an id longer than its column, a value the database refuses
+            # Read by another server's software and its admins: English, like the other answers.
+            return InboxOutcome(400, "a value of this activity cannot be stored (too long, or refused by the database)")
         if inserted:
             self.backlog.stored(sender)
         return InboxOutcome(202, ACCEPTED if inserted else "already received")
