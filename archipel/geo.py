@@ -22,7 +22,7 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from archipel import content, map_cells, search_totals
 from archipel.errors import InvalidInput
-from archipel.storage.tables import MapCell, StoredObject
+from archipel.storage.tables import MapCell, SearchDocument, StoredObject
 
 KINDS = map_cells.KINDS
 MAX_ZOOM = 20  # tiles go no further; a bigger zoom is clamped
@@ -122,17 +122,27 @@ def cells_of(box: Bbox, zoom: int) -> tuple[tuple[int, int], tuple[int, int]]:
     return (west, east), (south, north)
 
 
-def _in_cells(query, zoom: int, columns: tuple[int, int], rows: tuple[int, int]):
-    """The items of `query` in those cells: a range of ix_objects_map (kind, latitude, longitude
-    and every other column the map reads) a little wider than the cells, then each item's cell
-    computed as map_cells.cell_of does (the same IEEE arithmetic: the same cells)."""
+def _in_cells(query, table, zoom: int, columns: tuple[int, int], rows: tuple[int, int]):
+    """The rows of `query` in those cells, `table` holding their position (objects, or
+    search_documents): a range of positions a little wider than the cells (for objects, a range
+    of ix_objects_map: kind, latitude, longitude and every other column the map reads), then each
+    row's cell computed as map_cells.cell_of does (the same IEEE arithmetic: the same cells)."""
     size = map_cells.cell_size(zoom)
     margin = size / 1024
-    box = Bbox(south=rows[0] * size - 90.0 - margin, west=columns[0] * size - 180.0 - margin,
-               north=(rows[1] + 1) * size - 90.0 + margin, east=(columns[1] + 1) * size - 180.0 + margin)
-    x = _floor((StoredObject.longitude + 180.0) / size)
-    y = _floor((StoredObject.latitude + 90.0) / size)
-    return in_box(query, box).where(x.between(*columns), y.between(*rows)), x, y
+    x = _floor((table.longitude + 180.0) / size)
+    y = _floor((table.latitude + 90.0) / size)
+    return query.where(
+        table.latitude.between(rows[0] * size - 90.0 - margin, (rows[1] + 1) * size - 90.0 + margin),
+        table.longitude.between(columns[0] * size - 180.0 - margin, (columns[1] + 1) * size - 180.0 + margin),
+        x.between(*columns), y.between(*rows)), x, y
+
+
+def _search_documents(base_ids) -> bool:
+    """Whether `base_ids` is a search's select (search.matching_ids: search_documents' ids).
+    Its rows hold each item's kind and position: the map reads those narrow rows for the items
+    it matches, rather than every item of the box checked against the matches."""
+    columns = list(base_ids.selected_columns) if base_ids is not None else []
+    return len(columns) == 1 and columns[0].compare(SearchDocument.__table__.c.object_id)
 
 
 @dataclass(frozen=True)
@@ -178,10 +188,17 @@ async def counted_cells(session: AsyncSession, zoom: int, columns: tuple[int, in
                         base_ids=None) -> list[tuple[int, int, int, int, int, int]]:
     """What map_cells.cells reads from the kept rows, counted from the items: (x, y, count,
     latitude units, longitude units, ids) of each non-empty cell, in (x, y) order."""
-    items, x, y = _in_cells(positioned(base_ids).order_by(None), zoom, columns, rows)
+    if _search_documents(base_ids):
+        table = SearchDocument
+        query = base_ids.order_by(None).where(SearchDocument.kind.in_(KINDS))
+    else:
+        table = StoredObject
+        query = positioned(base_ids).order_by(None)
+    ident = table.object_id if table is SearchDocument else table.id
+    items, x, y = _in_cells(query, table, zoom, columns, rows)
     found = await session.execute(items.with_only_columns(
-        x, y, func.count(StoredObject.id), func.sum(units(StoredObject.latitude, 90.0)),
-        func.sum(units(StoredObject.longitude, 180.0)), func.sum(StoredObject.id)).group_by(x, y))
+        x, y, func.count(ident), func.sum(units(table.latitude, 90.0)),
+        func.sum(units(table.longitude, 180.0)), func.sum(ident)).group_by(x, y))
     return sorted(tuple(int(value) for value in row) for row in found)
 
 
@@ -218,11 +235,22 @@ async def extent(session: AsyncSession, base_ids=None, *, kept=None) -> Bbox | N
 async def overview(session: AsyncSession, base_ids=None, *, kept=None) -> tuple[int, Bbox | None]:
     """How many items the map holds and a box holding them all. `kept` (see `clusters`): from
     the kept cells, the box being their cells' (map_cells.overview: within a cell of the items'
-    own extent); otherwise the smallest box, in one pass over ix_objects_map (not the rows)."""
+    own extent). Otherwise the smallest box, in one pass: over the search's rows when
+    `base_ids` is a search's (their kind and position: narrow rows, where the listings' index
+    was walked whole, wide rows and all), or over ix_objects_map."""
     if kept is not None:
         total, box = await map_cells.overview(session, kept)
         return total, None if box is None else Bbox(*box)
-    row = (await session.execute(positioned(base_ids).order_by(None).with_only_columns(
-        func.count(StoredObject.id), func.min(StoredObject.latitude), func.min(StoredObject.longitude),
-        func.max(StoredObject.latitude), func.max(StoredObject.longitude)))).one()
+    if _search_documents(base_ids):
+        query = base_ids.order_by(None).with_only_columns(
+            func.count(SearchDocument.object_id), func.min(SearchDocument.latitude),
+            func.min(SearchDocument.longitude), func.max(SearchDocument.latitude),
+            func.max(SearchDocument.longitude)).where(
+            SearchDocument.kind.in_(KINDS), SearchDocument.latitude.is_not(None),
+            SearchDocument.longitude.is_not(None))
+    else:
+        query = positioned(base_ids).order_by(None).with_only_columns(
+            func.count(StoredObject.id), func.min(StoredObject.latitude), func.min(StoredObject.longitude),
+            func.max(StoredObject.latitude), func.max(StoredObject.longitude))
+    row = (await session.execute(query)).one()
     return row[0], None if row[1] is None else Bbox(*row[1:])

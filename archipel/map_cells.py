@@ -98,24 +98,28 @@ def clear(connection: Connection) -> None:
     connection.execute(delete(MapCell))
 
 
-async def compact(session) -> int:
+async def compact(session, *, batch: int = 500) -> int:
     """Fold the rows of every cell and origin that has several into one (none when they sum to
     nothing), in the caller's transaction; the rows removed. Only those cells are rewritten: a
-    table of ~100,000 rows is not copied each time. The rows deleted are exactly those summed
-    (DELETE … RETURNING): a row another transaction commits meanwhile waits for the next time."""
+    table of ~150,000 rows is not copied each time. Which cells is read first (no write lock
+    held while the table is grouped); the rows deleted are exactly those summed (DELETE …
+    RETURNING): a row another transaction commits meanwhile waits for the next time."""
     key = [getattr(MapCell, name) for name in _KEY]
-    crowded = select(*key).group_by(*key).having(func.count() > 1)
-    rows = (await session.execute(delete(MapCell).where(tuple_(*key).in_(crowded)).returning(
-        *key, *(getattr(MapCell, name) for name in _SUMS)))).all()
-    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for row in rows:
-        total = sums[tuple(row[:len(_KEY)])]
-        for index, value in enumerate(row[len(_KEY):]):
-            total[index] += int(value)
-    folded = [dict(zip(_KEY, values), **dict(zip(_SUMS, total))) for values, total in sums.items() if total[0]]
-    if folded:
-        await session.execute(insert(MapCell), folded)
-    return len(rows) - len(folded)
+    crowded = [tuple(row) for row in await session.execute(select(*key).group_by(*key).having(func.count() > 1))]
+    removed = 0
+    for start in range(0, len(crowded), batch):
+        rows = (await session.execute(delete(MapCell).where(tuple_(*key).in_(crowded[start:start + batch]))
+                                      .returning(*key, *(getattr(MapCell, name) for name in _SUMS)))).all()
+        sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for row in rows:
+            total = sums[tuple(row[:len(_KEY)])]
+            for index, value in enumerate(row[len(_KEY):]):
+                total[index] += int(value)
+        folded = [dict(zip(_KEY, values), **dict(zip(_SUMS, total))) for values, total in sums.items() if total[0]]
+        if folded:
+            await session.execute(insert(MapCell), folded)
+        removed += len(rows) - len(folded)
+    return removed
 
 
 class Compactor:
@@ -123,7 +127,7 @@ class Compactor:
     serve`'s workers, every minute or so). Growth is read from the largest id: no count of the
     table each round."""
 
-    GROWTH = 5000
+    GROWTH = 20_000  # ~1,500 items changed: a compaction groups the whole table (~0.2 s at 100,000 items)
 
     def __init__(self, sessions):
         self.sessions = sessions

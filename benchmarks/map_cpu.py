@@ -2,6 +2,7 @@
 machine are noise; the CPU this process spends answering is not, or much less).
 
     .venv/bin/python -m benchmarks.map_cpu DIR [--save FILE] [--compare FILE] [--explain] [--only WORD ...]
+    .venv/bin/python -m benchmarks.map_cpu --writes 600 [--database-url postgresql+asyncpg://…/NEW]
 
 DIR is an island a `benchmarks.listings --keep` run left (its archipel.toml; copy it first: this
 runs its migrations). Each URL is answered by the application in this process (aiohttp test
@@ -10,6 +11,12 @@ per GET (which counts the database driver's thread), and the minimum wall time b
 `--save` writes every answer's body, `--compare` checks them against a saved run (the GeoJSON
 as parsed, /carte's total and first view); `--explain` prints the query plan of every statement
 one GET runs.
+
+`--writes N`: what keeping the map's cells adds to writing an item. A new island (SQLite in a
+temporary folder, or the PostgreSQL database named, created and dropped); N positioned fiches,
+one transaction each, as the inbox stores a replica (the ORM, whose flush indexes it), in blocks
+of 50 with the kept cells and 50 without (map_cells.apply made a no-op), alternately; CPU and
+wall time per item, minimum over the blocks.
 """
 
 from __future__ import annotations
@@ -24,10 +31,13 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import event
 
+from archipel import map_cells
 from archipel.settings import load_settings
 from archipel.storage import migrate
-from benchmarks.common import header, line
-from web import appkeys
+from archipel.storage.engine import make_engine, make_sessionmaker
+from archipel.storage.tables import MapCell, StoredObject, utcnow
+from benchmarks.common import create_database, drop_database, header, line
+from web import appkeys, provision
 from web.app import create_app
 
 FRANCE = "-5.5,41,10,51.5"
@@ -139,9 +149,63 @@ async def run(args) -> None:
         print(f"   {len(different)} of {len(answers)} answers differ from {args.compare}")
 
 
+async def writes(args) -> None:
+    import random
+    import shutil
+    import tempfile
+
+    from sqlalchemy import func, select
+
+    workdir = Path(tempfile.mkdtemp(prefix="archipel-map-writes-"))
+    if args.database_url:
+        await create_database(args.database_url)
+    engine = None
+    kept_apply = map_cells.apply
+    try:
+        settings = await provision.create_island(workdir, url="http://127.0.0.1:1", name="Carte",
+                                                 database_url=args.database_url)
+        engine = make_engine(settings.effective_database_url)
+        sessions = make_sessionmaker(engine)
+        rng = random.Random(3)
+        timings: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+        block = 50
+        for n in range(0, args.writes, block):
+            keep = (n // block) % 2 == 0
+            map_cells.apply = kept_apply if keep else (lambda *_: None)
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for i in range(n, n + block):
+                async with sessions() as session:
+                    session.add(StoredObject(
+                        uri=f"http://ile-{i % 50}.example/o/{i}", is_local=False, type="Article",
+                        author_uri=f"http://ile-{i % 50}.example/users/a", kind="fiche", name=f"Fiche {i}",
+                        summary="Une initiative.", content="<p>Un atelier de quartier.</p>", language="fr",
+                        latitude=rng.uniform(42.5, 51.0), longitude=rng.uniform(-4.8, 8.2),
+                        published=utcnow(), tags=["Vélo"], fields={}, extra={}))
+                    await session.commit()
+            timings[keep].append(((time.process_time() - cpu0) * 1000 / block,
+                                  (time.perf_counter() - wall0) * 1000 / block))
+        async with sessions() as session:
+            rows = await session.scalar(select(func.count()).select_from(MapCell))
+        for keep, label in ((False, "an item, without the kept cells"), (True, "an item, with the kept cells")):
+            line(label, f"{min(cpu for cpu, _ in timings[keep]):,.2f} ms",
+                 f"CPU per item (min of {len(timings[keep])} blocks of {block}); "
+                 f"wall {min(wall for _, wall in timings[keep]):,.2f} ms")
+        kept_items = len(timings[True]) * block
+        line("map_cells rows written", f"{rows:,}", f"for {kept_items:,} items ({rows / max(kept_items, 1):.1f} each)")
+    finally:
+        map_cells.apply = kept_apply
+        if engine is not None:
+            await engine.dispose()
+        if args.database_url:
+            await drop_database(args.database_url)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", metavar="DIR")
+    parser.add_argument("directory", metavar="DIR", nargs="?")
+    parser.add_argument("--writes", type=int, metavar="N", help="measure writing N items instead (see above)")
+    parser.add_argument("--database-url", help="with --writes: a PostgreSQL database to create (and drop)")
     parser.add_argument("--requests", type=int, default=5, help="measured GETs per URL (5)")
     parser.add_argument("--warmup", type=int, default=2, help="GETs before them (2)")
     parser.add_argument("--save", metavar="FILE", help="write every answer to FILE")
@@ -149,6 +213,12 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print every statement's plan")
     parser.add_argument("--only", nargs="*", help="only the URLs whose label holds one of these")
     args = parser.parse_args()
+    if args.writes:
+        header("writing positioned items, with and without the map's kept cells", "map_cpu")
+        asyncio.run(writes(args))
+        return
+    if not args.directory:
+        parser.error("DIR is needed (or --writes)")
     header("the map's data URLs, CPU per GET in process", "map_cpu")
     asyncio.run(run(args))
 
