@@ -1,6 +1,8 @@
 """The search index follows the items: every flush that adds, changes or removes an item updates
 its row in `search_documents` (facets) and `search_text` (words) in the same transaction, so a
-search never shows what a listing no longer shows, and a rolled-back change leaves no trace.
+search never shows what a listing no longer shows, and a rolled-back change leaves no trace. The
+counts kept from these rows change with them: the search's (search_totals) and the map's
+(map_cells).
 
 Only the items listings may show are indexed (published or archived, not withdrawn, not hidden,
 not a reply, a listed kind, public); which of them the island shows depends on whom it follows
