@@ -71,9 +71,10 @@ def public_ids():
 
 
 def positioned(base_ids=None):
-    """The items to put on a map: public, with a position, among `base_ids` if given."""
+    """The items to put on a map: public (listed, and not addressed to followers only: what the
+    search indexes and the kept cells count), with a position, among `base_ids` if given."""
     query = content.public_items(local=None, kinds=KINDS).where(
-        StoredObject.latitude.is_not(None), StoredObject.longitude.is_not(None))
+        StoredObject.public.is_not(False), StoredObject.latitude.is_not(None), StoredObject.longitude.is_not(None))
     if base_ids is not None:
         query = query.where(StoredObject.id.in_(base_ids))
     return query

@@ -179,7 +179,7 @@ def _origin_host_default(context) -> str:
 # (SQLite, without statistics, would not choose it), so that the long URLs it holds are never more
 # than shared_by and origin_host: a PostgreSQL index entry holds at most ~2.7 KB.
 MAP_COLUMNS = ("kind", "latitude", "longitude", "state", "deleted_at", "hidden_at", "in_reply_to", "is_local",
-               "origin_host", "shared_by", "id")
+               "origin_host", "shared_by", "public", "id")
 MAP_WHERE = "deleted_at IS NULL AND hidden_at IS NULL AND in_reply_to IS NULL"
 
 

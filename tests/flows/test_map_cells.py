@@ -9,7 +9,7 @@ import aiohttp
 from sqlalchemy import delete, func, select, update
 
 from archipel import accounts, content, geo, map_cells, search
-from archipel.storage.tables import Follow, MapCell
+from archipel.storage.tables import Follow, MapCell, StoredObject, utcnow
 from federation import actions
 from tests.map_items import place
 from tests.nodes import island_follows, wait_for
@@ -163,3 +163,19 @@ async def test_clusters_are_the_cells_the_box_touches_whole(island):
     assert sum(f["properties"].get("count", 1) for f in await geojson(island, "bbox=-5.7,47.9,-3,48.6&zoom=6")) == 4
     page_total = json.dumps(await geojson(island, "bbox=-180,-85,180,85&zoom=0"))
     assert '"count": 4' in page_total
+
+
+async def test_an_item_for_followers_only_is_on_no_view(island):
+    """The map shows what the search indexes, whichever way a view is answered."""
+    await place(island, "alice", "Publique", 48.39, -4.49)
+    async with island.sessions() as session:
+        session.add(StoredObject(uri=f"{island.url}/o/abonnes", is_local=True, type="Article", public=False,
+                                 author_uri=f"{island.url}/users/alice", kind="fiche", name="Pour les abonnés",
+                                 latitude=48.3901, longitude=-4.4901, published=utcnow()))
+        await session.commit()
+    for view in VIEWS + ["-4.5,48.38,-4.48,48.40&zoom=18"]:
+        for query in (f"bbox={view}", f"bbox={view}&{EVERY_KIND}"):
+            assert sum(f["properties"].get("count", 1) for f in await geojson(island, query)) == 1, query
+    assert [f["properties"]["name"] for f in await geojson(island, "")] == ["Publique"]
+    async with island.sessions() as session:
+        assert (await geo.overview(session))[0] == 1
