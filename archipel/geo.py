@@ -124,18 +124,19 @@ def cells_of(box: Bbox, zoom: int) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def _in_cells(query, table, zoom: int, columns: tuple[int, int], rows: tuple[int, int]):
-    """The rows of `query` in those cells, `table` holding their position (objects, or
+    """The rows of `query` around those cells, `table` holding their position (objects, or
     search_documents): a range of positions a little wider than the cells (for objects, a range
-    of ix_objects_map: kind, latitude, longitude and every other column the map reads), then each
-    row's cell computed as map_cells.cell_of does (the same IEEE arithmetic: the same cells)."""
+    of ix_objects_map: kind, latitude, longitude and every other column the map reads), and each
+    row's cell computed as map_cells.cell_of does (the same IEEE arithmetic: the same cells). The
+    caller keeps the cells asked for: a condition on the computed cells here made PostgreSQL
+    expect one row, and check the search's words item by item."""
     size = map_cells.cell_size(zoom)
     margin = size / 1024
     x = _floor((table.longitude + 180.0) / size)
     y = _floor((table.latitude + 90.0) / size)
     return query.where(
         table.latitude.between(rows[0] * size - 90.0 - margin, (rows[1] + 1) * size - 90.0 + margin),
-        table.longitude.between(columns[0] * size - 180.0 - margin, (columns[1] + 1) * size - 180.0 + margin),
-        x.between(*columns), y.between(*rows)), x, y
+        table.longitude.between(columns[0] * size - 180.0 - margin, (columns[1] + 1) * size - 180.0 + margin)), x, y
 
 
 def _search_documents(base_ids) -> bool:
@@ -200,7 +201,8 @@ async def counted_cells(session: AsyncSession, zoom: int, columns: tuple[int, in
     found = await session.execute(items.with_only_columns(
         x, y, func.count(ident), func.sum(units(table.latitude, 90.0)),
         func.sum(units(table.longitude, 180.0)), func.sum(ident)).group_by(x, y))
-    return sorted(tuple(int(value) for value in row) for row in found)
+    return sorted(cell for cell in (tuple(int(value) for value in row) for row in found)
+                  if columns[0] <= cell[0] <= columns[1] and rows[0] <= cell[1] <= rows[1])
 
 
 def units(column, offset: float):
