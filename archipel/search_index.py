@@ -1,6 +1,8 @@
 """The search index follows the items: every flush that adds, changes or removes an item updates
 its row in `search_documents` (facets) and `search_text` (words) in the same transaction, so a
-search never shows what a listing no longer shows, and a rolled-back change leaves no trace.
+search never shows what a listing no longer shows, and a rolled-back change leaves no trace. The
+counts kept from these rows change with them: the search's (search_totals) and the map's
+(map_cells).
 
 Only the items listings may show are indexed (published or archived, not withdrawn, not hidden,
 not a reply, a listed kind, public); which of them the island shows depends on whom it follows
@@ -20,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from archipel import search_totals
+from archipel import map_cells, search_totals
 from archipel.search_terms import terms
 from archipel.storage.tables import SearchDocument, StoredObject, origin_host_of
 from archipel.text import html_to_text
@@ -77,6 +79,7 @@ def document(item: StoredObject) -> tuple[dict, dict]:
         # An event's year is the year it starts in.
         "started_year": _year(fields.get("started") or fields.get("start")), "published": item.published,
         "themes": " ".join(_theme_labels(item)),
+        "latitude": item.latitude, "longitude": item.longitude,
     }
     pitch = " ".join(dict.fromkeys(part for part in (fields.get("pitch"), item.summary) if part))
     body = html_to_text(_LABEL.sub(" ", _HEADING.sub(" ", item.content or "")))
@@ -120,6 +123,7 @@ def _write(connection: Connection, removed: set[int], added: list[StoredObject],
                 " || setweight(to_tsvector('simple', :body), 'C'))"), [texts for _, texts in rows])
     labels = {item.id: _theme_labels(item) for item in added}
     search_totals.apply(connection, old, [{**facets, "theme_labels": labels[facets["object_id"]]} for facets in new])
+    map_cells.apply(connection, old, new)
 
 
 def _apply(connection: Connection, items: list[StoredObject], fresh: set[int] = frozenset()) -> None:
@@ -171,6 +175,7 @@ async def reindex(session: AsyncSession, *, batch: int = 500) -> int:
             select(StoredObject).where(StoredObject.id > after).order_by(StoredObject.id).limit(batch)))
         if not items:
             await search_totals.compact(session)  # one row per count, not one per batch
+            await map_cells.compact(session)
             return indexed
         await session.run_sync(lambda sync: _apply(sync.connection(), items, {item.id for item in items}))
         indexed += sum(1 for item in items if indexable(item))
@@ -182,4 +187,5 @@ def _clear(connection: Connection) -> None:
     connection.execute(delete(SearchDocument))
     connection.execute(text("DELETE FROM search_text"))
     search_totals.clear(connection)
+    map_cells.clear(connection)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from archipel import jobs, search_totals
+from archipel import jobs, map_cells, search_totals
 from archipel.accounts import island_actor
 from archipel.mail import MailWorker, SmtpConfig
 from archipel.media import MULTIPART_ALLOWANCE
@@ -192,6 +192,8 @@ async def _workers(app: web.Application):
     runner.every("remote-images", images.run_once, max(settings.poll_interval * 4, 1.0), images.wake)
     # The search's kept counts, folded now and then (reads sum them either way).
     runner.every("search-counts", search_totals.Compactor(sessions).run_once, COMPACT_SEARCH_COUNTS_EVERY)
+    # The map's kept cells, likewise.
+    runner.every("map-cells", map_cells.Compactor(sessions).run_once, COMPACT_SEARCH_COUNTS_EVERY)
     # Names of the authors of replicas: pages show addresses until they are known.
     runner.every("author-names", authors.run_once, max(settings.poll_interval * 4, 1.0))
     # The letter: expiries, this week's issue when due, its letters queued a batch at a time.

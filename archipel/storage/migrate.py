@@ -40,8 +40,9 @@ async def current_revision(database_url: str) -> str | None:
         await engine.dispose()
 
 
-# The revision that created the search index: a database upgraded across it has items to index.
-SEARCH_INDEX_REVISION = "0013"
+# A database upgraded across the revision that created the search index (0013), or the one that
+# added the map's kept cells and the items' positions to it (0020), has items to index.
+REINDEX_BEFORE = "0020"
 
 
 async def upgrade(database_url: str) -> None:
@@ -53,7 +54,7 @@ async def upgrade(database_url: str) -> None:
             config = alembic_config(database_url)
             config.attributes["connection"] = connection
             await connection.run_sync(lambda sync: _upgrade_sync(config, sync))
-        if before is not None and before < SEARCH_INDEX_REVISION:
+        if before is not None and before < REINDEX_BEFORE:
             # Indexed with today's code, not inside the migration: a migration must not depend on
             # models that later migrations change.
             from archipel import search_index

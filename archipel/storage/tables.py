@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from archipel.queue_states import DeliveryStates, IncomingStates, MailStates
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -178,7 +179,7 @@ def _origin_host_default(context) -> str:
 # (SQLite, without statistics, would not choose it), so that the long URLs it holds are never more
 # than shared_by and origin_host: a PostgreSQL index entry holds at most ~2.7 KB.
 MAP_COLUMNS = ("kind", "latitude", "longitude", "state", "deleted_at", "hidden_at", "in_reply_to", "is_local",
-               "origin_host", "shared_by", "id")
+               "origin_host", "shared_by", "public", "id")
 MAP_WHERE = "deleted_at IS NULL AND hidden_at IS NULL AND in_reply_to IS NULL"
 
 
@@ -642,6 +643,10 @@ class SearchDocument(Base):
     started_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     published: Mapped[datetime] = mapped_column(UTCDateTime)
     themes: Mapped[str] = mapped_column(Text, default="")  # theme keys, space-separated
+    # The item's position, so that the map's kept cells (archipel/map_cells.py) know where a
+    # changed item was (migration 0020).
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     # Newest first when no words rank the results: the first page reads 20 rows of this index.
     __table_args__ = (Index("ix_search_documents_published", "published", "object_id"),)
 
@@ -686,6 +691,31 @@ class SearchCombination(Base):
     audience: Mapped[str] = mapped_column(String(200))
     started_year: Mapped[int] = mapped_column(Integer)  # 0: none
     count: Mapped[int] = mapped_column(Integer)
+
+
+class MapCell(Base):
+    """The map's clusters kept per zoom: for each cell of the world's grid at a zoom (0 to
+    map_cells.KEPT_ZOOM) and each origin (island, local, re-sharing island), how many positioned
+    items it holds and the sums of their positions (in 1e-7 degree from the world's south-west
+    corner, integers: exact whatever the order of additions) and of their ids (the id of a cell
+    holding one item). Rows of +n / -n like search_facet_totals, written with search_documents,
+    compacted now and then (archipel/map_cells.py)."""
+
+    __tablename__ = "map_cells"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    zoom: Mapped[int] = mapped_column(Integer)
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    island: Mapped[str] = mapped_column(String(255))
+    local: Mapped[bool] = mapped_column(Boolean)
+    via: Mapped[str] = mapped_column(String(255))
+    count: Mapped[int] = mapped_column(Integer)
+    latitude: Mapped[int] = mapped_column(BigInteger)
+    longitude: Mapped[int] = mapped_column(BigInteger)
+    ids: Mapped[int] = mapped_column(BigInteger)
+    # A view's cells are a range of this index, read from it alone.
+    __table_args__ = (Index("ix_map_cells_cell", "zoom", "x", "y", "island", "local", "via", "count",
+                            "latitude", "longitude", "ids"),)
 
 
 class LetterSubscriber(Base):

@@ -1,11 +1,11 @@
-"""archipel/geo.py: bbox and zoom checks, the grid's bound, and the hook for other filters."""
+"""archipel/geo.py: bbox and zoom checks, the world's grid and its bound, and the hook for other filters."""
 
-import math
+import random
 
 import pytest
 from sqlalchemy import select
 
-from archipel import geo
+from archipel import geo, map_cells
 from archipel.errors import InvalidInput
 from archipel.storage.tables import StoredObject
 from tests.map_items import place
@@ -34,14 +34,35 @@ def test_bad_zooms_are_refused(text):
         geo.parse_zoom(text)
 
 
-@pytest.mark.parametrize("box", ["-180,-90,180,90", "-4.6,48.3,-4.4,48.5", "0,0,0,0"])
+@pytest.mark.parametrize("box", ["-180,-90,180,90", "-4.6,48.3,-4.4,48.5", "0,0,0,0", "-5.5,41,10,51.5"])
 def test_the_grid_never_has_more_than_grid_side_cells_across(box):
     bbox = geo.parse_bbox(box)
     for zoom in range(geo.MAX_ZOOM + 1):
-        size = geo.cell_size(bbox, zoom)
-        assert size > 0
-        assert math.floor((bbox.east - bbox.west) / size) <= geo.GRID_SIDE
-        assert math.floor((bbox.north - bbox.south) / size) <= geo.GRID_SIDE
+        grid = geo.grid_zoom(bbox, zoom)
+        assert 0 <= grid <= zoom
+        (west, east), (south, north) = geo.cells_of(bbox, grid)
+        assert 0 <= east - west <= geo.GRID_SIDE and 0 <= north - south <= geo.GRID_SIDE
+        if grid < zoom:  # coarser only when the view's own grid would be too fine
+            finer = geo.cells_of(bbox, grid + 1)
+            assert max(finer[0][1] - finer[0][0], finer[1][1] - finer[1][0]) >= geo.GRID_SIDE
+
+
+def test_a_browser_view_is_grouped_by_its_own_zoom():
+    # 1,000 x 700 pixels at zoom 6, over France: 64-pixel cells.
+    assert geo.grid_zoom(geo.parse_bbox("-5.5,41,10,51.5"), 6) == 6
+    assert geo.grid_zoom(geo.parse_bbox("-4.56,48.36,-4.41,48.42"), 13) == 13
+
+
+@pytest.mark.parametrize("zoom", range(0, 20))
+def test_a_cell_is_four_cells_of_the_next_zoom(zoom):
+    rng = random.Random(zoom)
+    for _ in range(2000):
+        lat, lon = round(rng.uniform(-90, 90), rng.choice((0, 2, 6))), round(rng.uniform(-180, 180), rng.choice((0, 2, 6)))
+        x, y = map_cells.cell_of(lat, lon, zoom)
+        finer = map_cells.cell_of(lat, lon, zoom + 1)
+        assert (finer[0] >> 1, finer[1] >> 1) == (x, y), (lat, lon)
+        size = map_cells.cell_size(zoom)
+        assert x * size - 180 <= lon and y * size - 90 <= lat
 
 
 async def test_a_select_of_ids_restricts_the_map(island):

@@ -92,7 +92,7 @@ async def _view(request: web.Request) -> dict:
         base = _base_ids(session, wanted)
         items_query = content.older_than(geo.positioned(base), listing.position(request))
         items = list(await session.scalars(items_query.limit(LIST_SIZE + 1)))
-        total, box = await geo.overview(session, base)
+        total, box = await geo.overview(session, base, kept=geo.kept_origins(wanted))
     filters = _filters(wanted)
     query = wanted.params()
     more = len(items) > LIST_SIZE
@@ -128,11 +128,12 @@ async def geojson(request: web.Request) -> web.Response:
     bounded whatever they say. Without: the newest geo.MAX_POINTS items, as points."""
     settings = request.app[appkeys.SETTINGS]
     async with request.app[appkeys.SESSIONS]() as session:
-        base = _base_ids(session, _search(request))
+        wanted = _search(request)
+        base = _base_ids(session, wanted)
         if "bbox" in request.query or "zoom" in request.query:
             box = geo.parse_bbox(request.query.get("bbox", "-180,-90,180,90"))
             zoom = geo.parse_zoom(request.query.get("zoom", "0"))
-            groups, points = await geo.clusters(session, box, zoom, base)
+            groups, points = await geo.clusters(session, box, zoom, base, kept=geo.kept_origins(wanted))
             features = [cluster_feature(c) for c in groups] + [item_feature(settings, i) for i in points]
         else:
             points = list(await session.scalars(geo.positioned(base).limit(geo.MAX_POINTS)))
