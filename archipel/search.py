@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import content, search_terms, search_totals
 from archipel.search_terms import Query
-from archipel.storage.tables import ItemTheme, SearchCombination, SearchDocument, SearchFacetTotal, StoredObject
+from archipel.storage.tables import (
+    ItemTheme,
+    SearchCombination,
+    SearchDocument,
+    SearchFacetTotal,
+    SearchPairTotal,
+    StoredObject,
+)
 from archipel.themes import theme_key
 
 PAGE_SIZE = 20
@@ -177,6 +184,10 @@ def _from(matches):
     return table.join(matches, matches.c.object_id == SearchDocument.object_id) if matches is not None else table
 
 
+def _top_themes(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:FACET_VALUES]
+
+
 async def _theme_counts(session: AsyncSession, request: SearchRequest, matches) -> list[tuple]:
     """Themes are many per item: counted from each item's set of theme keys (one GROUP BY over
     the matching rows, every other choice applied), then split here; reading item_themes for
@@ -189,7 +200,7 @@ async def _theme_counts(session: AsyncSession, request: SearchRequest, matches) 
     for themes, number in rows:
         for key in themes.split():
             counts[key] = counts.get(key, 0) + number
-    top = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:FACET_VALUES]
+    top = _top_themes(counts)
     labels = await search_totals.theme_labels(session, [key for key, _ in top])
     return [(key, labels.get(key, key), number) for key, number in top]
 
@@ -259,6 +270,56 @@ async def _kept_counts(session: AsyncSession, request: SearchRequest) -> tuple[i
         lambda facet: getattr(SearchCombination, COLUMN_FACETS[facet].key)))
 
 
+def _paired_choice(request: SearchRequest) -> tuple[str, tuple[str, ...]] | None:
+    """(facet, values as the kept counts hold them) when the counts of a search without words
+    can come from search_pair_totals: one facet chosen; several values of it add up (an item has
+    one value of each column facet), except themes (an item may have several): one theme only."""
+    if len(request.chosen) != 1:
+        return None
+    facet, values = request.chosen[0]
+    if facet == "theme":
+        key = theme_key(values[0])[:100]
+        return (facet, (key,)) if len(values) == 1 and key else None
+    if facet == "year":  # as search_documents holds it: "2015" for 2015 and for "2015"
+        values = tuple(dict.fromkeys(str(int(value)) for value in values))
+    return facet, values
+
+
+async def _pair_counts(session: AsyncSession, request: SearchRequest, facet: str,
+                       values: tuple[str, ...]) -> tuple[int, dict]:
+    """The counts of one chosen facet, no words, from the counts kept per origin: the chosen
+    facet's own values (no other choice: every item shown), the total and the islands (the rows of
+    the chosen values in search_facet_totals, per origin), every other facet (the pairs of the
+    chosen values; for an island, its rows in search_facet_totals). A few thousand index entries,
+    however many items the choice keeps."""
+    totals = SearchFacetTotal
+    shown_totals = _shown(totals)
+    own = await session.execute(select(totals.value, func.sum(totals.count)).where(
+        totals.facet == facet, shown_totals).group_by(totals.value))
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    counts[facet] = {value: int(number) for value, number in own if number > 0}
+    if facet != "island":
+        islands = await session.execute(select(totals.island, func.sum(totals.count)).where(
+            totals.facet == facet, totals.value.in_(values), shown_totals).group_by(totals.island))
+        counts["island"] = {island: int(number) for island, number in islands if number > 0}
+        pairs = SearchPairTotal
+        others = select(pairs.counted, pairs.counted_value, func.sum(pairs.count)).where(
+            pairs.facet == facet, pairs.value.in_(values), _shown(pairs)).group_by(pairs.counted, pairs.counted_value)
+    else:
+        others = select(totals.facet, totals.value, func.sum(totals.count)).where(
+            totals.island.in_(values), totals.facet != "island", shown_totals).group_by(totals.facet, totals.value)
+    for counted, value, number in await session.execute(others):
+        if number > 0:
+            counts[counted][value] = int(number)
+    total = sum(counts["island"].get(island, 0) for island in values) if facet == "island" else \
+        sum(counts["island"].values())
+    facets = {name: _listed(request, name, counts[name]) for name in COLUMN_FACETS}
+    top = _top_themes(counts["theme"])
+    labels = await search_totals.theme_labels(session, [key for key, _ in top])
+    facets["theme"] = [(key, labels.get(key, key), number) for key, number in top]
+    return total, {name: facets[name] for name in FACETS}
+
+
 def matching_ids(dialect: str, request: SearchRequest):
     """The ids of the items a search finds, as a select (for the map); None for a search with no
     words and no choice (everything shown)."""
@@ -294,6 +355,9 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         # Everything shown: the totals kept per origin, not a pass over every item.
         total, facets = await search_totals.summed(session, _shown(SearchFacetTotal))
         facets = {facet: facets[facet][:FACET_VALUES] for facet in FACETS}
+    elif matches is None and (paired := _paired_choice(request)):
+        # One facet chosen, no words: the pairs kept per origin.
+        total, facets = await _pair_counts(session, request, *paired)
     elif matches is None and not request.values("theme"):
         # Choices, no words: every column facet from the combinations kept per origin.
         total, facets = await _kept_counts(session, request)

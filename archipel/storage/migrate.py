@@ -42,6 +42,8 @@ async def current_revision(database_url: str) -> str | None:
 
 # The revision that created the search index: a database upgraded across it has items to index.
 SEARCH_INDEX_REVISION = "0013"
+# The revision that added search_pair_totals: counted from the index already there.
+SEARCH_PAIRS_REVISION = "0019"
 
 
 async def upgrade(database_url: str) -> None:
@@ -53,14 +55,17 @@ async def upgrade(database_url: str) -> None:
             config = alembic_config(database_url)
             config.attributes["connection"] = connection
             await connection.run_sync(lambda sync: _upgrade_sync(config, sync))
-        if before is not None and before < SEARCH_INDEX_REVISION:
+        if before is not None and before < SEARCH_PAIRS_REVISION:
             # Indexed with today's code, not inside the migration: a migration must not depend on
             # models that later migrations change.
-            from archipel import search_index
+            from archipel import search_index, search_totals
             from archipel.storage.engine import make_sessionmaker
 
             async with make_sessionmaker(engine)() as session:
-                await search_index.reindex(session)
+                if before < SEARCH_INDEX_REVISION:
+                    await search_index.reindex(session)
+                else:
+                    await search_totals.rebuild_pairs(session)
                 await session.commit()
     finally:
         await engine.dispose()
