@@ -256,11 +256,51 @@ def _listed(request: SearchRequest, facet: str, counts: dict[str, int]) -> list[
     return [(value, value, count) for value, count in counted]
 
 
+def _one_pass_statement(request: SearchRequest, matches):
+    """Every count of a search over the items (words, or themes chosen), the themes included, in
+    one statement that finds the shown matching items once (a materialized CTE: the words' match
+    and the look-up of each match's facets are most of the cost) and groups them per facet, each
+    facet with every choice but its own (a chosen theme: a column of the CTE saying whether the
+    item has it). Rows as _counts_statement's, and ('theme', an item's theme keys, count)."""
+    columns = [COLUMN_FACETS[facet].label(facet) for facet in COLUMN_FACETS] + [SearchDocument.themes.label("themes")]
+    if request.values("theme"):
+        columns.append(_facet_condition("theme", request.values("theme")).label("theme_chosen"))
+    kept = select(*columns).select_from(_from(matches)).where(_shown()).cte("kept").prefix_with("MATERIALIZED")
+    choices = {facet: _column_choice(kept.c[facet], facet, values)
+               for facet, values in request.chosen if facet in COLUMN_FACETS}
+    if request.values("theme"):
+        choices["theme"] = kept.c.theme_chosen.is_(True)
+
+    def applying(leaving_out: str | None = None) -> list:
+        return [condition for facet, condition in choices.items() if facet != leaving_out]
+
+    parts = [select(literal_column("'*'").label("facet"), literal_column("''").label("value"),
+                    func.count().label("n")).select_from(kept).where(*applying())]
+    parts += [select(literal_column(f"'{facet}'"), cast(kept.c[facet], String), func.count())
+              .where(*applying(facet)).group_by(kept.c[facet]) for facet in COLUMN_FACETS]
+    parts.append(select(literal_column("'theme'"), kept.c.themes, func.count())
+                 .where(*applying("theme"), kept.c.themes != "").group_by(kept.c.themes))
+    return union_all(*parts)
+
+
 async def _matched_counts(session: AsyncSession, request: SearchRequest, matches) -> tuple[int, dict]:
-    """Counts over the shown items that match the words (and the chosen themes)."""
-    theme = [_facet_condition("theme", request.values("theme"))] if request.values("theme") else []
-    return await _column_counts(session, request, _counts_statement(
-        _from(matches), [_shown(), *theme], request, literal_column("1"), lambda facet: COLUMN_FACETS[facet]))
+    """Counts over the shown items that match the words (and the chosen themes), the themes
+    included, from _one_pass_statement."""
+    total = 0
+    counts: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
+    for facet, value, number in await session.execute(_one_pass_statement(request, matches)):
+        if facet == "*":
+            total = int(number or 0)
+        elif facet == "theme":
+            for key in value.split():
+                counts["theme"][key] = counts["theme"].get(key, 0) + number
+        elif value not in (None, "") and number:
+            counts[facet][value] = int(number)
+    facets = {facet: _listed(request, facet, counts[facet]) for facet in COLUMN_FACETS}
+    top = _top_themes(counts["theme"])
+    labels = await search_totals.theme_labels(session, [key for key, _ in top])
+    facets["theme"] = [(key, labels.get(key, key), number) for key, number in top]
+    return total, facets
 
 
 async def _kept_counts(session: AsyncSession, request: SearchRequest) -> tuple[int, dict]:
@@ -365,7 +405,6 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         facets = {facet: facets[facet] for facet in FACETS}
     else:
         total, facets = await _matched_counts(session, request, matches)
-        facets["theme"] = await _theme_counts(session, request, matches)
         facets = {facet: facets[facet] for facet in FACETS}
     return SearchResult(request, query, total, items, facets)
 

@@ -9,6 +9,7 @@ from alembic import command
 from sqlalchemy import text
 
 from archipel import accounts, content, search_totals
+from archipel.themes import theme_key
 from archipel.storage import migrate
 from archipel.storage.engine import make_engine
 from federation import actions
@@ -404,13 +405,19 @@ def expected(chosen: dict, *, theme: str | None = None, word: str | None = None)
             if row[index] and passes(row, facet):
                 counted[row[index]] = counted.get(row[index], 0) + 1
         counts[facet] = counted
+    themes = {}  # every choice and the words, not the theme chosen
+    for row in ITEMS:
+        if (word is None or row[6] == word) and passes(row):
+            themes[theme_key(row[5])] = themes.get(theme_key(row[5]), 0) + 1
+    counts["theme"] = themes
     return sum(1 for row in rows if passes(row)), counts
 
 
 async def test_choices_are_counted_disjunctively_with_and_without_words(make_island):
-    """Every path of the counts (choices alone, from the combinations kept per origin; with a theme
-    or words, from the matching items) gives each facet the counts of every other choice, a
-    free-text audience included, exactly as a count item by item does."""
+    """Every path of the counts (choices alone, from the combinations kept per origin; one facet
+    chosen, from the pairs; with a theme or words, from the matching items) gives each facet, the
+    themes included, the counts of every other choice, a free-text audience included, exactly as a
+    count item by item does."""
     node = await make_island("brest")
     await node.add_user("alice")
     for title, kind, region, audience, language, theme, word in ITEMS:
