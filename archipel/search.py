@@ -257,8 +257,8 @@ def _listed(request: SearchRequest, facet: str, counts: dict[str, int]) -> list[
 
 
 def _one_pass_statement(request: SearchRequest, matches):
-    """Every count of a search over the items (words, or themes chosen), the themes included, in
-    one statement that finds the shown matching items once (a materialized CTE: the words' match
+    """Every count of a search with words, the themes included, in one statement that finds the
+    shown matching items once (a materialized CTE: the words' match
     and the look-up of each match's facets are most of the cost) and groups them per facet, each
     facet with every choice but its own (a chosen theme: a column of the CTE saying whether the
     item has it). Rows as _counts_statement's, and ('theme', an item's theme keys, count)."""
@@ -284,8 +284,8 @@ def _one_pass_statement(request: SearchRequest, matches):
 
 
 async def _matched_counts(session: AsyncSession, request: SearchRequest, matches) -> tuple[int, dict]:
-    """Counts over the shown items that match the words (and the chosen themes), the themes
-    included, from _one_pass_statement."""
+    """Counts over the shown items that match the words (and every choice), the themes included,
+    from _one_pass_statement."""
     total = 0
     counts: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
     for facet, value, number in await session.execute(_one_pass_statement(request, matches)):
@@ -301,6 +301,13 @@ async def _matched_counts(session: AsyncSession, request: SearchRequest, matches
     labels = await search_totals.theme_labels(session, [key for key, _ in top])
     facets["theme"] = [(key, labels.get(key, key), number) for key, number in top]
     return total, facets
+
+
+async def _chosen_counts(session: AsyncSession, request: SearchRequest) -> tuple[int, dict]:
+    """Column counts of choices with a theme and no words, over the shown items."""
+    theme = _facet_condition("theme", request.values("theme"))
+    return await _column_counts(session, request, _counts_statement(
+        SearchDocument.__table__, [_shown(), theme], request, literal_column("1"), lambda facet: COLUMN_FACETS[facet]))
 
 
 async def _kept_counts(session: AsyncSession, request: SearchRequest) -> tuple[int, dict]:
@@ -403,8 +410,14 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         total, facets = await _kept_counts(session, request)
         facets["theme"] = await _theme_counts(session, request, matches)
         facets = {facet: facets[facet] for facet in FACETS}
-    else:
+    elif matches is not None:
         total, facets = await _matched_counts(session, request, matches)
+        facets = {facet: facets[facet] for facet in FACETS}
+    else:
+        # Themes and other choices, no words: one pass would read every item shown; the rows of
+        # every choice, then each chosen facet's, are fewer.
+        total, facets = await _chosen_counts(session, request)
+        facets["theme"] = await _theme_counts(session, request, matches)
         facets = {facet: facets[facet] for facet in FACETS}
     return SearchResult(request, query, total, items, facets)
 

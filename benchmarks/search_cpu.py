@@ -45,12 +45,14 @@ SEARCH_FACETS = ("island", "theme", "kind", "region", "place", "language", "lice
 
 
 def pages(kept: dict) -> list[tuple[str, str]]:
-    """(label, path) of the search pages benchmarks.listings measures."""
+    """(label, path) of the search pages benchmarks.listings measures, and two choices at once."""
     theme = quote(kept["archipelago"]["themes"][3])
     return [
         ("/recherche (no words)", "/recherche"),
         ("/recherche?region= (no words)", "/recherche?region=Bretagne"),
         ("/recherche?theme= (no words)", f"/recherche?theme={theme}"),
+        ("/recherche?region=&kind= (no words)", "/recherche?region=Bretagne&kind=fiche"),
+        ("/recherche?theme=&region= (no words)", f"/recherche?theme={theme}&region=Bretagne"),
         ("/recherche?q=réemploi", "/recherche?q=r%C3%A9emploi"),
         ("/recherche?q=réemploi&region=", "/recherche?q=r%C3%A9emploi&region=Bretagne"),
         ("/recherche?q=atelier (every item)", "/recherche?q=atelier"),
