@@ -7,7 +7,8 @@
 Wall times on a shared machine say more about the neighbours than about the code: this runs the
 application in this process (aiohttp test client, no background workers) and takes, for each
 search page, the `time.process_time()` of a GET (which counts the database driver's thread too),
-the minimum of `--gets` GETs after two warm-ups. `--explain` prints each SQL statement of the
+the minimum of `--gets` GETs after two warm-ups; and the wall time, which on PostgreSQL is the
+only figure that holds the server's work. `--explain` prints each SQL statement of the
 page with its time and its plan (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN). `--save`
 writes the JSON of a set of searches (choices, themes, words and their combinations, built from
 the island's own most frequent values); `--compare` checks the same searches against such a file:
@@ -98,21 +99,21 @@ class Statements:
             self.seen.append((statement, parameters, (time.perf_counter() - conn.info["started"]) * 1000))
 
 
-async def cpu_per_get(client: TestClient, path: str, gets: int, warmup: int = 2) -> tuple[float, float, int]:
-    """(min, median) ms of CPU per GET, and the status."""
+async def cpu_per_get(client: TestClient, path: str, gets: int, warmup: int = 2) -> tuple[list, list, int]:
+    """ms of CPU and of wall time per GET (each sorted), and the status."""
     status = 0
     for _ in range(warmup):
         async with client.get(path) as response:
             await response.read()
-    times = []
+    cpu, wall = [], []
     for _ in range(gets):
-        started = time.process_time()
+        started, started_wall = time.process_time(), time.perf_counter()
         async with client.get(path) as response:
             await response.read()
             status = response.status
-        times.append((time.process_time() - started) * 1000)
-    times.sort()
-    return times[0], times[len(times) // 2], status
+        cpu.append((time.process_time() - started) * 1000)
+        wall.append((time.perf_counter() - started_wall) * 1000)
+    return sorted(cpu), sorted(wall), status
 
 
 async def explain(engine, statements: Statements, client: TestClient, path: str) -> None:
@@ -173,12 +174,14 @@ async def run(args) -> None:
         print(f"   {args.database}, {kept['archipelago']['items']:,} items; load average {load_average()}")
         if args.write_cost:
             await write_cost(app[appkeys.SESSIONS])
-        print(f"   ms of CPU per GET in process: min / median of {args.gets} after 2 warm-ups")
+        print(f"   ms of CPU per GET in process (and wall time, which on PostgreSQL holds the server's work): "
+              f"min / median of {args.gets} after 2 warm-ups")
         for label, path in pages(kept):
             if args.only and not any(word in label for word in args.only):
                 continue
-            low, median, status = await cpu_per_get(client, path, args.gets)
-            line(label, f"{low:,.1f} / {median:,.1f}", "" if status == 200 else f"status {status}")
+            cpu, wall, status = await cpu_per_get(client, path, args.gets)
+            line(label, f"{cpu[0]:,.1f} / {cpu[len(cpu) // 2]:,.1f}",
+                 f"wall {wall[0]:,.1f} / {wall[len(wall) // 2]:,.1f}" + ("" if status == 200 else f" status {status}"))
             if args.explain:
                 await explain(engine, statements, client, path)
         if args.save or args.compare:

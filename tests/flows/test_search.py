@@ -446,3 +446,20 @@ async def test_choices_are_counted_disjunctively_with_and_without_words(make_isl
             for facet, counted in counts.items():
                 shown = {value: count for value, count in result["facets"][facet].items() if count}
                 assert shown == counted, (chosen, extra, facet)
+
+
+async def test_the_compactor_folds_every_key_once_then_the_new_rows_keys(brest):
+    compactor = search_totals.Compactor(brest.sessions)
+    compactor.GROWTH = 1
+    await compactor.run_once()
+    assert set(compactor.marks) == {"search_facet_totals", "search_combinations", "search_pair_totals"}
+    async with brest.sessions() as session:
+        assert await search_totals.compact(session) == 0
+        rows = await _pair_rows(session)
+    before = [await _search_pairs(brest, [pair]) for pair in SINGLE_CHOICES]
+    uri = await publish(brest, "alice", "Un atelier vélo", pitch="Réparer.", region="Bretagne", tags=["Vélo"])
+    await brest.withdraw(uri)  # its +1 rows, then its -1 rows: nothing once folded
+    await compactor.run_once()
+    async with brest.sessions() as session:
+        assert await _pair_rows(session) == rows
+    assert [await _search_pairs(brest, [pair]) for pair in SINGLE_CHOICES] == before
