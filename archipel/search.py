@@ -258,10 +258,10 @@ def _listed(request: SearchRequest, facet: str, counts: dict[str, int]) -> list[
 
 def _one_pass_statement(request: SearchRequest, matches):
     """Every count of a search with words, the themes included, in one statement that finds the
-    shown matching items once (a materialized CTE: the words' match
-    and the look-up of each match's facets are most of the cost) and groups them per facet, each
-    facet with every choice but its own (a chosen theme: a column of the CTE saying whether the
-    item has it). Rows as _counts_statement's, and ('theme', an item's theme keys, count)."""
+    shown matching items once (a materialized CTE: the words' match and the look-up of each
+    match's facets are most of the cost) and groups them per facet, each facet with every choice
+    but its own (a chosen theme: a column of the CTE saying whether the item has it). Rows as
+    _counts_statement's, and ('theme', an item's theme keys, count)."""
     columns = [COLUMN_FACETS[facet].label(facet) for facet in COLUMN_FACETS] + [SearchDocument.themes.label("themes")]
     if request.values("theme"):
         columns.append(_facet_condition("theme", request.values("theme")).label("theme_chosen"))

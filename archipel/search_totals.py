@@ -87,7 +87,7 @@ def combination_changes(removed: list[dict], added: list[dict]) -> Counter:
 def _pairs(document: dict) -> list[tuple]:
     """(facet, value, counted, counted_value) of one document: every value of a facet with every
     value of each other facet (~64 per item: 7 column facets and 2 or 3 themes)."""
-    values = [(facet, value) for facet, value, _ in _values(document) if facet != "island"]
+    values = [(facet, value) for facet, value, _ in _values(document) if facet in PAIRED]
     return [(facet, value, counted, counted_value) for facet, value in values
             for counted, counted_value in values if counted != facet]
 
@@ -164,7 +164,9 @@ async def compact(session, marks: dict[str, int] | None = None) -> int:
     Only the keys that have several rows are read (search_pair_totals holds ~10 rows per item:
     deleting and writing again a million rows at 100,000 items, to fold a few, cost half a
     minute). `marks` (table name → id, updated here): only the keys of rows written after the
-    mark, the others being folded already (no pass over the whole table)."""
+    mark, the others being folded already (no pass over the whole table); on PostgreSQL a row
+    committed after a round under a lower id (sequences are not commit order) stays unfolded
+    until a round without marks (the first after a start): its sums are right meanwhile."""
     removed = 0
     for table, key in _KEPT:
         columns = [getattr(table, name) for name in key]
