@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import content, search_terms, search_totals
 from archipel.search_terms import Query
-from archipel.storage.tables import ItemTheme, SearchCombination, SearchDocument, SearchFacetTotal, StoredObject
+from archipel.storage.tables import (
+    ItemTheme,
+    SearchCombination,
+    SearchDocument,
+    SearchFacetTotal,
+    SearchPairTotal,
+    StoredObject,
+)
 from archipel.themes import theme_key
 
 PAGE_SIZE = 20
@@ -177,6 +184,10 @@ def _from(matches):
     return table.join(matches, matches.c.object_id == SearchDocument.object_id) if matches is not None else table
 
 
+def _top_themes(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:FACET_VALUES]
+
+
 async def _theme_counts(session: AsyncSession, request: SearchRequest, matches) -> list[tuple]:
     """Themes are many per item: counted from each item's set of theme keys (one GROUP BY over
     the matching rows, every other choice applied), then split here; reading item_themes for
@@ -189,7 +200,7 @@ async def _theme_counts(session: AsyncSession, request: SearchRequest, matches) 
     for themes, number in rows:
         for key in themes.split():
             counts[key] = counts.get(key, 0) + number
-    top = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:FACET_VALUES]
+    top = _top_themes(counts)
     labels = await search_totals.theme_labels(session, [key for key, _ in top])
     return [(key, labels.get(key, key), number) for key, number in top]
 
@@ -245,11 +256,58 @@ def _listed(request: SearchRequest, facet: str, counts: dict[str, int]) -> list[
     return [(value, value, count) for value, count in counted]
 
 
+def _one_pass_statement(request: SearchRequest, matches):
+    """Every count of a search with words, the themes included, in one statement that finds the
+    shown matching items once (a materialized CTE: the words' match and the look-up of each
+    match's facets are most of the cost) and groups them per facet, each facet with every choice
+    but its own (a chosen theme: a column of the CTE saying whether the item has it). Rows as
+    _counts_statement's, and ('theme', an item's theme keys, count)."""
+    columns = [COLUMN_FACETS[facet].label(facet) for facet in COLUMN_FACETS] + [SearchDocument.themes.label("themes")]
+    if request.values("theme"):
+        columns.append(_facet_condition("theme", request.values("theme")).label("theme_chosen"))
+    kept = select(*columns).select_from(_from(matches)).where(_shown()).cte("kept").prefix_with("MATERIALIZED")
+    choices = {facet: _column_choice(kept.c[facet], facet, values)
+               for facet, values in request.chosen if facet in COLUMN_FACETS}
+    if request.values("theme"):
+        choices["theme"] = kept.c.theme_chosen.is_(True)
+
+    def applying(leaving_out: str | None = None) -> list:
+        return [condition for facet, condition in choices.items() if facet != leaving_out]
+
+    parts = [select(literal_column("'*'").label("facet"), literal_column("''").label("value"),
+                    func.count().label("n")).select_from(kept).where(*applying())]
+    parts += [select(literal_column(f"'{facet}'"), cast(kept.c[facet], String), func.count())
+              .where(*applying(facet)).group_by(kept.c[facet]) for facet in COLUMN_FACETS]
+    parts.append(select(literal_column("'theme'"), kept.c.themes, func.count())
+                 .where(*applying("theme"), kept.c.themes != "").group_by(kept.c.themes))
+    return union_all(*parts)
+
+
 async def _matched_counts(session: AsyncSession, request: SearchRequest, matches) -> tuple[int, dict]:
-    """Counts over the shown items that match the words (and the chosen themes)."""
-    theme = [_facet_condition("theme", request.values("theme"))] if request.values("theme") else []
+    """Counts over the shown items that match the words (and every choice), the themes included,
+    from _one_pass_statement."""
+    total = 0
+    counts: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
+    for facet, value, number in await session.execute(_one_pass_statement(request, matches)):
+        if facet == "*":
+            total = int(number or 0)
+        elif facet == "theme":
+            for key in value.split():
+                counts["theme"][key] = counts["theme"].get(key, 0) + number
+        elif value not in (None, "") and number:
+            counts[facet][value] = int(number)
+    facets = {facet: _listed(request, facet, counts[facet]) for facet in COLUMN_FACETS}
+    top = _top_themes(counts["theme"])
+    labels = await search_totals.theme_labels(session, [key for key, _ in top])
+    facets["theme"] = [(key, labels.get(key, key), number) for key, number in top]
+    return total, facets
+
+
+async def _chosen_counts(session: AsyncSession, request: SearchRequest) -> tuple[int, dict]:
+    """Column counts of choices with a theme and no words, over the shown items."""
+    theme = _facet_condition("theme", request.values("theme"))
     return await _column_counts(session, request, _counts_statement(
-        _from(matches), [_shown(), *theme], request, literal_column("1"), lambda facet: COLUMN_FACETS[facet]))
+        SearchDocument.__table__, [_shown(), theme], request, literal_column("1"), lambda facet: COLUMN_FACETS[facet]))
 
 
 async def _kept_counts(session: AsyncSession, request: SearchRequest) -> tuple[int, dict]:
@@ -257,6 +315,56 @@ async def _kept_counts(session: AsyncSession, request: SearchRequest) -> tuple[i
     return await _column_counts(session, request, _counts_statement(
         SearchCombination.__table__, [_shown(SearchCombination)], request, SearchCombination.count,
         lambda facet: getattr(SearchCombination, COLUMN_FACETS[facet].key)))
+
+
+def _paired_choice(request: SearchRequest) -> tuple[str, tuple[str, ...]] | None:
+    """(facet, values as the kept counts hold them) when the counts of a search without words
+    can come from search_pair_totals: one facet chosen; several values of it add up (an item has
+    one value of each column facet), except themes (an item may have several): one theme only."""
+    if len(request.chosen) != 1:
+        return None
+    facet, values = request.chosen[0]
+    if facet == "theme":
+        key = theme_key(values[0])[:100]
+        return (facet, (key,)) if len(values) == 1 and key else None
+    if facet == "year":  # as search_documents holds it: "2015" for 2015 and for "2015"
+        values = tuple(dict.fromkeys(str(int(value)) for value in values))
+    return facet, values
+
+
+async def _pair_counts(session: AsyncSession, request: SearchRequest, facet: str,
+                       values: tuple[str, ...]) -> tuple[int, dict]:
+    """The counts of one chosen facet, no words, from the counts kept per origin: the chosen
+    facet's own values (no other choice: every item shown), the total and the islands (the rows of
+    the chosen values in search_facet_totals, per origin), every other facet (the pairs of the
+    chosen values; for an island, its rows in search_facet_totals). A few thousand index entries,
+    however many items the choice keeps."""
+    totals = SearchFacetTotal
+    shown_totals = _shown(totals)
+    own = await session.execute(select(totals.value, func.sum(totals.count)).where(
+        totals.facet == facet, shown_totals).group_by(totals.value))
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    counts[facet] = {value: int(number) for value, number in own if number > 0}
+    if facet != "island":
+        islands = await session.execute(select(totals.island, func.sum(totals.count)).where(
+            totals.facet == facet, totals.value.in_(values), shown_totals).group_by(totals.island))
+        counts["island"] = {island: int(number) for island, number in islands if number > 0}
+        pairs = SearchPairTotal
+        others = select(pairs.counted, pairs.counted_value, func.sum(pairs.count)).where(
+            pairs.facet == facet, pairs.value.in_(values), _shown(pairs)).group_by(pairs.counted, pairs.counted_value)
+    else:
+        others = select(totals.facet, totals.value, func.sum(totals.count)).where(
+            totals.island.in_(values), totals.facet != "island", shown_totals).group_by(totals.facet, totals.value)
+    for counted, value, number in await session.execute(others):
+        if number > 0:
+            counts[counted][value] = int(number)
+    total = sum(counts["island"].get(island, 0) for island in values) if facet == "island" else \
+        sum(counts["island"].values())
+    facets = {name: _listed(request, name, counts[name]) for name in COLUMN_FACETS}
+    top = _top_themes(counts["theme"])
+    labels = await search_totals.theme_labels(session, [key for key, _ in top])
+    facets["theme"] = [(key, labels.get(key, key), number) for key, number in top]
+    return total, {name: facets[name] for name in FACETS}
 
 
 def matching_ids(dialect: str, request: SearchRequest):
@@ -294,13 +402,21 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         # Everything shown: the totals kept per origin, not a pass over every item.
         total, facets = await search_totals.summed(session, _shown(SearchFacetTotal))
         facets = {facet: facets[facet][:FACET_VALUES] for facet in FACETS}
+    elif matches is None and (paired := _paired_choice(request)):
+        # One facet chosen, no words: the pairs kept per origin.
+        total, facets = await _pair_counts(session, request, *paired)
     elif matches is None and not request.values("theme"):
         # Choices, no words: every column facet from the combinations kept per origin.
         total, facets = await _kept_counts(session, request)
         facets["theme"] = await _theme_counts(session, request, matches)
         facets = {facet: facets[facet] for facet in FACETS}
-    else:
+    elif matches is not None:
         total, facets = await _matched_counts(session, request, matches)
+        facets = {facet: facets[facet] for facet in FACETS}
+    else:
+        # Themes and other choices, no words: one pass would read every item shown; the rows of
+        # every choice, then each chosen facet's, are fewer.
+        total, facets = await _chosen_counts(session, request)
         facets["theme"] = await _theme_counts(session, request, matches)
         facets = {facet: facets[facet] for facet in FACETS}
     return SearchResult(request, query, total, items, facets)

@@ -91,7 +91,7 @@ def document(item: StoredObject) -> tuple[dict, dict]:
 
 
 def _write(connection: Connection, removed: set[int], added: list[StoredObject],
-           fresh: set[int] = frozenset()) -> None:
+           fresh: set[int] = frozenset(), *, pairs: bool = True) -> None:
     """Remove the rows of `removed` and of `added`, then index `added`; `fresh` ids were just
     created and have nothing to remove (the inbox's new replicas: no statement spent on them)."""
     stale = (removed | {item.id for item in added}) - fresh
@@ -122,16 +122,18 @@ def _write(connection: Connection, removed: set[int], added: list[StoredObject],
                 "setweight(to_tsvector('simple', :title), 'A') || setweight(to_tsvector('simple', :pitch), 'B')"
                 " || setweight(to_tsvector('simple', :body), 'C'))"), [texts for _, texts in rows])
     labels = {item.id: _theme_labels(item) for item in added}
-    search_totals.apply(connection, old, [{**facets, "theme_labels": labels[facets["object_id"]]} for facets in new])
+    search_totals.apply(connection, old, [{**facets, "theme_labels": labels[facets["object_id"]]} for facets in new],
+                        pairs=pairs)
     map_cells.apply(connection, old, new)
 
 
-def _apply(connection: Connection, items: list[StoredObject], fresh: set[int] = frozenset()) -> None:
+def _apply(connection: Connection, items: list[StoredObject], fresh: set[int] = frozenset(),
+           *, pairs: bool = True) -> None:
     """Index what is indexable among `items`, remove the others (unless just created: nothing
     to remove)."""
     added = [item for item in items if indexable(item)]
     removed = {item.id for item in items if not indexable(item) and item.id not in fresh}
-    _write(connection, removed, added, fresh)
+    _write(connection, removed, added, fresh, pairs=pairs)
 
 
 async def refresh(session: AsyncSession, item: StoredObject, *, fresh: bool = False) -> None:
@@ -176,8 +178,10 @@ async def reindex(session: AsyncSession, *, batch: int = 500) -> int:
         if not items:
             await search_totals.compact(session)  # one row per count, not one per batch
             await map_cells.compact(session)
+            await search_totals.rebuild_pairs(session)  # ~64 a document: counted once, at the end
             return indexed
-        await session.run_sync(lambda sync: _apply(sync.connection(), items, {item.id for item in items}))
+        await session.run_sync(lambda sync: _apply(sync.connection(), items, {item.id for item in items},
+                                                   pairs=False))
         indexed += sum(1 for item in items if indexable(item))
         after = items[-1].id
         session.expunge_all()

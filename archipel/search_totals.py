@@ -3,7 +3,8 @@ every indexed item.
 
 Each indexed item counts under its origin (its island, whether it is local, the island that
 re-shared it): once for each of its facet values in `search_facet_totals` (the empty search),
-once for its combination of column facet values in `search_combinations` (a search by choices).
+once for each pair of values of two facets in `search_pair_totals` (a search choosing one facet),
+once for its combination of column facet values in `search_combinations` (other choices).
 search_index calls `apply` with the rows it removes and those it adds, in the same transaction,
 so the counts always equal what search_documents holds.
 
@@ -17,15 +18,18 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
-from archipel.storage.tables import SearchCombination, SearchFacetTotal
+from archipel.storage.tables import SearchCombination, SearchDocument, SearchFacetTotal, SearchPairTotal
 
 ORIGIN = ("island", "local", "via")
 COMBINED = (*ORIGIN, "kind", "region", "place", "language", "licence", "audience", "started_year")
 COUNTED = ("kind", "island", "region", "place", "language", "licence", "audience", "year", "theme")
 _TOTAL_KEY = (*ORIGIN, "facet", "value")
+# The island is the origin: its pairs would repeat search_facet_totals.
+PAIRED = tuple(facet for facet in COUNTED if facet != "island")
+_PAIR_KEY = (*ORIGIN, "facet", "value", "counted", "counted_value")
 
 
 def shown(table, followed, *, local: bool | None = None):
@@ -80,7 +84,40 @@ def combination_changes(removed: list[dict], added: list[dict]) -> Counter:
     return Counter({key: n for key, n in delta.items() if n})
 
 
-def apply(connection: Connection, removed: list[dict], added: list[dict]) -> None:
+def _pairs(document: dict) -> list[tuple]:
+    """(facet, value, counted, counted_value) of one document: every value of a facet with every
+    value of each other facet (~64 per item: 7 column facets and 2 or 3 themes)."""
+    values = [(facet, value) for facet, value, _ in _values(document) if facet in PAIRED]
+    return [(facet, value, counted, counted_value) for facet, value in values
+            for counted, counted_value in values if counted != facet]
+
+
+def pair_changes(removed: list[dict], added: list[dict]) -> Counter:
+    """The net change of each pair count: an edit that keeps an item's facets writes none."""
+    delta: Counter = Counter()
+    for sign, documents in ((-1, removed), (1, added)):
+        for document in documents:
+            origin = _origin(document)
+            for pair in _pairs(document):
+                delta[(*origin, *pair)] += sign
+    return Counter({key: n for key, n in delta.items() if n})
+
+
+_SQLITE_PAIRS = (f"INSERT INTO search_pair_totals ({', '.join(_PAIR_KEY)}, count) "
+                 f"VALUES ({', '.join('?' * (len(_PAIR_KEY) + 1))})")
+
+
+def apply(connection: Connection, removed: list[dict], added: list[dict], *, pairs: bool = True) -> None:
+    """Write the changes of the counts; `pairs` False leaves search_pair_totals to rebuild_pairs
+    (a whole reindex: counted once at the end rather than written per batch and folded)."""
+    if pairs:
+        paired = pair_changes(removed, added)
+        if paired and connection.dialect.name == "sqlite":
+            # ~64 rows a new item: as tuples, SQLAlchemy's per-row work on dicts cost a third of it.
+            connection.exec_driver_sql(_SQLITE_PAIRS, [(*key, n) for key, n in paired.items()])
+        elif paired:
+            connection.execute(insert(SearchPairTotal), [dict(zip(_PAIR_KEY, key), count=n)
+                                                         for key, n in paired.items()])
     combined = combination_changes(removed, added)
     if combined:
         connection.execute(insert(SearchCombination),
@@ -95,18 +132,51 @@ def apply(connection: Connection, removed: list[dict], added: list[dict]) -> Non
 def clear(connection: Connection) -> None:
     connection.execute(delete(SearchFacetTotal))
     connection.execute(delete(SearchCombination))
+    connection.execute(delete(SearchPairTotal))
 
 
-async def compact(session) -> int:
+async def rebuild_pairs(session, *, batch: int = 5000) -> int:
+    """Count search_pair_totals again from search_documents, one origin at a time (pairs never
+    span two origins: the memory is that of the largest origin's pairs); the rows written."""
+    await session.execute(delete(SearchPairTotal))
+    origins = (await session.execute(select(*(getattr(SearchDocument, name) for name in ORIGIN)).distinct())).all()
+    written = 0
+    for island, local, via in origins:
+        counts: Counter = Counter()
+        documents = await session.execute(select(SearchDocument.__table__).where(
+            SearchDocument.island == island, SearchDocument.local == local, SearchDocument.via == via))
+        for document in documents.mappings():
+            counts.update(_pairs(document))
+        rows = [dict(zip(_PAIR_KEY, (island, local, via, *pair)), count=n) for pair, n in counts.items()]
+        for start in range(0, len(rows), batch):
+            await session.execute(insert(SearchPairTotal), rows[start:start + batch])
+        written += len(rows)
+    return written
+
+
+_KEPT = ((SearchFacetTotal, _TOTAL_KEY), (SearchCombination, COMBINED), (SearchPairTotal, _PAIR_KEY))
+
+
+async def compact(session, marks: dict[str, int] | None = None) -> int:
     """Fold each table's rows into one per key (a zero sum: none), in the caller's transaction;
-    the rows removed. The rows
-    deleted are exactly those summed (DELETE … RETURNING): a row another transaction commits
-    meanwhile is left for the next time, never lost."""
+    the rows removed. The rows deleted are exactly those summed (DELETE … RETURNING): a row
+    another transaction commits meanwhile is left for the next time, never lost.
+    Only the keys that have several rows are read (search_pair_totals holds ~10 rows per item:
+    deleting and writing again a million rows at 100,000 items, to fold a few, cost half a
+    minute). `marks` (table name → id, updated here): only the keys of rows written after the
+    mark, the others being folded already (no pass over the whole table); on PostgreSQL a row
+    committed after a round under a lower id (sequences are not commit order) stays unfolded
+    until a round without marks (the first after a start): its sums are right meanwhile."""
     removed = 0
-    for table, key in ((SearchFacetTotal, _TOTAL_KEY), (SearchCombination, COMBINED)):
+    for table, key in _KEPT:
         columns = [getattr(table, name) for name in key]
         has_label = table is SearchFacetTotal
-        rows = (await session.execute(delete(table).returning(
+        if marks is not None and table.__tablename__ in marks:
+            folded = select(*columns).where(table.id > marks[table.__tablename__])
+        else:
+            folded = select(*columns).group_by(*columns).having(func.count() > 1)
+        statement = delete(table).where(tuple_(*columns).in_(folded))
+        rows = (await session.execute(statement.returning(
             *columns, *([table.label] if has_label else []), table.count))).all()
         sums: Counter = Counter()
         labels: dict = {}
@@ -119,6 +189,8 @@ async def compact(session) -> int:
         if kept:
             await session.execute(insert(table), kept)
         removed += len(rows) - len(kept)
+        if marks is not None:
+            marks[table.__tablename__] = await session.scalar(select(func.max(table.id))) or 0
     return removed
 
 
@@ -131,19 +203,22 @@ class Compactor:
     def __init__(self, sessions):
         self.sessions = sessions
         self.kept = 0
+        self.marks: dict[str, int] = {}  # the first round folds every key, the next ones the new rows'
 
     async def run_once(self) -> int:
         async with self.sessions() as session:
             if await _rows(session) - self.kept >= self.GROWTH:
-                await compact(session)
+                marks = dict(self.marks)
+                await compact(session, marks)
                 await session.commit()
+                self.marks = marks  # once committed: a rolled-back fold must be folded again
                 self.kept = await _rows(session)
         return 0  # never busy: the next round waits its interval
 
 
 async def _rows(session) -> int:
     return sum([await session.scalar(select(func.count()).select_from(table)) or 0
-                for table in (SearchFacetTotal, SearchCombination)])
+                for table, _ in _KEPT])
 
 
 async def summed(session, shown) -> tuple[int, dict[str, list[tuple[str, str, int]]]]:

@@ -41,7 +41,8 @@ async def current_revision(database_url: str) -> str | None:
 
 
 # A database upgraded across the revision that created the search index (0013), or the one that
-# added the map's kept cells and the items' positions to it (0020), has items to index.
+# added the map's kept cells and the items' positions to it (0020), has items to index; the
+# search's pair counts (0019) are counted by the same reindex.
 REINDEX_BEFORE = "0020"
 
 

@@ -693,6 +693,29 @@ class SearchCombination(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class SearchPairTotal(Base):
+    """How many indexed items have a value of one facet together with a value of another, per
+    origin: a search with one facet chosen and no words (a region, a theme) counts every other facet
+    from the rows of its value (at most origins × values of the other facets, ~25,000 rows for the
+    most common value of 100,000 items), not from the matching items nor every combination. The
+    island facet has none: it is the origin, and search_facet_totals counts per origin already.
+    Rows of +n / -n like search_facet_totals (archipel/search_totals.py)."""
+
+    __tablename__ = "search_pair_totals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    island: Mapped[str] = mapped_column(String(255))
+    local: Mapped[bool] = mapped_column(Boolean)
+    via: Mapped[str] = mapped_column(String(255))
+    facet: Mapped[str] = mapped_column(String(16))  # the facet chosen…
+    value: Mapped[str] = mapped_column(String(200))
+    counted: Mapped[str] = mapped_column(String(16))  # …and a value of another facet, counted
+    counted_value: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(Integer)
+    # One chosen value's rows, grouped in order, read from the index alone.
+    __table_args__ = (Index("ix_search_pair_totals_facet", "facet", "value", "counted", "counted_value",
+                            "island", "local", "via", "count"),)
+
+
 class MapCell(Base):
     """The map's clusters kept per zoom: for each cell of the world's grid at a zoom (0 to
     map_cells.KEPT_ZOOM) and each origin (island, local, re-sharing island), how many positioned

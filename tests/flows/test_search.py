@@ -9,6 +9,7 @@ from alembic import command
 from sqlalchemy import text
 
 from archipel import accounts, content, search_totals
+from archipel.themes import theme_key
 from archipel.storage import migrate
 from archipel.storage.engine import make_engine
 from federation import actions
@@ -132,6 +133,9 @@ async def test_facets_count_the_results_and_combine(brest):
                 assert (await _search_pairs(brest, [(facet, value)]))["total"] == count, (facet, value)
 
 
+SINGLE_CHOICES = (("region", "Bretagne"), ("theme", "Réemploi"), ("kind", "fiche"), ("year", "2019"))
+
+
 async def _search_pairs(node, pairs) -> dict:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{node.url}/recherche.json", params=pairs) as response:
@@ -173,6 +177,8 @@ async def test_replicas_join_change_and_leave_the_results_at_once(make_island):
     await wait_for(lambda: nantes.object(uri), timeout=30, message="replication")
     found = await search_json(nantes, q="reemploi")
     assert names(found) == ["La ressourcerie de Brest"]
+    breton = await search_json(nantes, region="Bretagne")  # counted from the pairs kept per origin
+    assert breton["total"] == 1 and breton["facets"]["kind"] == {"fiche": 1}
     assert found["items"][0]["island"]["name"] == "brest" or found["items"][0]["island"]["host"] in brest.url
 
     async with brest.sessions() as session:
@@ -199,6 +205,9 @@ async def test_replicas_join_change_and_leave_the_results_at_once(make_island):
         return replica is not None and replica.deleted_at is not None
     await wait_for(withdrawn, timeout=30, message="withdrawal")
     assert (await search_json(nantes, q="velo"))["total"] == 0
+    breton = await search_json(nantes, region="Bretagne")
+    assert breton["total"] == 0 and breton["facets"]["kind"] == {}
+    assert breton["facets"]["region"] == {"Bretagne": 0}  # a chosen value stays listed, to be removed
 
 
 async def test_reindex_rebuilds_the_index(brest):
@@ -208,12 +217,35 @@ async def test_reindex_rebuilds_the_index(brest):
             await connection.execute(text("DELETE FROM search_text"))
             await connection.execute(text("DELETE FROM search_documents"))
             await connection.execute(text("DELETE FROM search_facet_totals"))
+            await connection.execute(text("DELETE FROM search_pair_totals"))
     finally:
         await engine.dispose()
     assert (await search_json(brest))["total"] == 0
     await cli.cmd_reindex(type("Args", (), {"directory": str(brest.directory)}))
     assert names(await search_json(brest, q="formateur")) == ["Former les formateurs du numérique"]
     assert (await search_json(brest))["total"] == 4
+    breton = await search_json(brest, region="Bretagne")
+    assert breton["total"] == 2 and breton["facets"]["kind"] == {"fiche": 1, "resource": 1}
+    assert breton["facets"]["theme"] == {"mediationnumerique": 1, "reemploi": 1}
+
+
+async def test_an_upgrade_counts_the_pairs_of_the_items_already_indexed(brest):
+    url = brest.settings.effective_database_url
+    before = [await _search_pairs(brest, [(facet, value)]) for facet, value in SINGLE_CHOICES]
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:  # back to the schema before the pairs
+            config = migrate.alembic_config(url)
+
+            def downgrade(sync):
+                config.attributes["connection"] = sync
+                command.downgrade(config, "0018")
+            await connection.run_sync(downgrade)
+    finally:
+        await engine.dispose()
+    await migrate.upgrade(url)
+    assert [await _search_pairs(brest, [(facet, value)]) for facet, value in SINGLE_CHOICES] == before
+    assert before[0]["total"] == 2
 
 
 async def test_an_upgrade_indexes_the_items_already_stored(brest):
@@ -288,6 +320,14 @@ async def test_the_totals_always_equal_a_count_of_the_index(make_island):
     two_years = await _search_pairs(node, [("year", "2013"), ("year", "2014")])
     assert two_years["total"] == 2 and two_years["facets"]["region"] == {"Bretagne": 1, "Normandie": 1}
     assert two_years["facets"]["year"] == {"2010": 1, "2013": 1, "2014": 1, "2015": 1}
+    # One facet chosen, no words: counted from the pairs kept per origin, the same as from the items.
+    host = next(iter(totals["island"]))
+    for facet, value in (*SINGLE_CHOICES, ("theme", "Habitat"), ("year", "2013"), ("region", "Occitanie"),
+                         ("island", host), ("language", "fr"), ("licence", next(iter(totals["licence"])))):
+        paired = await _search_pairs(node, [(facet, value)])
+        counted = await _search_pairs(node, [("q", "texte"), (facet, value)])
+        assert paired["total"] == counted["total"] and paired["facets"] == counted["facets"], (facet, value)
+    assert (await _search_pairs(node, [("theme", "Réemploi")]))["facets"]["region"] == {"Bretagne": 1, "Normandie": 2}
 
 
 async def test_counts_are_the_same_after_compaction(brest):
@@ -300,6 +340,44 @@ async def test_counts_are_the_same_after_compaction(brest):
     after = [await search_json(brest), await _search_pairs(brest, [("region", "Bretagne")])]
     assert [result["facets"] for result in after] == [result["facets"] for result in before]
     assert [result["total"] for result in after] == [result["total"] for result in before]
+
+
+async def test_a_compaction_after_a_mark_folds_the_keys_written_since(brest):
+    marks: dict = {}
+    async with brest.sessions() as session:
+        await search_totals.compact(session, marks)  # no mark yet: every key
+        await session.commit()
+    assert set(marks) == {"search_facet_totals", "search_combinations", "search_pair_totals"}
+    uri = await publish(brest, "alice", "Un atelier vélo", pitch="Réparer.", region="Bretagne", tags=["Vélo"])
+    async with brest.sessions() as session:
+        alice = await accounts.get_actor(session, "alice")
+        item = await content.get_local_object(session, uri)
+        await actions.edit_item(session, brest.url, item, editor=alice, tags=["Réemploi"])
+        await session.commit()
+    before = [await search_json(brest)] + [await _search_pairs(brest, [pair]) for pair in SINGLE_CHOICES]
+    async with brest.sessions() as session:
+        rows = await _pair_rows(session)
+        assert await search_totals.compact(session, dict(marks)) > 0  # the edit's +1/-1 folded
+        await session.commit()
+    async with brest.sessions() as session:
+        assert await search_totals.compact(session) == 0  # nothing the marks left unfolded
+        assert await _pair_rows(session) < rows
+    assert [await search_json(brest)] + [await _search_pairs(brest, [pair]) for pair in SINGLE_CHOICES] == before
+    async with brest.sessions() as session:  # and the same rows as counting again from the index
+        folded = await _pair_sums(session)
+        await search_totals.rebuild_pairs(session)
+        assert await _pair_sums(session) == folded
+
+
+async def _pair_rows(session) -> int:
+    return await session.scalar(text("SELECT count(*) FROM search_pair_totals"))
+
+
+async def _pair_sums(session) -> dict:
+    rows = await session.execute(text("SELECT island, local, via, facet, value, counted, counted_value, sum(count) "
+                                      "FROM search_pair_totals GROUP BY island, local, via, facet, value, counted, "
+                                      "counted_value HAVING sum(count) != 0"))
+    return {tuple(row[:-1]): row[-1] for row in rows}
 
 
 ITEMS = [  # title, kind, region, audience (free text: each its own), language, theme, words
@@ -327,21 +405,32 @@ def expected(chosen: dict, *, theme: str | None = None, word: str | None = None)
             if row[index] and passes(row, facet):
                 counted[row[index]] = counted.get(row[index], 0) + 1
         counts[facet] = counted
+    themes = {}  # every choice and the words, not the theme chosen
+    for row in ITEMS:
+        if (word is None or row[6] == word) and passes(row):
+            themes[theme_key(row[5])] = themes.get(theme_key(row[5]), 0) + 1
+    counts["theme"] = themes
     return sum(1 for row in rows if passes(row)), counts
 
 
 async def test_choices_are_counted_disjunctively_with_and_without_words(make_island):
-    """Every path of the counts (choices alone, from the combinations kept per origin; with a theme
-    or words, from the matching items) gives each facet the counts of every other choice, a
-    free-text audience included, exactly as a count item by item does."""
+    """Every path of the counts (choices alone, from the combinations kept per origin; one facet
+    chosen, from the pairs; with a theme or words, from the matching items) gives each facet, the
+    themes included, the counts of every other choice, a free-text audience included, exactly as a
+    count item by item does."""
     node = await make_island("brest")
     await node.add_user("alice")
     for title, kind, region, audience, language, theme, word in ITEMS:
         await publish(node, "alice", title, kind=kind, region=region, audience=audience, language=language,
                       pitch=f"Un {word} pour tous.", tags=[theme])
     cases = [
+        {},  # with a theme alone: the pairs kept per origin
         {"region": ["Bretagne"]},
+        {"region": ["Bretagne", "Normandie"]},
         {"audience": ["Familles"]},
+        {"audience": ["Familles", "Parents d'élèves de Caen"]},
+        {"kind": ["resource"]},
+        {"language": ["en"]},
         {"region": ["Bretagne"], "audience": ["Familles"]},
         {"region": ["Bretagne", "Normandie"], "kind": ["fiche"]},
         {"region": ["Normandie"], "audience": ["Familles", "Parents d'élèves de Caen"], "language": ["en"]},
@@ -357,3 +446,20 @@ async def test_choices_are_counted_disjunctively_with_and_without_words(make_isl
             for facet, counted in counts.items():
                 shown = {value: count for value, count in result["facets"][facet].items() if count}
                 assert shown == counted, (chosen, extra, facet)
+
+
+async def test_the_compactor_folds_every_key_once_then_the_new_rows_keys(brest):
+    compactor = search_totals.Compactor(brest.sessions)
+    compactor.GROWTH = 1
+    await compactor.run_once()
+    assert set(compactor.marks) == {"search_facet_totals", "search_combinations", "search_pair_totals"}
+    async with brest.sessions() as session:
+        assert await search_totals.compact(session) == 0
+        rows = await _pair_rows(session)
+    before = [await _search_pairs(brest, [pair]) for pair in SINGLE_CHOICES]
+    uri = await publish(brest, "alice", "Un atelier vélo", pitch="Réparer.", region="Bretagne", tags=["Vélo"])
+    await brest.withdraw(uri)  # its +1 rows, then its -1 rows: nothing once folded
+    await compactor.run_once()
+    async with brest.sessions() as session:
+        assert await _pair_rows(session) == rows
+    assert [await _search_pairs(brest, [pair]) for pair in SINGLE_CHOICES] == before

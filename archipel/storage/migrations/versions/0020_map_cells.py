@@ -6,14 +6,14 @@ map shows what the search indexes (no item addressed to followers only), read fr
 migrations: a migration must not depend on models later ones change).
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
