@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from babel.dates import format_date, format_skeleton, format_time
+from babel.dates import format_date, format_skeleton, format_time, get_timezone, get_timezone_location
 
 from archipel import events
 from archipel.storage.tables import StoredObject
+from web import i18n, words
 
 
 def when(item: StoredObject, lang: str) -> str:
-    """« vendredi 12 mars 2027, 09:30 – 17:00 (Europe/Paris) »."""
+    """« vendredi 12 mars 2027, 09:30 – 17:00 (heure de Paris) »."""
     start, end = events.local_times(item.fields)
     day = format_date(start, "full", locale=lang)
     hours = format_time(start, "short", tzinfo=start.tzinfo, locale=lang)
@@ -22,7 +23,17 @@ def when(item: StoredObject, lang: str) -> str:
         text = (f"{day}, {hours} – {format_date(end, 'full', locale=lang)}, "
                 f"{format_time(end, 'short', tzinfo=end.tzinfo, locale=lang)}")
     zone = (item.fields or {}).get("time_zone")
-    return f"{text} ({zone})" if zone else text
+    return f"{text} ({zone_words(zone, lang)})" if zone else text
+
+
+def zone_words(zone: str, lang: str) -> str:
+    """« heure de Paris », "Paris time": the zone by its city as the reader's language names it
+    (CLDR, through Babel), not its identifier (Europe/Paris)."""
+    try:
+        city = get_timezone_location(get_timezone(zone), locale=lang, return_city=True)
+    except (LookupError, ValueError):
+        return zone
+    return i18n.gettext(lang, "heure %(de_city)s") % {"de_city": words.of_name(city), "city": city}
 
 
 def start_iso(item: StoredObject) -> str:

@@ -72,8 +72,12 @@ async def test_an_event_published_on_one_island_is_on_the_agenda_and_calendar_of
     # Its page, on either island, says when in its own zone and offers it to one's calendar.
     for page_url, ident in ((f"{nantes.url}/r/{replica.id}", replica.id), (uri, (await brest.object(uri)).id)):
         status, _, page = await get_text(page_url)
-        assert status == 200 and "vendredi 12 mars 2027, 09:30 – 17:00 (Europe/Paris)" in page
+        assert status == 200 and "vendredi 12 mars 2027, 09:30 – 17:00 (heure de Paris)" in page
         assert f'/agenda/{ident}.ics"' in page and "Ajouter à mon agenda" in page
+    async with aiohttp.ClientSession() as http, http.get(f"{nantes.url}/agenda", headers={"Accept-Language": "en"}) as response:
+        # The zone by its city in the reader's language, never its identifier.
+        english = await response.text()
+    assert "(Paris time)" in english and "Europe/Paris" not in english.split("<main", 1)[1]
 
     # Moved by an hour (in summer time now): SEQUENCE counts the change, on both islands.
     async with brest.sessions() as session:

@@ -136,7 +136,7 @@ async def test_subscribe_confirm_and_receive_exactly_what_matches(make_island, s
     # The event near Brest, under « À venir », its day written out in its own zone.
     day = format_date(soon, "full", locale="fr")
     assert "À venir dans l'archipel" in text and "Journée médiation aux Capucins" in html
-    assert re.search(rf"Journée médiation aux Capucins\r?\n  {re.escape(day)}, 09:30 – 16:30 \(Europe/Paris\) · Les Capucins",
+    assert re.search(rf"Journée médiation aux Capucins\r?\n  {re.escape(day)}, 09:30 – 16:30 \(heure de Paris\) · Les Capucins",
                      text), text
     replica = await brest.object(near)
     assert f"{brest.url}/r/{replica.id}" in html and "Île nantes" in text
