@@ -221,6 +221,27 @@ def _restored_settings(source: Path, directory: Path, database_url: str | None) 
     (directory / SETTINGS_FILE).chmod(0o600)
 
 
+async def _hand_back_in_flight(directory: Path) -> None:
+    """Deliveries the snapshot shows in flight were being sent by a process of the island that was
+    copied: none of the restored island's processes sends them. Due again now, instead of holding
+    their host's slots until their leases run out (minutes, on PostgreSQL where no process puts
+    them back at start)."""
+    from sqlalchemy import update
+
+    from archipel.queue_states import DeliveryStates
+    from archipel.settings import load_settings
+    from archipel.storage.engine import make_engine
+    from archipel.storage.tables import Delivery, utcnow
+
+    engine = make_engine(load_settings(directory).effective_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(update(Delivery).where(Delivery.state == DeliveryStates.IN_FLIGHT)
+                                     .values(state=DeliveryStates.PENDING, next_try_at=utcnow()))
+    finally:
+        await engine.dispose()
+
+
 async def restore(source: str | Path, directory: str | Path, database_url: str | None = None) -> Summary:
     source, directory = Path(source), Path(directory)
     manifest = read_manifest(source)
@@ -259,6 +280,7 @@ async def restore(source: str | Path, directory: str | Path, database_url: str |
                                   f"it empty before trying again)") from None
         media_files = await asyncio.to_thread(_copy_media, source / MEDIA, directory / MEDIA)
         _restored_settings(source, directory, database_url)
+        await _hand_back_in_flight(directory)
     except BaseException:
         # No half island left behind: the folder was new or empty (a PostgreSQL database that
         # pg_restore began to fill is the operator's to drop, as the error says).

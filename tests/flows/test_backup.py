@@ -8,10 +8,14 @@ import asyncio
 import json
 import re
 import sys
+from datetime import timedelta
 
 import aiohttp
+from sqlalchemy import select
 
+from archipel.queue_states import DeliveryStates
 from archipel.settings import load_settings
+from archipel.storage.tables import Delivery, OutgoingActivity, utcnow
 from tests.flows.test_fiches import publish_file, snapshot_of
 from tests.nodes import island_follows, wait_for
 from web import cli
@@ -35,6 +39,18 @@ async def page(url: str, accept: str = "text/html") -> tuple[int, str]:
     return response.status, re.sub(r'(nonce|csrf_token" value)="[^"]*"', "", text)
 
 
+async def sends_in_progress(brest, nantes) -> None:
+    """As a backup can catch them: deliveries to nantes in flight, every slot of its host taken,
+    their leases minutes away (sends that no process of the restored island is making)."""
+    async with brest.sessions() as session:
+        outgoing = await session.scalar(select(OutgoingActivity.id).order_by(OutgoingActivity.id).limit(1))
+        host = nantes.settings.host
+        session.add_all(Delivery(outgoing_id=outgoing, inbox_url=f"{nantes.url}/busy/{number}", host=host,
+                                 state=DeliveryStates.IN_FLIGHT, next_try_at=utcnow() + timedelta(minutes=10))
+                        for number in range(brest.settings.delivery_per_host))
+        await session.commit()
+
+
 async def test_a_backup_of_a_running_island_restores_it_serving_and_federating(make_island, databases, tmp_path):
     brest, nantes = await make_island("brest"), await make_island("nantes")
     await brest.add_user("alice")
@@ -44,6 +60,7 @@ async def test_a_backup_of_a_running_island_restores_it_serving_and_federating(m
     picture = brest.settings.effective_media_directory / "ab" / "picture.png"
     picture.parent.mkdir(parents=True, exist_ok=True)
     picture.write_bytes(b"\x89PNG not really")
+    await sends_in_progress(brest, nantes)
 
     stop, written = asyncio.Event(), []
 
