@@ -135,7 +135,7 @@ async def test_reuses_here_and_on_another_island_are_notified(make_island):
             assert response.status == 303
 
     # bob reuses the replica on nantes and publishes it: brest hears of it (isBasedOn).
-    replica = await wait_for(lambda: nantes.object(fiche.uri), message="the fiche replicated to nantes")
+    replica = await wait_for(lambda: nantes.object(fiche.uri), timeout=30, message="the fiche replicated to nantes")
     # nantes got the fiche through brest's re-share: alice's actor was never fetched there; the
     # reuse page fetches it so that her island is told.
     async with nantes.sessions() as session:
@@ -156,7 +156,7 @@ async def test_reuses_here_and_on_another_island_are_notified(make_island):
     async def told():
         return [n for n in await notices(brest, "alice") if n[1] == nantes.actor_uri("bob")]
 
-    [(kind, _, derived)] = await wait_for(told, message="alice hears of bob's reuse")
+    [(kind, _, derived)] = await wait_for(told, timeout=30, message="alice hears of bob's reuse")
     assert kind == "reuse" and derived == draft.uri
     assert [n[0] for n in await notices(brest, "alice")] == ["reuse", "reuse"]
     assert (await notices(brest, "alice"))[0][1] == brest.actor_uri("claire")

@@ -68,7 +68,7 @@ async def test_the_per_host_limit_holds_across_workers(make_island):
         async with own_engine(node) as first, own_engine(node) as second:
             async with delivering(node, first, per_host=3), delivering(node, second, per_host=3):
                 await node.publish("alice", "Fiche")
-                await wait_for(lambda: slow.active == 3, timeout=20, message="three held requests")
+                await wait_for(lambda: slow.active == 3, timeout=60, message="three held requests")
                 await asyncio.sleep(0.5)  # both workers claim again meanwhile (poll_interval 0.5)
                 assert slow.active == 3 and (await states(node))["in_flight"] == 3
                 slow.release.set()
@@ -114,7 +114,7 @@ async def test_a_clean_stop_hands_back_the_sends_it_cut_short(make_island):
         async with own_engine(node) as sessions:
             async with delivering(node, sessions):
                 await node.publish("alice", "Fiche")
-                await wait_for(lambda: slow.active == 3, timeout=20, message="three held requests")
+                await wait_for(lambda: slow.active == 3, timeout=60, message="three held requests")
             # Stopped: due again at once, as if never claimed (no lease to wait for).
             rows = await node.deliveries()
             assert {(d.state, d.attempts) for d in rows} == {("pending", 0)}
