@@ -229,20 +229,24 @@ async def test_reindex_rebuilds_the_index(brest):
     assert breton["facets"]["theme"] == {"mediationnumerique": 1, "reemploi": 1}
 
 
-async def test_an_upgrade_counts_the_pairs_of_the_items_already_indexed(brest):
-    url = brest.settings.effective_database_url
-    before = [await _search_pairs(brest, [(facet, value)]) for facet, value in SINGLE_CHOICES]
+async def downgrade_to(url: str, revision: str) -> None:
     engine = make_engine(url)
     try:
-        async with engine.begin() as connection:  # back to the schema before the pairs
+        async with engine.begin() as connection:
             config = migrate.alembic_config(url)
 
             def downgrade(sync):
                 config.attributes["connection"] = sync
-                command.downgrade(config, "0018")
+                command.downgrade(config, revision)
             await connection.run_sync(downgrade)
     finally:
         await engine.dispose()
+
+
+async def test_an_upgrade_counts_the_pairs_of_the_items_already_indexed(brest):
+    url = brest.settings.effective_database_url
+    before = [await _search_pairs(brest, [(facet, value)]) for facet, value in SINGLE_CHOICES]
+    await downgrade_to(url, "0018")  # the schema before the pairs
     await migrate.upgrade(url)
     assert [await _search_pairs(brest, [(facet, value)]) for facet, value in SINGLE_CHOICES] == before
     assert before[0]["total"] == 2
@@ -250,17 +254,7 @@ async def test_an_upgrade_counts_the_pairs_of_the_items_already_indexed(brest):
 
 async def test_an_upgrade_indexes_the_items_already_stored(brest):
     url = brest.settings.effective_database_url
-    engine = make_engine(url)
-    try:
-        async with engine.begin() as connection:  # back to the schema before search
-            config = migrate.alembic_config(url)
-
-            def downgrade(sync):
-                config.attributes["connection"] = sync
-                command.downgrade(config, "0010")
-            await connection.run_sync(downgrade)
-    finally:
-        await engine.dispose()
+    await downgrade_to(url, "0010")  # the schema before search
     await migrate.upgrade(url)
     assert names(await search_json(brest, q="formateur")) == ["Former les formateurs du numérique"]
     assert (await search_json(brest))["total"] == 4
