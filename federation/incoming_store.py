@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from archipel.queue_states import IncomingStates
 from archipel.bounds import OutOfBounds, clip_text, fits_uri, require_uri
 from archipel.storage.tables import IncomingActivity, utcnow
+from federation.write_turns import WriteTurns
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
@@ -35,8 +36,8 @@ class IncomingStore:
         self.on_stored = on_stored
         self._queue: asyncio.Queue = asyncio.Queue()
         self._writer: asyncio.Task | None = None
-        # On SQLite, shared with the inbox worker: one writer at a time, in turn (processing.py).
-        self.write_turn: asyncio.Lock | None = None
+        # Shared with the inbox worker of the same process (federation/write_turns.py).
+        self.write_turns: WriteTurns | None = None
 
     async def start(self) -> None:
         self._writer = asyncio.create_task(self._run(), name="incoming-writer")
@@ -100,7 +101,8 @@ class IncomingStore:
         (or two requests in one batch) can never store the same activity twice."""
         now = utcnow()
         fresh = [{**row, "state": IncomingStates.RECEIVED, "attempts": 0, "received_at": now} for row in rows]
-        async with self.write_turn or contextlib.nullcontext(), self.sessionmaker() as session:
+        turn = self.write_turns.store() if self.write_turns else contextlib.nullcontext()
+        async with turn, self.sessionmaker() as session:
             dialect = session.bind.dialect.name
             insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
             statement = (insert(IncomingActivity).on_conflict_do_nothing(index_elements=["activity_uri"])
@@ -108,6 +110,8 @@ class IncomingStore:
             stored = await session.execute(statement, fresh)
             stored_ids = [uri for (uri,) in stored]
             await session.commit()
+            if self.write_turns is not None:
+                self.write_turns.stored(len(rows))
         results, remaining = [], {}
         for uri in stored_ids:
             remaining[uri] = remaining.get(uri, 0) + 1

@@ -14,8 +14,9 @@ transaction handlers see the actor directory offline (`BatchDirectory`): actors 
 before the transaction starts, and an activity whose handler still needs the network (an
 object to fetch, an actor to refresh) is set aside and handled alone afterwards, in its own
 transaction as before, with the usual retries and backoff. On PostgreSQL the round's batches
-run side by side in lanes split by actor; SQLite has one writer, and the worker takes turns
-with the incoming store for it.
+run side by side in lanes split by actor; SQLite has one writer. When the same process also
+receives, the worker and the inbox's store take turns at writing (`write_turns.py`), and the
+worker's batches grow to keep pace with what the store writes.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from federation.handlers import HANDLERS, Ignored, object_type_of
 from federation.jsonld import normalize
 from federation.mentions import Limits
 from federation.workers import Stopping, run_forever
+from federation.write_turns import WriteTurns
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,8 @@ ROUND = 100  # activities claimed per round
 # reply that arrived meanwhile) does not wait behind a slow round.
 ROUND_SECONDS = 0.5
 # Activities per transaction: on SQLite a transaction holds the only write lock, which the
-# inbox needs to store what arrives; small enough to keep that wait short.
+# inbox needs to store what arrives; small enough to keep that wait short. It grows up to a
+# round when the store writes more per turn (write_turns.py).
 BATCH = 25
 LANES = 8  # transactions side by side on PostgreSQL (each needs a pooled connection)
 LEASE = timedelta(minutes=2)  # a claim left by a crashed worker is taken again after this
@@ -145,11 +148,10 @@ class InboxWorker:
         self.wake = asyncio.Event()
         self.stopping = Stopping()  # replaced by the process's own in run_forever
         self.turn = fair_queue.Turn()
-        # SQLite has one write lock, and a batch holds it for its whole transaction. The inbox's
-        # store, waiting in SQLite's busy handler (sleeps of up to 100 ms), would seldom catch
-        # it free between batches: both take this lock instead, and so take turns (FIFO).
+        # Shared with the inbox's store when this process also receives (set by web/app.py).
+        self.write_turns: WriteTurns | None = None
         bind = sessionmaker.kw.get("bind")
-        self.write_turn = asyncio.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
+        self.one_writer = bind is not None and bind.dialect.name == "sqlite"
 
     async def run_forever(self, stopping: Stopping | None = None) -> None:
         self.stopping = stopping or self.stopping
@@ -160,18 +162,7 @@ class InboxWorker:
         if not claimed:
             return 0
         actors = await self._prefetch(claimed)
-        started = time.monotonic()
-        lanes = [asyncio.create_task(self._run_lane(lane, lease, actors, started))
-                 for lane in self._lanes(claimed)]
-        try:
-            results = await asyncio.gather(*lanes)
-        except BaseException:  # one lane died: stop the others before passing it on
-            for task in lanes:
-                task.cancel()
-            await asyncio.gather(*lanes, return_exceptions=True)
-            raise
-        handled = [row for lane_handled, _ in results for row in lane_handled]
-        alone = [incoming_id for _, lane_alone in results for incoming_id in lane_alone]
+        handled, alone = await self._run_steps(self._lanes(claimed), lease, actors)
         if len(handled) < len(claimed):
             self._resume_after(claimed, handled)
         if alone and self.stopping.is_set():  # they may wait on the network: hand them back
@@ -191,31 +182,48 @@ class InboxWorker:
         """On PostgreSQL, transactions run side by side (each waits mostly on the database's
         answers): the round is split by actor, so that an actor's activities stay in order in
         one lane and two lanes never write the same rows. SQLite has one writer: one lane."""
-        if self.write_turn is not None or LANES == 1:
+        if self.one_writer or LANES == 1:
             return [claimed]
         lanes: list[list[_Claimed]] = [[] for _ in range(LANES)]
         for row in claimed:
             lanes[zlib.crc32(row.actor_uri.encode()) % LANES].append(row)
         return [lane for lane in lanes if lane]
 
-    async def _run_lane(self, lane: list[_Claimed], lease: datetime, actors: dict,
-                        started: float) -> tuple[list[_Claimed], list[int]]:
-        """(rows handled, ids to handle alone); what a slow round does not reach is handed back."""
+    async def _run_steps(self, lanes: list[list[_Claimed]], lease: datetime,
+                         actors: dict) -> tuple[list[_Claimed], list[int]]:
+        """Each step runs the next batch of every lane side by side, in one turn at writing.
+        Returns (rows handled, ids to handle alone); what a slow round does not reach is
+        handed back."""
         handled: list[_Claimed] = []
         alone: list[int] = []
-        for start in range(0, len(lane), BATCH):
+        started = time.monotonic()
+        start, longest = 0, max(len(lane) for lane in lanes)
+        while start < longest:
             if start and (time.monotonic() - started > ROUND_SECONDS or self.stopping.is_set()):
-                await self._release([row.id for row in lane[start:]], lease)
+                await self._release([row.id for lane in lanes for row in lane[start:]], lease)
                 break
-            batch = lane[start:start + BATCH]
-            try:
-                async with self.write_turn or contextlib.nullcontext():
-                    alone += await self._process_batch([row.id for row in batch], lease, actors)
-            except Exception:  # the batch as a whole failed (database error): one at a time instead
-                log.exception("inbox batch of %d failed; handling them one by one", len(batch))
-                alone += [row.id for row in batch]
-            handled += batch
+            async with self._turn():
+                size = self.write_turns.worker_batch(BATCH, ROUND) if self.write_turns else BATCH
+                batches = [lane[start:start + size] for lane in lanes if lane[start:start + size]]
+                for ids in await _all_or_none([self._run_batch(batch, lease, actors) for batch in batches]):
+                    alone += ids
+            step = [row for batch in batches for row in batch]
+            handled += step
+            if self.write_turns:
+                self.write_turns.worked(len(step))
+            start += size
         return handled, alone
+
+    def _turn(self):
+        return self.write_turns.worker() if self.write_turns else contextlib.nullcontext()
+
+    async def _run_batch(self, batch: list[_Claimed], lease: datetime, actors: dict) -> list[int]:
+        """The ids to handle alone afterwards."""
+        try:
+            return await self._process_batch([row.id for row in batch], lease, actors)
+        except Exception:  # the batch as a whole failed (database error): one at a time instead
+            log.exception("inbox batch of %d failed; handling them one by one", len(batch))
+            return [row.id for row in batch]
 
     async def process(self, incoming_id: int) -> str:
         """Handle one received activity now, alone (claimed here first)."""
@@ -235,9 +243,11 @@ class InboxWorker:
         """Up to ROUND ready activities, fairly across servers, leased to this round (committed)."""
         now = utcnow()
         lease = now + LEASE
-        async with self.sessionmaker() as session:
+        async with self._turn(), self.sessionmaker() as session:
             ids = await fair_queue.pick(session, self.turn, now, ROUND)
             if not ids:
+                if self.write_turns:
+                    self.write_turns.idle()
                 return [], lease
             locked = (select(_TABLE.c.id).where(_TABLE.c.id.in_(ids), *fair_queue.ready(now))
                       .order_by(_TABLE.c.id).with_for_update(skip_locked=True))
@@ -398,6 +408,19 @@ class InboxWorker:
                 return "skipped"
             await session.commit()
             return state
+
+
+async def _all_or_none(coroutines: list) -> list:
+    """Their results; if one dies (cancelled, the process stopping), the others are stopped
+    before it is passed on, so that none commits behind the caller's back."""
+    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def forget_changes(session: AsyncSession) -> None:

@@ -32,6 +32,7 @@ from federation.author_names import AuthorNameWorker
 from federation.remote_images import RemoteImageWorker
 from federation.inbox_backlog import Backlog
 from federation.workers import Runner
+from federation.write_turns import WriteTurns
 from web import appkeys, health, metrics
 from web.auth import csrf_middleware
 from web.letter_mail import LetterMail
@@ -175,8 +176,9 @@ async def _workers(app: web.Application):
     for channel, worker in ((channels.DELIVERIES, delivery), (channels.INBOX, inbox),
                             (channels.CATALOGS, catalogs), (channels.MAIL, mail)):
         wakeups.subscribe(channel, worker.wake)
-    if appkeys.INCOMING in app:  # the same process receives: it takes turns with the worker (SQLite)
-        app[appkeys.INCOMING].write_turn = inbox.write_turn
+    if appkeys.INCOMING in app:  # the same process receives: the store and the worker take turns
+        inbox.write_turns = app[appkeys.INCOMING].write_turns = WriteTurns(
+            one_writer=sessions.kw["bind"].dialect.name == "sqlite")
     if sessions.kw["bind"].dialect.name == "sqlite":
         # One process serves a SQLite island (archipel/island_lock.py): whatever its predecessor
         # left in flight is free now. With several processes, leases give rows back instead.

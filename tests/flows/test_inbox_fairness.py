@@ -359,13 +359,47 @@ async def test_a_round_that_runs_long_hands_back_its_claims_and_the_turn_continu
     assert {(row.state, row.attempts) for row in await island.incoming()} == {("processed", 1)}
 
 
-async def test_on_sqlite_the_store_and_the_worker_share_one_write_turn(island):
-    """A batch holds SQLite's write lock for its transaction: the inbox's store must wait its
-    turn on the worker's lock rather than in SQLite's busy handler (PostgreSQL needs neither)."""
+async def test_the_store_and_the_worker_of_one_process_share_their_turns(island):
+    """A batch holds SQLite's write lock for its transaction: the inbox's store waits its turn
+    behind the worker's batch rather than in SQLite's busy handler; on PostgreSQL they write
+    side by side."""
     from web import appkeys
 
     store, worker = island.app[appkeys.INCOMING], island.app[appkeys.INBOX_WORKER]
-    if island.sessions.kw["bind"].dialect.name == "sqlite":
-        assert worker.write_turn is not None and store.write_turn is worker.write_turn
-    else:
-        assert worker.write_turn is None and store.write_turn is None
+    assert store.write_turns is not None and store.write_turns is worker.write_turns
+    one_writer = island.sessions.kw["bind"].dialect.name == "sqlite"
+    assert store.write_turns.one_writer is one_writer
+    async with worker.write_turns.worker():
+        storing = asyncio.create_task(store.add(
+            activity_uri="https://elsewhere.example/likes/1", activity_type="Like",
+            actor_uri="https://elsewhere.example/users/rosa", actor_host="elsewhere.example",
+            signer_uri="https://elsewhere.example/users/rosa", body_trusted=True,
+            payload={"id": "https://elsewhere.example/likes/1", "type": "Like"}))
+        await asyncio.sleep(0.2)
+        assert storing.done() is not one_writer
+    assert await asyncio.wait_for(storing, 10) is True
+
+
+async def test_the_workers_batches_grow_to_match_what_the_store_wrote(quiet_island, remote, monkeypatch):
+    """Under a flood the worker keeps pace with the store: its next transaction holds what the
+    store wrote since its last one, and a little more, instead of a fixed 25."""
+    from federation.write_turns import WriteTurns
+
+    island = quiet_island
+    article = await island.publish("alice", "Une fiche")
+    await send_all(remote, f"{island.url}/inbox",
+                   [like(remote, "rosa", number, article) for number in range(processing.ROUND)])
+    worker = worker_of(island)
+    worker.write_turns = WriteTurns(one_writer=worker.one_writer)
+    worker.write_turns.stored(60)  # what the store wrote in the turns the worker missed
+    batches = []
+    process_batch = worker._process_batch
+
+    async def recorded(ids, lease, actors):
+        batches.append(len(ids))
+        return await process_batch(ids, lease, actors)
+    monkeypatch.setattr(worker, "_process_batch", recorded)
+    assert await worker.run_once() == processing.ROUND
+    assert batches == [processing.BATCH + 60, processing.ROUND - processing.BATCH - 60]
+    # One like recorded; the flood's repeats collapse into it.
+    assert Counter(row.state for row in await island.incoming()) == {"processed": 1, "ignored": 99}
