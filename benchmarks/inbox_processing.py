@@ -12,7 +12,8 @@ share one key (tests/data/fediverse/keys).
    replying to an article), built and signed before the clock starts, are POSTed to the shared
    inbox with `--concurrency` in flight. The island's `incoming_activities` is polled every
    0.2 s: accepted/s (202) over the POSTs, processed/s from the first POST until the last row is
-   settled, and the backlog left when the POSTs end.
+   settled, what was settled while the POSTs ran (the pace of the worker beside the inbox,
+   without the lag of the last round), and the backlog left when the POSTs end.
 2. Fairness: a flood of `--flood` Likes from one actor (all of one article: what a hostile
    sender does), then one reply from a second server; the time from the reply's 202 to its row
    being processed, and how much of the flood was still waiting then. The same again with the
@@ -181,7 +182,12 @@ async def mix(args, island: Island, remote: RemoteServer, queue: Queue, articles
         line("processed per second (first POST -> last settled)", per_second(processed_rate),
              f"{total - before_total:,} in {finished:.2f} s (drained {remaining:.2f} s after the POSTs)")
     line("rows by state", str(await queue.states()))
-    line("processed / accepted", f"{processed_rate / accepted_rate:.0%}", "target >= 100 %")
+    line("processed / accepted", f"{processed_rate / accepted_rate:.0%}",
+         "target >= 100 %; the last POST's activity is settled a round after its 202")
+    # While both ran: the rate at which the worker kept up, without the last round's lag.
+    meanwhile = (settled - before_settled) / result.elapsed
+    line("processed / accepted while the POSTs ran", f"{meanwhile / accepted_rate:.0%}",
+         f"{per_second(meanwhile)} settled against {per_second(accepted_rate)} accepted")
 
 
 async def fairness(args, island: Island, remote: RemoteServer, other: RemoteServer, queue: Queue,
