@@ -138,8 +138,8 @@ def french_moment(moment) -> str:
 
 
 def event_when(fields: dict, words: Wording = FRENCH) -> str:
-    """« Du 12 mars 2027 à 09:30 au 12 mars 2027 à 17:00 (Europe/Paris) », in the event's zone;
-    in French as stored, or in the reader's language for a page that renders it again."""
+    """« Du 12 mars 2027 à 09:30 au 12 mars 2027 à 17:00 (heure de Paris) », in the event's
+    zone; in French as stored, or in the reader's language for a page that renders it again."""
     start, end = events.local_times(fields)
     zone = fields.get("time_zone") or ""
     if words.lang == "fr":
@@ -149,7 +149,7 @@ def event_when(fields: dict, words: Wording = FRENCH) -> str:
             return wording.moment(words.lang, value)
     when = (words.label("Le %(start)s") % {"start": moment(start)} if start == end
             else words.label("Du %(start)s au %(end)s") % {"start": moment(start), "end": moment(end)})
-    return f"{when} ({zone})" if zone else when
+    return f"{when} ({wording.zone(words.lang, zone, words.label)})" if zone else when
 
 
 def _event(source: str, fields: dict, words: Wording) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, get_timezone, get_timezone_location
 from babel.lists import format_list
 from babel.units import format_unit
 
@@ -52,3 +52,45 @@ def moment(lang: str, value) -> str:
 def colon(lang: str) -> str:
     """The colon after a label: « Durée : » (no-break space) in French, "Duration:" in English."""
     return "\u00a0:" if lang == "fr" else ":"
+
+
+_VOWELS = "aàâäeéèêëiîïoôöuùûüyÿœæ"
+# Words whose h is aspirated: no elision before them (« de Hameau », « la Halle »).
+_ASPIRATED_H = {"hache", "haie", "halle", "hall", "hameau", "hangar", "hanche", "harpe", "hasard", "haut",
+                "haute", "hautes", "hauts", "havre", "hérisson", "héros", "hibou", "hockey", "honte",
+                "hotte", "houblon", "houle", "hutte"}
+# Common nouns an island's name often starts with: they take an article (« de l'Île de Brest »),
+# where a place or a proper name does not (« d'Angers », « de Brest »).
+_NOUNS = {"île", "ile", "îlot", "ilot", "atelier", "archipel", "espace", "école", "ecole", "association",
+          "académie", "academie", "université", "universite", "institut", "observatoire", "agence",
+          "antenne", "usine", "oasis", "hôtel", "hotel", "hôpital", "hopital", "habitat", "auberge",
+          "estuaire", "étoile", "etoile", "entrepôt", "entrepot", "abri", "arche", "alliance", "union"}
+
+
+def _elides(word: str) -> bool:
+    word = word.lower()
+    if not word:
+        return False
+    if word[0] == "h":
+        return word not in _ASPIRATED_H and len(word) > 1 and word[1] in _VOWELS
+    return word[0] in _VOWELS
+
+
+def of_name(name: str) -> str:
+    """French « de » before a name: « de l'Île de Brest », « d'Angers », « de Hameau Vert »,
+    « de Brest ». An island named by a common noun takes the article, a proper name does not."""
+    name = name.strip()
+    first = re.split(r"[\s'’-]", name, maxsplit=1)[0]
+    if not _elides(first):
+        return f"de {name}"
+    return f"de l'{name}" if first.lower() in _NOUNS else f"d'{name}"
+
+
+def zone(lang: str, name: str, label=lambda text: text) -> str:
+    """« heure de Paris », "Paris time": a time zone by its city as the reader's language names
+    it (CLDR), not by its identifier (Europe/Paris); `label` translates the French words."""
+    try:
+        city = get_timezone_location(get_timezone(name), locale=lang, return_city=True)
+    except (LookupError, ValueError):
+        return name
+    return label("heure %(de_city)s") % {"de_city": of_name(city), "city": city}

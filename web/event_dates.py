@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from babel.dates import format_date, format_skeleton, format_time, get_timezone, get_timezone_location
+from babel.dates import format_date, format_skeleton, format_time
 
-from archipel import events
+from archipel import events, wording
 from archipel.storage.tables import StoredObject
-from web import i18n, words
+from web import i18n
 
 
 def when(item: StoredObject, lang: str) -> str:
@@ -27,13 +27,8 @@ def when(item: StoredObject, lang: str) -> str:
 
 
 def zone_words(zone: str, lang: str) -> str:
-    """« heure de Paris », "Paris time": the zone by its city as the reader's language names it
-    (CLDR, through Babel), not its identifier (Europe/Paris)."""
-    try:
-        city = get_timezone_location(get_timezone(zone), locale=lang, return_city=True)
-    except (LookupError, ValueError):
-        return zone
-    return i18n.gettext(lang, "heure %(de_city)s") % {"de_city": words.of_name(city), "city": city}
+    """« heure de Paris », "Paris time" (archipel/wording.py)."""
+    return wording.zone(lang, zone, lambda text: i18n.gettext(lang, text))
 
 
 def start_iso(item: StoredObject) -> str:

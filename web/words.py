@@ -21,7 +21,7 @@ from archipel import wording
 from archipel.errors import ArchipelError
 from archipel.fiches import FICHE_SECTIONS, HOWTO_HEADING, LICENCES
 from archipel.rendering import Wording, french_moment, render_item
-from archipel.wording import FORMATS, colon, duration, iso_date
+from archipel.wording import FORMATS, colon, duration, iso_date, of_name
 from web import i18n
 
 
@@ -72,8 +72,8 @@ ITEM_LABELS = (*FICHE_SECTIONS.values(), HOWTO_HEADING, _("Porteurs du projet"),
                _("Prérequis"), _("Matériel"), _("Fiches liées"), _("Fiche liée"), _("Atelier"), _("Cours"), _("Tutoriel"),
                _("Vidéo"), _("Jeu"), _("Kit"), _("Guide"), _("Autre"),
                # An event's (archipel/rendering.py _event).
-               _("Le %(start)s"), _("Du %(start)s au %(end)s"), _("Lieu"), _("En ligne"), _("Inscription"),
-               _("Organisation"), _("Fiches et ressources utilisées"))
+               _("Le %(start)s"), _("Du %(start)s au %(end)s"), _("heure %(de_city)s"), _("Lieu"), _("En ligne"),
+               _("Inscription"), _("Organisation"), _("Fiches et ressources utilisées"))
 
 
 def item_wording(lang: str) -> Wording:
@@ -183,38 +183,6 @@ def state_label(lang: str, of: str, state: str | None) -> str:
 
 def quoted(lang: str, text: str) -> str:
     return f"«\u00a0{text}\u00a0»" if lang == "fr" else f"“{text}”"
-
-
-_VOWELS = "aàâäeéèêëiîïoôöuùûüyÿœæ"
-# Words whose h is aspirated: no elision before them (« de Hameau », « la Halle »).
-_ASPIRATED_H = {"hache", "haie", "halle", "hall", "hameau", "hangar", "hanche", "harpe", "hasard", "haut",
-                "haute", "hautes", "hauts", "havre", "hérisson", "héros", "hibou", "hockey", "honte",
-                "hotte", "houblon", "houle", "hutte"}
-# Common nouns an island's name often starts with: they take an article (« de l'Île de Brest »),
-# where a place or a proper name does not (« d'Angers », « de Brest »).
-_NOUNS = {"île", "ile", "îlot", "ilot", "atelier", "archipel", "espace", "école", "ecole", "association",
-          "académie", "academie", "université", "universite", "institut", "observatoire", "agence",
-          "antenne", "usine", "oasis", "hôtel", "hotel", "hôpital", "hopital", "habitat", "auberge",
-          "estuaire", "étoile", "etoile", "entrepôt", "entrepot", "abri", "arche", "alliance", "union"}
-
-
-def _elides(word: str) -> bool:
-    word = word.lower()
-    if not word:
-        return False
-    if word[0] == "h":
-        return word not in _ASPIRATED_H and len(word) > 1 and word[1] in _VOWELS
-    return word[0] in _VOWELS
-
-
-def of_name(name: str) -> str:
-    """French « de » before a name: « de l'Île de Brest », « d'Angers », « de Hameau Vert »,
-    « de Brest ». An island named by a common noun takes the article, a proper name does not."""
-    name = name.strip()
-    first = re.split(r"[\s'’-]", name, maxsplit=1)[0]
-    if not _elides(first):
-        return f"de {name}"
-    return f"de l'{name}" if first.lower() in _NOUNS else f"d'{name}"
 
 
 __all__ = ["ACTIONS", "ITEM_LABELS", "STATES", "action_label", "colon", "duration", "item_wording", "iso_date",

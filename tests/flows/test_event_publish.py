@@ -49,7 +49,7 @@ async def test_publish_an_event_from_a_markdown_file_and_its_followers_get_an_ev
         assert {"type": "Link", "href": "https://visio.example/fabmanagers", "mediaType": "text/html",
                 "name": "Website"} in event["attachment"]
         # Mastodon shows an Event's name, summary and link: the summary says when and where.
-        assert event["summary"].startswith("Du 12 mars 2027 à 09:30 au 12 mars 2027 à 17:00 (Europe/Paris)")
+        assert event["summary"].startswith("Du 12 mars 2027 à 09:30 au 12 mars 2027 à 17:00 (heure de Paris)")
         assert "Les Capucins" in event["summary"] and "📅" in event["content"]
 
         path.write_text(EVENT.replace("09:30:00+01:00", "10:00:00+01:00"))
