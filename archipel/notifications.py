@@ -2,7 +2,8 @@
 fiches, reports concerning them, proposals to moderate.
 
 Written in the transaction of the event itself, so a notification exists exactly when its
-cause does.
+cause does. The inbox worker, which handles many activities per transaction, has them written
+together at the end of it (`defer`): one statement for the batch instead of one per notice.
 """
 
 from __future__ import annotations
@@ -23,10 +24,37 @@ async def notify(session: AsyncSession, recipient_id: int, kind: str, *, actor_u
         raise ValueError(f"unknown notification kind {kind!r}")
     values = {"recipient_id": recipient_id, "kind": kind, "actor_uri": actor_uri, "object_uri": object_uri,
               "detail": detail, "created_at": utcnow()}
+    deferred = session.info.get(_DEFERRED)
+    if deferred is not None and not unless_unread:  # `unless_unread` reads: it cannot wait
+        deferred.append(values)
+        return
     # Plain statements built once: the inbox writes many of these (archipel/storage/statements.py).
     await session.execute(_INSERT_UNLESS_UNREAD if unless_unread else _INSERT, values)
 
 
+def defer(session: AsyncSession) -> None:
+    """From now on the session's plain notices wait for `write_deferred`, to be written in one
+    statement. Nothing in the transaction may read them before (no kind deferred is one that
+    `unless_unread` looks for)."""
+    session.info[_DEFERRED] = []
+
+
+def deferred_mark(session: AsyncSession) -> int:
+    """Where the deferred notices stand, to forget those that come after if a savepoint rolls back."""
+    return len(session.info[_DEFERRED])
+
+
+def forget_deferred(session: AsyncSession, mark: int) -> None:
+    del session.info[_DEFERRED][mark:]
+
+
+async def write_deferred(session: AsyncSession) -> None:
+    rows, session.info[_DEFERRED] = session.info[_DEFERRED], []
+    if rows:
+        await session.execute(_INSERT, rows)
+
+
+_DEFERRED = "deferred notifications"
 _TABLE = Notification.__table__
 _COLUMNS = ("recipient_id", "kind", "actor_uri", "object_uri", "detail", "created_at")
 _INSERT = insert(_TABLE)

@@ -34,7 +34,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from archipel import read_cache
+from archipel import notifications, read_cache
 from archipel.errors import ArchipelError
 from archipel.queue_states import IncomingStates
 from archipel.storage.tables import IncomingActivity, RemoteActor, utcnow
@@ -324,6 +324,7 @@ class InboxWorker:
         alone: list[int] = []
         async with self.sessionmaker() as session:
             read_cache.enable(session)  # the batch's handlers read the same local rows again and again
+            notifications.defer(session)  # written together before the commit
             # Rows are marked processed first: this opens the transaction (on SQLite a savepoint
             # outside one would commit on release) and checks the lease is still ours.
             now = utcnow()
@@ -347,6 +348,7 @@ class InboxWorker:
                 # instead of begin_nested()'s two. Its ORM changes are flushed before the next.
                 savepoint = f"activity_{position}"
                 await session.execute(text(f"SAVEPOINT {savepoint}"))
+                notices = notifications.deferred_mark(session)
                 try:
                     await self._dispatch(session, directory, incoming)
                     await session.flush()
@@ -355,15 +357,18 @@ class InboxWorker:
                     # PostgreSQL): handled alone afterwards rather than failed.
                     await session.execute(text(f"ROLLBACK TO SAVEPOINT {savepoint}"))
                     forget_changes(session)
+                    notifications.forget_deferred(session, notices)
                     log.debug("activity %s handled alone: %s", uri, reason)
                     alone.append(incoming_id)
                     settled[incoming_id] = (RECEIVED, None, lease)
                 except Exception as failure:
                     await session.execute(text(f"ROLLBACK TO SAVEPOINT {savepoint}"))
                     forget_changes(session)
+                    notifications.forget_deferred(session, notices)
                     state, error, next_try = _outcome(failure, attempts, uri)
                     log.info("activity %s (%s from %s): %s — %s", uri, kind, actor, state, error)
                     settled[incoming_id] = (state, error, next_try)
+            await notifications.write_deferred(session)
             # One statement per outcome: a flood's repeats share theirs ("already recorded").
             outcomes: dict[tuple, list[int]] = {}
             for incoming_id, outcome in settled.items():
