@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Float, Integer, String, cast, exists, func, literal_column, select, text, union_all
+from sqlalchemy import Float, Integer, String, cast, func, literal_column, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import content, search_terms, search_totals
