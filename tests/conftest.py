@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
 
 from tests.images import ImageHost
-from tests.databases import DatabaseFactory, postgres_admin_url, postgres_available
+from tests.databases import DatabaseFactory, drop_templates, postgres_admin_url, postgres_available
 from tests.nodes import Node
 from tests.remote import RemoteServer
+
+
+def pytest_sessionfinish(session, exitstatus):
+    asyncio.run(drop_templates())
 
 
 def pytest_report_header(config):
@@ -52,7 +57,8 @@ async def make_island(tmp_path, databases):
 
     async def make(name: str = "ile", *, start: bool = True, workers: bool = True, host: str = "127.0.0.1",
                    **settings) -> Node:
-        node = Node(tmp_path / name, f"Île {name}", await databases.new(name), host=host, **settings)
+        node = Node(tmp_path / name, f"Île {name}", await databases.migrated(name, tmp_path / name), host=host,
+                    **settings)
         await node.create()
         nodes.append(node)
         if start:
