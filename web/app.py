@@ -3,6 +3,8 @@ in its own cleanup context, in order: database, HTTP client, federation services
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from datetime import timedelta
 
@@ -73,6 +75,8 @@ def create_app(settings: Settings, *, run_workers: bool = True, role: str = "all
     app[appkeys.ROLE] = role
     app[appkeys.TEMPLATES] = make_templates()
     app[appkeys.WAKEUPS] = Wakeups()
+    app[appkeys.SHUTTING_DOWN] = asyncio.Event()
+    app.on_shutdown.append(_shutting_down)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_wakeups)
@@ -85,6 +89,10 @@ def create_app(settings: Settings, *, run_workers: bool = True, role: str = "all
     app.add_routes(health.routes)
     metrics.setup(app)
     return app
+
+
+async def _shutting_down(app: web.Application) -> None:
+    app[appkeys.SHUTTING_DOWN].set()
 
 
 async def _database(app: web.Application):

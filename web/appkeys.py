@@ -1,5 +1,7 @@
 """Every piece of application state, declared once with its type."""
 
+import asyncio
+
 from aiohttp import web
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -32,3 +34,6 @@ DELIVERY_WORKER = web.AppKey("delivery_worker", DeliveryWorker)
 CATALOG_WORKER = web.AppKey("catalog_worker", CatalogSyncWorker)
 REMOTE_IMAGE_WORKER = web.AppKey("remote_image_worker", RemoteImageWorker)
 TEMPLATES = web.AppKey("templates", Environment)
+# Set when the server begins to stop: long-lived answers (the live timeline's stream) end then,
+# rather than holding the shutdown until their client goes.
+SHUTTING_DOWN = web.AppKey("shutting_down", asyncio.Event)

@@ -100,3 +100,27 @@ async def test_the_stream_sends_new_items_matching_the_filters(make_island):
         listener.cancel()
     assert len(events) == 1 and "Les Points d&#39;Accès Public à Internet de Brest" in events[0]
     assert fiche  # published on brest; the card links to its local replica page on nantes
+
+
+async def test_an_open_stream_does_not_hold_the_island_when_it_stops(make_island):
+    """A reader left on the live timeline: stopping the island ends the stream at once instead
+    of waiting for the reader to go (aiohttp would wait up to its shutdown timeout)."""
+    brest, nantes = await archipelago(make_island)
+    page = await get(f"{nantes.url}/federated")
+    stream_url = page.split('data-stream="')[1].split('"')[0].replace("&amp;", "&")
+    opened = asyncio.Event()
+
+    async def listen():
+        async with aiohttp.ClientSession() as http:
+            async with http.get(stream_url) as response:
+                opened.set()
+                async for _ in response.content:
+                    pass
+
+    listener = asyncio.create_task(listen())
+    try:
+        await asyncio.wait_for(opened.wait(), 10)
+        await asyncio.wait_for(nantes.stop(), 10)
+        await asyncio.wait_for(listener, 5)  # the island ended the stream
+    finally:
+        listener.cancel()

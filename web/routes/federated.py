@@ -4,6 +4,7 @@ or replicated, newest first, filtered, paged by cursor, and updated live (server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 from aiohttp import web
@@ -91,8 +92,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     settings = request.app[appkeys.SETTINGS]
     lang = negotiate_language(request)
     idle = 0.0
+    shutting_down = request.app[appkeys.SHUTTING_DOWN]
     try:
-        while True:
+        # Until the reader leaves (seen at once, not at the next write) or the server stops.
+        while request.transport is not None and not request.transport.is_closing() and not shutting_down.is_set():
             async with request.app[appkeys.SESSIONS]() as session:
                 # Watch every new row (not only matching ones) so the cursor always advances.
                 newest = await session.scalar(select(func.max(StoredObject.id))) or last_id
@@ -109,7 +112,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
             if idle >= 15:
                 await response.write(b": keep-alive\n\n")
                 idle = 0.0
-            await asyncio.sleep(STREAM_POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shutting_down.wait(), STREAM_POLL_SECONDS)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     return response
