@@ -257,13 +257,16 @@ def _listed(request: SearchRequest, facet: str, counts: dict[str, int]) -> list[
     return [(value, value, count) for value, count in counted]
 
 
-def _one_pass_statement(request: SearchRequest, matches):
-    """Every count of a search with words, the themes included, in one statement that finds the
-    shown matching items once (a materialized CTE: the words' match and the look-up of each
-    match's facets are most of the cost) and groups them per facet, each facet with every choice
-    but its own (a chosen theme: a column of the CTE saying whether the item has it). Rows as
-    _counts_statement's, and ('theme', an item's theme keys, count)."""
-    columns = [COLUMN_FACETS[facet].label(facet) for facet in COLUMN_FACETS] + [SearchDocument.themes.label("themes")]
+def _one_pass_statement(request: SearchRequest, matches, page_size: int):
+    """The page of results and every count of a search with words, the themes included, in one
+    statement that finds the shown matching items once (a materialized CTE: the words' match,
+    its ranking and the look-up of each match's facets are most of the cost) and groups them per
+    facet, each facet with every choice but its own (a chosen theme: a column of the CTE saying
+    whether the item has it). Rows as _counts_statement's, ('theme', an item's theme keys,
+    count), and ('#', an id of the page, its position)."""
+    columns = [COLUMN_FACETS[facet].label(facet) for facet in COLUMN_FACETS] + [
+        SearchDocument.themes.label("themes"), SearchDocument.object_id.label("object_id"),
+        SearchDocument.published.label("published"), matches.c.rank.label("rank")]
     if request.values("theme"):
         columns.append(_facet_condition("theme", request.values("theme")).label("theme_chosen"))
     kept = select(*columns).select_from(_from(matches)).where(_shown()).cte("kept").prefix_with("MATERIALIZED")
@@ -281,16 +284,26 @@ def _one_pass_statement(request: SearchRequest, matches):
               .where(*applying(facet)).group_by(kept.c[facet]) for facet in COLUMN_FACETS]
     parts.append(select(literal_column("'theme'"), kept.c.themes, func.count())
                  .where(*applying("theme"), kept.c.themes != "").group_by(kept.c.themes))
+    order = [kept.c.rank] if not request.newest_first else []
+    order += [kept.c.published.desc(), kept.c.object_id.desc()]
+    page = (select(kept.c.object_id, func.row_number().over(order_by=order).label("position"))
+            .where(*applying()).order_by(*order).limit(page_size).offset((request.page - 1) * page_size)
+            .subquery("page"))
+    parts.append(select(literal_column("'#'"), cast(page.c.object_id, String), page.c.position))
     return union_all(*parts)
 
 
-async def _matched_counts(session: AsyncSession, request: SearchRequest, matches) -> tuple[int, dict]:
-    """Counts over the shown items that match the words (and every choice), the themes included,
-    from _one_pass_statement."""
+async def _matched_search(session: AsyncSession, request: SearchRequest, matches,
+                          page_size: int) -> tuple[list[int], int, dict]:
+    """The ids of the page, in order, and the counts over the shown items that match the words
+    (and every choice), the themes included, from _one_pass_statement."""
     total = 0
     counts: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
-    for facet, value, number in await session.execute(_one_pass_statement(request, matches)):
-        if facet == "*":
+    page: list[tuple[int, int]] = []
+    for facet, value, number in await session.execute(_one_pass_statement(request, matches, page_size)):
+        if facet == "#":
+            page.append((number, int(value)))
+        elif facet == "*":
             total = int(number or 0)
         elif facet == "theme":
             for key in value.split():
@@ -301,7 +314,7 @@ async def _matched_counts(session: AsyncSession, request: SearchRequest, matches
     top = _top_themes(counts["theme"])
     labels = await search_totals.theme_labels(session, [key for key, _ in top])
     facets["theme"] = [(key, labels.get(key, key), number) for key, number in top]
-    return total, facets
+    return [object_id for _, object_id in sorted(page)], total, facets
 
 
 async def _chosen_counts(session: AsyncSession, request: SearchRequest) -> tuple[int, dict]:
@@ -389,14 +402,18 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
     matches = _matches(dialect, query) if query else None
     if request.text and not query:
         return SearchResult(request, query, 0, [], {facet: [] for facet in FACETS} if with_facets else {})
+    if matches is not None and with_facets:
+        # The page and the counts from one pass over the matches.
+        ids, total, facets = await _matched_search(session, request, matches, page_size)
+        facets = {facet: facets[facet] for facet in FACETS}
+        return SearchResult(request, query, total, await _items(session, ids), facets)
     conditions = _scope(request, matches)
     order = ([matches.c.rank] if matches is not None and not request.newest_first else []) + [
         SearchDocument.published.desc(), SearchDocument.object_id.desc()]
     ids = list(await session.scalars(
         select(SearchDocument.object_id).select_from(_from(matches)).where(*conditions).order_by(*order)
         .limit(page_size).offset((request.page - 1) * page_size)))
-    found = {item.id: item for item in await session.scalars(select(StoredObject).where(StoredObject.id.in_(ids)))}
-    items = [found[i] for i in ids if i in found]
+    items = await _items(session, ids)
     if not with_facets:  # a feed: the items only
         return SearchResult(request, query, len(items), items, {})
     if matches is None and not request.chosen:
@@ -411,9 +428,6 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         total, facets = await _kept_counts(session, request)
         facets["theme"] = await _theme_counts(session, request, matches)
         facets = {facet: facets[facet] for facet in FACETS}
-    elif matches is not None:
-        total, facets = await _matched_counts(session, request, matches)
-        facets = {facet: facets[facet] for facet in FACETS}
     else:
         # Themes and other choices, no words: one pass would read every item shown; the rows of
         # every choice, then each chosen facet's, are fewer.
@@ -421,6 +435,11 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         facets["theme"] = await _theme_counts(session, request, matches)
         facets = {facet: facets[facet] for facet in FACETS}
     return SearchResult(request, query, total, items, facets)
+
+
+async def _items(session: AsyncSession, ids: list[int]) -> list[StoredObject]:
+    found = {item.id: item for item in await session.scalars(select(StoredObject).where(StoredObject.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 async def themes_of(session: AsyncSession, items: list[StoredObject]) -> dict[int, list[tuple[str, str]]]:

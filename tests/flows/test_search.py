@@ -103,6 +103,35 @@ async def test_title_and_pitch_rank_above_the_body(make_island):
         "Le compost collectif", "Une ressourcerie", "Un jardin partagé"]
 
 
+async def test_a_word_search_pages_through_every_match_once_ranked_or_newest_first(make_island):
+    from archipel import search
+
+    node = await make_island("brest")
+    await node.add_user("alice")
+    titles = [f"Atelier compost n°{number}" for number in range(5)] + ["Un jardin"]
+    for number, title in enumerate(titles):
+        await publish(node, "alice", title, pitch="Le compost des voisins." if number == 2 else "",
+                      body="Un peu de compost." if title == "Un jardin" else "")
+    async with node.sessions() as session:
+        async def pages(**wanted) -> list[list[str]]:
+            found = []
+            for page in (1, 2, 3, 4):
+                result = await search.search(session, search.SearchRequest(text="compost", page=page, **wanted),
+                                             page_size=2)
+                assert result.total == 6
+                found.append([item.name for item in result.items])
+            return found
+        ranked = await pages()
+        newest = await pages(newest_first=True)
+    # Every match once; the word only in the body last; equal ranks newest first.
+    found = [name for page in ranked for name in page]
+    assert sorted(found) == sorted(titles) and found[-1] == "Un jardin" and ranked[3] == []
+    assert [name for name in found if name != "Atelier compost n°2"][:4] == [
+        "Atelier compost n°4", "Atelier compost n°3", "Atelier compost n°1", "Atelier compost n°0"]
+    assert newest == [["Un jardin", "Atelier compost n°4"], ["Atelier compost n°3", "Atelier compost n°2"],
+                      ["Atelier compost n°1", "Atelier compost n°0"], []]
+
+
 async def test_facets_count_the_results_and_combine(brest):
     everything = await search_json(brest)
     assert everything["total"] == 4
