@@ -25,17 +25,17 @@ async def notify(session: AsyncSession, recipient_id: int, kind: str, *, actor_u
     values = {"recipient_id": recipient_id, "kind": kind, "actor_uri": actor_uri, "object_uri": object_uri,
               "detail": detail, "created_at": utcnow()}
     deferred = session.info.get(_DEFERRED)
-    if deferred is not None and not unless_unread:  # `unless_unread` reads: it cannot wait
-        deferred.append(values)
+    if deferred is not None:
+        deferred.append((unless_unread, values))
         return
     # Plain statements built once: the inbox writes many of these (archipel/storage/statements.py).
     await session.execute(_INSERT_UNLESS_UNREAD if unless_unread else _INSERT, values)
 
 
 def defer(session: AsyncSession) -> None:
-    """From now on the session's plain notices wait for `write_deferred`, to be written in one
-    statement. Nothing in the transaction may read them before (no kind deferred is one that
-    `unless_unread` looks for)."""
+    """From now on the session's notices wait for `write_deferred`, to be written in two
+    statements: the plain ones, then those `unless_unread` (only follows are: they never look
+    for a plain one). Nothing else in the transaction may read them before."""
     session.info[_DEFERRED] = []
 
 
@@ -49,9 +49,13 @@ def forget_deferred(session: AsyncSession, mark: int) -> None:
 
 
 async def write_deferred(session: AsyncSession) -> None:
-    rows, session.info[_DEFERRED] = session.info[_DEFERRED], []
-    if rows:
-        await session.execute(_INSERT, rows)
+    deferred, session.info[_DEFERRED] = session.info[_DEFERRED], []
+    for unless_unread, statement in ((False, _INSERT), (True, _INSERT_UNLESS_UNREAD)):
+        # executemany runs its rows one after the other: two repeats of a follow in one batch
+        # give one unread notice, as they would written one at a time.
+        rows = [values for condition, values in deferred if condition is unless_unread]
+        if rows:
+            await session.execute(statement, rows)
 
 
 _DEFERRED = "deferred notifications"

@@ -227,6 +227,22 @@ async def test_one_activity_failing_in_a_batch_rolls_back_only_itself(quiet_isla
     assert await count(island, Notification) == 9, "the failed like's notification was kept"
 
 
+async def test_a_follow_undone_and_made_again_in_one_batch_is_one_notice(quiet_island, remote):
+    """Notices are written together at the end of a batch: a new follower's notice is still
+    written only when the same one is not unread, the batch's own included."""
+    island = quiet_island
+    alice = island.actor_uri("alice")
+    first, again = (dict(follow(remote, "rosa", alice), id=f"{remote.url}/follows/rosa/{n}") for n in (1, 2))
+    undo = {"@context": AS, "id": f"{remote.url}/undo/1", "type": "Undo", "actor": remote.actor_uri("rosa"),
+            "object": {key: value for key, value in first.items() if key != "@context"}}
+    for activity in (first, undo, again):  # one after the other: stored in this order
+        await send_all(remote, f"{island.url}/inbox", [activity])
+    assert await worker_of(island).run_once() == 3
+    rows = await states(island)
+    assert [rows[activity["id"]].state for activity in (first, undo, again)] == ["processed"] * 3
+    assert await count(island, Notification, Notification.kind == "follow") == 1
+
+
 async def test_a_batch_hands_what_needs_the_network_to_a_transaction_of_its_own(
         quiet_island, remote, other_servers):
     """A reply forwarded by someone else (its object fetched from its origin) among likes: the
