@@ -192,15 +192,26 @@ def _top_themes(counts: dict[str, int]) -> list[tuple[str, int]]:
 async def _theme_counts(session: AsyncSession, request: SearchRequest, matches) -> list[tuple]:
     """Themes are many per item: counted from each item's set of theme keys (one GROUP BY over
     the matching rows, every other choice applied), then split here; reading item_themes for
-    every match would cost an index look-up per theme of each."""
-    rows = await session.execute(
-        select(SearchDocument.themes, func.count()).select_from(_from(matches))
-        .where(*_scope(request, matches, leaving_out="theme"), SearchDocument.themes != "")
-        .group_by(SearchDocument.themes))
+    every match would cost an index look-up per theme of each. Without words, when the other
+    choices are one facet's (a theme and a kind), from the pairs kept per origin instead."""
     counts: dict[str, int] = {}
-    for themes, number in rows:
-        for key in themes.split():
-            counts[key] = counts.get(key, 0) + number
+    others = _paired_choice(replace(request, chosen=tuple(
+        (facet, values) for facet, values in request.chosen if facet != "theme"))) if matches is None else None
+    if others is not None and others[0] != "island":  # the island is the origin: no pairs of it
+        facet, values = others
+        pairs = SearchPairTotal
+        rows = await session.execute(select(pairs.counted_value, func.sum(pairs.count)).where(
+            pairs.facet == facet, pairs.value.in_(values), pairs.counted == "theme", _shown(pairs))
+            .group_by(pairs.counted_value))
+        counts = {key: int(number) for key, number in rows if number > 0}
+    else:
+        rows = await session.execute(
+            select(SearchDocument.themes, func.count()).select_from(_from(matches))
+            .where(*_scope(request, matches, leaving_out="theme"), SearchDocument.themes != "")
+            .group_by(SearchDocument.themes))
+        for themes, number in rows:
+            for key in themes.split():
+                counts[key] = counts.get(key, 0) + number
     top = _top_themes(counts)
     labels = await search_totals.theme_labels(session, [key for key, _ in top])
     return [(key, labels.get(key, key), number) for key, number in top]

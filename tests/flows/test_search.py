@@ -438,7 +438,8 @@ def expected(chosen: dict, *, theme: str | None = None, word: str | None = None)
 
 async def test_choices_are_counted_disjunctively_with_and_without_words(make_island):
     """Every path of the counts (choices alone, from the combinations kept per origin; one facet
-    chosen, from the pairs; with a theme or words, from the matching items) gives each facet, the
+    chosen, from the pairs; with a theme or words, from the matching items; a theme and one other
+    facet, the themes from the pairs) gives each facet, the
     themes included, the counts of every other choice, a free-text audience included, exactly as a
     count item by item does."""
     node = await make_island("brest")
