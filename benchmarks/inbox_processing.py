@@ -156,8 +156,19 @@ async def mix(args, island: Island, remote: RemoteServer, queue: Queue, articles
     requests = [signed(remote, inbox, activity) for activity in activities]
     before_total, before_settled = await queue.counts()
     start = time.perf_counter()
-    result = await post_load(lambda i: requests[i], concurrency=args.concurrency, count=len(requests),
-                             server_pid=island.pid)
+    backlogs: list[tuple[float, int]] = []  # (seconds since the first POST, rows waiting)
+
+    async def watch() -> None:
+        while True:
+            waiting_total, waiting_settled = await queue.counts()
+            backlogs.append((time.perf_counter() - start, waiting_total - waiting_settled))
+            await asyncio.sleep(0.2)
+    watcher = asyncio.create_task(watch())
+    try:
+        result = await post_load(lambda i: requests[i], concurrency=args.concurrency, count=len(requests),
+                                 server_pid=island.pid)
+    finally:
+        watcher.cancel()
     total, settled = await queue.counts()
     expected = before_settled + (total - before_total)
     remaining = await wait_settled(queue, expected, args.drain_timeout)
@@ -172,6 +183,13 @@ async def mix(args, island: Island, remote: RemoteServer, queue: Queue, articles
          f"{percentile(result.latencies, 50) * 1000:.0f} / {percentile(result.latencies, 95) * 1000:.0f} ms")
     line("settled while the POSTs ran", f"{settled - before_settled:,}",
          f"backlog when they ended: {total - settled:,}")
+    # A worker that keeps up holds the backlog steady (a batch or so in flight); one that
+    # falls behind lets it grow with the length of the flood.
+    halves = ([waiting for moment, waiting in backlogs if moment < result.elapsed / 2],
+              [waiting for moment, waiting in backlogs if moment >= result.elapsed / 2])
+    if all(halves):
+        line("largest backlog, first / second half of the POSTs", f"{max(halves[0]):,} / {max(halves[1]):,}",
+             "steady when processing keeps pace; growing when it falls behind")
     if finished is None:
         line("processed per second (first POST -> last settled)", "n/a",
              f"not all settled within {args.drain_timeout:.0f} s after the POSTs")
