@@ -313,8 +313,12 @@ def older_than(query, position: tuple[datetime, int] | None):
     if position is None:
         return query
     moment, ident = position
-    return query.where(or_(StoredObject.published < moment,
-                           and_(StoredObject.published == moment, StoredObject.id < ident)))
+    # A row value: both databases seek it in ix_objects_newest (published, id). Written as
+    # `published < m OR (published = m AND id < i)`, PostgreSQL walked every newer item to
+    # reach the cursor (120 ms half-way down 100,000). Typed as the columns: SQLite compares
+    # the stored text.
+    return query.where(tuple_(StoredObject.published, StoredObject.id)
+                       < tuple_(literal(moment, StoredObject.published.type), literal(ident, StoredObject.id.type)))
 
 
 async def authors_of(session: AsyncSession, item: StoredObject) -> list[str]:
