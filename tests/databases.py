@@ -54,14 +54,7 @@ class DatabaseFactory:
         """None means the island's default (SQLite in its folder)."""
         if not self.admin_url:
             return None
-        database = f"archipel_test_{name.replace('-', '_')}_{uuid.uuid4().hex[:10]}"
-        connection = await asyncpg.connect(self.admin_url)
-        try:
-            await connection.execute(f'CREATE DATABASE "{database}"')
-        finally:
-            await connection.close()
-        self.created.append(database)
-        return f"{_base(self.admin_url)}/{database}"
+        return await self._create(name, "")
 
     async def migrated(self, name: str, directory: Path) -> str | None:
         """A database already at the newest schema for an island made in `directory`: a
@@ -70,13 +63,11 @@ class DatabaseFactory:
             directory.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(await _sqlite_template(), directory / SQLITE_FILE)
             return None
-        template = await _postgres_template(self.admin_url)
+        return await self._create(name, f' TEMPLATE "{await _postgres_template(self.admin_url)}"')
+
+    async def _create(self, name: str, template: str) -> str:
         database = f"archipel_test_{name.replace('-', '_')}_{uuid.uuid4().hex[:10]}"
-        connection = await asyncpg.connect(self.admin_url)
-        try:
-            await connection.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
-        finally:
-            await connection.close()
+        await _execute(self.admin_url, f'CREATE DATABASE "{database}"{template}')
         self.created.append(database)
         return f"{_base(self.admin_url)}/{database}"
 
@@ -105,14 +96,18 @@ async def _sqlite_template() -> str:
     return _templates["sqlite"]
 
 
+async def _execute(admin_url: str, statement: str) -> None:
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
 async def _postgres_template(admin_url: str) -> str:
     if "postgresql" not in _templates:
         database = f"archipel_test_template_{uuid.uuid4().hex[:10]}"
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(f'CREATE DATABASE "{database}"')
-        finally:
-            await connection.close()
+        await _execute(admin_url, f'CREATE DATABASE "{database}"')
         await migrate.upgrade(f"{_base(admin_url)}/{database}")  # its engine is disposed: no one stays connected
         _templates["postgresql"] = database
     return _templates["postgresql"]
@@ -124,8 +119,4 @@ async def drop_templates() -> None:
         shutil.rmtree(Path(_templates.pop("sqlite")).parent, ignore_errors=True)
     admin_url = postgres_admin_url()
     if "postgresql" in _templates and admin_url:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{_templates.pop("postgresql")}" WITH (FORCE)')
-        finally:
-            await connection.close()
+        await _execute(admin_url, f'DROP DATABASE IF EXISTS "{_templates.pop("postgresql")}" WITH (FORCE)')
