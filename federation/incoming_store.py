@@ -110,8 +110,8 @@ class IncomingStore:
             stored = await session.execute(statement, fresh)
             stored_ids = [uri for (uri,) in stored]
             await session.commit()
-            if self.write_turns is not None:
-                self.write_turns.stored(len(rows))
+            if self.write_turns is not None:  # what the worker will find: repeats are not stored
+                self.write_turns.stored(len(stored_ids))
         results, remaining = [], {}
         for uri in stored_ids:
             remaining[uri] = remaining.get(uri, 0) + 1

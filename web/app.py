@@ -4,7 +4,6 @@ in its own cleanup context, in order: database, HTTP client, federation services
 from __future__ import annotations
 
 import asyncio
-
 import logging
 from datetime import timedelta
 

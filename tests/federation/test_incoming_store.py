@@ -86,3 +86,17 @@ async def test_a_repeated_id_in_a_refused_batch_is_still_stored_once(store):
     assert results[0] is True and results[1] is False and results[3] is True
     assert isinstance(results[2], OutOfBounds)
     assert await stored_uris(island) == sorted([row(1)["activity_uri"], row(2)["activity_uri"]])
+
+
+async def test_the_worker_is_owed_only_what_was_stored(store):
+    """The worker of the same process keeps pace with what the store wrote (write_turns.py): a
+    repeated activity, never stored, is nothing for it to catch up with."""
+    from federation.write_turns import WriteTurns
+
+    store, island = store
+    store.write_turns = WriteTurns(one_writer=False)
+    results = await asyncio.gather(store.add(**row(1)), store.add(**row(1)), store.add(**row(2)))
+    assert sorted(results) == [False, True, True]
+    assert await store.add(**row(2)) is False
+    assert store.write_turns.worker_batch(0, 1000) == 2
+

@@ -49,7 +49,7 @@ def _filtered(filters: dict):
         needle = f"%{filters['territory'].lower()}%"
         # ILIKE on the columns themselves: PostgreSQL estimates a pattern from their statistics
         # (it has none of lower(column)), so it walks the newest items instead of sorting every
-        # match when a region is common (85 -> ~20 ms at 100,000 items).
+        # match when a region is common (85 -> 3.6 ms for the statement at 100,000 items).
         query = query.where(or_(StoredObject.place.ilike(needle), StoredObject.region.ilike(needle)))
     if filters["language"]:
         query = query.where(StoredObject.language == filters["language"])
