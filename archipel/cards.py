@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, false, literal, or_, select
+from sqlalchemy import String, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import remote_media
@@ -71,34 +71,54 @@ class Here:
         return Island(self.host, self.name, self.base_url.rstrip("/") + "/", local=True)
 
 
+# The statements of a page of cards are built once: building one (and each value of an IN list
+# made into a parameter) cost as much as running it. Values come as parameters: `actors` is
+# this island's actors' URI prefix (identity.actor_uri(base, "")).
+_OUR_ISLAND = bindparam("actors", type_=String) + (
+    select(LocalActor.username).where(LocalActor.kind == "island").limit(1).scalar_subquery())
+_FOLLOWED = RemoteActor.uri.in_(select(Follow.followed_uri).where(Follow.follower_uri == _OUR_ISLAND))
+_ISLAND_OF_HOST = and_(RemoteActor.host.in_(bindparam("hosts", expanding=True)),
+                       or_(_FOLLOWED, RemoteActor.document["catalog"].as_string().is_not(None)))
+# What a card shows of a remote actor: its columns, never the whole row, whose `document` (the
+# actor's JSON, kilobytes on real servers) and keys a page would decode for nothing.
+_SHOWN = (RemoteActor.id, RemoteActor.uri, RemoteActor.host, RemoteActor.username, RemoteActor.display_name,
+          RemoteActor.url, RemoteActor.icon_url)
+_NAMES = select(*_SHOWN, _FOLLOWED.label("followed"), _ISLAND_OF_HOST.label("island")).where(
+    or_(RemoteActor.uri.in_(bindparam("people", expanding=True)), _ISLAND_OF_HOST))
+_FOLLOWED_ISLANDS = (select(Follow.followed_uri, *_SHOWN).outerjoin(RemoteActor, RemoteActor.uri == Follow.followed_uri)
+                     .where(Follow.follower_uri == _OUR_ISLAND, Follow.state == "accepted"))
+_AUTHORS = (select(ItemAuthor.object_id, ItemAuthor.actor_uri)
+            .where(ItemAuthor.object_id.in_(bindparam("ids", expanding=True)))
+            .order_by(ItemAuthor.object_id, ItemAuthor.position))
+# What a card shows of one of our people (never their keys).
+_PEOPLE = select(LocalActor.username, LocalActor.display_name, LocalActor.avatar).where(
+    LocalActor.username.in_(bindparam("usernames", expanding=True)))
+
+
 async def _names(session: AsyncSession, here: Here, people: set[str], hosts: set[str]):
     """Remote people of `people` and the island actors of `hosts` (other than ours): one query.
     Rows come with two flags: does this island follow it, does it name the island of its host."""
     hosts = hosts - {here.host}
     if not people and not hosts:
         return []
-    ours = literal(actor_uri(here.base_url, "")) + (
-        select(LocalActor.username).where(LocalActor.kind == "island").limit(1).scalar_subquery())
-    followed = RemoteActor.uri.in_(select(Follow.followed_uri).where(Follow.follower_uri == ours))
-    island = (and_(RemoteActor.host.in_(hosts),
-                   or_(followed, RemoteActor.document["catalog"].as_string().is_not(None)))
-              if hosts else false())
-    wanted = or_(RemoteActor.uri.in_(people), island) if people else island
-    return list(await session.execute(select(RemoteActor, followed.label("followed"), island.label("island"))
-                                      .where(wanted)))
+    return list(await session.execute(_NAMES, {"actors": actor_uri(here.base_url, ""), "hosts": sorted(hosts),
+                                               "people": sorted(people)}))
 
 
 def _islands(here: Here, rows, hosts: set[str]) -> dict[str, Island]:
     """One island per host: the one we follow first, else the oldest with a catalog; a host whose
     island has no known name is shown as its host (the only case where a host is shown)."""
     islands: dict[str, Island] = {here.host: here.island} if here.host in hosts else {}
-    for row, followed, island in sorted(rows, key=lambda r: (not r[1], r[0].id)):
-        if island and row.host not in islands:
-            islands[row.host] = Island(row.host, row.display_name or row.username or row.host,
-                                       safe_url(row.url) or safe_url(row.uri))
+    for row in sorted(rows, key=lambda row: (not row.followed, row.id)):
+        if row.island and row.host not in islands:
+            islands[row.host] = _named(row)
     for host in hosts - set(islands):
         islands[host] = Island(host, host, None)
     return islands
+
+
+def _named(row) -> Island:
+    return Island(row.host, row.display_name or row.username or row.host, safe_url(row.url) or safe_url(row.uri))
 
 
 async def islands_named(session: AsyncSession, here: Here, hosts: set[str]) -> dict[str, Island]:
@@ -106,7 +126,21 @@ async def islands_named(session: AsyncSession, here: Here, hosts: set[str]) -> d
     return _islands(here, await _names(session, here, set(), set(hosts)), set(hosts))
 
 
-def _local_author(here: Here, actor: LocalActor, uri: str) -> Author:
+async def followed_islands(session: AsyncSession, here: Here) -> list[Island]:
+    """The islands this island follows, by name, in the order of their names: one query (a
+    listing's filter of islands shows them on every page)."""
+    rows = await session.execute(_FOLLOWED_ISLANDS, {"actors": actor_uri(here.base_url, "")})
+    islands: dict[str, Island] = {}
+    # Known actors first, oldest first (as islands_named): a host is named by its oldest island.
+    for row in sorted(rows, key=lambda row: (row.id is None, row.id or 0)):
+        host = row.host or host_of(row.followed_uri)
+        if host and host != here.host and host not in islands:
+            islands[host] = _named(row) if row.id is not None else Island(host, host, None)
+    return sorted(islands.values(), key=lambda island: (island.name.lower(), island.host))
+
+
+def _local_author(here: Here, actor, uri: str) -> Author:
+    # `actor`: a LocalActor, or the columns of _PEOPLE.
     avatar = (actor.avatar or {}).get("url")
     base = here.base_url.rstrip("/")
     own = isinstance(avatar, str) and (avatar.startswith(base + "/") or (avatar.startswith("/") and not avatar.startswith("//")))
@@ -115,7 +149,8 @@ def _local_author(here: Here, actor: LocalActor, uri: str) -> Author:
                   avatar if own else f"{uri}/avatar.png", f"@{actor.username}@{here.host}")
 
 
-def _remote_author(here: Here, row: RemoteActor) -> Author:
+def _remote_author(here: Here, row) -> Author:
+    # `row`: the columns of _SHOWN.
     return Author(row.uri, row.display_name or row.username or row.uri, safe_url(row.url) or safe_url(row.uri),
                   remote_media.local_url(here.base_url, row.icon_url),  # served from here, never from there
                   f"@{row.username}@{row.host}" if row.username else "")
@@ -127,9 +162,7 @@ async def cards_for(session: AsyncSession, here: Here, items: list[StoredObject]
     if not items:
         return []
     authors: dict[int, list[str]] = {}
-    for object_id, uri in await session.execute(
-            select(ItemAuthor.object_id, ItemAuthor.actor_uri).where(ItemAuthor.object_id.in_([i.id for i in items]))
-            .order_by(ItemAuthor.object_id, ItemAuthor.position)):
+    for object_id, uri in await session.execute(_AUTHORS, {"ids": [item.id for item in items]}):
         authors.setdefault(object_id, []).append(uri)
     for item in items:
         authors.setdefault(item.id, [item.author_uri])
@@ -138,12 +171,12 @@ async def cards_for(session: AsyncSession, here: Here, items: list[StoredObject]
     local_names = {uri[len(prefix):]: uri for uri in uris if uri.startswith(prefix)}
     people: dict[str, Author] = {}
     if local_names:
-        for actor in await session.scalars(select(LocalActor).where(LocalActor.username.in_(local_names))):
+        for actor in await session.execute(_PEOPLE, {"usernames": sorted(local_names)}):
             people[local_names[actor.username]] = _local_author(here, actor, local_names[actor.username])
     hosts = {host_of(item.uri) for item in items}
     remote_people = uris - set(local_names.values())
     rows = await _names(session, here, remote_people, hosts)
-    people.update((row.uri, _remote_author(here, row)) for row, _, _ in rows if row.uri in remote_people)
+    people.update((row.uri, _remote_author(here, row)) for row in rows if row.uri in remote_people)
     islands = _islands(here, rows, hosts)
     origins = await _origins(session, items)
     return [Card(item, islands[host_of(item.uri)],

@@ -25,10 +25,14 @@ def position(request: web.Request, name: str = "before"):
     return decoded
 
 
-async def cursor_page(request: web.Request, session, query, size: int) -> tuple[list[cards.Card], dict | None]:
+async def cursor_page(request: web.Request, session, query, size: int,
+                      values: dict | None = None) -> tuple[list[cards.Card], dict | None]:
     """One page of a public_items query after the `before` cursor, as cards, and the address
-    parameters of the next page (None on the last one)."""
-    items = list(await session.scalars(content.older_than(query, position(request)).limit(size + 1)))
+    parameters of the next page (None on the last one). `query` is built once (public_items, or
+    lru-cached as the timeline's filters), its parameters in `values`."""
+    cursor = position(request)
+    statement = content.page_of(query, cursor is not None, size + 1)
+    items = list(await session.scalars(statement, {**(values or {}), **content.cursor_values(cursor)}))
     more = len(items) > size
     items = items[:size]
     following = dict(request.query, before=content.encode_position(items[-1].published, items[-1].id)) if more else None

@@ -9,7 +9,7 @@ from babel.dates import format_date
 from sqlalchemy import event, select
 
 from archipel import accounts, cards, content
-from archipel.storage.tables import RemoteActor
+from archipel.storage.tables import Follow, RemoteActor
 from federation import actions
 from tests.flows.test_federated_timeline import archipelago, get
 from tests.flows.test_fiches import publish_file
@@ -151,3 +151,26 @@ async def test_a_page_of_cards_costs_the_same_queries_whatever_its_length(make_i
     assert len(everything) == 6 and len(statements) <= 3 and few <= 3
     assert sum("remote_actors" in statement for statement in statements) == 1  # every name at once
     assert {card.island.name for card in everything} == {"Île brest", "Île nantes"}
+
+
+async def test_the_timelines_island_filter_names_the_islands_followed_and_only_those(make_island):
+    """One query gives the filter's islands: by name, in the order of names; a followed island
+    whose actor is not known yet by its host; nothing pending, nothing another actor follows."""
+    brest, nantes, _ = await replicated_papi(make_island)
+    here = cards.Here(nantes.url, nantes.name)
+    async with nantes.sessions() as session:
+        island = await accounts.island_actor(session)
+        ours = nantes.actor_uri(island.username)
+        session.add_all([
+            Follow(follower_uri=ours, followed_uri="https://ailleurs.example/users/ile",
+                   activity_uri="https://x.example/1", state="accepted"),
+            Follow(follower_uri=ours, followed_uri="https://attente.example/users/ile",
+                   activity_uri="https://x.example/2", state="pending"),
+            Follow(follower_uri=nantes.actor_uri("bob"), followed_uri="https://personne.example/users/zoe",
+                   activity_uri="https://x.example/3", state="accepted"),
+        ])
+        await session.commit()
+        islands = await cards.followed_islands(session, here)
+    assert [(i.name, i.host) for i in islands] == [
+        ("ailleurs.example", "ailleurs.example"), ("Île brest", brest.url.split("//")[1])]
+    assert islands[0].url is None  # nothing known to link to

@@ -34,11 +34,11 @@ def _handle(request, username: str) -> str:
 async def home(request: web.Request) -> web.Response:
     async with request.app[appkeys.SESSIONS]() as session:
         island = await island_actor(session)
-        fiches = list(await session.scalars(content.public_items(kinds=("fiche",)).limit(12)))
-        resources = list(await session.scalars(content.public_items(kinds=("resource",)).limit(8)))
-        articles = list(await session.scalars(content.public_items(kinds=("article",)).limit(8)))
+        fiches = list(await session.scalars(content.page_of(content.public_items(kinds=("fiche",)), False, 12)))
+        resources = list(await session.scalars(content.page_of(content.public_items(kinds=("resource",)), False, 8)))
+        articles = list(await session.scalars(content.page_of(content.public_items(kinds=("article",)), False, 8)))
         archipelago = list(await session.scalars(
-            content.public_items(local=False, kinds=("fiche", "resource")).limit(12)))
+            content.page_of(content.public_items(local=False, kinds=("fiche", "resource")), False, 12)))
         themes = await content.theme_counts(session, local=True, limit=HOME_THEMES)  # the island's own
         people = list(await session.scalars(select(LocalActor).where(LocalActor.kind == "person")
                                             .order_by(LocalActor.display_name, LocalActor.id).limit(HOME_PEOPLE + 1)))
