@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from urllib.parse import urlsplit
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -388,6 +389,11 @@ class Island:
         """One more `archipel serve --role worker` process on this island (PostgreSQL only)."""
         return WorkerProcess(self, name).start(env=env, timeout=timeout)
 
+    def start_web(self, name: str, env: dict | None = None, timeout: float = 30) -> WebProcess:
+        """One more `archipel serve --role web` process on this island, on its own port
+        (PostgreSQL only): what `docker compose up --scale web=N` runs behind the proxy."""
+        return WebProcess(self, name).start(env=env, timeout=timeout)
+
     def stop(self) -> None:
         if self.process is not None:
             # SIGINT: aiohttp's run_app shuts down cleanly (and cProfile writes its file).
@@ -410,6 +416,7 @@ class WorkerProcess:
     `NAME.log` in the island's folder and counts as started once it has said "working" and its
     port answers HTTP (any status: it has no routes), i.e. after the application's start-up."""
 
+    ROLE = "worker"
     LINE = "working (background workers only)"
 
     def __init__(self, island: Island, name: str):
@@ -422,7 +429,7 @@ class WorkerProcess:
 
     def start(self, env: dict | None = None, timeout: float = 30) -> WorkerProcess:
         self.log = open(self.log_path, "w")
-        command = [PYTHON, "-m", "web.cli", "serve", str(self.island.directory), "--role", "worker",
+        command = [PYTHON, "-m", "web.cli", "serve", str(self.island.directory), "--role", self.ROLE,
                    "--listen", f"{self.island.host}:{self.port}"]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
                                         env={**os.environ, **ISLAND_ENV, **(env or {})})
@@ -430,7 +437,7 @@ class WorkerProcess:
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"archipel serve --role worker did not start; see {self.log_path}:\n"
+                raise RuntimeError(f"archipel serve --role {self.ROLE} did not start; see {self.log_path}:\n"
                                    + self.log_path.read_text()[-3000:])
             time.sleep(0.05)
         self.reserve.close()
@@ -457,6 +464,29 @@ class WorkerProcess:
             self.process = None
             self.log.close()
         self.reserve.close()
+
+
+class WebProcess(WorkerProcess):
+    """`archipel serve DIR --role web --listen HOST:PORT`: one more process serving the island's
+    pages and inboxes on its own port, started once its NodeInfo answers. Requests to it name the
+    island's host (`headers`), as a proxy in front of several of them would."""
+
+    ROLE = "web"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.island.host}:{self.port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Host": urlsplit(self.island.url).netloc}
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/.well-known/nodeinfo", timeout=2) as answer:
+                return answer.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
 
 
 # ---- PostgreSQL ----------------------------------------------------------------------------------

@@ -2,14 +2,15 @@
 
     .venv/bin/python -m benchmarks.listings [--items 100000] [--database sqlite|postgresql|both]
                                             [--requests 30] [--only LABEL ...] [--keep DIR]
-                                            [--reuse DIR]
+                                            [--reuse DIR] [--web-processes N]
 
 The island is made as `archipel init` makes it, then filled by `benchmarks.archipelago_fill`
 (Core bulk INSERTs: mostly replicas from 50 islands it follows, some re-shared by a hub, a few
 stored outside the archipelago, 5 % written by its members), its kept counts folded (and on
 PostgreSQL `VACUUM ANALYZE`, as autovacuum would: see `settle`), then served by `archipel serve`
-in a child process. Each URL of `urls()` is fetched over loopback with one aiohttp client session:
-two warm-up GETs, then `--requests` GETs one at a time (1 visitor) and ten tasks of `--requests`
+in a child process (on PostgreSQL, `--web-processes N` serves it as production does: N web
+processes, the ten visitors spread over them, and a worker process). Each URL of `urls()` is
+fetched over loopback with one aiohttp client session: two warm-up GETs, then `--requests` GETs one at a time (1 visitor) and ten tasks of `--requests`
 GETs each sending the next as soon as the previous one is answered (10 visitors); p50 / p95 /
 p99 of the wall time per GET. The ceiling is a bare aiohttp handler answering a ready-made 20 KB
 page (`benchmarks.servers page`, a child process too), measured the same way in the same run.
@@ -118,26 +119,33 @@ async def positions_of(sessions, archipelago: Archipelago) -> dict:
 
 
 async def visitors(http: aiohttp.ClientSession, url: str, headers: dict, *, concurrency: int,
-                   requests: int, budget: float | None = None) -> tuple[list[float], Counter]:
+                   requests: int, budget: float | None = None,
+                   servers: list[tuple[str, dict]] | None = None) -> tuple[list[float], Counter]:
     """`concurrency` tasks, each sending `requests` GETs one after the other (none started after
-    `budget` seconds, but each task sends at least one): ms per GET."""
+    `budget` seconds, but each task sends at least one): ms per GET. `servers`: (base URL,
+    headers) of several web processes of one island, `url` being a path; each visitor keeps to
+    one of them, in turn (as a proxy pinning each client to one process)."""
     times, statuses = [], Counter()
     deadline = time.perf_counter() + budget if budget else None
 
-    async def visitor() -> None:
+    async def visitor(number: int) -> None:
+        url_, headers_ = url, headers
+        if servers:
+            base, extra = servers[number % len(servers)]
+            url_, headers_ = base + url, {**headers, **extra}
         for n in range(requests):
             if n and deadline and time.perf_counter() > deadline:
                 return
             started = time.perf_counter()
             try:
-                async with http.get(url, headers=headers) as response:
+                async with http.get(url_, headers=headers_) as response:
                     await response.read()
                     statuses[response.status] += 1
             except (aiohttp.ClientError, TimeoutError) as error:  # counted at the time it took
                 statuses[type(error).__name__] += 1
             times.append((time.perf_counter() - started) * 1000)
 
-    await asyncio.gather(*(visitor() for _ in range(concurrency)))
+    await asyncio.gather(*(visitor(number) for number in range(concurrency)))
     return times, statuses
 
 
@@ -150,16 +158,19 @@ def figures(times: list[float]) -> str:
 
 async def measure(base: str, label: str, path: str, headers: dict, requests: int, results: dict,
                   ceiling: dict | None = None, ten_visitors: bool = True, timeout: float = 60,
-                  warmup: int = 2, budget: float | None = None) -> None:
+                  warmup: int = 2, budget: float | None = None,
+                  servers: list[tuple[str, dict]] | None = None) -> None:
+    """One visitor on the island's first process; ten spread over `servers` when given."""
     connector = aiohttp.TCPConnector(limit=10, limit_per_host=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as http:
-        await visitors(http, base + path, headers, concurrency=1, requests=warmup)
+        await visitors(http, path, headers, concurrency=len(servers or [None]), requests=warmup,
+                       servers=servers or [(base, {})])
         one, statuses = await visitors(http, base + path, headers, concurrency=1, requests=requests,
                                        budget=budget)
         ten = []
         if ten_visitors:
-            ten, more = await visitors(http, base + path, headers, concurrency=10, requests=requests,
-                                       budget=budget)
+            ten, more = await visitors(http, path, headers, concurrency=10, requests=requests,
+                                       budget=budget, servers=servers or [(base, {})])
             statuses.update(more)
     results[label] = (percentile(one, 95), percentile(ten, 95) if ten else 0.0)
     bad = {status: n for status, n in statuses.items() if status != 200}
@@ -244,19 +255,30 @@ async def run_backend(backend: str, args, root: Path) -> dict:
                 ceiling_one, _ = await visitors(http, bare.url + "/", {}, concurrency=1, requests=max(args.requests, 50))
                 ceiling_ten, _ = await visitors(http, bare.url + "/", {}, concurrency=10, requests=max(args.requests, 50))
         ceiling = {"one": percentile(ceiling_one, 95), "ten": percentile(ceiling_ten, 95)}
-        print(f"   ms per GET, p50/p95/p99: 1 visitor | 10 visitors ({backend}; `archipel serve`, one process)")
+        several = backend == "postgresql" and args.web_processes > 1
+        layout = (f"{args.web_processes} `archipel serve --role web` processes, ten visitors spread over them, "
+                  "and one `--role worker`" if several else "`archipel serve`, one process")
+        print(f"   ms per GET, p50/p95/p99: 1 visitor | 10 visitors ({backend}; {layout})")
         line("ceiling: bare aiohttp, a 20 KB page", f"{figures(ceiling_one)} | {figures(ceiling_ten)}")
-        island.start()
+        island.start(role="web" if several else "all")
+        others: list = []
         try:
-            with CpuMeter(island.pid) as meter:
+            if several:
+                others = [island.start_web(f"web{n}") for n in range(2, args.web_processes + 1)]
+                others.append(island.start_worker("worker"))
+            servers = [(island.url, {})] + [(web.url, web.headers) for web in others if web.ROLE == "web"]
+            with CpuMeter(island.pid, *(process.pid for process in others)) as meter:
                 for label, path, headers in urls(archipelago, positions):
                     if args.only and not any(word in label for word in args.only):
                         continue
                     await measure(island.url, label, path, headers, args.requests, results, ceiling,
                                   ten_visitors=not args.one_visitor, timeout=args.timeout,
-                                  warmup=args.warmup, budget=args.budget)
-            print(f"   {meter.describe('island')} (whole {meter.wall:.0f} s of measures)")
+                                  warmup=args.warmup, budget=args.budget, servers=servers)
+            names = ["island"] if not several else ["web1", *(process.name for process in others)]
+            print(f"   {meter.describe(*names)} (whole {meter.wall:.0f} s of measures)")
         finally:
+            for process in others:
+                process.stop()
             island.stop()
         over = [label for label, (one, ten) in results.items() if one >= 50 or ten >= 200]
         print(f"   {backend}: {len(results) - len(over)} of {len(results)} pages within the target "
@@ -295,6 +317,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20, help="seconds per URL and number of visitors after "
                         "which no GET is started (20: a slow page is measured on fewer GETs, n= says how many)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds before a GET counts as failed (60)")
+    parser.add_argument("--web-processes", type=int, default=1, metavar="N",
+                        help="PostgreSQL: N `archipel serve --role web` processes and one `--role worker` "
+                        "(the production layout) instead of one process; the ten visitors are spread over them")
     parser.add_argument("--only", nargs="*", help="only the URLs whose label contains one of these words")
     parser.add_argument("--keep", metavar="DIR", help="make the islands in DIR and keep them (and the "
                         "PostgreSQL database) after the run")
