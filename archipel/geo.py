@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import BigInteger, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,12 +73,18 @@ def public_ids():
 
 def positioned(base_ids=None):
     """The items to put on a map: public (listed, and not addressed to followers only: what the
-    search indexes and the kept cells count), with a position, among `base_ids` if given."""
-    query = content.public_items(local=None, kinds=KINDS).where(
-        StoredObject.public.is_not(False), StoredObject.latitude.is_not(None), StoredObject.longitude.is_not(None))
+    search indexes and the kept cells count), with a position, among `base_ids` if given.
+    Without `base_ids`, the same statement every time (content.page_of pages it)."""
+    query = _all_positioned()
     if base_ids is not None:
         query = query.where(StoredObject.id.in_(base_ids))
     return query
+
+
+@cache
+def _all_positioned():
+    return content.public_items(local=None, kinds=KINDS).where(
+        StoredObject.public.is_not(False), StoredObject.latitude.is_not(None), StoredObject.longitude.is_not(None))
 
 
 def in_box(query, box: Bbox):

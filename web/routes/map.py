@@ -90,8 +90,12 @@ async def _view(request: web.Request) -> dict:
     wanted = _search(request)
     async with request.app[appkeys.SESSIONS]() as session:
         base = _base_ids(session, wanted)
-        items_query = content.older_than(geo.positioned(base), listing.position(request))
-        items = list(await session.scalars(items_query.limit(LIST_SIZE + 1)))
+        cursor = listing.position(request)
+        if base is None:  # the whole map: its list's statement is built once
+            items = list(await session.scalars(content.page_of(geo.positioned(), cursor is not None, LIST_SIZE + 1),
+                                               content.cursor_values(cursor)))
+        else:
+            items = list(await session.scalars(content.older_than(geo.positioned(base), cursor).limit(LIST_SIZE + 1)))
         total, box = await geo.overview(session, base, kept=geo.kept_origins(wanted))
     filters = _filters(wanted)
     query = wanted.params()
