@@ -53,6 +53,7 @@ async def test_the_map_shows_clusters_markers_and_the_list_and_stays_on_the_isla
     popup = page.locator(".leaflet-popup-content")
     await popup.get_by_role("link", name="PAPI de Brest").wait_for()
     assert "Internet pour toutes et tous" in await popup.inner_text()
+    assert f"{island.name} · fiche" in await popup.inner_text()  # the island by its name, not its host
     # The popup fades in: axe measures contrast once it is opaque.
     await wait_for(lambda: page.evaluate("(p => p !== null && getComputedStyle(p).opacity === '1')"
                                          "(document.querySelector('.leaflet-popup'))"),

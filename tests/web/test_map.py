@@ -44,7 +44,7 @@ async def test_geojson_has_public_positioned_items_in_longitude_latitude_order(i
     assert found[0]["geometry"]["coordinates"] == [-4.49, 48.39]
     assert found[0]["properties"] == {"id": papi, "url": papi, "name": "PAPI de Brest",
                                       "summary": "Internet pour toutes et tous", "kind": "fiche",
-                                      "island": island.url.split("/")[2]}
+                                      "island": island.url.split("/")[2], "island_name": island.name}
 
 
 async def test_withdrawn_items_leave_the_map_and_its_list(island):
@@ -164,8 +164,15 @@ async def test_replicated_items_are_on_the_following_islands_map(make_island):
     await wait_for(lambda: nantes.object(uri), message="replication")
     found = await features(f"{nantes.url}/carte.geojson")
     assert [f["properties"]["id"] for f in found] == [uri]
-    assert found[0]["properties"]["island"] == brest.url.split("/")[2]
+    host = brest.url.split("/")[2]
+    assert found[0]["properties"]["island"] == host  # the key for programs
+    assert found[0]["properties"]["island_name"] == "Île brest"  # what the popup shows
     assert found[0]["properties"]["url"].startswith(f"{nantes.url}/r/")  # our copy's page
+    [clustered] = await features(f"{nantes.url}/carte.geojson?bbox=-5,48,-4,49&zoom=18")
+    assert clustered["properties"]["island_name"] == "Île brest"
+    # The list beside the map (its text alternative) names the island too, never its host.
+    listed = (await get(f"{nantes.url}/carte")).body.decode().split('<ol class="map-items">')[1].split("</ol>")[0]
+    assert "PAPI de Brest" in listed and "Île brest" in listed and host not in listed.split("</a>")[1]
 
 
 async def test_commune_lookup(island):

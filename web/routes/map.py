@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
-from archipel import communes, content, geo, search
+from archipel import cards, communes, content, geo, search
 from archipel.settings import tile_origin
 from archipel.storage.tables import StoredObject
 from federation.as2 import host_of
@@ -69,14 +69,24 @@ def _absolute(settings, item: StoredObject) -> str:
     return settings.absolute(url) if url.startswith("/") else url
 
 
-def item_feature(settings, item: StoredObject) -> dict:
+def item_feature(settings, item: StoredObject, islands: dict[str, cards.Island]) -> dict:
+    """A point; `island` is the host of the item's island (a key for programs), `island_name`
+    what people read (cards.islands_named)."""
     # A replica's fields come from another island: a pitch only if it is text.
     pitch = item.fields.get("pitch") if isinstance(item.fields, dict) else None
     pitch = pitch if isinstance(pitch, str) else None
+    host = host_of(item.uri)
     return {"type": "Feature", "id": item.uri,
             "geometry": {"type": "Point", "coordinates": [round(item.longitude, 6), round(item.latitude, 6)]},
             "properties": {"id": item.uri, "url": _absolute(settings, item), "name": item.name,
-                           "summary": pitch or item.summary, "kind": item.kind, "island": host_of(item.uri)}}
+                           "summary": pitch or item.summary, "kind": item.kind, "island": host,
+                           "island_name": islands[host].name if host in islands else host}}
+
+
+async def _islands_of(session, request: web.Request, items) -> dict[str, cards.Island]:
+    """The islands of these items, by name: one query (none without items)."""
+    hosts = {host_of(item.uri) for item in items}
+    return await cards.islands_named(session, listing.here(request), hosts) if hosts else {}
 
 
 def cluster_feature(cluster: geo.Cluster) -> dict:
@@ -97,6 +107,7 @@ async def _view(request: web.Request) -> dict:
         else:
             items = list(await session.scalars(content.older_than(geo.positioned(base), cursor).limit(LIST_SIZE + 1)))
         total, box = await geo.overview(session, base, kept=geo.kept_origins(wanted))
+        islands = await _islands_of(session, request, items[:LIST_SIZE])
     filters = _filters(wanted)
     query = wanted.params()
     more = len(items) > LIST_SIZE
@@ -104,7 +115,8 @@ async def _view(request: web.Request) -> dict:
     return {"filters": filters, "query": query, "items": items, "total": total, "extent": box,
             "next_query": [*query, ("before", content.encode_position(items[-1].published, items[-1].id))]
             if more else None,
-            "local_host": host_of(request.app[appkeys.SETTINGS].url)}
+            "local_host": host_of(request.app[appkeys.SETTINGS].url),
+            "island_names": {host: island.name for host, island in islands.items()}}
 
 
 @routes.get("/carte")
@@ -138,10 +150,10 @@ async def geojson(request: web.Request) -> web.Response:
             box = geo.parse_bbox(request.query.get("bbox", "-180,-90,180,90"))
             zoom = geo.parse_zoom(request.query.get("zoom", "0"))
             groups, points = await geo.clusters(session, box, zoom, base, kept=geo.kept_origins(wanted))
-            features = [cluster_feature(c) for c in groups] + [item_feature(settings, i) for i in points]
         else:
-            points = list(await session.scalars(geo.positioned(base).limit(geo.MAX_POINTS)))
-            features = [item_feature(settings, i) for i in points]
+            groups, points = [], list(await session.scalars(geo.positioned(base).limit(geo.MAX_POINTS)))
+        islands = await _islands_of(session, request, points)
+    features = [cluster_feature(c) for c in groups] + [item_feature(settings, i, islands) for i in points]
     body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
     # Public data, for other sites' maps too.
     return web.Response(text=body, content_type=GEOJSON, charset="utf-8",

@@ -55,7 +55,7 @@
     }
     var kind = properties.kind === "resource" ? data.labelResource
       : properties.kind === "event" ? data.labelEvent : data.labelFiche;
-    box.appendChild(text("p", properties.island + " · " + kind, "meta"));
+    box.appendChild(text("p", (properties.island_name || properties.island) + " · " + kind, "meta"));
     return box;
   }
 
