@@ -81,6 +81,24 @@ def positioned(base_ids=None):
     return query
 
 
+# What the list beside a map shows of an item (web/templates/_map_list.html) and its cursor:
+# rows of these columns, not whole items (a page lists a hundred).
+LISTED = (StoredObject.id, StoredObject.uri, StoredObject.url, StoredObject.is_local, StoredObject.name,
+          StoredObject.kind, StoredObject.language, StoredObject.summary, StoredObject.fields,
+          StoredObject.place, StoredObject.region, StoredObject.latitude, StoredObject.longitude,
+          StoredObject.published)
+
+
+def listed(base_ids=None):
+    """positioned(), as the columns of LISTED (the same statement every time without `base_ids`)."""
+    return _all_listed() if base_ids is None else positioned(base_ids).with_only_columns(*LISTED)
+
+
+@cache
+def _all_listed():
+    return _all_positioned().with_only_columns(*LISTED)
+
+
 @cache
 def _all_positioned():
     return content.public_items(local=None, kinds=KINDS).where(

@@ -102,10 +102,10 @@ async def _view(request: web.Request) -> dict:
         base = _base_ids(session, wanted)
         cursor = listing.position(request)
         if base is None:  # the whole map: its list's statement is built once
-            items = list(await session.scalars(content.page_of(geo.positioned(), cursor is not None, LIST_SIZE + 1),
+            items = list(await session.execute(content.page_of(geo.listed(), cursor is not None, LIST_SIZE + 1),
                                                content.cursor_values(cursor)))
         else:
-            items = list(await session.scalars(content.older_than(geo.positioned(base), cursor).limit(LIST_SIZE + 1)))
+            items = list(await session.execute(content.older_than(geo.listed(base), cursor).limit(LIST_SIZE + 1)))
         total, box = await geo.overview(session, base, kept=geo.kept_origins(wanted))
         islands = await _islands_of(session, request, items[:LIST_SIZE])
     filters = _filters(wanted)
