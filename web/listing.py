@@ -29,10 +29,11 @@ async def cursor_page(request: web.Request, session, query, size: int,
                       values: dict | None = None) -> tuple[list[cards.Card], dict | None]:
     """One page of a public_items query after the `before` cursor, as cards, and the address
     parameters of the next page (None on the last one). `query` is built once (public_items, or
-    lru-cached as the timeline's filters), its parameters in `values`."""
+    lru-cached as the timeline's filters), its parameters in `values`; the cards' items are rows
+    of content.CARD_COLUMNS."""
     cursor = position(request)
-    statement = content.page_of(query, cursor is not None, size + 1)
-    items = list(await session.scalars(statement, {**(values or {}), **content.cursor_values(cursor)}))
+    statement = content.page_of(content.as_cards(query), cursor is not None, size + 1)
+    items = list(await session.execute(statement, {**(values or {}), **content.cursor_values(cursor)}))
     more = len(items) > size
     items = items[:size]
     following = dict(request.query, before=content.encode_position(items[-1].published, items[-1].id)) if more else None

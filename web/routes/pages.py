@@ -30,15 +30,19 @@ def _handle(request, username: str) -> str:
     return f"@{username}@{request.app[appkeys.SETTINGS].host}"
 
 
+async def _newest(session, query, size: int) -> list:
+    """The newest `size` items of a public_items query, as cards read them."""
+    return list(await session.execute(content.page_of(content.as_cards(query), False, size)))
+
+
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
     async with request.app[appkeys.SESSIONS]() as session:
         island = await island_actor(session)
-        fiches = list(await session.scalars(content.page_of(content.public_items(kinds=("fiche",)), False, 12)))
-        resources = list(await session.scalars(content.page_of(content.public_items(kinds=("resource",)), False, 8)))
-        articles = list(await session.scalars(content.page_of(content.public_items(kinds=("article",)), False, 8)))
-        archipelago = list(await session.scalars(
-            content.page_of(content.public_items(local=False, kinds=("fiche", "resource")), False, 12)))
+        fiches = await _newest(session, content.public_items(kinds=("fiche",)), 12)
+        resources = await _newest(session, content.public_items(kinds=("resource",)), 8)
+        articles = await _newest(session, content.public_items(kinds=("article",)), 8)
+        archipelago = await _newest(session, content.public_items(local=False, kinds=("fiche", "resource")), 12)
         themes = await content.theme_counts(session, local=True, limit=HOME_THEMES)  # the island's own
         people = list(await session.scalars(select(LocalActor).where(LocalActor.kind == "person")
                                             .order_by(LocalActor.display_name, LocalActor.id).limit(HOME_PEOPLE + 1)))
