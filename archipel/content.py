@@ -311,18 +311,19 @@ async def theme_label(session: AsyncSession, key: str, *, local: bool | None = N
         .order_by(ItemTheme.label).limit(1))
 
 
+# A page starts after a cursor (see encode_position), given as parameters (cursor_values): a
+# row value, which both databases seek in ix_objects_newest (published, id). Written as
+# `published < m OR (published = m AND id < i)`, PostgreSQL walked every newer item to reach the
+# cursor (120 ms half-way down 100,000). Typed as the columns: SQLite compares the stored text.
+_OLDER = tuple_(StoredObject.published, StoredObject.id) < tuple_(
+    bindparam("before_published", type_=StoredObject.published.type),
+    bindparam("before_id", type_=StoredObject.id.type))
+
+
 def older_than(query, position: tuple[datetime, int] | None):
-    """A listing of public_items after a cursor (see encode_position): stable while new items
-    keep arriving, since it names the last (published, id) shown, not a count of rows."""
-    if position is None:
-        return query
-    moment, ident = position
-    # A row value: both databases seek it in ix_objects_newest (published, id). Written as
-    # `published < m OR (published = m AND id < i)`, PostgreSQL walked every newer item to
-    # reach the cursor (120 ms half-way down 100,000). Typed as the columns: SQLite compares
-    # the stored text.
-    return query.where(tuple_(StoredObject.published, StoredObject.id)
-                       < tuple_(literal(moment, StoredObject.published.type), literal(ident, StoredObject.id.type)))
+    """A listing of public_items after a cursor: stable while new items keep arriving, since it
+    names the last (published, id) shown, not a count of rows. (page_of, for a query built once.)"""
+    return query if position is None else query.where(_OLDER).params(cursor_values(position))
 
 
 # What a card shows of an item (web/templates/_card.html, cards.cards_for, the cover, a page's
@@ -340,18 +341,12 @@ def as_cards(query):
     return query.with_only_columns(*CARD_COLUMNS)
 
 
-_BEFORE = tuple_(bindparam("before_published", type_=StoredObject.published.type),
-                 bindparam("before_id", type_=StoredObject.id.type))
-
-
 @lru_cache(maxsize=256)
 def page_of(query, after_cursor: bool, size: int):
     """One page of `size` rows of a built-once listing query (public_items'), after a cursor
-    given by cursor_values() when `after_cursor`: as older_than, built once per query and size
+    given by cursor_values() when `after_cursor`: older_than's, built once per query and size
     (a statement built for every page cost a quarter of reading the page)."""
-    if after_cursor:
-        query = query.where(tuple_(StoredObject.published, StoredObject.id) < _BEFORE)
-    return query.limit(size)
+    return (query.where(_OLDER) if after_cursor else query).limit(size)
 
 
 def cursor_values(position: tuple[datetime, int] | None) -> dict:

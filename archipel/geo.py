@@ -81,12 +81,9 @@ def positioned(base_ids=None):
     return query
 
 
-# What the list beside a map shows of an item (web/templates/_map_list.html) and its cursor:
-# rows of these columns, not whole items (a page lists a hundred).
-LISTED = (StoredObject.id, StoredObject.uri, StoredObject.url, StoredObject.is_local, StoredObject.name,
-          StoredObject.kind, StoredObject.language, StoredObject.summary, StoredObject.fields,
-          StoredObject.place, StoredObject.region, StoredObject.latitude, StoredObject.longitude,
-          StoredObject.published)
+# What the list beside a map shows of an item (web/templates/_map_list.html): a card's columns
+# and its position, not whole items (a page lists a hundred).
+LISTED = (*content.CARD_COLUMNS, StoredObject.region, StoredObject.latitude, StoredObject.longitude)
 
 
 def listed(base_ids=None):

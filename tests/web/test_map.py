@@ -2,7 +2,9 @@
 
 import json
 import math
+import re
 from datetime import timedelta
+from html import unescape
 
 import aiohttp
 import pytest
@@ -56,6 +58,8 @@ async def test_withdrawn_items_leave_the_map_and_its_list(island):
     assert sum(f["properties"].get("count", 1) for f in clustered) == 1
     page = (await get(f"{island.url}/carte")).body.decode()
     assert "Gardée" in page and "Retirée" not in page
+    listed = page.split('<ol class="map-items">')[1].split("</ol>")[0]
+    assert f"{island.name} (ici)" in listed  # our own item: the island's name, and « here »
 
 
 async def test_filters_and_the_list_link(island):
@@ -215,3 +219,23 @@ async def test_a_self_hosted_pmtiles_file_is_served_by_ranges(make_island, tmp_p
             assert response.status == 206 and await response.read() == b"PMTiles\x03"
     other = await make_island("nantes")
     await get(f"{other.url}/carte/fond.pmtiles", status=404)
+
+
+async def test_the_list_beside_a_filtered_map_pages_through_every_match_once(island):
+    """A search's list (words or choices) pages by the `before` cursor of its last item, as the
+    whole map's does: past the first LIST_SIZE items, none lost, none twice."""
+    from web.routes.map import LIST_SIZE
+
+    for n in range(LIST_SIZE + 3):
+        await place(island, "alice", f"Fiche n{n}", 48.0 + n / 1000, -4.0)
+    await place(island, "alice", "Ressource à part", 47.0, -1.5, kind="resource")
+
+    def names(page: str) -> list[str]:
+        return re.findall(r'<li data-id="\d+"[^>]*>\s*<a href="[^"]*">(Fiche n\d+|Ressource à part)</a>', page)
+
+    first = (await get(f"{island.url}/carte?kind=fiche")).body.decode()
+    [following] = re.findall(r'href="([^"]*)" rel="next"', first)
+    second = (await get(unescape(following))).body.decode()  # an absolute address
+    seen = names(first) + names(second)
+    assert len(names(first)) == LIST_SIZE and "before=" in unescape(following)
+    assert sorted(seen) == sorted(f"Fiche n{n}" for n in range(LIST_SIZE + 3))  # the resource is filtered out

@@ -80,11 +80,12 @@ def item_feature(settings, item: StoredObject, islands: dict[str, cards.Island])
             "geometry": {"type": "Point", "coordinates": [round(item.longitude, 6), round(item.latitude, 6)]},
             "properties": {"id": item.uri, "url": _absolute(settings, item), "name": item.name,
                            "summary": pitch or item.summary, "kind": item.kind, "island": host,
-                           "island_name": islands[host].name if host in islands else host}}
+                           "island_name": islands[host].name}}
 
 
 async def _islands_of(session, request: web.Request, items) -> dict[str, cards.Island]:
-    """The islands of these items, by name: one query (none without items)."""
+    """The islands of these items' hosts (every one, by name when known): one query, none
+    without items."""
     hosts = {host_of(item.uri) for item in items}
     return await cards.islands_named(session, listing.here(request), hosts) if hosts else {}
 
@@ -115,8 +116,7 @@ async def _view(request: web.Request) -> dict:
     return {"filters": filters, "query": query, "items": items, "total": total, "extent": box,
             "next_query": [*query, ("before", content.encode_position(items[-1].published, items[-1].id))]
             if more else None,
-            "local_host": host_of(request.app[appkeys.SETTINGS].url),
-            "island_names": {host: island.name for host, island in islands.items()}}
+            "item_islands": {item.id: islands[host_of(item.uri)] for item in items}}
 
 
 @routes.get("/carte")
