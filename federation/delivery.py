@@ -6,7 +6,8 @@ A continuous pipeline, so that no remote can stall the others:
 - a row is claimed (state in_flight, its lease in `next_try_at`, committed) only when a slot is
   free for it and its POST starts right after: at most `concurrency` rows in flight per process,
   and at most `per_host` for one host across every process of the island (counted from the
-  table inside the claim, which PostgreSQL serialises with an advisory lock);
+  table inside the claim, which PostgreSQL serialises with an advisory lock and SQLite with
+  its write lock, taken before the count);
 - each outcome is recorded as its POST completes; outcomes that complete while the previous
   write runs are grouped into the next transaction (one commit for many, never a wait for the
   slowest member); a slot is freed once its outcome is committed, and freeing one claims more.
@@ -30,7 +31,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 import aiohttp
-from sqlalchemy import func, select, text, update
+from sqlalchemy import false, func, select, text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from archipel.queue_states import DeliveryStates
@@ -77,7 +78,7 @@ class DeliveryWorker:
         # again to record its outcome.
         self.lease = timedelta(seconds=2 * send_timeout)
         bind = sessionmaker.kw.get("bind")
-        self._serialise_claims = bind is not None and bind.dialect.name == "postgresql"
+        self._dialect = bind.dialect.name if bind is not None else None
         self.wake = asyncio.Event()  # new work written in this process, or a slot freed
         self._signers: dict[int, Signer] = {}
         self._bodies: dict[int, tuple[bytes, int]] = {}  # outgoing id -> (body, actor id)
@@ -196,8 +197,14 @@ class DeliveryWorker:
         now = utcnow()
         lease = now + self.lease
         async with self.sessionmaker() as session:
-            if self._serialise_claims:  # the count below and the claim hold for every process
+            # The count below and the claim hold for every process: no other claim runs between.
+            if self._dialect == "postgresql":
                 await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
+            elif self._dialect == "sqlite":
+                # SQLite reads outside a write transaction see each commit as it lands: a count
+                # read before another claim's commit and rows read after it let both fill the
+                # same host. A write that changes nothing takes the write lock up front.
+                await session.execute(update(Delivery).where(false()).values(state=Delivery.state))
             # Sends in progress per host, whichever process holds them (expired leases are not).
             busy = dict((await session.execute(
                 select(Delivery.host, func.count()).where(Delivery.state == IN_FLIGHT, Delivery.next_try_at > now)

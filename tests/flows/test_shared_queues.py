@@ -1,8 +1,9 @@
 """Several workers share one queue (archipel/jobs.py): the way processes of one island do on
 PostgreSQL. Each worker here has an engine of its own, as a process would; on SQLite the same
-code runs (one writer serialises the claims), which is what a single process relies on.
+code runs (a claim holds the only write lock), which is what a single process relies on.
 
-- the per-host delivery limit holds across workers;
+- the per-host delivery limit holds across workers, even when a claim lands between another's
+  count of the sends in flight and its choice of rows;
 - rows leased by a live worker are left alone, rows of a dead worker come back when the lease ends;
 - a worker that stops cleanly hands back the sends it cut short;
 - two mail workers never send a message twice;
@@ -16,7 +17,10 @@ import contextlib
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from archipel import jobs, mail
 from archipel.mail import MailWorker, SmtpConfig
@@ -75,6 +79,48 @@ async def test_the_per_host_limit_holds_across_workers(make_island):
                 await wait_for(lambda: _all(node, "sent"), timeout=30, message="every delivery sent")
     assert slow.peak == 3
     assert Counter(slow.arrived) == Counter({f"/users/s{n}/inbox": 1 for n in range(10)})
+
+
+async def test_no_claim_lands_between_a_claims_count_and_its_rows(make_island):
+    """Another process claims for the same host right after this worker counted the sends in
+    flight: either it waits for this claim to end, or the per-host limit would be passed. (On
+    SQLite that other process's write is refused at once: this claim holds the write lock.)"""
+    node = await make_island("brest", workers=False)
+    if not node.settings.effective_database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL serialises claims with an advisory lock: "
+                    "test_the_per_host_limit_holds_across_workers covers it")
+    await node.add_user("alice")
+    slow = HoldingServer()
+    other = create_engine(make_url(node.settings.effective_database_url).set(drivername="sqlite"),
+                          connect_args={"timeout": 0})
+    other_claims = []
+
+    def another_process_claims(_conn, _cursor, statement, *_args):
+        if other_claims or "count(*)" not in statement:
+            return
+        try:
+            with other.begin() as connection:
+                ids = select(Delivery.id).where(Delivery.state == "pending").order_by(Delivery.id).limit(3)
+                connection.execute(update(Delivery).where(Delivery.id.in_(ids))
+                                   .values(state="in_flight", next_try_at=utcnow() + timedelta(minutes=5)))
+            other_claims.append("claimed")
+        except OperationalError:  # "database is locked"
+            other_claims.append("waited")
+
+    async with servers(slow):
+        slow.verify_signatures = False
+        for n in range(10):
+            await follower(node, slow, f"s{n}", shared_inbox=False)
+        await node.publish("alice", "Fiche")
+        async with own_engine(node) as sessions:
+            event.listen(sessions.kw["bind"].sync_engine, "after_cursor_execute", another_process_claims)
+            async with delivering(node, sessions, per_host=3):
+                await wait_for(lambda: slow.active == 3, timeout=20, message="three held requests")
+                await asyncio.sleep(0.5)  # claims again meanwhile (poll_interval 0.5)
+                assert (await states(node))["in_flight"] == 3
+    other.dispose()
+    assert other_claims == ["waited"]
+    assert slow.peak == 3
 
 
 async def test_a_live_lease_is_left_alone_and_an_expired_one_taken_again(make_island):
