@@ -28,12 +28,16 @@ def marked(text: str, stems: set[str], language: str | None) -> list[tuple[str, 
     return [(token, token[0].isalnum() and _root(token, tag) in stems) for token in _TOKEN.findall(text or "")]
 
 
+def looked_at(stems: set[str], size: int = EXCERPT_WORDS) -> int:
+    """The characters of a text an excerpt reads: the beginning only when there is nothing to
+    find (a caller making the text need not make more)."""
+    return MAX_TEXT if stems else size * 20
+
+
 def excerpt(text: str, stems: set[str], language: str | None, *, size: int = EXCERPT_WORDS) -> list[tuple[str, bool]]:
     """The window of `size` words holding the most words found (the start when none), with an
     ellipsis where it was cut."""
-    if not stems:  # nothing to find: the beginning, without looking at every word
-        text = (text or "")[:size * 20]
-    pieces = marked((text or "")[:MAX_TEXT], stems, language)
+    pieces = marked((text or "")[:looked_at(stems, size)], stems, language)
     word_positions = [i for i, (token, _) in enumerate(pieces) if token[0].isalnum()]
     if len(word_positions) <= size:
         return pieces

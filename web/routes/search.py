@@ -91,7 +91,8 @@ async def search_page(request: web.Request) -> web.Response:
     cards = [{
         "item": item, "url": page_url(item), "island": islands.get(island_of(item.uri), island_of(item.uri)),
         "title": _html(search_excerpts.marked(item.name, stems, item.language)),
-        "excerpt": _html(search_excerpts.excerpt(_text_of(item, lang), stems, item.language)),
+        "excerpt": _html(search_excerpts.excerpt(_text_of(item, lang, search_excerpts.looked_at(stems)), stems,
+                                                 item.language)),
         "themes": themes.get(item.id, []),
     } for item in result.items]
     wanted = result.request
@@ -115,17 +116,43 @@ async def search_page(request: web.Request) -> web.Response:
 
 def _html(pieces: list[tuple[str, bool]]) -> Markup:
     """Escaped text with the words found in <mark> (joined here: a template loop over every word
-    cost more than the rest of the page)."""
-    return Markup("".join(f"<mark>{escape(piece)}</mark>" if found else str(escape(piece))
-                          for piece, found in pieces))
+    cost more than the rest of the page). The pieces between two marks are escaped together."""
+    parts, plain = [], []
+    for piece, found in pieces:
+        if found:
+            parts += [escape("".join(plain)), f"<mark>{escape(piece)}</mark>"]
+            plain = []
+        else:
+            plain.append(piece)
+    parts.append(escape("".join(plain)))
+    return Markup("".join(parts))
 
 
-def _text_of(item, lang: str) -> str:
+def _text_of(item, lang: str, length: int) -> str:
+    """The beginning of an item's text, pitch then body (its labels in the reader's language):
+    `length` characters when the item has them, and not many more."""
     pitch = (item.fields or {}).get("pitch") or item.summary or ""
-    # The beginning of the body only (excerpts look at search_excerpts.MAX_TEXT characters), with
-    # its labels in the reader's language.
-    body = html_to_reading(words.item_body(item, lang)[:3 * search_excerpts.MAX_TEXT])
-    return " ".join(part for part in (pitch, body) if part)
+    if len(pitch) >= length:
+        return pitch
+    body = words.item_body(item, lang)
+    wanted = length - len(pitch)
+    # HTML is longer than its text: three times the characters wanted, else (tags took more)
+    # as far as search_excerpts.MAX_TEXT's would go.
+    text = html_to_reading(_beginning(body, 3 * wanted))
+    if len(text) < wanted and len(body) > 3 * wanted:
+        text = html_to_reading(_beginning(body, 3 * search_excerpts.MAX_TEXT))
+    return " ".join(part for part in (pitch, text) if part)
+
+
+def _beginning(html: str, size: int) -> str:
+    """The first `size` characters of HTML, without a tag or an entity the cut left unfinished."""
+    start = html[:size]
+    if len(start) < len(html):
+        for opening, closing in (("<", ">"), ("&", ";")):
+            cut = start.rfind(opening)
+            if cut > start.rfind(closing):
+                start = start[:cut]
+    return start
 
 
 @routes.get("/recherche.json")
