@@ -283,13 +283,18 @@ async def theme_counts(session: AsyncSession, *, local: bool | None = True, limi
     pages by offset neither skip nor repeat). Read from the counts the search index keeps per
     origin (archipel/search_totals.py: the same items, a few thousand rows), not from every
     item's themes: with 100,000 items that took a second on every home page."""
+    if local is None:  # the whole archipelago: every origin's sums but the few not shown
+        counts = sorted(((key, label, number) for _, key, label, number in
+                         await search_totals.shown_totals(session, _island_follows(), "theme")),
+                        key=lambda row: (-row[2], row[0]))
+        return counts[offset:None if limit is None else offset + limit]
     values = {"offset": offset} if limit is None else {"limit": limit, "offset": offset}
     rows = await session.execute(_theme_counts(local, limit is not None), values)
     return [(key, label, int(number)) for key, label, number in rows]
 
 
-@lru_cache(maxsize=8)
-def _theme_counts(local: bool | None, limited: bool):
+@lru_cache(maxsize=4)
+def _theme_counts(local: bool, limited: bool):
     """theme_counts' statement, built once (building it cost a third of running it); the
     limit and offset are parameters."""
     totals = SearchFacetTotal

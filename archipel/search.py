@@ -429,7 +429,7 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         return SearchResult(request, query, len(items), items, {})
     if matches is None and not request.chosen:
         # Everything shown: the totals kept per origin, not a pass over every item.
-        total, facets = await search_totals.summed(session, _shown(SearchFacetTotal))
+        total, facets = await search_totals.summed(session, content.followed_island_hosts())
         facets = {facet: facets[facet][:FACET_VALUES] for facet in FACETS}
     elif matches is None and (paired := _paired_choice(request)):
         # One facet chosen, no words: the pairs kept per origin.

@@ -3,6 +3,8 @@ every indexed item.
 
 Each indexed item counts under its origin (its island, whether it is local, the island that
 re-shared it): once for each of its facet values in `search_facet_totals` (the empty search),
+and the same without its origin in `search_value_totals` (its sums over every origin: the
+islands shown are nearly all, so their sums are those minus the few origins not shown),
 once for each pair of values of two facets in `search_pair_totals` (a search choosing one facet),
 once for its combination of column facet values in `search_combinations` (other choices).
 search_index calls `apply` with the rows it removes and those it adds, in the same transaction,
@@ -18,10 +20,16 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_
+from sqlalchemy import and_, delete, func, insert, not_, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
-from archipel.storage.tables import SearchCombination, SearchDocument, SearchFacetTotal, SearchPairTotal
+from archipel.storage.tables import (
+    SearchCombination,
+    SearchDocument,
+    SearchFacetTotal,
+    SearchPairTotal,
+    SearchValueTotal,
+)
 
 ORIGIN = ("island", "local", "via")
 COMBINED = (*ORIGIN, "kind", "region", "place", "language", "licence", "audience", "started_year")
@@ -30,6 +38,8 @@ _TOTAL_KEY = (*ORIGIN, "facet", "value")
 # The island is the origin: its pairs would repeat search_facet_totals.
 PAIRED = tuple(facet for facet in COUNTED if facet != "island")
 _PAIR_KEY = (*ORIGIN, "facet", "value", "counted", "counted_value")
+_VALUE_KEY = ("facet", "value")
+HIDDEN_PER_STATEMENT = 300  # origins not shown whose rows one statement subtracts
 
 
 def shown(table, followed, *, local: bool | None = None):
@@ -127,10 +137,20 @@ def apply(connection: Connection, removed: list[dict], added: list[dict], *, pai
         connection.execute(insert(SearchFacetTotal), [dict(zip(_TOTAL_KEY, key), count=n,
                                                            label=labels.get(key, key[-1]))
                                                       for key, n in totals.items()])
+        values: Counter = Counter()
+        value_labels = {}
+        for key, n in totals.items():
+            values[key[-2:]] += n
+            if key in labels:
+                value_labels.setdefault(key[-2:], labels[key])
+        connection.execute(insert(SearchValueTotal), [
+            dict(zip(_VALUE_KEY, key), count=n, label=value_labels.get(key, key[-1]))
+            for key, n in values.items() if n])
 
 
 def clear(connection: Connection) -> None:
     connection.execute(delete(SearchFacetTotal))
+    connection.execute(delete(SearchValueTotal))
     connection.execute(delete(SearchCombination))
     connection.execute(delete(SearchPairTotal))
 
@@ -154,7 +174,8 @@ async def rebuild_pairs(session, *, batch: int = 5000) -> int:
     return written
 
 
-_KEPT = ((SearchFacetTotal, _TOTAL_KEY), (SearchCombination, COMBINED), (SearchPairTotal, _PAIR_KEY))
+_KEPT = ((SearchFacetTotal, _TOTAL_KEY), (SearchValueTotal, _VALUE_KEY), (SearchCombination, COMBINED),
+         (SearchPairTotal, _PAIR_KEY))
 
 
 async def compact(session, marks: dict[str, int] | None = None) -> int:
@@ -170,7 +191,7 @@ async def compact(session, marks: dict[str, int] | None = None) -> int:
     removed = 0
     for table, key in _KEPT:
         columns = [getattr(table, name) for name in key]
-        has_label = table is SearchFacetTotal
+        has_label = "label" in table.__table__.c
         if marks is not None and table.__tablename__ in marks:
             folded = select(*columns).where(table.id > marks[table.__tablename__])
         else:
@@ -221,17 +242,44 @@ async def _rows(session) -> int:
                 for table, _ in _KEPT])
 
 
-async def summed(session, shown) -> tuple[int, dict[str, list[tuple[str, str, int]]]]:
-    """(total, facet -> [(value, label, count)], most frequent first) over the origins `shown`
-    (a condition on SearchFacetTotal's island, local and via)."""
+async def shown_totals(session, followed, facet: str | None = None) -> list[tuple[str, str, str, int]]:
+    """(facet, value, label, count) of every value with items the island shows (`followed`:
+    content.followed_island_hosts()), or of one facet's: the sums over every origin
+    (search_value_totals) minus the rows of the origins not shown, found among the counts of
+    kinds (every item has one)."""
+    of_facet = [] if facet is None else [SearchValueTotal.facet == facet]
     rows = await session.execute(
-        select(SearchFacetTotal.facet, SearchFacetTotal.value, func.min(SearchFacetTotal.label),
-               func.sum(SearchFacetTotal.count))
-        .where(shown).group_by(SearchFacetTotal.facet, SearchFacetTotal.value))
+        select(SearchValueTotal.facet, SearchValueTotal.value, func.min(SearchValueTotal.label),
+               func.sum(SearchValueTotal.count)).where(*of_facet)
+        .group_by(SearchValueTotal.facet, SearchValueTotal.value))
+    sums = {(name, value): [label, int(count)] for name, value, label, count in rows}
+    hidden = (await session.execute(
+        select(SearchFacetTotal.island, SearchFacetTotal.local, SearchFacetTotal.via)
+        .where(SearchFacetTotal.facet == "kind", not_(shown(SearchFacetTotal, followed)))
+        .group_by(SearchFacetTotal.island, SearchFacetTotal.local, SearchFacetTotal.via)
+        .having(func.sum(SearchFacetTotal.count) > 0))).all()
+    origin = tuple_(SearchFacetTotal.island, SearchFacetTotal.local, SearchFacetTotal.via)
+    for start in range(0, len(hidden), HIDDEN_PER_STATEMENT):
+        chunk = [tuple(row) for row in hidden[start:start + HIDDEN_PER_STATEMENT]]
+        rows = await session.execute(
+            select(SearchFacetTotal.facet, SearchFacetTotal.value, func.sum(SearchFacetTotal.count))
+            # By island (ix_search_facet_totals_origin), every facet: with the facet too, SQLite
+            # reads that facet's rows of every origin (ix_search_facet_totals_facet) instead.
+            .where(SearchFacetTotal.island.in_({island for island, _, _ in chunk}), origin.in_(chunk))
+            .group_by(SearchFacetTotal.facet, SearchFacetTotal.value))
+        for name, value, count in rows:
+            if (name, value) in sums:
+                sums[(name, value)][1] -= int(count)
+    return [(name, value, label, count) for (name, value), (label, count) in sums.items() if count > 0]
+
+
+async def summed(session, followed) -> tuple[int, dict[str, list[tuple[str, str, int]]]]:
+    """(total, facet -> [(value, label, count)], most frequent first) over the items the island
+    shows (`followed`: content.followed_island_hosts())."""
     facets: dict[str, list[tuple[str, str, int]]] = {facet: [] for facet in COUNTED}
-    for facet, value, label, count in rows:
-        if facet in facets and count > 0:
-            facets[facet].append((value, label, int(count)))
+    for facet, value, label, count in await shown_totals(session, followed):
+        if facet in facets:
+            facets[facet].append((value, label, count))
     for counted in facets.values():
         counted.sort(key=lambda row: (-row[2], row[0]))
     return sum(count for _, _, count in facets["kind"]), facets

@@ -6,12 +6,15 @@ import aiohttp
 import feedparser
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import literal, select, text
 
 from archipel import accounts, content, search_totals
+from archipel.accounts import island_actor
+from archipel.social import find_follow
 from archipel.themes import theme_key
 from archipel.storage import migrate
 from archipel.storage.engine import make_engine
+from archipel.storage.tables import RemoteActor
 from federation import actions
 from tests.nodes import island_follows, wait_for
 from web import cli
@@ -246,6 +249,7 @@ async def test_reindex_rebuilds_the_index(brest):
             await connection.execute(text("DELETE FROM search_text"))
             await connection.execute(text("DELETE FROM search_documents"))
             await connection.execute(text("DELETE FROM search_facet_totals"))
+            await connection.execute(text("DELETE FROM search_value_totals"))
             await connection.execute(text("DELETE FROM search_pair_totals"))
     finally:
         await engine.dispose()
@@ -279,6 +283,18 @@ async def test_an_upgrade_counts_the_pairs_of_the_items_already_indexed(brest):
     await migrate.upgrade(url)
     assert [await _search_pairs(brest, [(facet, value)]) for facet, value in SINGLE_CHOICES] == before
     assert before[0]["total"] == 2
+
+
+async def test_an_upgrade_sums_the_counts_of_every_origin(brest):
+    url = brest.settings.effective_database_url
+    before = await search_json(brest)
+    async with brest.sessions() as session:
+        themes = await content.theme_counts(session, local=None, limit=None)
+    await downgrade_to(url, "0020")  # the schema before the sums over every origin
+    await migrate.upgrade(url)
+    assert await search_json(brest) == before and before["total"] == 4
+    async with brest.sessions() as session:
+        assert await content.theme_counts(session, local=None, limit=None) == themes and len(themes) == 3
 
 
 async def test_an_upgrade_indexes_the_items_already_stored(brest):
@@ -370,7 +386,7 @@ async def test_a_compaction_after_a_mark_folds_the_keys_written_since(brest):
     async with brest.sessions() as session:
         await search_totals.compact(session, marks)  # no mark yet: every key
         await session.commit()
-    assert set(marks) == {"search_facet_totals", "search_combinations", "search_pair_totals"}
+    assert set(marks) == {"search_facet_totals", "search_value_totals", "search_combinations", "search_pair_totals"}
     uri = await publish(brest, "alice", "Un atelier vélo", pitch="Réparer.", region="Bretagne", tags=["Vélo"])
     async with brest.sessions() as session:
         alice = await accounts.get_actor(session, "alice")
@@ -476,7 +492,7 @@ async def test_the_compactor_folds_every_key_once_then_the_new_rows_keys(brest):
     compactor = search_totals.Compactor(brest.sessions)
     compactor.GROWTH = 1
     await compactor.run_once()
-    assert set(compactor.marks) == {"search_facet_totals", "search_combinations", "search_pair_totals"}
+    assert set(compactor.marks) == {"search_facet_totals", "search_value_totals", "search_combinations", "search_pair_totals"}
     async with brest.sessions() as session:
         assert await search_totals.compact(session) == 0
         rows = await _pair_rows(session)
@@ -487,3 +503,84 @@ async def test_the_compactor_folds_every_key_once_then_the_new_rows_keys(brest):
     async with brest.sessions() as session:
         assert await _pair_rows(session) == rows
     assert [await _search_pairs(brest, [pair]) for pair in SINGLE_CHOICES] == before
+
+
+def _document(island: str, *, local: bool = False, via: str = "", kind: str = "fiche", region: str = "",
+              themes: tuple[str, ...] = ()) -> dict:
+    return {"island": island, "local": local, "via": via, "kind": kind, "region": region, "place": "",
+            "language": "fr", "licence": "", "audience": "", "started_year": None,
+            "themes": " ".join(themes), "theme_labels": {key: key.capitalize() for key in themes}}
+
+
+@pytest.mark.parametrize("per_statement", [300, 1])
+async def test_counts_shown_are_every_origins_minus_the_origins_not_shown(make_island, monkeypatch,
+                                                                         per_statement):
+    """shown_totals (the empty search, the themes of /themes, /federated and the map) against a
+    count over the origins shown: its own items, a followed island's, those a followed island
+    re-shared; not an island no longer followed, nor one only re-shared by such an island, nor
+    items withdrawn since. Several origins not shown, subtracted a few per statement too."""
+    monkeypatch.setattr(search_totals, "HIDDEN_PER_STATEMENT", per_statement)
+    node = await make_island("nantes", workers=False)
+    documents = [
+        _document("nantes.example", local=True, themes=("velo",), region="Bretagne"),
+        _document("suivie.example", themes=("velo", "jardins")),
+        _document("autre.example", via="suivie.example", kind="resource", themes=("jardins",)),
+        _document("quittee.example", themes=("velo",), region="Bretagne"),
+        _document("quittee.example", kind="resource", themes=("compost",), region="Normandie"),
+        _document("lointaine.example", via="quittee.example", themes=("velo",)),
+        _document("troisieme.example", kind="article"),
+    ]
+    withdrawn = _document("suivie.example", themes=("compost",))
+    async with node.sessions() as session:
+        await session.run_sync(lambda sync: search_totals.apply(sync.connection(), [], [*documents, withdrawn]))
+        await session.run_sync(lambda sync: search_totals.apply(sync.connection(), [withdrawn], []))
+        followed = select(literal("suivie.example"))
+        counted = {(facet, value): count for facet, value, _, count in
+                   await search_totals.shown_totals(session, followed)}
+        themes = await search_totals.shown_totals(session, followed, "theme")
+        total, facets = await search_totals.summed(session, followed)
+    assert counted == {("kind", "fiche"): 2, ("kind", "resource"): 1, ("island", "nantes.example"): 1,
+                       ("island", "suivie.example"): 1, ("island", "autre.example"): 1,
+                       ("region", "Bretagne"): 1, ("language", "fr"): 3,
+                       ("theme", "velo"): 2, ("theme", "jardins"): 2}
+    assert sorted(themes) == [("theme", "jardins", "Jardins", 2), ("theme", "velo", "Velo", 2)]
+    assert total == 3 and facets["theme"] == [("jardins", "Jardins", 2), ("velo", "Velo", 2)]
+
+
+async def test_an_island_no_longer_followed_leaves_the_counts_at_once(make_island):
+    nantes, brest = await make_island("nantes"), await make_island("brest")
+    await brest.add_user("alice")
+    await nantes.add_user("bob")
+    await publish(brest, "alice", "Un atelier vélo", pitch="Réparer.", region="Bretagne", tags=["Vélo"])
+    await publish(brest, "alice", "Une recyclerie", kind="resource", region="Bretagne", tags=["Réemploi"])
+    await publish(nantes, "bob", "Un jardin partagé", pitch="Semer.", region="Pays de la Loire", tags=["Jardins"])
+    await island_follows(nantes, brest)
+
+    async def counts() -> tuple[int, dict, list]:
+        everything = await search_json(nantes)
+        async with nantes.sessions() as session:
+            themes = await content.theme_counts(session, local=None, limit=100)
+        return everything["total"], everything["facets"]["theme"], [(key, n) for key, _, n in themes]
+
+    async def replicated():
+        return (await counts())[0] == 3
+    await wait_for(replicated, timeout=30, message="Brest's items replicated")
+    assert await counts() == (3, {"velo": 1, "reemploi": 1, "jardins": 1},
+                              [("jardins", 1), ("reemploi", 1), ("velo", 1)])
+
+    async with nantes.sessions() as session:
+        island = await island_actor(session)
+        target = await session.scalar(select(RemoteActor).where(
+            RemoteActor.uri == brest.actor_uri(brest.island_username)))
+        assert await actions.unfollow(session, nantes.url, island, target)
+        await session.commit()
+    assert await counts() == (1, {"jardins": 1}, [("jardins", 1)])  # kept, no longer shown
+
+    async def undone():  # Brest has the Undo before the next Follow
+        async with brest.sessions() as session:
+            return await find_follow(session, nantes.actor_uri(nantes.island_username),
+                                     brest.actor_uri(brest.island_username)) is None
+    await wait_for(undone, timeout=30, message="Brest no longer followed")
+    await island_follows(nantes, brest)
+    assert await counts() == (3, {"velo": 1, "reemploi": 1, "jardins": 1},
+                              [("jardins", 1), ("reemploi", 1), ("velo", 1)])
