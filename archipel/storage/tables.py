@@ -259,6 +259,12 @@ class StoredObject(Base):
                       Index("ix_objects_ends", "ends_at", sqlite_where=text("ends_at IS NOT NULL"),
                             postgresql_where=text("ends_at IS NOT NULL")))
 
+    @property
+    def pitch(self) -> str | None:
+        """A fiche's pitch, as cards show it (listings read it alone: content.CARD_COLUMNS)."""
+        pitch = self.fields.get("pitch") if isinstance(self.fields, dict) else None
+        return pitch if isinstance(pitch, str) else None
+
 
 class ItemAuthor(Base):
     """The authors of an item, in order; the first is its `attributedTo`."""

@@ -44,3 +44,24 @@ async def test_listings_show_public_items_only(island):
     about = await text(f"{island.url}/about")
     facts = {html.unescape(k): v for k, v in re.findall(r"<dt>([^<]+)</dt><dd>([^<]*)</dd>", about)}
     assert facts["Fiches d'innovation"] == "1" and facts["Ressources de formation"] == "1"
+
+
+async def test_cards_show_a_fiche_pitch_else_its_summary(island):
+    """Listings and the map's list read a card's pitch alone from the database (not the whole
+    fields of the fiche): the same text as the fiche's page, on both databases."""
+    async with island.sessions() as session:
+        alice = await accounts.get_actor(session, "alice")
+        for title, kind, pitch, summary in (("Atelier vélo", "fiche", "Réparer ensemble, le samedi.", "Résumé caché."),
+                                            ("Guide d'animation", "resource", "", "Un guide pour animer."),
+                                            ("Jardin", "fiche", "", "Seulement un résumé.")):
+            data = {"territory": {"place": "Brest", "latitude": 48.39, "longitude": -4.49}}
+            if pitch:
+                data["pitch"] = pitch
+            await actions.publish_item(session, island.url, [alice], kind=kind, title=title, summary=summary,
+                                       tags=["Réemploi"], data=data)
+        await session.commit()
+    for path in ("/", "/federated", "/tags/reemploi", "/@alice", "/carte"):
+        page = await text(f"{island.url}{path}")
+        shown = set(re.findall(r"<p(?: lang=\"fr\")?>([^<]+)</p>", page))
+        assert {"Réparer ensemble, le samedi.", "Un guide pour animer.", "Seulement un résumé."} <= shown, path
+        assert "Résumé caché." not in page, path

@@ -72,14 +72,11 @@ def _absolute(settings, item: StoredObject) -> str:
 def item_feature(settings, item: StoredObject, islands: dict[str, cards.Island]) -> dict:
     """A point; `island` is the host of the item's island (a key for programs), `island_name`
     what people read (cards.islands_named)."""
-    # A replica's fields come from another island: a pitch only if it is text.
-    pitch = item.fields.get("pitch") if isinstance(item.fields, dict) else None
-    pitch = pitch if isinstance(pitch, str) else None
     host = host_of(item.uri)
     return {"type": "Feature", "id": item.uri,
             "geometry": {"type": "Point", "coordinates": [round(item.longitude, 6), round(item.latitude, 6)]},
             "properties": {"id": item.uri, "url": _absolute(settings, item), "name": item.name,
-                           "summary": pitch or item.summary, "kind": item.kind, "island": host,
+                           "summary": item.pitch or item.summary, "kind": item.kind, "island": host,
                            "island_name": islands[host].name}}
 
 
