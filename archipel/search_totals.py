@@ -286,10 +286,10 @@ async def summed(session, followed) -> tuple[int, dict[str, list[tuple[str, str,
 
 
 async def theme_labels(session, keys: list[str]) -> dict[str, str]:
-    """A label for each theme key (from the totals: a few rows per key)."""
+    """A label for each theme key (from the sums over every origin: a row or two per key)."""
     if not keys:
         return {}
     rows = await session.execute(
-        select(SearchFacetTotal.value, func.min(SearchFacetTotal.label))
-        .where(SearchFacetTotal.facet == "theme", SearchFacetTotal.value.in_(keys)).group_by(SearchFacetTotal.value))
+        select(SearchValueTotal.value, func.min(SearchValueTotal.label))
+        .where(SearchValueTotal.facet == "theme", SearchValueTotal.value.in_(keys)).group_by(SearchValueTotal.value))
     return dict(rows.all())
