@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup
 from jinja2.runtime import Context
@@ -54,8 +55,12 @@ def _gettext(context: Context, message: str, **variables) -> str:
 
 @pass_context
 def _ngettext(context: Context, singular: str, plural: str, n: int, **variables) -> str:
-    variables.setdefault("num", n)
-    text = i18n.ngettext(context.get("lang", i18n.DEFAULT_LANGUAGE), singular, plural, n)
+    lang = context.get("lang", i18n.DEFAULT_LANGUAGE)
+    text = i18n.ngettext(lang, singular, plural, n)
+    if "num" not in variables:
+        variables["num"] = n
+        if abs(n) >= 1000 and "%(num)d" in text:  # « 68 804 fiches », "68,804 sheets"
+            text, variables["num"] = text.replace("%(num)d", "%(num)s"), format_decimal(n, locale=lang)
     if context.eval_ctx.autoescape:
         text = Markup(text)
     return text % variables

@@ -10,6 +10,7 @@ from archipel.fiches import FICHE_SECTIONS
 from archipel.naming import handle_guess
 from archipel.rendering import render_item
 from web import i18n, words
+from web.pages import make_templates
 
 NB = "\u00a0"
 
@@ -150,3 +151,17 @@ def test_related_fiches_are_numbered_in_the_body_and_named_on_the_page():
                            fields=fields, content=body)
     named = words.item_body(item, "en", {"https://ile.example/o/1": "Repair <café>"})
     assert ">Repair &lt;café&gt;</a>" in named and ">Related sheet 2</a>" in named
+
+
+@pytest.mark.parametrize(("lang", "count", "shown"), [
+    ("fr", 1, "1 fiche ou ressource placée sur la carte"),
+    ("fr", 999, "999 fiches et ressources placées sur la carte"),
+    ("fr", 68804, "68\u202f804 fiches et ressources placées sur la carte"),  # narrow no-break space
+    ("fr", 1234567, "1\u202f234\u202f567 fiches et ressources placées sur la carte"),
+    ("en", 68804, "68,804 sheets and resources on the map"),
+])
+def test_counts_in_sentences_have_their_language_s_thousands_separator(lang, count, shown):
+    sentence = make_templates().from_string(
+        '{{ ngettext("%(num)d fiche ou ressource placée sur la carte", '
+        '"%(num)d fiches et ressources placées sur la carte", count) }}')
+    assert sentence.render(lang=lang, count=count) == shown
