@@ -197,6 +197,10 @@ class DeliveryWorker:
         now = utcnow()
         lease = now + self.lease
         async with self.sessionmaker() as session:
+            # Nothing due (an idle poll): no lock taken, none waited for.
+            due = (Delivery.state.in_((PENDING, IN_FLIGHT)), Delivery.next_try_at <= now)
+            if await session.scalar(select(Delivery.id).where(*due).limit(1)) is None:
+                return []
             # The count below and the claim hold for every process: no other claim runs between.
             if self._dialect == "postgresql":
                 await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
@@ -213,8 +217,7 @@ class DeliveryWorker:
             paused = select(HostHealth.host).where(HostHealth.paused_until > now)
             # Due: pending rows whose time has come, and rows whose lease ran out in flight.
             query = (select(Delivery.id, Delivery.host)
-                     .where(Delivery.state.in_((PENDING, IN_FLIGHT)), Delivery.next_try_at <= now,
-                            Delivery.host.not_in(paused))
+                     .where(*due, Delivery.host.not_in(paused))
                      .order_by(Delivery.next_try_at, Delivery.id)
                      # Enough rows for the free slots even if the first hosts have little room
                      # left; a host that fills up is left out of the next query.

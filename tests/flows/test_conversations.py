@@ -201,7 +201,7 @@ async def test_a_thousand_replies_are_paginated(island, remote):
         second = await fetch_page(http, f"{fiche.uri}?discussion=2")
         last = await fetch_page(http, f"{fiche.uri}?discussion=5")
         beyond = await fetch_page(http, f"{fiche.uri}?discussion=99")
-    assert "1000 réponses" in first
+    assert "1\u202f000 réponses" in first
     assert len(reply_ids(first)) == 200  # 50 top-level replies, each with its three nested ones
     assert "Réponse 0<" in first and "Réponse 199<" in first and "Réponse 200<" not in first
     assert "Réponse 200<" in second and "Réponse 399<" in second

@@ -17,7 +17,7 @@ async def same_everywhere(origin, others, uri, check) -> None:
                 return False
         return True
 
-    await wait_for(ok, timeout=20, message=f"{uri} on every island")
+    await wait_for(ok, timeout=60, message=f"{uri} on every island")  # a bound for a loaded machine
 
 
 async def publish_update_withdraw_everywhere(origin, others):
