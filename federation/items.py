@@ -60,8 +60,8 @@ def teaser_facts(item: StoredObject) -> list[str]:
     if item.kind == "event":
         return events.teaser_facts(item)
     facts = []
-    if item.fields.get("pitch"):
-        facts.append(item.fields["pitch"])
+    if item.pitch:
+        facts.append(item.pitch)
     place = ", ".join(p for p in (item.place, item.region) if p)
     if place:
         facts.append(f"📍 {place}")

@@ -144,7 +144,7 @@ def unnamed(uri: str) -> str:
 
 def _summary(item: StoredObject) -> str:
     """The plain-text pitch the item's page shows as its description."""
-    pitch = (item.fields or {}).get("pitch") if item.kind in ("fiche", "resource") else None
+    pitch = item.pitch if item.kind in ("fiche", "resource") else None
     return str(pitch or item.summary or html_to_text(item.content or "")[:300])
 
 

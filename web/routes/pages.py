@@ -208,7 +208,7 @@ async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> 
     if item.licence in LICENCES:
         label, url = LICENCES[item.licence]
         licence = {"label": label, "url": url}
-    description = item.fields.get("pitch") or item.summary or html_to_text(item.content)[:300]
+    description = item.pitch or item.summary or html_to_text(item.content)[:300]
     return await page(request, "fiche.html", alternate=item.uri, item=item, authors=card.authors,
                       island=card.island, origin=origin, origin_island=origin_island,
                       improve_url=improvements.proposal_url(item),

@@ -131,7 +131,7 @@ def _html(pieces: list[tuple[str, bool]]) -> Markup:
 def _text_of(item, lang: str, length: int) -> str:
     """The beginning of an item's text, pitch then body (its labels in the reader's language):
     `length` characters when the item has them, and not many more."""
-    pitch = (item.fields or {}).get("pitch") or item.summary or ""
+    pitch = item.pitch or item.summary or ""
     if len(pitch) >= length:
         return pitch
     body = words.item_body(item, lang)
