@@ -60,10 +60,22 @@ def _ngettext(context: Context, singular: str, plural: str, n: int, **variables)
     if "num" not in variables:
         variables["num"] = n
         if abs(n) >= 1000 and "%(num)d" in text:  # « 68 804 fiches », "68,804 sheets"
-            text, variables["num"] = text.replace("%(num)d", "%(num)s"), format_decimal(n, locale=lang)
+            text, variables["num"] = text.replace("%(num)d", "%(num)s"), _number(n, lang)
     if context.eval_ctx.autoescape:
         text = Markup(text)
     return text % variables
+
+
+@lru_cache(maxsize=4096)
+def _number(n: int, lang: str) -> str:
+    """A count as its reader writes it: « 34 357 », "34,357" (Babel only from a thousand up: a
+    page lists a hundred counts)."""
+    return str(n) if abs(n) < 1000 else format_decimal(n, locale=lang)
+
+
+@pass_context
+def _count(context: Context, n: int) -> str:
+    return _number(n, context.get("lang", i18n.DEFAULT_LANGUAGE))
 
 
 @pass_context
@@ -185,6 +197,7 @@ def make_templates() -> Environment:
     environment.globals["languages"] = i18n.LANGUAGE_NAMES
     environment.globals["static_url"] = static_url
     environment.filters["format_date"] = _format_date
+    environment.filters["count"] = _count  # a number people read, with its thousands separator
     environment.filters["format_datetime"] = _format_datetime
     environment.filters["page_url"] = page_url
     environment.filters["duration"] = _duration

@@ -165,3 +165,9 @@ def test_counts_in_sentences_have_their_language_s_thousands_separator(lang, cou
         '{{ ngettext("%(num)d fiche ou ressource placée sur la carte", '
         '"%(num)d fiches et ressources placées sur la carte", count) }}')
     assert sentence.render(lang=lang, count=count) == shown
+
+
+@pytest.mark.parametrize(("lang", "shown"), [("fr", "(999) (34\u202f357)"), ("en", "(999) (34,357)")])
+def test_counts_beside_a_filter_have_their_language_s_thousands_separator(lang, shown):
+    counts = make_templates().from_string("({{ 999 | count }}) ({{ 34357 | count }})")
+    assert counts.render(lang=lang) == shown
