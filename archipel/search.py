@@ -34,6 +34,10 @@ MAX_PAGE = 500
 FACET_VALUES = 12     # values shown per facet, the most frequent first
 MAX_CHOSEN = 10       # values of one facet a request may choose
 MAX_VALUE = 200
+# Words found in more than this share of the items shown are counted by what they miss (below
+# this many matches, counting the matches is cheap anyway).
+BROAD_SHARE = 0.5
+BROAD_MIN_MATCHES = 2000
 
 # Facets, in the order pages show them, and the column each filters on.
 COLUMN_FACETS = {
@@ -139,16 +143,20 @@ def tsquery_expression(query: Query) -> str:
     return expression
 
 
-def _matches(dialect: str, query: Query):
-    """(object_id, rank) of the items whose words match; a lower rank is a better match."""
+def _matches(dialect: str, query: Query, *, ranked: bool = True):
+    """(object_id, rank) of the items whose words match; a lower rank is a better match.
+    Unranked: object_id alone (ranking reads every match's positions)."""
     if dialect == "sqlite":
-        statement = text(f"SELECT rowid AS object_id, bm25(search_text, {_FTS5_WEIGHTS}) AS rank "
+        rank = f", bm25(search_text, {_FTS5_WEIGHTS}) AS rank" if ranked else ""
+        statement = text(f"SELECT rowid AS object_id{rank} "
                          "FROM search_text WHERE search_text MATCH :match").bindparams(match=fts5_expression(query))
     else:
-        statement = text(f"SELECT object_id, -ts_rank('{_TS_WEIGHTS}'::float4[], vector, to_tsquery('simple', :match)) AS rank "
+        rank = f", -ts_rank('{_TS_WEIGHTS}'::float4[], vector, to_tsquery('simple', :match)) AS rank" if ranked else ""
+        statement = text(f"SELECT object_id{rank} "
                          "FROM search_text WHERE vector @@ to_tsquery('simple', :match)"
                          ).bindparams(match=tsquery_expression(query))
-    return statement.columns(object_id=Integer, rank=Float).subquery("matches")
+    columns = {"object_id": Integer, **({"rank": Float} if ranked else {})}
+    return statement.columns(**columns).subquery("matches")
 
 
 # ---- the facets --------------------------------------------------------------------------------
@@ -289,29 +297,50 @@ def _one_pass_statement(request: SearchRequest, matches, page_size: int):
     def applying(leaving_out: str | None = None) -> list:
         return [condition for facet, condition in choices.items() if facet != leaving_out]
 
+    order = [kept.c.rank] if not request.newest_first else []
+    order += [kept.c.published.desc(), kept.c.object_id.desc()]
+    page = (select(kept.c.object_id, kept.c.rank, kept.c.published).where(*applying()).order_by(*order)
+            .limit(page_size).offset((request.page - 1) * page_size).subquery("page"))
+    # Numbered after the limit: a window over every match would sort them all once more.
+    page_order = [page.c.rank] if not request.newest_first else []
+    page_order += [page.c.published.desc(), page.c.object_id.desc()]
+    numbered = select(literal_column("'#'"), cast(page.c.object_id, String),
+                      func.row_number().over(order_by=page_order))
+    return union_all(*_count_parts(kept, applying), numbered)
+
+
+def _count_parts(kept, applying) -> list:
+    """The total and one GROUP BY per facet over `kept` (a CTE with every facet's column and
+    `themes`), rows (facet, value, count); `applying(facet)` gives the choices that facet's counts
+    apply (every choice but its own; None: every choice)."""
     parts = [select(literal_column("'*'").label("facet"), literal_column("''").label("value"),
                     func.count().label("n")).select_from(kept).where(*applying())]
     parts += [select(literal_column(f"'{facet}'"), cast(kept.c[facet], String), func.count())
               .where(*applying(facet)).group_by(kept.c[facet]) for facet in COLUMN_FACETS]
     parts.append(select(literal_column("'theme'"), kept.c.themes, func.count())
                  .where(*applying("theme"), kept.c.themes != "").group_by(kept.c.themes))
-    order = [kept.c.rank] if not request.newest_first else []
-    order += [kept.c.published.desc(), kept.c.object_id.desc()]
-    page = (select(kept.c.object_id, func.row_number().over(order_by=order).label("position"))
-            .where(*applying()).order_by(*order).limit(page_size).offset((request.page - 1) * page_size)
-            .subquery("page"))
-    parts.append(select(literal_column("'#'"), cast(page.c.object_id, String), page.c.position))
-    return union_all(*parts)
+    return parts
 
 
-async def _matched_search(session: AsyncSession, request: SearchRequest, matches,
-                          page_size: int) -> tuple[list[int], int, dict]:
-    """The ids of the page, in order, and the counts over the shown items that match the words
-    (and every choice), the themes included, from _one_pass_statement."""
+def _missed_statement(dialect: str, query: Query):
+    """The counts of the shown items the words do not match (rows as _count_parts')."""
+    matched = _matches(dialect, query, ranked=False)
+    if dialect == "sqlite":  # the matches' ids read once into a set; a correlated MATCH per item is not
+        missed = SearchDocument.object_id.not_in(select(matched.c.object_id))
+    else:  # an anti-join; NOT IN a large set is a subplan per row once past work_mem
+        missed = ~select(matched.c.object_id).where(matched.c.object_id == SearchDocument.object_id).exists()
+    columns = [COLUMN_FACETS[facet].label(facet) for facet in COLUMN_FACETS] + [SearchDocument.themes.label("themes")]
+    kept = select(*columns).where(_shown(), missed).cte("missed").prefix_with("MATERIALIZED")
+    return union_all(*_count_parts(kept, lambda leaving_out=None: []))
+
+
+def _read_counts(rows) -> tuple[int, dict[str, dict[str, int]], list[tuple[int, int]]]:
+    """(total, facet -> value -> count, [(position, id)] of the page) from _count_parts' rows
+    (and a page's '#' rows); an item's theme keys are split into one count per theme."""
     total = 0
     counts: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
     page: list[tuple[int, int]] = []
-    for facet, value, number in await session.execute(_one_pass_statement(request, matches, page_size)):
+    for facet, value, number in rows:
         if facet == "#":
             page.append((number, int(value)))
         elif facet == "*":
@@ -321,11 +350,44 @@ async def _matched_search(session: AsyncSession, request: SearchRequest, matches
                 counts["theme"][key] = counts["theme"].get(key, 0) + number
         elif value not in (None, "") and number:
             counts[facet][value] = int(number)
+    return total, counts, page
+
+
+async def _matched_search(session: AsyncSession, request: SearchRequest, matches,
+                          page_size: int) -> tuple[list[int], int, dict]:
+    """The ids of the page, in order, and the counts over the shown items that match the words
+    (and every choice), the themes included, from _one_pass_statement."""
+    total, counts, page = _read_counts(await session.execute(_one_pass_statement(request, matches, page_size)))
     facets = {facet: _listed(request, facet, counts[facet]) for facet in COLUMN_FACETS}
     top = _top_themes(counts["theme"])
     labels = await search_totals.theme_labels(session, [key for key, _ in top])
     facets["theme"] = [(key, labels.get(key, key), number) for key, number in top]
     return [object_id for _, object_id in sorted(page)], total, facets
+
+
+async def _broad_counts(session: AsyncSession, request: SearchRequest, query: Query) -> tuple[int, dict] | None:
+    """The counts of words found in most items shown, no choice made: the totals kept per origin
+    minus the counts of the shown items the words miss, fewer to read than the matches (a word
+    in every item: the matches' facets cost ~0.8 s at 100,000 items). None when the words are
+    not that broad."""
+    dialect = session.bind.dialect.name
+    if request.chosen:
+        return None
+    matched = await session.scalar(select(func.count()).select_from(_matches(dialect, query, ranked=False)))
+    if matched < BROAD_MIN_MATCHES:
+        return None
+    shown_total, shown = await search_totals.summed(session, content.followed_island_hosts())
+    if matched <= BROAD_SHARE * shown_total:
+        return None
+    missed_total, missed, _ = _read_counts(await session.execute(_missed_statement(dialect, query)))
+    counts = {facet: {value: number - missed[facet].get(value, 0) for value, _, number in shown[facet]}
+              for facet in FACETS}
+    facets = {facet: _listed(request, facet, {v: n for v, n in counts[facet].items() if n > 0})
+              for facet in COLUMN_FACETS}
+    labels = {value: label for value, label, _ in shown["theme"]}
+    facets["theme"] = [(key, labels.get(key, key), number)
+                       for key, number in _top_themes({k: n for k, n in counts["theme"].items() if n > 0})]
+    return shown_total - missed_total, {facet: facets[facet] for facet in FACETS}
 
 
 async def _chosen_counts(session: AsyncSession, request: SearchRequest) -> tuple[int, dict]:
@@ -413,7 +475,8 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
     matches = _matches(dialect, query) if query else None
     if request.text and not query:
         return SearchResult(request, query, 0, [], {facet: [] for facet in FACETS} if with_facets else {})
-    if matches is not None and with_facets:
+    broad = await _broad_counts(session, request, query) if matches is not None and with_facets else None
+    if matches is not None and with_facets and broad is None:
         # The page and the counts from one pass over the matches.
         ids, total, facets = await _matched_search(session, request, matches, page_size)
         facets = {facet: facets[facet] for facet in FACETS}
@@ -427,6 +490,9 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
     items = await _items(session, ids)
     if not with_facets:  # a feed: the items only
         return SearchResult(request, query, len(items), items, {})
+    if broad is not None:  # words in most items: their page ranked above, the counts by what they miss
+        total, facets = broad
+        return SearchResult(request, query, total, items, facets)
     if matches is None and not request.chosen:
         # Everything shown: the totals kept per origin, not a pass over every item.
         total, facets = await search_totals.summed(session, content.followed_island_hosts())

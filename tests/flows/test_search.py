@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from sqlalchemy import literal, select, text
 
-from archipel import accounts, content, search_totals
+from archipel import accounts, content, search, search_totals
 from archipel.accounts import island_actor
 from archipel.social import find_follow
 from archipel.themes import theme_key
@@ -584,3 +584,61 @@ async def test_an_island_no_longer_followed_leaves_the_counts_at_once(make_islan
     await island_follows(nantes, brest)
     assert await counts() == (3, {"velo": 1, "reemploi": 1, "jardins": 1},
                               [("jardins", 1), ("reemploi", 1), ("velo", 1)])
+
+
+async def test_words_in_most_items_are_counted_by_what_they_miss(make_island, monkeypatch):
+    """Words found in most items shown are counted as the totals kept per origin minus the shown
+    items they miss: the same answer, page and counts, as counting the matches, with an item
+    withdrawn and with an island no longer followed (its items still indexed, not shown)."""
+    nantes, brest = await make_island("nantes"), await make_island("brest")
+    await brest.add_user("alice")
+    await nantes.add_user("bob")
+    await publish(brest, "alice", "Un atelier vélo", pitch="Réparer.", region="Bretagne", tags=["Vélo"])
+    await publish(brest, "alice", "Atelier compost", kind="resource", region="Bretagne", tags=["Réemploi", "Jardins"])
+    await publish(brest, "alice", "Une recyclerie", kind="resource", region="Bretagne", tags=["Réemploi"])
+    await publish(nantes, "bob", "Atelier jardin", pitch="Semer.", region="Pays de la Loire", tags=["Jardins"])
+    withdrawn = await publish(nantes, "bob", "Un atelier cuisine", region="Pays de la Loire", tags=["Cuisine"])
+    await publish(nantes, "bob", "Une épicerie", region="Pays de la Loire", tags=["Transition alimentaire"])
+    await nantes.withdraw(withdrawn)
+    await island_follows(nantes, brest)
+
+    async def replicated():
+        return (await search_json(nantes))["total"] == 5
+    await wait_for(replicated, timeout=30, message="Brest's items replicated")
+    missed = []
+    monkeypatch.setattr(search, "_missed_statement", _spy(search._missed_statement, missed))
+
+    async def both_ways() -> dict:
+        monkeypatch.setattr(search, "BROAD_MIN_MATCHES", 10**9)  # the matches counted
+        counted = await search_json(nantes, q="ateliers")
+        monkeypatch.setattr(search, "BROAD_MIN_MATCHES", 0)
+        monkeypatch.setattr(search, "BROAD_SHARE", 0)  # every word search by what it misses
+        calls = len(missed)
+        by_what_they_miss = await search_json(nantes, q="ateliers")
+        assert len(missed) == calls + 1, "the counts did not come from the items missed"
+        assert by_what_they_miss == counted
+        return counted
+
+    found = await both_ways()
+    assert sorted(names(found)) == ["Atelier compost", "Atelier jardin", "Un atelier vélo"]
+    assert found["total"] == 3
+    assert found["facets"]["theme"] == {"jardins": 2, "reemploi": 1, "velo": 1}
+    assert found["facets"]["region"] == {"Bretagne": 2, "Pays de la Loire": 1}
+    assert found["facets"]["kind"] == {"fiche": 2, "resource": 1}
+
+    async with nantes.sessions() as session:
+        island = await island_actor(session)
+        target = await session.scalar(select(RemoteActor).where(
+            RemoteActor.uri == brest.actor_uri(brest.island_username)))
+        assert await actions.unfollow(session, nantes.url, island, target)
+        await session.commit()
+    found = await both_ways()
+    assert names(found) == ["Atelier jardin"] and found["total"] == 1
+    assert found["facets"]["theme"] == {"jardins": 1} and found["facets"]["region"] == {"Pays de la Loire": 1}
+
+
+def _spy(function, calls: list):
+    def spied(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+    return spied
