@@ -373,11 +373,15 @@ async def _broad_counts(session: AsyncSession, request: SearchRequest, query: Qu
     dialect = session.bind.dialect.name
     if request.chosen:
         return None
-    matched = await session.scalar(select(func.count()).select_from(_matches(dialect, query, ranked=False)))
-    if matched < BROAD_MIN_MATCHES:
+    matched = _matches(dialect, query, ranked=False)
+
+    async def more_than(number: int) -> bool:  # reads at most number + 1 matches
+        found = select(matched.c.object_id).limit(max(0, number + 1)).subquery()
+        return await session.scalar(select(func.count()).select_from(found)) > number
+    if not await more_than(BROAD_MIN_MATCHES - 1):
         return None
     shown_total, shown = await search_totals.summed(session, content.followed_island_hosts())
-    if matched <= BROAD_SHARE * shown_total:
+    if not await more_than(int(BROAD_SHARE * shown_total)):
         return None
     missed_total, missed, _ = _read_counts(await session.execute(_missed_statement(dialect, query)))
     counts = {facet: {value: number - missed[facet].get(value, 0) for value, _, number in shown[facet]}
