@@ -19,8 +19,9 @@ each other, nor deadlock. `compact` folds the rows into one per key now and then
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 
-from sqlalchemy import and_, delete, func, insert, not_, or_, select, tuple_
+from sqlalchemy import and_, bindparam, delete, func, insert, not_, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
 from archipel.storage.tables import (
@@ -247,30 +248,39 @@ async def shown_totals(session, followed, facet: str | None = None) -> list[tupl
     content.followed_island_hosts()), or of one facet's: the sums over every origin
     (search_value_totals) minus the rows of the origins not shown, found among the counts of
     kinds (every item has one)."""
-    of_facet = [] if facet is None else [SearchValueTotal.facet == facet]
-    rows = await session.execute(
-        select(SearchValueTotal.facet, SearchValueTotal.value, func.min(SearchValueTotal.label),
-               func.sum(SearchValueTotal.count)).where(*of_facet)
-        .group_by(SearchValueTotal.facet, SearchValueTotal.value))
-    sums = {(name, value): [label, int(count)] for name, value, label, count in rows}
-    hidden = (await session.execute(
-        select(SearchFacetTotal.island, SearchFacetTotal.local, SearchFacetTotal.via)
-        .where(SearchFacetTotal.facet == "kind", not_(shown(SearchFacetTotal, followed)))
-        .group_by(SearchFacetTotal.island, SearchFacetTotal.local, SearchFacetTotal.via)
-        .having(func.sum(SearchFacetTotal.count) > 0))).all()
-    origin = tuple_(SearchFacetTotal.island, SearchFacetTotal.local, SearchFacetTotal.via)
+    summing, hiding, subtracting = _shown_totals_statements(followed, facet)
+    sums = {(name, value): [label, int(count)] for name, value, label, count in await session.execute(summing)}
+    hidden = (await session.execute(hiding)).all()
     for start in range(0, len(hidden), HIDDEN_PER_STATEMENT):
         chunk = [tuple(row) for row in hidden[start:start + HIDDEN_PER_STATEMENT]]
-        rows = await session.execute(
-            select(SearchFacetTotal.facet, SearchFacetTotal.value, func.sum(SearchFacetTotal.count))
-            # By island (ix_search_facet_totals_origin), every facet: with the facet too, SQLite
-            # reads that facet's rows of every origin (ix_search_facet_totals_facet) instead.
-            .where(SearchFacetTotal.island.in_({island for island, _, _ in chunk}), origin.in_(chunk))
-            .group_by(SearchFacetTotal.facet, SearchFacetTotal.value))
+        rows = await session.execute(subtracting, {"islands": list({island for island, _, _ in chunk}),
+                                                   "origins": chunk})
         for name, value, count in rows:
             if (name, value) in sums:
                 sums[(name, value)][1] -= int(count)
     return [(name, value, label, count) for (name, value), (label, count) in sums.items() if count > 0]
+
+
+@lru_cache(maxsize=16)
+def _shown_totals_statements(followed, facet: str | None) -> tuple:
+    """shown_totals' three statements, built once per facet (building them cost as much as
+    running them); the origins subtracted are parameters."""
+    of_facet = [] if facet is None else [SearchValueTotal.facet == facet]
+    summing = (select(SearchValueTotal.facet, SearchValueTotal.value, func.min(SearchValueTotal.label),
+                      func.sum(SearchValueTotal.count)).where(*of_facet)
+               .group_by(SearchValueTotal.facet, SearchValueTotal.value))
+    hiding = (select(SearchFacetTotal.island, SearchFacetTotal.local, SearchFacetTotal.via)
+              .where(SearchFacetTotal.facet == "kind", not_(shown(SearchFacetTotal, followed)))
+              .group_by(SearchFacetTotal.island, SearchFacetTotal.local, SearchFacetTotal.via)
+              .having(func.sum(SearchFacetTotal.count) > 0))
+    origin = tuple_(SearchFacetTotal.island, SearchFacetTotal.local, SearchFacetTotal.via)
+    subtracting = (select(SearchFacetTotal.facet, SearchFacetTotal.value, func.sum(SearchFacetTotal.count))
+                   # By island (ix_search_facet_totals_origin), every facet: with the facet too, SQLite
+                   # reads that facet's rows of every origin (ix_search_facet_totals_facet) instead.
+                   .where(SearchFacetTotal.island.in_(bindparam("islands", expanding=True)),
+                          origin.in_(bindparam("origins", expanding=True)))
+                   .group_by(SearchFacetTotal.facet, SearchFacetTotal.value))
+    return summing, hiding, subtracting
 
 
 async def summed(session, followed) -> tuple[int, dict[str, list[tuple[str, str, int]]]]:
