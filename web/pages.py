@@ -108,6 +108,11 @@ def _duration(context: Context, value: str | None) -> str:
 
 
 @pass_context
+def _time_zone(context: Context, zone: str) -> str:
+    return words.time_zone(_lang(context), zone)
+
+
+@pass_context
 def _iso_date(context: Context, value: str | None) -> str:
     return words.iso_date(_lang(context), value)
 
@@ -201,6 +206,7 @@ def make_templates() -> Environment:
     environment.filters["format_datetime"] = _format_datetime
     environment.filters["page_url"] = page_url
     environment.filters["duration"] = _duration
+    environment.filters["time_zone"] = _time_zone  # « France (Paris) », not Europe/Paris
     environment.filters["iso_date"] = _iso_date
     environment.filters["action_label"] = _action
     environment.filters["state_label"] = _state

@@ -41,7 +41,8 @@ async def test_an_event_written_in_the_form_is_stored_in_its_zone_and_edited_wit
         async with http.get(f"{island.url}/espace/nouveau?kind=event") as response:
             page = await response.text()
         assert response.status == 200 and 'type="datetime-local"' in page
-        assert '<option value="Europe/Paris" selected>' in page
+        assert '<option value="Europe/Paris" selected>France (Paris)</option>' in page
+        assert '<option value="Indian/Reunion">La Réunion</option>' in page
 
         new = f"{island.url}/espace/nouveau?kind=event"
         backwards = {**EVENT_FORM, "end": "2027-07-01T08:00", "csrf_token": token, "action": "publish"}

@@ -171,3 +171,27 @@ def test_counts_in_sentences_have_their_language_s_thousands_separator(lang, cou
 def test_counts_beside_a_filter_have_their_language_s_thousands_separator(lang, shown):
     counts = make_templates().from_string("({{ 999 | count }}) ({{ 34357 | count }})")
     assert counts.render(lang=lang) == shown
+
+
+@pytest.mark.parametrize(("zone", "fr", "en"), [
+    ("Europe/Paris", "France (Paris)", "France (Paris)"),
+    ("Europe/London", "Royaume-Uni (Londres)", "United Kingdom (London)"),
+    ("America/Martinique", "Martinique", "Martinique"),  # a city that bears the territory's name
+    ("Indian/Reunion", "La Réunion", "Réunion"),
+    ("America/Montreal", "Canada (Montréal)", "Canada (Montréal)"),  # Babel would say Toronto
+    ("Pacific/Wallis", "Wallis-et-Futuna", "Wallis & Futuna"),
+    ("America/Argentina/Buenos_Aires", "Argentine (Buenos Aires)", "Argentina (Buenos Aires)"),
+    ("UTC", "UTC", "UTC"),
+    ("+02:00", "UTC+02:00", "UTC+02:00"),  # a received event's offset
+    ("Europe/Atlantide", "Atlantide", "Atlantide"),  # unknown to Babel: never the identifier
+])
+def test_a_time_zone_is_named_by_its_country_and_city_not_its_identifier(zone, fr, en):
+    assert (words.time_zone("fr", zone), words.time_zone("en", zone)) == (fr, en)
+
+
+def test_every_zone_the_event_form_offers_has_a_name_for_people():
+    from web.forms import TIME_ZONES
+    for lang in ("fr", "en"):
+        names = [words.time_zone(lang, zone) for zone in TIME_ZONES]
+        assert len(set(names)) == len(names), names
+        assert not [name for name in names if "/" in name or "_" in name], names
