@@ -103,18 +103,28 @@ def item_body(item, lang: str, names: dict[str, str] | None = None) -> str:
 
 
 def _body_in(item, lang: str) -> str:
-    if lang == "fr" or item.kind not in ("fiche", "resource"):
+    if lang == "fr" or item.kind not in ("fiche", "resource", "event"):
         return item.content or ""
     key = (item.uri, hashlib.sha256((item.content or "").encode()).hexdigest(), lang)
     body = _bodies.get(key)
     if body is None:
-        body = render_item(item.kind, item.source or "", item.fields or {}, item.licence, item_wording(lang))
+        body = _rendered_again(item, lang)
         _bodies[key] = body
         if len(_bodies) > BODIES_KEPT:
             _bodies.popitem(last=False)
     else:
         _bodies.move_to_end(key)
     return body
+
+
+def _rendered_again(item, lang: str) -> str:
+    """The body written from the item's fields with the reader's labels. An event's only when its
+    stored body is this software's own French writing of them: an event from Mobilizon carries
+    its organiser's HTML, which its fields (times, place, links) could not write again."""
+    source, fields = item.source or "", item.fields or {}
+    if item.kind == "event" and render_item("event", source, fields, item.licence) != (item.content or ""):
+        return item.content or ""
+    return render_item(item.kind, source, fields, item.licence, item_wording(lang))
 
 
 _HTTP_STATUS = re.compile(r"HTTP (\d{3})\b")

@@ -68,6 +68,10 @@ async def test_a_mobilizon_groups_event_is_stored_shown_changed_and_deleted(isla
 
     page = await text_of(f"{island.url}/agenda")
     assert "Journée de la médiation numérique" in page and "Le Fourneau" in page
+    # Its page in English keeps the organiser's own words: no fields could write them again.
+    async with aiohttp.ClientSession() as http, http.get(f"{island.url}/r/{stored.id}",
+                                                         headers={"Accept-Language": "en"}) as response:
+        assert response.status == 200 and "<strong>café</strong>" in await response.text()
     [event] = icalendar.Calendar.from_ical(await text_of(f"{island.url}/agenda.ics")).walk("VEVENT")
     assert str(event["UID"]) == event_uri
     assert event.decoded("DTSTART") == datetime(2027, 3, 12, 9, 30, tzinfo=ZoneInfo("Europe/Paris"))

@@ -65,6 +65,13 @@ async def test_an_event_written_in_the_form_is_stored_in_its_zone_and_edited_wit
         assert item.fields["organisers"] == [{"name": "Tiriad", "url": "https://tiriad.example"},
                                              {"name": "Wiki-Brest", "url": ""}]
         assert item.fields["registration"] == "https://inscriptions.example/wiki"
+        # Its page in English writes the times and the facts in English (stored in French).
+        async with http.get(uri, headers={"Accept-Language": "en"}) as response:
+            english = await response.text()
+        assert "From July 1, 2027" in english and ">Registration</a>" in english and "Organisers" in english
+        assert "Du 1 juillet" not in english and ">Inscription</a>" not in english
+        async with http.get(uri, headers={"Accept-Language": "fr"}) as response:
+            assert "Du 1 juillet 2027 à 09:30" in await response.text()
 
         # The edit form shows the times as they were typed, and a change is a revision.
         async with http.get(f"{island.url}{edit_path}") as response:

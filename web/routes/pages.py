@@ -14,7 +14,7 @@ from archipel.text import html_to_text
 from archipel.themes import theme_key
 from federation import documents, theme_actors
 from federation.documents import ActorUrls
-from web import appkeys, auth, event_dates, feeds, item_media, listing
+from web import appkeys, auth, event_dates, feeds, item_media, listing, words
 from web.i18n import negotiate_language
 from web.pages import page, render
 from web.params import path_int, query_int
@@ -208,11 +208,13 @@ async def fiche_page(request: web.Request, card: cards.Card, counts, thread) -> 
     if item.licence in LICENCES:
         label, url = LICENCES[item.licence]
         licence = {"label": label, "url": url}
-    description = item.pitch or item.summary or html_to_text(item.content)[:300]
+    lang = negotiate_language(request)
+    # An event's first lines (when, where) in the reader's language, as its body shows them.
+    description = item.pitch or item.summary or html_to_text(words.item_body(item, lang))[:300]
     return await page(request, "fiche.html", alternate=item.uri, item=item, authors=card.authors,
                       island=card.island, origin=origin, origin_island=origin_island,
                       improve_url=improvements.proposal_url(item),
                       derivatives=derivatives, licence=licence, counts=counts, thread=thread,
                       description=description, attachments=attachments, related_names=related_names,
                       cover_url=remote_media.cover_url(settings.url, item),
-                      event_when=event_dates.when(item, negotiate_language(request)) if item.kind == "event" else None)
+                      event_when=event_dates.when(item, lang) if item.kind == "event" else None)
