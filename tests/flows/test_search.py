@@ -568,12 +568,7 @@ async def test_an_island_no_longer_followed_leaves_the_counts_at_once(make_islan
     assert await counts() == (3, {"velo": 1, "reemploi": 1, "jardins": 1},
                               [("jardins", 1), ("reemploi", 1), ("velo", 1)])
 
-    async with nantes.sessions() as session:
-        island = await island_actor(session)
-        target = await session.scalar(select(RemoteActor).where(
-            RemoteActor.uri == brest.actor_uri(brest.island_username)))
-        assert await actions.unfollow(session, nantes.url, island, target)
-        await session.commit()
+    await unfollow(nantes, brest)
     assert await counts() == (1, {"jardins": 1}, [("jardins", 1)])  # kept, no longer shown
 
     async def undone():  # Brest has the Undo before the next Follow
@@ -626,15 +621,20 @@ async def test_words_in_most_items_are_counted_by_what_they_miss(make_island, mo
     assert found["facets"]["region"] == {"Bretagne": 2, "Pays de la Loire": 1}
     assert found["facets"]["kind"] == {"fiche": 2, "resource": 1}
 
-    async with nantes.sessions() as session:
-        island = await island_actor(session)
-        target = await session.scalar(select(RemoteActor).where(
-            RemoteActor.uri == brest.actor_uri(brest.island_username)))
-        assert await actions.unfollow(session, nantes.url, island, target)
-        await session.commit()
+    await unfollow(nantes, brest)
     found = await both_ways()
     assert names(found) == ["Atelier jardin"] and found["total"] == 1
     assert found["facets"]["theme"] == {"jardins": 1} and found["facets"]["region"] == {"Pays de la Loire": 1}
+
+
+async def unfollow(follower, followed) -> None:
+    """`follower` (an island) stops following `followed`'s island: its items stay, not shown."""
+    async with follower.sessions() as session:
+        island = await island_actor(session)
+        target = await session.scalar(select(RemoteActor).where(
+            RemoteActor.uri == followed.actor_uri(followed.island_username)))
+        assert await actions.unfollow(session, follower.url, island, target)
+        await session.commit()
 
 
 def _spy(function, calls: list):
