@@ -83,13 +83,15 @@ async def federated(request: web.Request) -> web.Response:
     async with request.app[appkeys.SESSIONS]() as session:
         query, values = _filtered(filters)
         page_cards, next_query = await listing.cursor_page(request, session, query, PAGE_SIZE, values)
-        newest_id = await session.scalar(select(func.max(StoredObject.id))) or 0
+        first_page = "before" not in request.query
+        # Only the first page streams what comes next (from the newest item now).
+        newest_id = (await session.scalar(select(func.max(StoredObject.id))) or 0) if first_page else 0
         islands = await _islands(session, request)
         themes = await content.theme_counts(session, local=None, limit=100)
     stream_query = {k: v for k, v in filters.items() if v}
     return await page(request, "federated.html", cards=page_cards, filters=filters, islands=islands, themes=themes,
                       kinds=KINDS, next_query=next_query, stream_query={**stream_query, "after": newest_id},
-                      first_page="before" not in request.query)
+                      first_page=first_page)
 
 
 @routes.get("/federated/stream")
