@@ -360,6 +360,10 @@ async def test_the_live_preview_renders_the_published_html(island, visitors):
     status, fragment, _ = await alice.post("/espace/apercu", {**fields, "latitude": "500", "longitude": "1"},
                                            csrf=False, **{"X-CSRF-Token": alice.csrf})
     assert status == 200 and "Latitude" in fragment and "-90" in fragment
+    assert "Corrigez ces erreurs pour voir l’aperçu" in fragment
+    status, fragment, _ = await alice.post("/espace/apercu", {**fields, "latitude": "500", "longitude": "1"},
+                                           csrf=False, **{"X-CSRF-Token": alice.csrf, "Accept-Language": "en"})
+    assert status == 200 and "Fix these errors to see the preview:" in fragment and "Corrigez" not in fragment
 
     assert (await alice.post("/espace/apercu", fields, csrf=False))[0] == 403
     assert (await alice.post("/espace/apercu", fields, csrf=False, **{"X-CSRF-Token": "forged"}))[0] == 403

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -111,6 +112,32 @@ def test_the_catalogues_are_up_to_date_and_english_is_complete():
         m.string if isinstance(m.string, tuple) else (m.string,)))]
     assert missing == []
     assert {m.id if isinstance(m.id, str) else m.id[0] for m in english if m.id} == extracted
+
+
+def _literal_messages(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, message) of each `gettext(lang, "…")` and `ngettext(lang, "…", "…", n)` call with
+    literal messages, inside f-strings too (which message extraction does not read)."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        if name in ("gettext", "ngettext") and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
+                and isinstance(node.args[1].value, str):
+            found.append((node.lineno, node.args[1].value))
+    return found
+
+
+def test_every_message_the_code_says_is_in_the_catalogue():
+    """A message said inside an f-string is invisible to `pybabel extract`: it never reached the
+    catalogue and showed in French on English pages (the preview's « Corrigez ces erreurs… »)."""
+    with (i18n.LOCALE_DIR / "en" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        english = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(po, locale="en") if m.id}
+    said = [(f"{path.relative_to(ROOT)}:{line}", message) for path in sorted((ROOT / "web").rglob("*.py"))
+            for line, message in _literal_messages(ast.parse(path.read_text()))]
+    assert len(said) > 100  # the walk finds the calls
+    assert _literal_messages(ast.parse('f"<p>{gettext(lang, \'Dans une f-string\')}</p>"')) == [(1, "Dans une f-string")]
+    assert [(where, message) for where, message in said if message not in english] == []
 
 
 def test_the_french_catalogue_says_what_the_source_says():

@@ -183,8 +183,9 @@ def _preview_fragment(lang: str, kind: str, values: forms.FormValues, shown: Sho
     parsed, errors = forms.parse(values, lang, known_language=values["language"])
     if parsed is None:
         messages = "".join(f"<li>{html.escape(message)}</li>" for message in errors.values())
-        return Markup(f'<p>{html.escape(gettext(lang, "Corrigez ces erreurs pour voir l’aperçu :"))}</p>'
-                      f"<ul>{messages}</ul>")
+        # Outside the f-string: message extraction does not read inside one.
+        heading = gettext(lang, "Corrigez ces erreurs pour voir l’aperçu :")
+        return Markup(f"<p>{html.escape(heading)}</p><ul>{messages}</ul>")
     try:
         body = forms.preview(kind, parsed, lang)
     except InvalidInput as error:
