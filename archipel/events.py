@@ -24,6 +24,11 @@ MAX_ZONE = 64  # the longest IANA names are about 30 characters
 _OFFSET = re.compile(r"^[+-](?:[01]\d|2[0-3]):[0-5]\d$")
 
 
+def is_offset(name: str) -> bool:
+    """True for a fixed UTC offset ("+02:00"), what a received event may carry instead of a zone."""
+    return bool(_OFFSET.match(name))
+
+
 def check_zone(value) -> str:
     """An IANA time zone name ("Europe/Paris") or "" when none was given."""
     if value in (None, ""):
@@ -146,7 +151,7 @@ def instants(fields: dict) -> tuple[datetime, datetime]:
 def zone_of(fields: dict):
     """The tzinfo the event's times are shown in: its named zone, or its fixed offset."""
     name = fields.get("time_zone") or ""
-    if name and not _OFFSET.match(name):
+    if name and not is_offset(name):
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
@@ -164,4 +169,4 @@ def local_times(fields: dict) -> tuple[datetime, datetime]:
 def named_zone(fields: dict) -> str | None:
     """The IANA name of the event's zone, or None when only an offset is known."""
     name = fields.get("time_zone") or ""
-    return name if name and not _OFFSET.match(name) else None
+    return name if name and not is_offset(name) else None

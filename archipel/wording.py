@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global
 from babel.dates import format_date, format_time, get_timezone, get_timezone_location
 from babel.lists import format_list
 from babel.units import format_unit
+
+from archipel.events import is_offset
 
 # A resource's format code → its French label (the catalogue translates it).
 FORMATS = {"atelier": "Atelier", "cours": "Cours", "tutoriel": "Tutoriel", "video": "Vidéo", "jeu": "Jeu",
@@ -94,3 +99,28 @@ def zone(lang: str, name: str, label=lambda text: text) -> str:
     except (LookupError, ValueError):
         return name
     return label("heure %(de_city)s") % {"de_city": of_name(city), "city": city}
+
+
+# Cities Babel does not name well: a zone it names by the zone its name links to (Montreal by
+# Toronto), a territory it names again as the city ("" : the territory alone).
+_ZONE_CITIES = {"America/Montreal": "Montréal", "Pacific/Wallis": ""}
+
+
+@lru_cache(maxsize=512)
+def zone_place(lang: str, name: str) -> str:
+    """A time zone by its place, for a menu of zones: its country or territory and its city
+    (« France (Paris) », « Canada (Montréal) »), the territory alone when the city bears its name
+    (« Martinique »); UTC and a received offset (« UTC+02:00 ») as they are. Never the IANA
+    identifier, which `zone` words as « heure de Paris » inside a sentence."""
+    if name == "UTC" or is_offset(name):
+        return "UTC" if name == "UTC" else f"UTC{name}"
+    canonical = get_global("zone_aliases").get(name, name)
+    try:
+        city = _ZONE_CITIES[name] if name in _ZONE_CITIES else \
+            get_timezone_location(canonical, locale=lang, return_city=True)
+        territory = Locale.parse(lang).territories.get(get_global("zone_territories").get(canonical, ""), "")
+    except (LookupError, ValueError, UnknownLocaleError):  # a zone (or language) Babel does not know
+        return name.rsplit("/", 1)[-1].replace("_", " ")
+    if not territory or not city or territory == city:
+        return territory or city
+    return f"{territory} ({city})"

@@ -109,7 +109,7 @@ def _duration(context: Context, value: str | None) -> str:
 
 @pass_context
 def _time_zone(context: Context, zone: str) -> str:
-    return words.time_zone(_lang(context), zone)
+    return words.zone_place(_lang(context), zone)
 
 
 @pass_context

@@ -16,17 +16,12 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
-
-from babel import Locale, UnknownLocaleError
-from babel.core import get_global
-from babel.dates import get_timezone_location
 
 from archipel import wording
 from archipel.errors import ArchipelError
 from archipel.fiches import FICHE_SECTIONS, HOWTO_HEADING, LICENCES
 from archipel.rendering import Wording, french_moment, render_item
-from archipel.wording import FORMATS, colon, duration, iso_date, of_name
+from archipel.wording import FORMATS, colon, duration, iso_date, of_name, zone_place
 from web import i18n
 
 
@@ -200,30 +195,5 @@ def quoted(lang: str, text: str) -> str:
     return f"«\u00a0{text}\u00a0»" if lang == "fr" else f"“{text}”"
 
 
-# Cities Babel does not name well: a zone it names by the zone its name links to (Montreal by
-# Toronto), a territory it names again as the city ("" : the territory alone).
-_ZONE_CITIES = {"America/Montreal": "Montréal", "Pacific/Wallis": ""}
-_OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
-
-
-@lru_cache(maxsize=512)
-def time_zone(lang: str, zone: str) -> str:
-    """A time zone as people name it, in their language, not its IANA identifier: its country or
-    territory and its city (« France (Paris) », « Canada (Montréal) »), the territory alone when
-    the city bears its name (« Martinique »); UTC and an offset (« UTC+02:00 ») as they are."""
-    if zone == "UTC" or _OFFSET.fullmatch(zone):
-        return "UTC" if zone == "UTC" else f"UTC{zone}"
-    canonical = get_global("zone_aliases").get(zone, zone)
-    try:
-        city = _ZONE_CITIES[zone] if zone in _ZONE_CITIES else \
-            get_timezone_location(canonical, locale=lang, return_city=True)
-        territory = Locale.parse(lang).territories.get(get_global("zone_territories").get(canonical, ""), "")
-    except (LookupError, ValueError, UnknownLocaleError):  # a zone (or language) Babel does not know
-        return zone.rsplit("/", 1)[-1].replace("_", " ")
-    if not territory or not city or territory == city:
-        return territory or city
-    return f"{territory} ({city})"
-
-
 __all__ = ["ACTIONS", "ITEM_LABELS", "STATES", "action_label", "colon", "duration", "item_wording", "iso_date",
-           "delivery_error", "failure", "item_body", "of_name", "quoted", "state_label", "time_zone"]
+           "delivery_error", "failure", "item_body", "of_name", "quoted", "state_label", "zone_place"]

@@ -186,12 +186,12 @@ def test_counts_beside_a_filter_have_their_language_s_thousands_separator(lang, 
     ("Europe/Atlantide", "Atlantide", "Atlantide"),  # unknown to Babel: never the identifier
 ])
 def test_a_time_zone_is_named_by_its_country_and_city_not_its_identifier(zone, fr, en):
-    assert (words.time_zone("fr", zone), words.time_zone("en", zone)) == (fr, en)
+    assert (wording.zone_place("fr", zone), wording.zone_place("en", zone)) == (fr, en)
 
 
 def test_every_zone_the_event_form_offers_has_a_name_for_people():
     from web.forms import TIME_ZONES
     for lang in ("fr", "en"):
-        names = [words.time_zone(lang, zone) for zone in TIME_ZONES]
+        names = [wording.zone_place(lang, zone) for zone in TIME_ZONES]
         assert len(set(names)) == len(names), names
         assert not [name for name in names if "/" in name or "_" in name], names
