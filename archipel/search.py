@@ -386,9 +386,9 @@ async def _broad_counts(session: AsyncSession, request: SearchRequest, query: Qu
         return await session.scalar(select(func.count()).select_from(found)) > number
     if not await more_than(BROAD_MIN_MATCHES - 1):
         return None
-    shown_total, shown = await search_totals.summed(session, content.followed_island_hosts())
-    if not await more_than(int(BROAD_SHARE * shown_total)):
+    if not await more_than(int(BROAD_SHARE * await search_totals.shown_count(session, content.followed_island_hosts()))):
         return None
+    shown_total, shown = await search_totals.summed(session, content.followed_island_hosts())
     missed_total, missed, _ = _read_counts(await session.execute(_missed_statement(dialect, query)))
     counts = {facet: {value: number - missed[facet].get(value, 0) for value, _, number in shown[facet]}
               for facet in FACETS}

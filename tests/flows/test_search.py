@@ -617,6 +617,7 @@ async def test_words_in_most_items_are_counted_by_what_they_miss(make_island, mo
         assert by_what_they_miss == counted
         return counted
 
+    assert await shown_count(nantes) == 5  # what decides whether words are broad
     found = await both_ways()
     assert sorted(names(found)) == ["Atelier compost", "Atelier jardin", "Un atelier vélo"]
     assert found["total"] == 3
@@ -625,9 +626,15 @@ async def test_words_in_most_items_are_counted_by_what_they_miss(make_island, mo
     assert found["facets"]["kind"] == {"fiche": 2, "resource": 1}
 
     await unfollow(nantes, brest)
+    assert await shown_count(nantes) == 2 == (await search_json(nantes))["total"]
     found = await both_ways()
     assert names(found) == ["Atelier jardin"] and found["total"] == 1
     assert found["facets"]["theme"] == {"jardins": 1} and found["facets"]["region"] == {"Pays de la Loire": 1}
+
+
+async def shown_count(island) -> int:
+    async with island.sessions() as session:
+        return await search_totals.shown_count(session, content.followed_island_hosts())
 
 
 async def unfollow(follower, followed) -> None:
