@@ -143,9 +143,10 @@ def tsquery_expression(query: Query) -> str:
     return expression
 
 
-def _matches(dialect: str, query: Query, *, ranked: bool = True):
+def _matches(dialect: str, query: Query, *, ranked: bool = True, ranked_apart: bool = False):
     """(object_id, rank) of the items whose words match; a lower rank is a better match.
-    Unranked: object_id alone (ranking reads every match's positions)."""
+    Unranked: object_id alone (ranking reads every match's positions). `ranked_apart`: on
+    PostgreSQL, ranked where the matches are read, not after the join (for _one_pass_statement)."""
     if dialect == "sqlite":
         rank = f", bm25(search_text, {_FTS5_WEIGHTS}) AS rank" if ranked else ""
         statement = text(f"SELECT rowid AS object_id{rank} "
@@ -154,10 +155,12 @@ def _matches(dialect: str, query: Query, *, ranked: bool = True):
         rank = f", -ts_rank('{_TS_WEIGHTS}'::float4[], vector, to_tsquery('simple', :match)) AS rank" if ranked else ""
         # The query written into the statement: a prepared statement's generic plan cannot know
         # how many items the words match, and PostgreSQL switched to one after five searches.
-        # Ranked, OFFSET 0 keeps the ranking where the matches are read: flattened into the join,
-        # the vectors were carried through it and ranked after. Unranked, flattened: the map's
-        # newest matches are found walking the newest items (0.36 s → 0.05 s for « réemploi »).
-        fence = " OFFSET 0" if ranked else ""
+        # OFFSET 0 keeps the ranking where the matches are read: flattened into the one-pass
+        # statement's join, the vectors were carried through it and ranked after (« réemploi »:
+        # 103 → 84 ms). Elsewhere flattened: a page of words in every item is then ranked by
+        # parallel workers (456 → 300 ms), the map's newest matches found walking the newest
+        # items (fenced: 0.36 s for « réemploi », flattened 0.05 s).
+        fence = " OFFSET 0" if ranked and ranked_apart else ""
         statement = text(f"SELECT object_id{rank} "
                          f"FROM search_text WHERE vector @@ to_tsquery('simple', :match){fence}"
                          ).bindparams(bindparam("match", tsquery_expression(query), literal_execute=True))
@@ -488,7 +491,8 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
     broad = await _broad_counts(session, request, query) if matches is not None and with_facets else None
     if matches is not None and with_facets and broad is None:
         # The page and the counts from one pass over the matches.
-        ids, total, facets = await _matched_search(session, request, matches, page_size)
+        ids, total, facets = await _matched_search(
+            session, request, _matches(dialect, query, ranked_apart=True), page_size)
         facets = {facet: facets[facet] for facet in FACETS}
         return SearchResult(request, query, total, await _items(session, ids), facets)
     conditions = _scope(request, matches)
