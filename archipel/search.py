@@ -144,6 +144,14 @@ def tsquery_expression(query: Query) -> str:
     return expression
 
 
+_TS_MATCHES = "FROM search_text WHERE vector @@ to_tsquery('simple', :match)"
+
+
+def _tsquery_bound(statement, query: Query):
+    """A PostgreSQL statement on _TS_MATCHES with the words written in (see _matches)."""
+    return statement.bindparams(bindparam("match", tsquery_expression(query), literal_execute=True))
+
+
 def _matches(dialect: str, query: Query, *, ranked: bool = True, ranked_apart: bool = False):
     """(object_id, rank) of the items whose words match; a lower rank is a better match.
     Unranked: object_id alone (ranking reads every match's positions). `ranked_apart`: on
@@ -162,9 +170,7 @@ def _matches(dialect: str, query: Query, *, ranked: bool = True, ranked_apart: b
         # parallel workers (456 → 300 ms), the map's newest matches found walking the newest
         # items (fenced: 0.36 s for « réemploi », flattened 0.05 s).
         fence = " OFFSET 0" if ranked and ranked_apart else ""
-        statement = text(f"SELECT object_id{rank} "
-                         f"FROM search_text WHERE vector @@ to_tsquery('simple', :match){fence}"
-                         ).bindparams(bindparam("match", tsquery_expression(query), literal_execute=True))
+        statement = _tsquery_bound(text(f"SELECT object_id{rank} {_TS_MATCHES}{fence}"), query)
     columns = {"object_id": Integer, **({"rank": Float} if ranked else {})}
     return statement.columns(**columns).subquery("matches")
 
@@ -178,9 +184,7 @@ async def _matches_more_than(session: AsyncSession, query: Query, number: int) -
     if dialect == "sqlite":
         found = select(_matches(dialect, query, ranked=False).c.object_id).limit(max(0, number + 1)).subquery()
         return await session.scalar(select(func.count()).select_from(found)) > number
-    plan = await session.scalar(text(
-        "EXPLAIN (FORMAT JSON) SELECT object_id FROM search_text WHERE vector @@ to_tsquery('simple', :match)"
-    ).bindparams(bindparam("match", tsquery_expression(query), literal_execute=True)))
+    plan = await session.scalar(_tsquery_bound(text(f"EXPLAIN (FORMAT JSON) SELECT object_id {_TS_MATCHES}"), query))
     return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"] > number
 
 
