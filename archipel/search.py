@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Float, Integer, String, bindparam, cast, func, literal_column, select, text, union_all
+from sqlalchemy import Float, Integer, String, and_, bindparam, cast, func, literal_column, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archipel import content, search_terms, search_totals
@@ -26,6 +26,7 @@ from archipel.storage.tables import (
     SearchDocument,
     SearchFacetTotal,
     SearchPairTotal,
+    SearchValueTotal,
     StoredObject,
 )
 from archipel.themes import theme_key
@@ -190,9 +191,16 @@ async def _matches_more_than(session: AsyncSession, query: Query, number: int) -
 
 # ---- the facets --------------------------------------------------------------------------------
 
-def _facet_condition(facet: str, values: tuple[str, ...]):
+def _theme_keys(values: tuple[str, ...]) -> list[str]:
+    return [key for key in (theme_key(value)[:100] for value in values) if key]
+
+
+def _facet_condition(facet: str, values: tuple[str, ...], *, walked: bool = False):
     if facet == "theme":
-        keys = [key for key in (theme_key(value)[:100] for value in values) if key]
+        keys = _theme_keys(values)
+        if walked:  # see _theme_walked
+            return select(ItemTheme.id).where(ItemTheme.object_id == SearchDocument.object_id,
+                                              ItemTheme.key.in_(keys)).exists()
         # The theme's items as a list the database reads first (its index on key): correlated
         # (EXISTS per row), a rare theme made SQLite walk every item of the index in date order.
         return SearchDocument.object_id.in_(select(ItemTheme.object_id).where(ItemTheme.key.in_(keys)))
@@ -208,13 +216,38 @@ def _shown(table=SearchDocument):
     return search_totals.shown(table, content.followed_island_hosts())
 
 
-def _scope(request: SearchRequest, matches, *, leaving_out: str | None = None) -> list:
+def _scope(request: SearchRequest, matches, *, leaving_out: str | None = None, theme_walked: bool = False) -> list:
     """The conditions of the search, every chosen facet but `leaving_out`."""
     conditions = [_shown()]
     if matches is not None:
         conditions.append(SearchDocument.object_id == matches.c.object_id)
-    conditions += [_facet_condition(facet, values) for facet, values in request.chosen if facet != leaving_out]
+    conditions += [_facet_condition(facet, values, walked=theme_walked)
+                   for facet, values in request.chosen if facet != leaving_out]
     return conditions
+
+
+async def _theme_walked(session: AsyncSession, request: SearchRequest, page_size: int) -> bool:
+    """Whether the page of a theme chosen alone, no words, is found walking the items newest first
+    and checking each one's themes, rather than reading every item of the theme and sorting them:
+    on SQLite, when the theme is common enough for the walk to be the shorter (a theme with 15,848
+    of 99,081 items: 17 ms listed, 0.07 ms walked; one with ten items would be walked through
+    every item). The counts are every origin's, shown or not: enough to choose. PostgreSQL's
+    planner weighs the two from its own statistics."""
+    if session.bind.dialect.name != "sqlite" or [facet for facet, _ in request.chosen] != ["theme"]:
+        return False
+    totals = SearchValueTotal
+    rows = await session.execute(select(totals.facet, func.sum(totals.count)).where(or_(
+        totals.facet == "kind", and_(totals.facet == "theme", totals.value.in_(_theme_keys(request.values("theme"))))
+    )).group_by(totals.facet))
+    counts = {facet: int(number or 0) for facet, number in rows}
+    return walk_is_shorter(counts.get("theme", 0), counts.get("kind", 0), request.page * page_size)
+
+
+def walk_is_shorter(theme_items: int, items: int, needed: int) -> bool:
+    """Walking the items in date order meets `needed` items of a theme after about
+    items × needed / theme_items of them (the theme's items spread over time); reading the
+    theme's list reads theme_items. Both cost about the same per item (measured on SQLite)."""
+    return theme_items * theme_items > items * needed
 
 
 def _from(matches):
@@ -511,7 +544,8 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
             session, request, _matches(dialect, query, ranked_apart=True), page_size)
         facets = {facet: facets[facet] for facet in FACETS}
         return SearchResult(request, query, total, await _items(session, ids), facets)
-    conditions = _scope(request, matches)
+    walked = matches is None and await _theme_walked(session, request, page_size)
+    conditions = _scope(request, matches, theme_walked=walked)
     order = ([matches.c.rank] if matches is not None and not request.newest_first else []) + [
         SearchDocument.published.desc(), SearchDocument.object_id.desc()]
     ids = list(await session.scalars(

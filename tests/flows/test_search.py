@@ -203,6 +203,28 @@ async def test_hostile_queries_never_fail(brest):
             assert "<b><b>" not in await response.text()
 
 
+async def test_a_theme_s_page_is_the_same_walked_in_date_order_or_listed(brest, monkeypatch):
+    """A theme chosen alone, no words: its page is found walking the items newest first (a common
+    theme, on SQLite) or reading the theme's list, the same page either way."""
+    await publish(brest, "alice", "Un atelier de réparation", tags=["Réemploi"], region="Bretagne")
+    pages, decided = [], []
+    for walked in (False, True):
+        monkeypatch.setattr(search, "walk_is_shorter", lambda *counts, walked=walked: decided.append(counts) or walked)
+        pages.append(await search_json(brest, theme="Réemploi"))
+    assert pages[0] == pages[1]
+    assert names(pages[0]) == ["Un atelier de réparation", "Community workshops", "Repair café"]
+    async with brest.sessions() as session:
+        sqlite = session.bind.dialect.name == "sqlite"
+    # The theme's items, every item shown, the items the page needs (PostgreSQL's planner decides).
+    assert decided == ([(3, 5, search.PAGE_SIZE)] * 2 if sqlite else [])
+
+
+def test_a_theme_is_walked_when_the_walk_is_the_shorter():
+    assert search.walk_is_shorter(15_848, 99_081, 20)  # a common theme's first page
+    assert not search.walk_is_shorter(10, 99_081, 20)  # a rare theme: its list
+    assert not search.walk_is_shorter(2_144, 99_081, 60)  # a less common one's third page
+
+
 async def test_replicas_join_change_and_leave_the_results_at_once(make_island):
     brest, nantes = await make_island("brest"), await make_island("nantes")
     await brest.add_user("alice")
