@@ -16,7 +16,10 @@ async def test_a_reply_to_a_reply_stored_earlier_in_the_same_batch_is_kept(quiet
     article = await island.publish("alice", "Une fiche")
     first = reply(remote, "rosa", 1, article)
     second = reply(remote, "rosa", 2, first["object"]["id"])
-    await send_all(remote, f"{island.url}/inbox", [first, second])
+    # One after the other: sent at once, the second was once accepted first on a loaded machine,
+    # handled first, and ignored (a reply to nothing known).
+    await send_all(remote, f"{island.url}/inbox", [first])
+    await send_all(remote, f"{island.url}/inbox", [second])
 
     assert await worker_of(island).run_once() == 2
     rows = await states(island)
