@@ -1,5 +1,6 @@
 """The search index follows the items: every flush that adds, changes or removes an item updates
-its row in `search_documents` (facets) and `search_text` (words) in the same transaction, so a
+its row in `search_documents` (facets) and `search_text` (words; on PostgreSQL with a copy of the
+facets) in the same transaction, so a
 search never shows what a listing no longer shows, and a rolled-back change leaves no trace. The
 counts kept from these rows change with them: the search's (search_totals) and the map's
 (map_cells).
@@ -17,20 +18,31 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, event, insert, select, text
+from sqlalchemy import Boolean, Integer, String, Text, bindparam, delete, event, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from archipel import map_cells, search_totals
 from archipel.search_terms import terms
-from archipel.storage.tables import SearchDocument, StoredObject, origin_host_of
+from archipel.storage.tables import SearchDocument, StoredObject, UTCDateTime, origin_host_of
 from archipel.text import html_to_text
 from archipel.themes import theme_key
 
 LISTED_KINDS = ("article", "fiche", "resource", "event")
 LISTED_STATES = ("published", "archived")
 MAX_BODY = 200_000  # characters of an item's text indexed (a fiche holds at most ~150,000)
+
+# PostgreSQL's search_text: an item's words and a copy of its facets (migration 0022), so that a
+# search with words reads one table (archipel/search.py). SQLite's FTS5 table holds words only.
+TEXT_FACETS = {"island": String, "local": Boolean, "via": String, "kind": String, "language": String,
+               "licence": String, "region": String, "place": String, "audience": String,
+               "started_year": Integer, "published": UTCDateTime, "themes": Text}
+_INSERT_POSTGRESQL_TEXT = text(
+    f"INSERT INTO search_text (object_id, vector, {', '.join(TEXT_FACETS)}) VALUES (:id, "
+    "setweight(to_tsvector('simple', :title), 'A') || setweight(to_tsvector('simple', :pitch), 'B')"
+    f" || setweight(to_tsvector('simple', :body), 'C'), {', '.join(':' + name for name in TEXT_FACETS)})"
+).bindparams(bindparam("published", type_=UTCDateTime))
 
 _PENDING = "search_index.pending"
 # The headings and labels archipel/rendering.py writes into every fiche: not what a fiche is about.
@@ -117,10 +129,8 @@ def _write(connection: Connection, removed: set[int], added: list[StoredObject],
             connection.execute(text("INSERT INTO search_text (rowid, title, pitch, body) "
                                     "VALUES (:id, :title, :pitch, :body)"), [texts for _, texts in rows])
         else:
-            connection.execute(text(
-                "INSERT INTO search_text (object_id, vector) VALUES (:id, "
-                "setweight(to_tsvector('simple', :title), 'A') || setweight(to_tsvector('simple', :pitch), 'B')"
-                " || setweight(to_tsvector('simple', :body), 'C'))"), [texts for _, texts in rows])
+            connection.execute(_INSERT_POSTGRESQL_TEXT, [{**texts, **{name: facets[name] for name in TEXT_FACETS}}
+                                                         for facets, texts in rows])
     labels = {item.id: _theme_labels(item) for item in added}
     search_totals.apply(connection, old, [{**facets, "theme_labels": labels[facets["object_id"]]} for facets in new],
                         pairs=pairs)

@@ -631,7 +631,8 @@ class SearchDocument(Base):
     """What search filters and counts an item by (its facets), one row per item that listings may
     show (archipel/search_index.py keeps it in step with the item). Its words are in the
     full-text table `search_text`, which each database builds its own way (SQLite FTS5 virtual
-    table, PostgreSQL tsvector with a GIN index: see migration 0013) and so is not declared here."""
+    table, PostgreSQL tsvector with a GIN index and a copy of these facets: see migrations 0013 and
+    0022) and so is not declared here."""
 
     __tablename__ = "search_documents"
     object_id: Mapped[int] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True)

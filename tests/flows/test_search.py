@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from sqlalchemy import literal, select, text
 
-from archipel import accounts, content, search, search_totals
+from archipel import accounts, content, search, search_index, search_totals
 from archipel.accounts import island_actor
 from archipel.social import find_follow
 from archipel.themes import theme_key
@@ -322,6 +322,34 @@ async def test_an_upgrade_sums_the_counts_of_every_origin(brest):
         assert await content.theme_counts(session, local=None, limit=None) == themes and len(themes) == 3
 
 
+async def test_an_upgrade_copies_the_facets_beside_the_words(brest):
+    url = brest.settings.effective_database_url
+    searches = [{"q": "formateur"}, {"q": "reemploi"}, {"q": "reemploi", "region": "Bretagne"},
+                {"q": "reemploi", "theme": "Réemploi", "language": "en"}]
+    before = [await search_json(brest, **params) for params in searches]
+    await downgrade_to(url, "0021")  # words alone in PostgreSQL's search_text
+    await migrate.upgrade(url)
+    assert [await search_json(brest, **params) for params in searches] == before
+    assert [result["total"] for result in before] == [1, 2, 1, 1]
+    assert before[1]["facets"]["region"] == {"Bretagne": 1} and before[1]["facets"]["language"] == {"en": 1, "fr": 1}
+    await _facet_copies_agree(brest)
+
+
+async def _facet_copies_agree(node) -> None:
+    """On PostgreSQL, the facets search_text keeps beside the words are search_documents' own."""
+    engine = make_engine(node.settings.effective_database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return
+        facets = ", ".join(search_index.TEXT_FACETS)
+        async with engine.connect() as connection:
+            copies = set(await connection.execute(text(f"SELECT object_id, {facets} FROM search_text")))
+            documents = set(await connection.execute(text(f"SELECT object_id, {facets} FROM search_documents")))
+    finally:
+        await engine.dispose()
+    assert copies == documents and documents
+
+
 async def test_an_upgrade_indexes_the_items_already_stored(brest):
     url = brest.settings.effective_database_url
     await downgrade_to(url, "0010")  # the schema before search
@@ -392,6 +420,7 @@ async def test_the_totals_always_equal_a_count_of_the_index(make_island):
         counted = await _search_pairs(node, [("q", "texte"), (facet, value)])
         assert paired["total"] == counted["total"] and paired["facets"] == counted["facets"], (facet, value)
     assert (await _search_pairs(node, [("theme", "Réemploi")]))["facets"]["region"] == {"Bretagne": 1, "Normandie": 2}
+    await _facet_copies_agree(node)
 
 
 async def test_counts_are_the_same_after_compaction(brest):
