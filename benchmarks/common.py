@@ -150,6 +150,19 @@ class CpuMeter:
         return "CPU: " + ", ".join(parts + [f"generator {self.own:.0%}", f"unrelated {unrelated:.0%}"])
 
 
+def wait_until_idle(*pids: int, share: float = 0.1, span: float = 1.0, timeout: float = 60) -> float:
+    """Seconds until the processes' CPU use over `span` falls under `share` of a core: a started
+    island first runs each periodic job once (the search's counts folded: ~1 s of CPU at 100,000
+    items), which is not what a visitor of a running island waits on."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        before = sum(cpu_seconds(pid) for pid in pids)
+        time.sleep(span)
+        if sum(cpu_seconds(pid) for pid in pids) - before < share * span:
+            break
+    return time.perf_counter() - started
+
+
 # ---- child processes -----------------------------------------------------------------------------
 
 def _wait_line(process: subprocess.Popen, expected: str, timeout: float) -> None:

@@ -48,6 +48,7 @@ from benchmarks.common import (
     header,
     line,
     percentile,
+    wait_until_idle,
 )
 from web import provision
 
@@ -267,6 +268,8 @@ async def run_backend(backend: str, args, root: Path) -> dict:
                 others = [island.start_web(f"web{n}") for n in range(2, args.web_processes + 1)]
                 others.append(island.start_worker("worker"))
             servers = [(island.url, {})] + [(web.url, web.headers) for web in others if web.ROLE == "web"]
+            settled = wait_until_idle(island.pid, *(process.pid for process in others))
+            print(f"   the island's first passes of its periodic jobs done {settled:.1f} s after it answered")
             with CpuMeter(island.pid, *(process.pid for process in others)) as meter:
                 for label, path, headers in urls(archipelago, positions):
                     if args.only and not any(word in label for word in args.only):
