@@ -458,18 +458,21 @@ async def catalog_page(session: AsyncSession, after: tuple | None, limit: int) -
     """catalog_items' page, read as two walks of an index that stop at `limit` rows, merged here:
     the items never updated in (published, id) order (ix_objects_local), the others in (updated,
     id) order (ix_objects_updated). Ordering by coalesce(updated, published) sorted every local
-    item on each page (80 ms with 5,000)."""
-    base = catalog_items(None, limit).order_by(None)
-    streams = []
+    item on each page (80 ms with 5,000). The walks read positions only; the page's items are
+    loaded once merged (loading both walks' items loaded twice the page)."""
+    base = catalog_items(None, limit).order_by(None).with_only_columns(StoredObject.id, StoredObject.published,
+                                                                       StoredObject.updated)
+    positions = []
     for moment_column, never_updated in ((StoredObject.published, True), (StoredObject.updated, False)):
         query = base.where(StoredObject.updated.is_(None) if never_updated else StoredObject.updated.is_not(None))
         if after is not None:
             moment, ident = after  # typed as the columns: SQLite compares the stored text
             query = query.where(tuple_(moment_column, StoredObject.id)
                                 > tuple_(literal(moment, moment_column.type), literal(ident, StoredObject.id.type)))
-        streams.append(list(await session.scalars(query.order_by(moment_column, StoredObject.id))))
-    merged = sorted([*streams[0], *streams[1]], key=lambda item: (item.updated or item.published, item.id))
-    return merged[:limit]
+        positions += (await session.execute(query.order_by(moment_column, StoredObject.id))).all()
+    page = [ident for ident, _, _ in sorted(positions, key=lambda row: (row[2] or row[1], row[0]))[:limit]]
+    found = {item.id: item for item in await session.scalars(select(StoredObject).where(StoredObject.id.in_(page)))}
+    return [found[ident] for ident in page if ident in found]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
