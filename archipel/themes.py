@@ -12,6 +12,7 @@ def theme_key(label: str) -> str:
     return re.sub(r"[^a-z0-9]", "", ascii_text.lower())
 
 
+@lru_cache(maxsize=8192)  # likewise: every tag of every item the catalog and outboxes serve
 def hashtag_for(label: str) -> str:
     """'médiation numérique' -> 'MediationNumerique' (no '#'); accents go, words are capitalised."""
     label = label.lstrip("#")
