@@ -343,10 +343,16 @@ CARD_COLUMNS = (StoredObject.id, StoredObject.uri, StoredObject.url, StoredObjec
 
 
 @lru_cache(maxsize=256)
-def as_cards(query):
-    """A built-once listing query (public_items') reading CARD_COLUMNS: its rows are what cards
-    show, without loading whole items."""
-    return query.with_only_columns(*CARD_COLUMNS)
+def card_page(query, after_cursor: bool, size: int):
+    """page_of(query, after_cursor, size) read as CARD_COLUMNS (what cards show, not whole
+    items), for a built-once listing query (public_items', newest first). The page's ids are
+    found first and their columns read after: read with the ids, the pitch was taken out of the
+    fields of every candidate a sort then dropped (an author's 725 items on PostgreSQL, when it
+    plans for the author's own parameters: 15 ms, against 1 ms for the page's 31)."""
+    found = page_of(query.with_only_columns(StoredObject.id, StoredObject.published), after_cursor, size)
+    page = found.subquery("page")
+    return (select(*CARD_COLUMNS).join(page, page.c.id == StoredObject.id)
+            .order_by(page.c.published.desc(), page.c.id.desc()))
 
 
 @lru_cache(maxsize=256)

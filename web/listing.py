@@ -32,7 +32,7 @@ async def cursor_page(request: web.Request, session, query, size: int,
     lru-cached as the timeline's filters), its parameters in `values`; the cards' items are rows
     of content.CARD_COLUMNS."""
     cursor = position(request)
-    statement = content.page_of(content.as_cards(query), cursor is not None, size + 1)
+    statement = content.card_page(query, cursor is not None, size + 1)
     items = list(await session.execute(statement, {**(values or {}), **content.cursor_values(cursor)}))
     more = len(items) > size
     items = items[:size]

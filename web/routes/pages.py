@@ -32,7 +32,7 @@ def _handle(request, username: str) -> str:
 
 async def _newest(session, query, size: int) -> list:
     """The newest `size` items of a public_items query, as cards read them."""
-    return list(await session.execute(content.page_of(content.as_cards(query), False, size)))
+    return list(await session.execute(content.card_page(query, False, size)))
 
 
 @routes.get("/")
