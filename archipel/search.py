@@ -176,17 +176,20 @@ def _matches(dialect: str, query: Query, *, ranked: bool = True, with_facets: bo
 
 @dataclass(frozen=True)
 class _MatchedRows:
-    """Where the one-pass statement reads the matching items: `source` (a FROM clause), `columns`
-    (the facets, named as search_documents' columns) and `rank`."""
+    """Where a search reads the matching items: `source` (a FROM clause), `columns` (the facets,
+    named as search_documents' columns) and `rank` (None without words)."""
     source: object
     columns: object
-    rank: object
+    rank: object = None
 
 
 def _matched_rows(dialect: str, query: Query) -> _MatchedRows:
-    """SQLite: search_documents joined to FTS5's ranked matches. PostgreSQL: search_text alone,
-    which keeps a copy of the facets (migration 0022): the matches found by its GIN index, ranked
-    and counted without a join to every row of search_documents (« réemploi »: 62 → 40 ms)."""
+    """Without words, search_documents. SQLite: search_documents joined to FTS5's ranked matches.
+    PostgreSQL: search_text alone, which keeps a copy of the facets (migration 0022): the matches
+    found by its GIN index, ranked and counted without a join to every row of search_documents
+    (« réemploi »'s one pass: 62 → 40 ms; the page of « atelier », in nine items of ten: 117 → 85)."""
+    if not query:
+        return _MatchedRows(SearchDocument.__table__, SearchDocument.__table__.c)
     if dialect == "sqlite":
         matches = _matches(dialect, query)
         return _MatchedRows(_from(matches), SearchDocument.__table__.c, matches.c.rank)
@@ -214,15 +217,17 @@ def _theme_keys(values: tuple[str, ...]) -> list[str]:
 
 
 def _facet_condition(facet: str, values: tuple[str, ...], *, walked: bool = False,
-                     object_id=SearchDocument.object_id):
+                     columns=SearchDocument.__table__.c):
+    """The condition of a facet's chosen values, on `columns` (search_documents', or the copy of
+    the facets PostgreSQL's search_text keeps)."""
     if facet == "theme":
         keys = _theme_keys(values)
         if walked:  # see _theme_walked
-            return select(ItemTheme.id).where(ItemTheme.object_id == object_id, ItemTheme.key.in_(keys)).exists()
+            return select(ItemTheme.id).where(ItemTheme.object_id == columns.object_id, ItemTheme.key.in_(keys)).exists()
         # The theme's items as a list the database reads first (its index on key): correlated
         # (EXISTS per row), a rare theme made SQLite walk every item of the index in date order.
-        return object_id.in_(select(ItemTheme.object_id).where(ItemTheme.key.in_(keys)))
-    column = COLUMN_FACETS[facet]
+        return columns.object_id.in_(select(ItemTheme.object_id).where(ItemTheme.key.in_(keys)))
+    column = columns[COLUMN_FACETS[facet].key]
     if facet == "year":
         return column.in_([int(value) for value in values])
     return column.in_(values)
@@ -234,14 +239,12 @@ def _shown(table=SearchDocument):
     return search_totals.shown(table, content.followed_island_hosts())
 
 
-def _scope(request: SearchRequest, matches, *, leaving_out: str | None = None, theme_walked: bool = False) -> list:
-    """The conditions of the search, every chosen facet but `leaving_out`."""
-    conditions = [_shown()]
-    if matches is not None:
-        conditions.append(SearchDocument.object_id == matches.c.object_id)
-    conditions += [_facet_condition(facet, values, walked=theme_walked)
-                   for facet, values in request.chosen if facet != leaving_out]
-    return conditions
+def _scope(request: SearchRequest, columns=SearchDocument.__table__.c, *, leaving_out: str | None = None,
+           theme_walked: bool = False) -> list:
+    """The conditions of the search on `columns` (the shown items, every chosen facet but
+    `leaving_out`); the words' match is the FROM clause's (_from, _matched_rows)."""
+    return [_shown(columns)] + [_facet_condition(facet, values, walked=theme_walked, columns=columns)
+                                for facet, values in request.chosen if facet != leaving_out]
 
 
 async def _theme_walked(session: AsyncSession, request: SearchRequest, page_size: int) -> bool:
@@ -295,7 +298,7 @@ async def _theme_counts(session: AsyncSession, request: SearchRequest, matches) 
     else:
         rows = await session.execute(
             select(SearchDocument.themes, func.count()).select_from(_from(matches))
-            .where(*_scope(request, matches, leaving_out="theme"), SearchDocument.themes != "")
+            .where(*_scope(request, leaving_out="theme"), SearchDocument.themes != "")
             .group_by(SearchDocument.themes))
         for themes, number in rows:
             for key in themes.split():
@@ -368,8 +371,7 @@ def _one_pass_statement(request: SearchRequest, matched: _MatchedRows, page_size
         found.themes.label("themes"), found.object_id.label("object_id"),
         found.published.label("published"), matched.rank.label("rank")]
     if request.values("theme"):
-        columns.append(_facet_condition("theme", request.values("theme"), object_id=found.object_id)
-                       .label("theme_chosen"))
+        columns.append(_facet_condition("theme", request.values("theme"), columns=found).label("theme_chosen"))
     kept = select(*columns).select_from(matched.source).where(_shown(found)).cte("kept").prefix_with("MATERIALIZED")
     choices = {facet: _column_choice(kept.c[facet], facet, values)
                for facet, values in request.chosen if facet in COLUMN_FACETS}
@@ -545,7 +547,7 @@ def matching_ids(dialect: str, request: SearchRequest):
     if request.text and not query:
         return select(SearchDocument.object_id).where(False)
     matches = _matches(dialect, query, ranked=False) if query else None
-    return select(SearchDocument.object_id).select_from(_from(matches)).where(*_scope(request, matches))
+    return select(SearchDocument.object_id).select_from(_from(matches)).where(*_scope(request))
 
 
 # ---- the search --------------------------------------------------------------------------------
@@ -564,12 +566,13 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
         facets = {facet: facets[facet] for facet in FACETS}
         return SearchResult(request, query, total, await _items(session, ids), facets)
     walked = matches is None and await _theme_walked(session, request, page_size)
-    conditions = _scope(request, matches, theme_walked=walked)
-    order = ([matches.c.rank] if matches is not None and not request.newest_first else []) + [
-        SearchDocument.published.desc(), SearchDocument.object_id.desc()]
+    rows = _matched_rows(dialect, query)
+    found = rows.columns
+    order = ([rows.rank] if rows.rank is not None and not request.newest_first else []) + [
+        found.published.desc(), found.object_id.desc()]
     ids = list(await session.scalars(
-        select(SearchDocument.object_id).select_from(_from(matches)).where(*conditions).order_by(*order)
-        .limit(page_size).offset((request.page - 1) * page_size)))
+        select(found.object_id).select_from(rows.source).where(*_scope(request, found, theme_walked=walked))
+        .order_by(*order).limit(page_size).offset((request.page - 1) * page_size)))
     items = await _items(session, ids)
     if not with_facets:  # a feed: the items only
         return SearchResult(request, query, len(items), items, {})
