@@ -18,6 +18,7 @@ covers the middlewares that read forms.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import time
@@ -175,6 +176,11 @@ async def serve(app: web.Application, settings: Settings, host: str, port: int) 
 
     runner = make_runner(app, settings)
     await runner.setup()
+    # What was made to start (modules, compiled templates and statements, the workers) lives as
+    # long as the process: kept out of the collector's reach, its full collections no longer
+    # walk it (~60 ms each at 100,000 items, a pause for every request in flight).
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
