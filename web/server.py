@@ -181,6 +181,10 @@ async def serve(app: web.Application, settings: Settings, host: str, port: int) 
     # walk it (~60 ms each at 100,000 items, a pause for every request in flight).
     gc.collect()
     gc.freeze()
+    # A young collection every 10,000 new containers rather than 700: a page makes thousands
+    # (rows, dicts, template values) that reference counting frees, and each collection walked
+    # them (ten visitors on /federated, in process: 326 young collections, 69 ms of 2.5 s; then 1).
+    gc.set_threshold(10_000, 10, 10)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
