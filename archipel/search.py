@@ -512,10 +512,11 @@ async def _pair_counts(session: AsyncSession, request: SearchRequest, facet: str
     however many items the choice keeps."""
     totals = SearchFacetTotal
     shown_totals = _shown(totals)
-    own = await session.execute(select(totals.value, func.sum(totals.count)).where(
-        totals.facet == facet, shown_totals).group_by(totals.value))
+    # The chosen facet's own values: every origin's sums minus the origins not shown (a row per
+    # value), rather than every origin's rows of the facet (a theme: ~15,000 rows summed).
+    own = await search_totals.shown_totals(session, content.followed_island_hosts(), facet)
     counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    counts[facet] = {value: int(number) for value, number in own if number > 0}
+    counts[facet] = {value: number for _, value, _, number in own}
     if facet != "island":
         islands = await session.execute(select(totals.island, func.sum(totals.count)).where(
             totals.facet == facet, totals.value.in_(values), shown_totals).group_by(totals.island))

@@ -610,20 +610,25 @@ async def test_an_island_no_longer_followed_leaves_the_counts_at_once(make_islan
     await publish(nantes, "bob", "Un jardin partagé", pitch="Semer.", region="Pays de la Loire", tags=["Jardins"])
     await island_follows(nantes, brest)
 
-    async def counts() -> tuple[int, dict, list]:
+    async def counts() -> tuple[int, dict, list, dict]:
         everything = await search_json(nantes)
         async with nantes.sessions() as session:
             themes = await content.theme_counts(session, local=None, limit=100)
-        return everything["total"], everything["facets"]["theme"], [(key, n) for key, _, n in themes]
+        # One facet chosen: its own values counted with every other value it could take instead.
+        breton = await search_json(nantes, region="Bretagne")
+        return (everything["total"], everything["facets"]["theme"], [(key, n) for key, _, n in themes],
+                breton["facets"]["region"])
 
     async def replicated():
         return (await counts())[0] == 3
     await wait_for(replicated, timeout=30, message="Brest's items replicated")
     assert await counts() == (3, {"velo": 1, "reemploi": 1, "jardins": 1},
-                              [("jardins", 1), ("reemploi", 1), ("velo", 1)])
+                              [("jardins", 1), ("reemploi", 1), ("velo", 1)],
+                              {"Bretagne": 2, "Pays de la Loire": 1})
 
     await unfollow(nantes, brest)
-    assert await counts() == (1, {"jardins": 1}, [("jardins", 1)])  # kept, no longer shown
+    # Kept, no longer shown (a chosen value stays listed, to be removed).
+    assert await counts() == (1, {"jardins": 1}, [("jardins", 1)], {"Pays de la Loire": 1, "Bretagne": 0})
 
     async def undone():  # Brest has the Undo before the next Follow
         async with brest.sessions() as session:
@@ -632,7 +637,8 @@ async def test_an_island_no_longer_followed_leaves_the_counts_at_once(make_islan
     await wait_for(undone, timeout=30, message="Brest no longer followed")
     await island_follows(nantes, brest)
     assert await counts() == (3, {"velo": 1, "reemploi": 1, "jardins": 1},
-                              [("jardins", 1), ("reemploi", 1), ("velo", 1)])
+                              [("jardins", 1), ("reemploi", 1), ("velo", 1)],
+                              {"Bretagne": 2, "Pays de la Loire": 1})
 
 
 async def test_words_in_most_items_are_counted_by_what_they_miss(make_island, monkeypatch):
