@@ -4,6 +4,7 @@ from the item's text rather than by either database, which each mark differently
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 
 from archipel import search_terms
@@ -11,6 +12,7 @@ from archipel import search_terms
 EXCERPT_WORDS = 32
 MAX_TEXT = 5_000  # characters looked through for an excerpt (a page marks 20 results)
 _TOKEN = re.compile(r"[^\W_]+|[\W_]+")
+_WORD = re.compile(r"[^\W_]+")
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -36,12 +38,14 @@ def looked_at(stems: set[str], size: int = EXCERPT_WORDS) -> int:
 
 def excerpt(text: str, stems: set[str], language: str | None, *, size: int = EXCERPT_WORDS) -> list[tuple[str, bool]]:
     """The window of `size` words holding the most words found (the start when none), with an
-    ellipsis where it was cut."""
-    pieces = marked((text or "")[:looked_at(stems, size)], stems, language)
-    word_positions = [i for i, (token, _) in enumerate(pieces) if token[0].isalnum()]
-    if len(word_positions) <= size:
-        return pieces
-    found = [1 if pieces[i][1] else 0 for i in word_positions]
+    ellipsis where it was cut. Only the window is cut in pieces: the words of the rest are only
+    looked up (a page's twenty excerpts read up to 5,000 characters each)."""
+    text = (text or "")[:looked_at(stems, size)]
+    words = _WORD.findall(text)
+    if len(words) <= size:
+        return marked(text, stems, language)
+    tag = search_terms.tag_for(language)
+    found = [1 if _root(word, tag) in stems else 0 for word in words] if stems else [0] * len(words)
     best_start = 0
     best_score = score = sum(found[:size])
     for start in range(1, len(found) - size + 1):  # a sliding window: one pass
@@ -51,10 +55,11 @@ def excerpt(text: str, stems: set[str], language: str | None, *, size: int = EXC
     if best_score:  # the first word found a quarter into the window, rather than at its end
         first_found = next(i for i in range(best_start, best_start + size) if found[i])
         best_start = max(0, min(first_found - size // 4, len(found) - size))
-    first, last = word_positions[best_start], word_positions[best_start + size - 1]
-    cut = pieces[first:last + 1]
+    window = list(itertools.islice(_WORD.finditer(text), best_start, best_start + size))
+    first, last = window[0].start(), window[-1].end()
+    cut = marked(text[first:last], stems, language)
     if first > 0:
         cut = [("… ", False), *cut]
-    if last < len(pieces) - 1:
+    if last < len(text):
         cut.append((" …", False))
     return cut

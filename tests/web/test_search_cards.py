@@ -47,6 +47,21 @@ def test_words_found_further_in_the_text_are_in_the_excerpt():
     assert "réemploi solidaire" in shown
 
 
+def test_an_excerpt_is_the_window_around_the_words_found_with_an_ellipsis_where_text_was_cut():
+    stems = frozenset({"reemploi"})
+    words = [f"mot{n}" for n in range(100)]
+    words[50] = "réemploi"
+
+    def shown(text: str) -> str:
+        return "".join(piece for piece, _ in search_excerpts.excerpt(text, stems, "fr"))
+    window = " ".join(words[42:74])  # 32 words, the word found a quarter in
+    assert shown(" ".join(words) + ".") == f"… {window} …"
+    assert shown(" ".join(words[:74]) + ".") == f"… {window} …"  # one character after the window
+    assert shown(" ".join(words[:74])) == f"… {window}"  # the text ends with the window
+    assert shown(" ".join(words[:60])) == "… " + " ".join(words[28:60])  # as far as the end allows
+    assert shown(" ".join(words[:10])) == " ".join(words[:10])  # shorter than a window: whole
+
+
 def test_a_cut_never_leaves_half_a_tag_or_half_an_entity():
     html = '<p>Prix&nbsp;: 3&euro;</p><p class="suite">Suite</p>'
     for size in range(len(html)):
