@@ -157,20 +157,21 @@ def _matches(dialect: str, query: Query, *, ranked: bool = True, with_facets: bo
     """(object_id, rank) of the items whose words match; a lower rank is a better match.
     Unranked: object_id alone (ranking reads every match's positions). `with_facets`, on
     PostgreSQL: with the copy of the facets search_text keeps (see _matched_rows)."""
+    facet_columns = {}
     if dialect == "sqlite":
         rank = f", bm25(search_text, {_FTS5_WEIGHTS}) AS rank" if ranked else ""
         statement = text(f"SELECT rowid AS object_id{rank} "
                          "FROM search_text WHERE search_text MATCH :match").bindparams(match=fts5_expression(query))
     else:
+        facet_columns = search_index.TEXT_FACETS if with_facets else {}
         rank = f", -ts_rank('{_TS_WEIGHTS}'::float4[], vector, to_tsquery('simple', :match)) AS rank" if ranked else ""
-        facets = "".join(f", {name}" for name in search_index.TEXT_FACETS) if with_facets else ""
+        facets = "".join(f", {name}" for name in facet_columns)
         # The query written into the statement: a prepared statement's generic plan cannot know
         # how many items the words match, and PostgreSQL switched to one after five searches.
         # Flattened into the joins: a page of words in every item is then ranked by parallel
         # workers, the map's newest matches found walking the newest items.
         statement = _tsquery_bound(text(f"SELECT object_id{rank}{facets} {_TS_MATCHES}"), query)
-    columns = {"object_id": Integer, **({"rank": Float} if ranked else {}),
-               **(search_index.TEXT_FACETS if with_facets and dialect != "sqlite" else {})}
+    columns = {"object_id": Integer, **({"rank": Float} if ranked else {}), **facet_columns}
     return statement.columns(**columns).subquery("matches")
 
 
@@ -280,14 +281,15 @@ def _top_themes(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:FACET_VALUES]
 
 
-async def _theme_counts(session: AsyncSession, request: SearchRequest, matches) -> list[tuple]:
-    """Themes are many per item: counted from each item's set of theme keys (one GROUP BY over
-    the matching rows, every other choice applied), then split here; reading item_themes for
-    every match would cost an index look-up per theme of each. Without words, when the other
-    choices are one facet's (a theme and a kind), from the pairs kept per origin instead."""
+async def _theme_counts(session: AsyncSession, request: SearchRequest) -> list[tuple]:
+    """The themes of a search without words (with words, the one pass counts them). Themes are
+    many per item: counted from each item's set of theme keys (one GROUP BY over the chosen rows,
+    every other choice applied), then split here; reading item_themes for every item would cost
+    an index look-up per theme of each. When the other choices are one facet's (a theme and a
+    kind), from the pairs kept per origin instead."""
     counts: dict[str, int] = {}
     others = _paired_choice(replace(request, chosen=tuple(
-        (facet, values) for facet, values in request.chosen if facet != "theme"))) if matches is None else None
+        (facet, values) for facet, values in request.chosen if facet != "theme")))
     if others is not None and others[0] != "island":  # the island is the origin: no pairs of it
         facet, values = others
         pairs = SearchPairTotal
@@ -297,7 +299,7 @@ async def _theme_counts(session: AsyncSession, request: SearchRequest, matches) 
         counts = {key: int(number) for key, number in rows if number > 0}
     else:
         rows = await session.execute(
-            select(SearchDocument.themes, func.count()).select_from(_from(matches))
+            select(SearchDocument.themes, func.count())
             .where(*_scope(request, leaving_out="theme"), SearchDocument.themes != "")
             .group_by(SearchDocument.themes))
         for themes, number in rows:
@@ -557,16 +559,16 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
                  with_facets: bool = True) -> SearchResult:
     query = search_terms.parse(request.text)
     dialect = session.bind.dialect.name
-    matches = _matches(dialect, query) if query else None
-    if request.text and not query:
+    words = bool(query)
+    if request.text and not words:
         return SearchResult(request, query, 0, [], {facet: [] for facet in FACETS} if with_facets else {})
-    broad = await _broad_counts(session, request, query) if matches is not None and with_facets else None
-    if matches is not None and with_facets and broad is None:
+    broad = await _broad_counts(session, request, query) if words and with_facets else None
+    if words and with_facets and broad is None:
         # The page and the counts from one pass over the matches.
         ids, total, facets = await _matched_search(session, request, _matched_rows(dialect, query), page_size)
         facets = {facet: facets[facet] for facet in FACETS}
         return SearchResult(request, query, total, await _items(session, ids), facets)
-    walked = matches is None and await _theme_walked(session, request, page_size)
+    walked = not words and await _theme_walked(session, request, page_size)
     rows = _matched_rows(dialect, query)
     found = rows.columns
     order = ([rows.rank] if rows.rank is not None and not request.newest_first else []) + [
@@ -580,23 +582,23 @@ async def search(session: AsyncSession, request: SearchRequest, *, page_size: in
     if broad is not None:  # words in most items: their page ranked above, the counts by what they miss
         total, facets = broad
         return SearchResult(request, query, total, items, facets)
-    if matches is None and not request.chosen:
+    if not words and not request.chosen:
         # Everything shown: the totals kept per origin, not a pass over every item.
         total, facets = await search_totals.summed(session, content.followed_island_hosts())
         facets = {facet: facets[facet][:FACET_VALUES] for facet in FACETS}
-    elif matches is None and (paired := _paired_choice(request)):
+    elif not words and (paired := _paired_choice(request)):
         # One facet chosen, no words: the pairs kept per origin.
         total, facets = await _pair_counts(session, request, *paired)
-    elif matches is None and not request.values("theme"):
+    elif not words and not request.values("theme"):
         # Choices, no words: every column facet from the combinations kept per origin.
         total, facets = await _kept_counts(session, request)
-        facets["theme"] = await _theme_counts(session, request, matches)
+        facets["theme"] = await _theme_counts(session, request)
         facets = {facet: facets[facet] for facet in FACETS}
     else:
         # Themes and other choices, no words: one pass would read every item shown; the rows of
         # every choice, then each chosen facet's, are fewer.
         total, facets = await _chosen_counts(session, request)
-        facets["theme"] = await _theme_counts(session, request, matches)
+        facets["theme"] = await _theme_counts(session, request)
         facets = {facet: facets[facet] for facet in FACETS}
     return SearchResult(request, query, total, items, facets)
 
