@@ -1,5 +1,6 @@
 """Default profile pictures: an avatar and a header drawn from the handle, so that a profile is
-never empty for a new follower. The same handle always gives the same picture (no storage)."""
+never empty for a new follower. The same handle always gives the same picture (no storage).
+Pillow is imported by the first picture drawn, not by every process that serves pages."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import colorsys
 import functools
 import hashlib
 import io
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw
+if TYPE_CHECKING:
+    from PIL import Image
 
 AVATAR_SIZE = 400  # what Mastodon shows (it scales down larger ones)
 HEADER_SIZE = (1500, 500)
@@ -44,6 +47,8 @@ def _png(image: Image.Image) -> bytes:
 def default_avatar(handle: str) -> bytes:
     digest = hashlib.sha256(handle.encode()).digest()
     strong, pale = _palette(digest)
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (AVATAR_SIZE, AVATAR_SIZE), pale)
     draw = ImageDraw.Draw(image)
     margin, cell = 50, (AVATAR_SIZE - 100) // GRID
@@ -59,6 +64,8 @@ def default_header(handle: str) -> bytes:
     digest = hashlib.sha256(handle.encode()).digest()
     strong, pale = _palette(digest)
     width, height = HEADER_SIZE
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", HEADER_SIZE, pale)
     draw = ImageDraw.Draw(image)
     band = 60 + digest[2] % 60

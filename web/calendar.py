@@ -10,8 +10,8 @@ from the zone database when the event names one (Europe/Paris keeps its summer t
 from __future__ import annotations
 
 from datetime import timezone
+from typing import TYPE_CHECKING
 
-import icalendar
 from aiohttp import web
 
 from archipel import events
@@ -20,6 +20,9 @@ from archipel.safe_urls import safe_url
 from archipel.storage.tables import StoredObject, utcnow
 from archipel.text import html_to_text
 from web.pages import page_url
+
+if TYPE_CHECKING:
+    import icalendar
 
 MEDIA_TYPE = "text/calendar"
 MAX_DESCRIPTION = 4000
@@ -33,6 +36,8 @@ def _event(item: StoredObject, sequence: int, base_url: str, now) -> icalendar.E
         start, end = events.local_times(fields)
     else:  # only an offset is known: the instant in UTC says it exactly
         start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    import icalendar
+
     event = icalendar.Event()
     event.add("uid", item.uri)
     event.add("sequence", sequence)
@@ -63,6 +68,9 @@ def _event(item: StoredObject, sequence: int, base_url: str, now) -> icalendar.E
 async def calendar_response(session, items: list[StoredObject], *, name: str, base_url: str,
                             filename: str) -> web.Response:
     """The calendar of these events, as a response a calendar application subscribes to."""
+    # The library (~3 MB with its time zones) is loaded by the first calendar asked for.
+    import icalendar
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Archipel//Agenda//FR")
     calendar.add("version", "2.0")
