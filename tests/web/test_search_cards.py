@@ -3,6 +3,7 @@ made from the beginning of its text (pitch, then body) without reading more of i
 excerpt looks at."""
 
 from archipel import search_excerpts
+from archipel.rendering import render_item
 from archipel.storage.tables import StoredObject
 from web import words
 from web.routes.search import _beginning, _html, _text_of
@@ -23,6 +24,13 @@ def test_without_words_the_excerpt_is_the_beginning_of_the_pitch_then_the_body()
     shown = excerpt_text(item("Réparer ensemble.", body))
     assert shown.startswith("Réparer ensemble. Genèse Mot0 d'atelier. Mot1 d'atelier.")
     assert shown.endswith(" …") and "<" not in shown and len(shown) < search_excerpts.looked_at(set())
+
+
+def test_a_fiche_whose_body_opens_with_its_pitch_shows_it_once():
+    fields = {"pitch": "Des collégien·nes et des aîné·es  apprennent ensemble, l'un de l'autre"}
+    fiche = item(fields["pitch"], render_item("fiche", "Une heure par semaine.", fields, None))
+    shown = excerpt_text(fiche)
+    assert shown == "Des collégien·nes et des aîné·es apprennent ensemble, l'un de l'autre Une heure par semaine."
 
 
 def test_a_body_whose_first_characters_are_tags_still_gives_its_words():

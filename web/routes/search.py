@@ -141,6 +141,8 @@ def _text_of(item, lang: str, length: int) -> str:
     text = html_to_reading(_beginning(body, 3 * wanted))
     if len(text) < wanted and len(body) > 3 * wanted:
         text = html_to_reading(_beginning(body, 3 * search_excerpts.MAX_TEXT))
+    if pitch and text.startswith(" ".join(pitch.split())):
+        return text  # a fiche's body opens with its pitch (archipel/rendering.py): shown once
     return " ".join(part for part in (pitch, text) if part)
 
 
