@@ -198,17 +198,34 @@ def _matched_rows(dialect: str, query: Query) -> _MatchedRows:
     return _MatchedRows(matches, matches.c, matches.c.rank)
 
 
-async def _matches_more_than(session: AsyncSession, query: Query, number: int) -> bool:
-    """Whether the words match more than `number` items, to choose how to count them (both ways
-    give the same counts): on SQLite counted, reading at most number + 1 matches of FTS5's lists;
-    on PostgreSQL the planner's estimate from the words' statistics, as counting visits every
-    match's row (a word in every item: ~90 ms to learn it is in more than half of them)."""
-    dialect = session.bind.dialect.name
-    if dialect == "sqlite":
-        found = select(_matches(dialect, query, ranked=False).c.object_id).limit(max(0, number + 1)).subquery()
-        return await session.scalar(select(func.count()).select_from(found)) > number
+async def _counted_more_than(session: AsyncSession, query: Query, number: int) -> bool:
+    """SQLite: whether the words match more than `number` items, reading at most number + 1
+    matches of FTS5's lists."""
+    found = select(_matches("sqlite", query, ranked=False).c.object_id).limit(max(0, number + 1)).subquery()
+    return await session.scalar(select(func.count()).select_from(found)) > number
+
+
+async def _estimated_matches(session: AsyncSession, query: Query) -> int:
+    """PostgreSQL: the planner's estimate of the items the words match, from the words'
+    statistics, as counting visits every match's row (a word in every item: ~90 ms to learn it
+    is in more than half of them)."""
     plan = await session.scalar(_tsquery_bound(text(f"EXPLAIN (FORMAT JSON) SELECT object_id {_TS_MATCHES}"), query))
-    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"] > number
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
+
+
+async def _words_are_broad(session: AsyncSession, query: Query) -> bool:
+    """Whether the words match at least BROAD_MIN_MATCHES items and more than BROAD_SHARE of
+    the items shown, to choose how to count them (both ways give the same counts). Rare words
+    are told apart before the items shown are counted."""
+    if session.bind.dialect.name == "sqlite":
+        if not await _counted_more_than(session, query, BROAD_MIN_MATCHES - 1):
+            return False
+        shown_count = await search_totals.shown_count(session, content.followed_island_hosts())
+        return await _counted_more_than(session, query, int(BROAD_SHARE * shown_count))
+    estimate = await _estimated_matches(session, query)  # one plan for both comparisons
+    if estimate < BROAD_MIN_MATCHES:
+        return False
+    return estimate > int(BROAD_SHARE * await search_totals.shown_count(session, content.followed_island_hosts()))
 
 
 # ---- the facets --------------------------------------------------------------------------------
@@ -459,10 +476,7 @@ async def _broad_counts(session: AsyncSession, request: SearchRequest, query: Qu
     dialect = session.bind.dialect.name
     if request.chosen:
         return None
-    if not await _matches_more_than(session, query, BROAD_MIN_MATCHES - 1):
-        return None
-    shown_count = await search_totals.shown_count(session, content.followed_island_hosts())
-    if not await _matches_more_than(session, query, int(BROAD_SHARE * shown_count)):
+    if not await _words_are_broad(session, query):
         return None
     shown_total, shown = await search_totals.summed(session, content.followed_island_hosts())
     missed_total, missed, _ = _read_counts(await session.execute(_missed_statement(dialect, query)))
