@@ -15,6 +15,7 @@ from archipel.settings import tile_origin
 from archipel.storage.tables import StoredObject
 from federation.as2 import host_of
 from web import appkeys, listing
+from web.negotiation import json_body
 from web.pages import page, page_url, render
 from web.routes import federated
 
@@ -151,9 +152,9 @@ async def geojson(request: web.Request) -> web.Response:
             groups, points = [], list(await session.scalars(geo.positioned(base).limit(geo.MAX_POINTS)))
         islands = await _islands_of(session, request, points)
     features = [cluster_feature(c) for c in groups] + [item_feature(settings, i, islands) for i in points]
-    body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
     # Public data, for other sites' maps too.
-    return web.Response(text=body, content_type=GEOJSON, charset="utf-8",
+    return web.Response(body=json_body({"type": "FeatureCollection", "features": features}),
+                        content_type=GEOJSON, charset="utf-8",
                         headers={"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"})
 
 

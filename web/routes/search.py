@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from web import appkeys, feeds, i18n, listing, words
 from web.i18n import negotiate_language
+from web.negotiation import json_body
 from web.pages import page, page_url
 from web.params import query_int
 
@@ -174,7 +175,8 @@ async def search_json(request: web.Request) -> web.Response:
     } for item in result.items]
     body = {"total": result.total, "page": result.request.page, "pages": result.pages, "items": items,
             "facets": {facet: {value: count for value, _, count in counted} for facet, counted in facets.items()}}
-    return web.json_response(body, headers={"Access-Control-Allow-Origin": "*"})
+    return web.Response(body=json_body(body), content_type="application/json", charset="utf-8",
+                        headers={"Access-Control-Allow-Origin": "*"})
 
 
 @routes.get("/recherche.atom")
