@@ -235,6 +235,9 @@ def curl(*args: str, timeout: int = 20) -> subprocess.CompletedProcess:
                check=False, timeout=timeout + 5)
 
 
+# On a new machine the base images are made from Debian packages and the image's dependencies
+# installed from the package index: up to ten minutes each, then the set started and checked.
+@pytest.mark.timeout(2400)
 def test_an_island_in_containers_behind_caddy(engine, tmp_path):
     env = engine
     started = time.monotonic()
