@@ -40,7 +40,7 @@ from web.letter_mail import LetterMail
 from web.letter_sending import LetterSender
 from web.metrics import metrics_middleware
 from web.middleware import error_middleware, privacy_headers_middleware, proxy_middleware, static_cache_middleware
-from web.pages import make_templates
+from web.pages import page_templates
 from web.params import request_bounds_middleware
 from web.routes import setup_routes
 
@@ -72,7 +72,7 @@ def create_app(settings: Settings, *, run_workers: bool = True, role: str = "all
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.ROLE] = role
-    app[appkeys.TEMPLATES] = make_templates()
+    app[appkeys.TEMPLATES] = page_templates()
     app[appkeys.WAKEUPS] = Wakeups()
     app[appkeys.SHUTTING_DOWN] = asyncio.Event()
     app.on_shutdown.append(_shutting_down)

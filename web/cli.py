@@ -408,12 +408,12 @@ async def cmd_letter(args) -> None:
     from archipel.storage.wakeups import Wakeups
     from web.app import letter_sender, mail_worker
     from web.letter_mail import letter_events, letter_items
-    from web.pages import make_templates
+    from web.pages import page_templates
 
     async with Island(args.directory) as island:
         settings = island.settings
         if args.send_now:
-            sender = letter_sender(settings, island.sessions, make_templates(), Wakeups())
+            sender = letter_sender(settings, island.sessions, page_templates(), Wakeups())
             async with island.sessions() as session:  # letters this week's issue already had
                 earlier = await letter_issues.issue_by_period(session, letter_issues.period_of(utcnow()))
                 before = await letter_issues.letters_of(session, earlier) if earlier is not None else 0

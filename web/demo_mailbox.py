@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from archipel import mail_folder
 from web import i18n
-from web.pages import STATIC_DIR, make_templates
+from web.pages import STATIC_DIR, page_templates
 
 FOLDERS = web.AppKey("folders", dict)  # island handle -> its mail folder
 NAMES = web.AppKey("names", dict)  # island handle -> its name
@@ -119,7 +119,7 @@ def make_app(folders: dict[str, Path], names: dict[str, str]) -> web.Application
     app = web.Application()
     app[FOLDERS] = folders
     app[NAMES] = names
-    app[TEMPLATES] = make_templates()
+    app[TEMPLATES] = page_templates()
     app.router.add_get("/", inbox)
     app.router.add_get("/static/{name:archipel\\.css}", stylesheet)
     app.router.add_get("/{island}/{name}", message)

@@ -185,7 +185,11 @@ def page_url(item) -> str:
     return (item.url or item.uri) if item.is_local else f"/r/{item.id}"
 
 
-def make_templates() -> Environment:
+@lru_cache(maxsize=None)
+def page_templates() -> Environment:
+    """The templates of every application in this process: one Environment, so each template is
+    compiled once per process (its settings depend on nothing of an island; nothing changes it
+    after this function)."""
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html", "xml"]),  # xml: the Atom feeds (web/feeds.py)

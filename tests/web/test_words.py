@@ -10,7 +10,7 @@ from archipel.fiches import FICHE_SECTIONS
 from archipel.naming import handle_guess
 from archipel.rendering import render_item
 from web import i18n, words
-from web.pages import make_templates
+from web.pages import page_templates
 
 NB = "\u00a0"
 
@@ -161,7 +161,7 @@ def test_related_fiches_are_numbered_in_the_body_and_named_on_the_page():
     ("en", 68804, "68,804 sheets and resources on the map"),
 ])
 def test_counts_in_sentences_have_their_language_s_thousands_separator(lang, count, shown):
-    sentence = make_templates().from_string(
+    sentence = page_templates().from_string(
         '{{ ngettext("%(num)d fiche ou ressource placée sur la carte", '
         '"%(num)d fiches et ressources placées sur la carte", count) }}')
     assert sentence.render(lang=lang, count=count) == shown
@@ -169,7 +169,7 @@ def test_counts_in_sentences_have_their_language_s_thousands_separator(lang, cou
 
 @pytest.mark.parametrize(("lang", "shown"), [("fr", "(999) (34\u202f357)"), ("en", "(999) (34,357)")])
 def test_counts_beside_a_filter_have_their_language_s_thousands_separator(lang, shown):
-    counts = make_templates().from_string("({{ 999 | count }}) ({{ 34357 | count }})")
+    counts = page_templates().from_string("({{ 999 | count }}) ({{ 34357 | count }})")
     assert counts.render(lang=lang) == shown
 
 
