@@ -6,15 +6,30 @@ import asyncio
 import os
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from archipel import passwords
 from tests.images import ImageHost
 from tests.databases import DatabaseFactory, drop_templates, postgres_admin_url, postgres_available
+from tests.key_pool import KeyPool
 from tests.nodes import Node
 from tests.remote import RemoteServer
+
+_KEY_POOL = pytest.StashKey[KeyPool]()
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_KEY_POOL] = pool = KeyPool()
+    rsa.generate_private_key = pool.generate_private_key
+    # Users' passwords hashed at a lower cost in this process (the format keeps the cost, so
+    # checking a password works the same): 60 ms of scrypt for every user and every login was a
+    # sixth of the page tests' time. The islands run as child processes keep the real cost.
+    passwords._N = 2**8
 
 
 def pytest_sessionfinish(session, exitstatus):
     asyncio.run(drop_templates())
+    session.config.stash[_KEY_POOL].close()
 
 
 def pytest_report_header(config):
