@@ -6,6 +6,7 @@ import asyncio
 import os
 
 import pytest
+from aiohttp import web_app
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from archipel import passwords
@@ -30,6 +31,16 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     asyncio.run(drop_templates())
     session.config.stash[_KEY_POOL].close()
+
+
+@pytest.fixture(autouse=True)
+def _applications_forgotten_after_each_test():
+    """aiohttp keeps the middleware chains it builds in a cache of 1,024 entries keyed by the
+    application: every island a test started stayed alive with it (one application per island
+    process in production). Over the PostgreSQL pass the test process grew past 1 GB and its full
+    garbage collections paused every island in it for up to 9 s, longer than a request's limits."""
+    yield
+    web_app._cached_build_middleware.cache_clear()
 
 
 def pytest_report_header(config):
