@@ -37,8 +37,9 @@ def pytest_sessionfinish(session, exitstatus):
 def _applications_forgotten_after_each_test():
     """aiohttp keeps the middleware chains it builds in a cache of 1,024 entries keyed by the
     application: every island a test started stayed alive with it (one application per island
-    process in production). Over the PostgreSQL pass the test process grew past 1 GB and its full
-    garbage collections paused every island in it for up to 9 s, longer than a request's limits."""
+    process in production). Over the PostgreSQL pass the test process grew past 1 GB, and its full
+    garbage collections paused every island in it for seconds (2.95 s measured on a third of that
+    pass), longer than some of the limits the tests check."""
     yield
     web_app._cached_build_middleware.cache_clear()
 
