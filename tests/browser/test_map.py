@@ -8,6 +8,7 @@ from tests.browser.test_authoring import log_in, open_sections
 from tests.map_items import place
 from tests.nodes import wait_for
 from tests.web.test_map import add_many
+from web.routes.map import LIST_SIZE
 
 
 async def watch_requests(page, island, seen: list[str] | None = None) -> list[str]:
@@ -47,7 +48,8 @@ async def test_the_map_shows_clusters_markers_and_the_list_and_stays_on_the_isla
     assert "30" in await clusters.all_inner_texts()
     assert {await m.get_attribute("alt") for m in await markers.all()} == {"PAPI de Brest", "Atelier nantais"}
     listed = await page.locator(".map-items li > a").all_inner_texts()
-    assert "PAPI de Brest" in listed and "Atelier nantais" in listed and len(listed) == 32
+    assert "PAPI de Brest" in listed and "Atelier nantais" in listed and len(listed) == LIST_SIZE  # of 32
+    assert await page.locator(".map-list a[rel=next]").count() == 1
 
     await page.get_by_role("button", name="PAPI de Brest").click()
     popup = page.locator(".leaflet-popup-content")
