@@ -123,9 +123,14 @@ def parse(text: str) -> Query:
     return query
 
 
+def tagged(group: tuple[str, ...], tag: str) -> tuple[str, ...]:
+    """A word or a phrase as the terms of one language."""
+    return tuple(tag + stem(word, tag) for word in group)
+
+
 def variants(group: tuple[str, ...]) -> list[tuple[str, ...]]:
     """A word or a phrase as terms, once per language (duplicates removed): any of them matches."""
-    return list(dict.fromkeys(tuple(tag + stem(word, tag) for word in group) for tag in TAGS))
+    return list(dict.fromkeys(tagged(group, tag) for tag in TAGS))
 
 
 def query_stems(query: Query) -> set[str]:

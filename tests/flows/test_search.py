@@ -106,6 +106,20 @@ async def test_title_and_pitch_rank_above_the_body(make_island):
         "Le compost collectif", "Une ressourcerie", "Un jardin partagé"]
 
 
+async def test_items_of_every_language_rank_by_where_the_words_are(make_island):
+    """A title match above a body match whatever each item's language (PostgreSQL ranks each
+    item against its own language's version of the words; unknown languages unstemmed)."""
+    node = await make_island("brest")
+    await node.add_user("alice")
+    for title, body, language in [("Compost partagé", "", "fr"), ("Un jardin", "Du compost partagé.", "fr"),
+                                  ("Shared compost", "", "en"), ("Compost partejat", "", "oc"),
+                                  ("A garden", "Some compost here.", "en"), ("Un ort", "Compost de barri.", "oc")]:
+        await publish(node, "alice", title, body=body, language=language)
+    found = names(await search_json(node, q="compost"))
+    assert sorted(found[:3]) == ["Compost partagé", "Compost partejat", "Shared compost"]
+    assert sorted(found[3:]) == ["A garden", "Un jardin", "Un ort"]
+
+
 async def test_a_word_search_pages_through_every_match_once_ranked_or_newest_first(make_island):
     from archipel import search
 
