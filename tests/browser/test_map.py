@@ -3,6 +3,8 @@ embed page, the item form's place picker; axe on each; and no request leaving th
 
 from __future__ import annotations
 
+import re
+
 from tests.browser.conftest import axe_violations, describe_violations
 from tests.browser.test_authoring import log_in, open_sections
 from tests.map_items import place
@@ -39,16 +41,20 @@ async def test_the_map_shows_clusters_markers_and_the_list_and_stays_on_the_isla
     await place(island, "alice", "PAPI de Brest", 48.39, -4.49, pitch="Internet pour toutes et tous")
     await place(island, "alice", "Atelier nantais", 47.22, -1.55, kind="resource")
     await add_many(island, [(43.6 + i * 0.001, 3.87) for i in range(30)])  # Montpellier: a cluster
+    await add_many(island, [(50.63, 3.06)] * 1500, first=30)  # Lille: a large one, in one cell
 
     await page.goto(f"{island.url}/carte")
     await page.wait_for_selector("#map[data-loaded]")
     clusters = page.locator("#map .leaflet-marker-icon.marker-cluster")
     markers = page.locator("#map .leaflet-marker-icon:not(.marker-cluster)")
     assert await clusters.count() >= 1
-    assert "30" in await clusters.all_inner_texts()
+    counts = await clusters.all_inner_texts()
+    assert "30" in counts
+    # Thousands shortened in the page's language, on one line: « 1,5 k ».
+    assert any(re.fullmatch(r"1,5\s?k", count.strip()) for count in counts), counts
     assert {await m.get_attribute("alt") for m in await markers.all()} == {"PAPI de Brest", "Atelier nantais"}
     listed = await page.locator(".map-items li > a").all_inner_texts()
-    assert "PAPI de Brest" in listed and "Atelier nantais" in listed and len(listed) == LIST_SIZE  # of 32
+    assert "PAPI de Brest" in listed and "Atelier nantais" in listed and len(listed) == LIST_SIZE  # of 1,532
     assert await page.locator(".map-list a[rel=next]").count() == 1
 
     await page.get_by_role("button", name="PAPI de Brest").click()

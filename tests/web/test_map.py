@@ -87,14 +87,15 @@ async def test_filters_and_the_list_link(island):
     assert "Fiche bretonne" in embed and "Ressource nantaise" not in embed
 
 
-async def add_many(island, points: list[tuple[float, float]]) -> None:
-    """Positioned fiches straight into the table (thousands in a second)."""
+async def add_many(island, points: list[tuple[float, float]], first: int = 0) -> None:
+    """Positioned fiches straight into the table (thousands in a second), numbered from `first`,
+    each a second older than the one before."""
     now = utcnow()
     async with island.sessions() as session:
         session.add_all(StoredObject(uri=f"{island.url}/o/bulk{n}", is_local=True, type="Article",
                                      author_uri=f"{island.url}/users/alice", kind="fiche", name=f"Fiche {n}",
                                      latitude=lat, longitude=lon, published=now - timedelta(seconds=n))
-                        for n, (lat, lon) in enumerate(points))
+                        for n, (lat, lon) in enumerate(points, start=first))
         await session.commit()
 
 

@@ -59,12 +59,16 @@
     return box;
   }
 
+  // Thousands in the page's language's short form, two digits (« 16 k », "3.2K"): four or five
+  // digits overflowed the circle onto a second line. The title and alt give the exact count.
+  var compact = new Intl.NumberFormat(document.documentElement.lang || "fr", {notation: "compact"});
+
   function clusterMarker(feature) {
-    var count = feature.properties.count;
+    var count = Number(feature.properties.count);
     var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
     var c = feature.geometry.coordinates;
     var marker = L.marker([c[1], c[0]], {
-      icon: L.divIcon({html: "<div><span>" + Number(count) + "</span></div>",
+      icon: L.divIcon({html: "<div><span>" + (count < 1000 ? String(count) : compact.format(count)) + "</span></div>",
                        className: "marker-cluster marker-cluster-" + size, iconSize: [40, 40]}),
       title: data.labelCluster.replace("{count}", count),
       alt: data.labelCluster.replace("{count}", count),
