@@ -42,7 +42,7 @@ from federation.delivery_hosts import STOPPED_UNTIL
 from federation.documents import ActorUrls
 from federation.netguard import BlockedAddress
 from federation.retry import backoff, host_pause, is_final_failure, parse_retry_after
-from federation.workers import Stopping
+from federation.workers import Stopping, woken
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,7 @@ class DeliveryWorker:
                     log.exception("claiming deliveries failed")
                     started = 0
                 if not started and (stopping is None or not stopping.is_set()):
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), self.poll_interval)
+                    await woken(self.wake, self.poll_interval)
         finally:
             await self._shutdown()
 
@@ -281,8 +280,8 @@ class DeliveryWorker:
     async def _deliver(self, delivery: Delivery, body: bytes, signer: Signer) -> None:
         status, retry_after, error = None, None, None
         try:
-            result = await asyncio.wait_for(self.client.post_activity(delivery.inbox_url, body, signer),
-                                            self.send_timeout)
+            async with asyncio.timeout(self.send_timeout):
+                result = await self.client.post_activity(delivery.inbox_url, body, signer)
             status, retry_after = result.status, result.retry_after
             if status >= 300:
                 error = f"HTTP {status}: {result.body_excerpt[:200]}"

@@ -42,6 +42,21 @@ class Stopping:
             wake.set()
 
 
+async def woken(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set (True) or `seconds` have passed (False).
+
+    Not `asyncio.wait_for`: on Python 3.11 it returns normally when a cancellation arrives just
+    as the event is set, so a loop built on it goes on polling after it was cancelled, and
+    whoever waits for it to end waits for ever. `asyncio.timeout` lets the cancellation through.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
 async def run_forever(step: Callable[[], Awaitable[int]], wake: asyncio.Event, poll_interval: float,
                       name: str, stopping: Stopping | None = None) -> None:
     if stopping is not None:
@@ -53,10 +68,7 @@ async def run_forever(step: Callable[[], Awaitable[int]], wake: asyncio.Event, p
             log.exception("%s round failed", name)
             done = 0
         if done == 0 and (stopping is None or not stopping.is_set()):
-            try:
-                await asyncio.wait_for(wake.wait(), poll_interval)
-            except TimeoutError:
-                pass
+            await woken(wake, poll_interval)
             wake.clear()
 
 

@@ -24,6 +24,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from federation.workers import woken
+
 AHEAD = 100  # activities the store may be ahead of the worker (PostgreSQL)
 WAIT = 2.0  # seconds the store waits for the worker at most (PostgreSQL)
 
@@ -43,8 +45,7 @@ class WriteTurns:
             return
         if self._owed >= AHEAD:
             self._worked.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._worked.wait(), WAIT)
+            await woken(self._worked, WAIT)
         yield
 
     def stored(self, count: int) -> None:

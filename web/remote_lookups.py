@@ -44,7 +44,8 @@ async def bounded(request: web.Request, lookup: Awaitable[T]) -> T | None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     try:
-        return await asyncio.wait_for(lookup, timeout=seconds)
+        async with asyncio.timeout(seconds):  # not wait_for: see federation.workers.woken
+            return await lookup
     except Exception as error:  # noqa: BLE001 - every failure must look the same, whatever it was
         log.info("remote look-up failed: %s", type(error).__name__)
     await asyncio.sleep(max(0.0, deadline - loop.time()))

@@ -62,3 +62,15 @@ def test_the_workers_batch_matches_what_the_store_wrote_and_a_little_more(owed, 
     assert turns.worker_batch(25, 100) == expected
     turns.worked(expected)
     assert turns.worker_batch(25, 100) == min(100, 25 + max(0, owed - expected))
+
+
+async def test_a_store_cancelled_as_the_worker_catches_up_does_not_write():
+    """The request behind the store went away (its client left) just as the worker's step
+    ended the wait: the write it was waiting for does not happen."""
+    turns = WriteTurns(one_writer=False)
+    turns.stored(write_turns.AHEAD)
+    waiting = await entered(turns)
+    turns.worked(10)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, 5)

@@ -175,6 +175,19 @@ async def test_the_per_host_and_global_limits_hold(make_island, per_host, concur
         assert together.peak == min(concurrency, 2 * per_host)
 
 
+async def test_a_worker_cancelled_as_it_is_woken_stops(make_island):
+    """Cancelled just as new work wakes it (the moment a fiche is published, or the last outcome
+    is recorded), the pipeline ends instead of polling on."""
+    node = await make_island("brest", workers=False)
+    delivery_worker = worker(node, poll_interval=60)
+    task = asyncio.create_task(delivery_worker.run_forever())
+    await asyncio.sleep(0.2)  # nothing due: asleep until woken
+    delivery_worker.wake.set()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done and task.cancelled()
+
+
 async def test_each_outcome_is_recorded_as_it_completes(make_island):
     """A failed and a successful delivery are written while another one is still held."""
     node = await make_island("brest", workers=False)

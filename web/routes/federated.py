@@ -4,7 +4,6 @@ or replicated, newest first, filtered, paged by cursor, and updated live (server
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from functools import lru_cache
 
@@ -17,6 +16,7 @@ from archipel.queue_states import IncomingStates
 from archipel.storage.tables import Follow, HostHealth, IncomingActivity, StoredObject
 from federation.as2 import host_of
 from federation.documents import ActorUrls
+from federation.workers import woken
 from web import appkeys, auth, listing
 from web.i18n import negotiate_language
 from web.pages import page
@@ -128,8 +128,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             if idle >= 15:
                 await response.write(b": keep-alive\n\n")
                 idle = 0.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(shutting_down.wait(), STREAM_POLL_SECONDS)
+            await woken(shutting_down, STREAM_POLL_SECONDS)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     return response
