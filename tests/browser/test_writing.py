@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import close_context, save_screenshot
 from tests.browser.test_authoring import ALT, ATTACHMENT, COVER, assert_accessible, log_in, open_sections, stored
 
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
@@ -102,7 +102,7 @@ async def test_an_autosaved_draft_survives_closing_the_browser(island, browser, 
     assert dialog.type == "beforeunload"
     await dialog.dismiss()  # stay on the page
     assert not page.is_closed()
-    await page.context.close()
+    await close_context(page.context)
 
     # A new browser (another device): the draft is there, its file too.
     other = await new_page(viewport=WIDTHS[width])
