@@ -23,6 +23,12 @@ def generate_private_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def new_key_pair() -> tuple[str, str]:
+    """(private PEM, public PEM) of a fresh key, as an actor keeps them."""
+    key = generate_private_key()
+    return private_key_pem(key), public_key_pem(key)
+
+
 def private_key_pem(key: PrivateKey) -> str:
     """PKCS#8 PEM, unencrypted (the database is the secret store)."""
     return key.private_bytes(

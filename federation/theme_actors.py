@@ -30,7 +30,7 @@ from archipel.storage.tables import ItemTheme, LocalActor, OutgoingActivity, Sha
 from archipel.themes import theme_key
 from federation import documents
 from federation.documents import ActorUrls
-from federation.keys import generate_private_key, private_key_pem, public_key_pem
+from federation.keys import new_key_pair
 from federation.outbox import enqueue, follower_inboxes
 from federation.vocabulary import PUBLIC
 
@@ -38,11 +38,6 @@ SHARED_KINDS = ("fiche", "resource", "article", "event")
 # Received articles may come from any fediverse account a member follows: their hashtags are not
 # the archipelago's themes. Only fiches, resources and events from elsewhere are shared.
 SHARED_REPLICA_KINDS = ("fiche", "resource", "event")
-
-
-def _new_key_pair() -> tuple[str, str]:
-    key = generate_private_key()
-    return private_key_pem(key), public_key_pem(key)
 
 
 def theme_summary(label: str) -> str:
@@ -68,7 +63,7 @@ async def ensure(session: AsyncSession, label: str) -> LocalActor | None:
     existing = await accounts.theme_actor(session, key)
     if existing is not None:
         return existing
-    private_pem, public_pem = await asyncio.to_thread(_new_key_pair)
+    private_pem, public_pem = await asyncio.to_thread(new_key_pair)
     insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     for _ in range(3):  # a name taken meanwhile by another new actor: take the next free one
         username = await accounts.free_username(session, slug, "theme")

@@ -13,12 +13,7 @@ from archipel.settings import SETTINGS_FILE, Settings, load_settings, write_sett
 from archipel.storage import migrate
 from archipel.storage.engine import make_engine, make_sessionmaker
 from archipel.storage.tables import LocalActor
-from federation.keys import generate_private_key, private_key_pem, public_key_pem
-
-
-def new_key_pair() -> tuple[str, str]:
-    key = generate_private_key()
-    return private_key_pem(key), public_key_pem(key)
+from federation.keys import new_key_pair
 
 
 async def create_island(directory: str | Path, *, url: str, name: str, handle: str | None = None,

@@ -20,7 +20,8 @@ from archipel.handles import InvalidUsername
 from archipel.passwords import hash_password, verify_password
 from archipel.ratelimit import RateLimiter
 from archipel.storage.tables import User
-from web import appkeys, auth, provision
+from federation.keys import new_key_pair
+from web import appkeys, auth
 from web.i18n import gettext, negotiate_language
 from web.pages import page
 from web.routes.members import refusal, role_names
@@ -149,7 +150,7 @@ async def accept_invitation(request: web.Request) -> web.Response:
         return await _invitation_page(request, role, form=values, status=400,
                                       error=gettext(lang, "Le nom affiché est trop long."))
     password_hash = await asyncio.to_thread(hash_password, password)
-    key_pair = await asyncio.to_thread(provision.new_key_pair)
+    key_pair = await asyncio.to_thread(new_key_pair)
     response = web.HTTPSeeOther("/espace")
     async with request.app[appkeys.SESSIONS]() as session:
         try:
