@@ -99,7 +99,8 @@ async def search_page(request: web.Request) -> web.Response:
     wanted = result.request
 
     def link(req: search.SearchRequest) -> str:
-        return "/recherche" + ("?" + urlencode(req.params()) if req.params() else "")
+        params = req.params()
+        return "/recherche" + ("?" + urlencode(params) if params else "")
 
     facet_links = {facet: [{"value": value, "label": label, "count": count,
                             "chosen": value in wanted.values(facet), "href": link(wanted.toggled(facet, value))}
