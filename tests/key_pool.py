@@ -1,9 +1,10 @@
 """RSA keys made ahead of need, on idle CPU.
 
 Every island and every user of a test gets a fresh RSA 2048 key: ~50–190 ms of CPU each, 31 of the
-114 s that four test files of islands and users took (counted once). The tests also wait (on sockets, on child processes, on polls), and
-then a core is idle: a helper process at the lowest priority makes keys into a bounded queue
-meanwhile, and the test process takes one from there when it can, else makes its own as before.
+114 s that four test files of islands and users took (counted once). The tests also wait (on
+sockets, on child processes, on polls), and then a core is idle: a helper process at the lowest
+priority makes keys into a bounded queue meanwhile, and the test process takes one from there
+when it can, else makes its own as before.
 
 Each key is still a real RSA 2048 key made by the same library, and used once: no two actors of a
 run share one, as no two would in production. Keys made in child processes (`archipel serve`,

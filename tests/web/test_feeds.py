@@ -197,7 +197,8 @@ async def test_a_theme_feed_shows_the_archipelago_with_the_replicas_local_pages(
     # (nantes may fetch claire's profile on its own while the fiche arrives: seen once in three runs).
     alice, claire = [(author.name, author.href) for author in entry.authors]
     assert alice == ("Alice", f"{brest.url}/@alice")
-    assert claire in [(f"@claire@{brest.url.split('//')[1]}", brest.actor_uri("claire")), ("Claire", f"{brest.url}/@claire")]
+    assert claire in [(f"@claire@{brest.url.split('//')[1]}", brest.actor_uri("claire")),
+                      ("Claire", f"{brest.url}/@claire")]
     assert (await get(f"{nantes.url}/tags/!!/flux.atom"))[0] == 404  # no theme: not every item
     # The island's own feed keeps to the island's own items.
     assert [entry.id for entry in (await feed(f"{nantes.url}/flux.atom")).entries][-1] == ours
