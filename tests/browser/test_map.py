@@ -74,6 +74,38 @@ async def test_the_map_shows_clusters_markers_and_the_list_and_stays_on_the_isla
     assert outside == []
 
 
+async def test_a_click_held_while_the_view_reloads_still_opens_the_popup(island, page):
+    """The map reloads its data at every move: a marker redrawn between a button's press and its
+    release lost the click (the suite met it once, a reload landing during its click)."""
+    await place(island, "alice", "PAPI de Brest", 48.39, -4.49)
+    await place(island, "alice", "Atelier nantais", 47.22, -1.55, kind="resource")
+    reloads: list[str] = []
+    page.on("requestfinished", lambda request: reloads.append(request.url) if "/carte.geojson?" in request.url else None)
+    await page.goto(f"{island.url}/carte")
+    await page.wait_for_selector("#map[data-loaded]")
+    await page.locator("#map").scroll_into_view_if_needed()
+    box = await page.get_by_role("button", name="PAPI de Brest").bounding_box()
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.mouse.down()
+    # While the button is held, the map moves away by the keyboard and back: two reloads.
+    await page.evaluate("document.getElementById('map').focus({preventScroll: true})")
+    for key in ("ArrowLeft", "ArrowRight"):
+        before = len(reloads)
+        await page.keyboard.press(key)
+        await wait_for(lambda: len(reloads) > before, message=f"a reload after {key}")
+        await page.wait_for_selector("#map[data-loaded]")
+    await page.mouse.up()
+    popup = page.locator(".leaflet-popup-content")
+    await popup.get_by_role("link", name="PAPI de Brest").wait_for()
+
+    # An open popup stays open while the view around it reloads.
+    before = len(reloads)
+    await page.keyboard.press("ArrowUp")
+    await wait_for(lambda: len(reloads) > before, message="a reload after ArrowUp")
+    await page.wait_for_selector("#map[data-loaded]")
+    assert await popup.get_by_role("link", name="PAPI de Brest").is_visible()
+
+
 async def test_the_embed_page_shows_the_filtered_map_and_stays_on_the_island(island, page):
     outside = await watch_requests(page, island)
     await place(island, "alice", "PAPI de Brest", 48.39, -4.49)

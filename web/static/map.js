@@ -12,8 +12,7 @@
   element.classList.add("map-ready");
   var data = element.dataset;
   // markercluster needs a maxZoom even when no tile layer sets one.
-  // No fading: a popup opened again after the view reloads replaces the old one at once (two
-  // popups, one fading out, were on the page together).
+  // No fading: a popup fading out while the next one opens put two popups on the page at once.
   var map = L.map(element, {center: [46.6, 2.4], zoom: 5, minZoom: 2, maxZoom: 18, fadeAnimation: false});
   if (window.archipelTiles) {
     window.archipelTiles(map, data);
@@ -84,8 +83,55 @@
     var c = feature.geometry.coordinates;
     var marker = L.marker([c[1], c[0]], {title: feature.properties.name, alt: feature.properties.name});
     marker.bindPopup(popup(feature.properties));
-    marker.featureId = feature.properties.id;
     return marker;
+  }
+
+  // What is drawn, by a key of everything drawn from it: a reload keeps the markers it finds
+  // again as they are, so a click, a keyboard focus or a popup on one of them lives through it
+  // (a marker swapped for its copy between a button's press and its release lost the click).
+  var drawn = {};
+
+  function keyOf(feature) {
+    return JSON.stringify([feature.geometry.coordinates, feature.properties]);
+  }
+
+  function draw(features) {
+    var wanted = {};
+    features.forEach(function (feature) {
+      wanted[keyOf(feature)] = feature;
+    });
+    var gone = [];
+    Object.keys(drawn).forEach(function (key) {
+      if (!wanted[key]) {
+        var marker = drawn[key];
+        delete drawn[key];
+        if (clusters.hasLayer(marker)) {
+          clusters.removeLayer(marker);
+        } else {
+          gone.push(marker);
+        }
+      }
+    });
+    if (gone.length) {
+      points.removeLayers(gone);
+    }
+    var singles = [];
+    Object.keys(wanted).forEach(function (key) {
+      if (drawn[key]) {
+        return;
+      }
+      var feature = wanted[key];
+      if (feature.properties.cluster) {
+        drawn[key] = clusterMarker(feature);
+        clusters.addLayer(drawn[key]);
+      } else {
+        drawn[key] = pointMarker(feature);
+        singles.push(drawn[key]);
+      }
+    });
+    if (singles.length) {
+      points.addLayers(singles);
+    }
   }
 
   function load() {
@@ -98,6 +144,8 @@
       controller.abort();
     }
     controller = window.AbortController ? new AbortController() : null;
+    // data-loaded says that what is drawn is the view in sight: not while its data is on the way.
+    element.removeAttribute("data-loaded");
     fetch(url, {credentials: "omit", signal: controller ? controller.signal : undefined})
       .then(function (response) {
         if (!response.ok) {
@@ -106,25 +154,7 @@
         return response.json();
       })
       .then(function (collection) {
-        // Opening a popup pans the map, which loads the view again: the open popup is opened
-        // again on its new marker, rather than closed under the reader's eyes.
-        var reopen = openId;
-        clusters.clearLayers();
-        points.clearLayers();
-        var singles = [];
-        collection.features.forEach(function (feature) {
-          if (feature.properties.cluster) {
-            clusters.addLayer(clusterMarker(feature));
-          } else {
-            singles.push(pointMarker(feature));
-          }
-        });
-        points.addLayers(singles);
-        singles.forEach(function (marker) {
-          if (reopen && marker.featureId === reopen) {
-            points.zoomToShowLayer(marker, function () { marker.openPopup(); });
-          }
-        });
+        draw(collection.features);
         element.setAttribute("data-loaded", String(collection.features.length));
       })
       .catch(function (error) {
@@ -134,11 +164,6 @@
       });
   }
 
-  var openId = null;
-  map.on("popupopen", function (event) {
-    openId = (event.popup._source && event.popup._source.featureId) || null;
-  });
-  map.on("popupclose", function () { openId = null; });
   map.on("moveend", load);
   load();
 }());
