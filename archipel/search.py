@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import Float, Integer, String, and_, bindparam, cast, func, literal_column, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from archipel import content, search_index, search_terms, search_totals
+from archipel import content, search_index, search_rarity, search_terms, search_totals
 from archipel.search_terms import Query
 from archipel.storage.tables import (
     ItemTheme,
@@ -200,16 +200,20 @@ class _MatchedRows:
     rank: object = None
 
 
-def _matched_rows(dialect: str, query: Query) -> _MatchedRows:
-    """Without words, search_documents. SQLite: search_documents joined to FTS5's ranked matches.
-    PostgreSQL: search_text alone, which keeps a copy of the facets (migration 0022): the matches
-    found by its GIN index, ranked and counted without a join to every row of search_documents
-    (« réemploi »'s one pass: 62 → 40 ms; the page of « atelier », in nine items of ten: 117 → 85)."""
+async def _matched_rows(session: AsyncSession, query: Query) -> _MatchedRows:
+    """Without words, search_documents. SQLite: search_documents joined to FTS5's ranked matches,
+    each rank brought to one scale for every language (search_rarity). PostgreSQL: search_text
+    alone, which keeps a copy of the facets (migration 0022): the matches found by its GIN index,
+    ranked and counted without a join to every row of search_documents (« réemploi »'s one pass:
+    62 → 40 ms; the page of « atelier », in nine items of ten: 117 → 85)."""
+    dialect = session.bind.dialect.name
     if not query:
         return _MatchedRows(SearchDocument.__table__, SearchDocument.__table__.c)
     if dialect == "sqlite":
         matches = _matches(dialect, query)
-        return _MatchedRows(_from(matches), SearchDocument.__table__.c, matches.c.rank)
+        rank = search_rarity.per_language(matches.c.rank, SearchDocument.language,
+                                          await search_rarity.rarity_sums(session, query))
+        return _MatchedRows(_from(matches), SearchDocument.__table__.c, rank)
     matches = _matches(dialect, query, with_facets=True)
     return _MatchedRows(matches, matches.c, matches.c.rank)
 
@@ -588,18 +592,17 @@ def matching_ids(dialect: str, request: SearchRequest):
 async def search(session: AsyncSession, request: SearchRequest, *, page_size: int = PAGE_SIZE,
                  with_facets: bool = True) -> SearchResult:
     query = search_terms.parse(request.text)
-    dialect = session.bind.dialect.name
     words = bool(query)
     if request.text and not words:
         return SearchResult(request, query, 0, [], {facet: [] for facet in FACETS} if with_facets else {})
     broad = await _broad_counts(session, request, query) if words and with_facets else None
     if words and with_facets and broad is None:
         # The page and the counts from one pass over the matches.
-        ids, total, facets = await _matched_search(session, request, _matched_rows(dialect, query), page_size)
+        ids, total, facets = await _matched_search(session, request, await _matched_rows(session, query), page_size)
         facets = {facet: facets[facet] for facet in FACETS}
         return SearchResult(request, query, total, await _items(session, ids), facets)
     walked = not words and await _theme_walked(session, request, page_size)
-    rows = _matched_rows(dialect, query)
+    rows = await _matched_rows(session, query)
     found = rows.columns
     order = ([rows.rank] if rows.rank is not None and not request.newest_first else []) + [
         found.published.desc(), found.object_id.desc()]

@@ -834,7 +834,7 @@ class LetterEditorial(Base):
 
 
 # Tables the migrations create that the models cannot declare (one database's own kind of table).
-UNDECLARED_TABLES = ("search_text",)
+UNDECLARED_TABLES = ("search_text", "search_vocabulary")
 
 
 def declared(name: str) -> bool:

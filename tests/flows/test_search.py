@@ -120,6 +120,28 @@ async def test_items_of_every_language_rank_by_where_the_words_are(make_island):
     assert sorted(found[3:]) == ["A garden", "Un jardin", "Un ort"]
 
 
+async def test_a_word_in_most_items_ranks_every_language_alike(make_island):
+    """SQLite's bm25 weighs each language's version of a word by its rarity: in most of the
+    French items, « atelier » weighed almost nothing next to its Basque and German versions, in
+    one item each, and their body matches ranked above a French title match."""
+    node = await make_island("brest")
+    await node.add_user("alice")
+    await publish(node, "alice", "L'atelier vélo", pitch="Réparer son vélo.")
+    for number in range(6):
+        await publish(node, "alice", f"Un lieu n°{number}", body="Un atelier vélo chaque semaine.")
+    await publish(node, "alice", "Lantegi irekia", body="Atelier vélo bat astero.", language="eu")
+    await publish(node, "alice", "Offene Werkstatt", body="Ein Atelier vélo jede Woche.", language="de")
+    await publish(node, "alice", "Atelier des langues", body="Un atelier de conversation.", language="fr-CA")
+    in_bodies = ["Lantegi irekia", "Offene Werkstatt"] + [f"Un lieu n°{number}" for number in range(6)]
+
+    found = names(await search_json(node, q="atelier"))
+    assert sorted(found[:2]) == ["Atelier des langues", "L'atelier vélo"]  # in the title, one in Canadian French
+    assert sorted(found[2:]) == sorted(in_bodies)
+    for words in ("atelier vélo", '"atelier vélo"'):  # two words, a phrase
+        found = names(await search_json(node, q=words))
+        assert found[0] == "L'atelier vélo" and sorted(found[1:]) == sorted(in_bodies), words
+
+
 async def test_a_word_search_pages_through_every_match_once_ranked_or_newest_first(make_island):
     from archipel import search
 
