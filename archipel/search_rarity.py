@@ -76,6 +76,8 @@ def _language_code(language):
 
 def per_language(bm25, language, sums: dict[str, float]):
     """A match's bm25 divided by its language's sum of rarities (rarity_sums): `language` the
-    item's language column."""
-    stemmed = {tag: literal(value) for tag, value in sums.items() if tag != search_terms.UNSTEMMED}
-    return bm25 / case(stemmed, value=_language_code(language), else_=literal(sums[search_terms.UNSTEMMED]))
+    item's language column. The codes themselves first: the code of every other value found
+    with string functions cost ~10 ms more over 99,000 matches."""
+    by_code = {tag: literal(value) for tag, value in sums.items() if tag != search_terms.UNSTEMMED}
+    by_other_value = case(by_code, value=_language_code(language), else_=literal(sums[search_terms.UNSTEMMED]))
+    return bm25 / case(by_code, value=language, else_=by_other_value)
