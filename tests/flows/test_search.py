@@ -456,6 +456,13 @@ async def test_the_totals_always_equal_a_count_of_the_index(make_island):
         counted = await _search_pairs(node, [("q", "texte"), (facet, value)])
         assert paired["total"] == counted["total"] and paired["facets"] == counted["facets"], (facet, value)
     assert (await _search_pairs(node, [("theme", "Réemploi")]))["facets"]["region"] == {"Bretagne": 1, "Normandie": 2}
+    # Two facets chosen, no words: each one's values from the other choice's pairs (the island's
+    # from the totals: it is the origin), the rest from the combinations; the same as from the items.
+    for pairs in ([("region", "Normandie"), ("year", "2011")], [("year", "2013"), ("year", "2014"), ("island", host)],
+                  [("island", host), ("region", "Bretagne")], [("language", "fr"), ("region", "Occitanie")]):
+        kept = await _search_pairs(node, pairs)
+        counted = await _search_pairs(node, [("q", "texte"), *pairs])
+        assert kept["total"] == counted["total"] and kept["facets"] == counted["facets"], pairs
     await _facet_copies_agree(node)
 
 
