@@ -17,12 +17,14 @@
   if (window.archipelTiles) {
     window.archipelTiles(map, data);
   }
+  // The first view without animation: animated, it was loaded twice (before and after its
+  // move), and the first answer was drawn while the map still moved under the reader's pointer.
   if (data.extent) {
     var e = data.extent.split(",").map(Number);
     if (e[0] === e[2] && e[1] === e[3]) {
-      map.setView([e[0], e[1]], 12);
+      map.setView([e[0], e[1]], 12, {animate: false});
     } else {
-      map.fitBounds([[e[0], e[1]], [e[2], e[3]]], {padding: [30, 30], maxZoom: 14});
+      map.fitBounds([[e[0], e[1]], [e[2], e[3]]], {padding: [30, 30], maxZoom: 14, animate: false});
     }
   }
   var clusters = L.layerGroup().addTo(map);
