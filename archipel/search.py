@@ -318,6 +318,13 @@ def _top_themes(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))[:FACET_VALUES]
 
 
+async def _labelled_top_themes(session: AsyncSession, counts: dict[str, int]) -> list[tuple[str, str, int]]:
+    """The themes to show, (key, label, count), from key -> count."""
+    top = _top_themes(counts)
+    labels = await search_totals.theme_labels(session, [key for key, _ in top])
+    return [(key, labels.get(key, key), number) for key, number in top]
+
+
 async def _theme_counts(session: AsyncSession, request: SearchRequest) -> list[tuple]:
     """The themes of a search without words (with words, the one pass counts them). Themes are
     many per item: counted from each item's set of theme keys (one GROUP BY over the chosen rows,
@@ -342,9 +349,7 @@ async def _theme_counts(session: AsyncSession, request: SearchRequest) -> list[t
         for themes, number in rows:
             for key in themes.split():
                 counts[key] = counts.get(key, 0) + number
-    top = _top_themes(counts)
-    labels = await search_totals.theme_labels(session, [key for key, _ in top])
-    return [(key, labels.get(key, key), number) for key, number in top]
+    return await _labelled_top_themes(session, counts)
 
 
 def _counts_statement(source, base: list, request: SearchRequest, count, column, *, read_elsewhere=frozenset(),
@@ -492,9 +497,7 @@ async def _matched_search(session: AsyncSession, request: SearchRequest, matched
     (and every choice), the themes included, from _one_pass_statement."""
     total, counts, page = _read_counts(await session.execute(_one_pass_statement(request, matched, page_size)))
     facets = {facet: _listed(request, facet, counts[facet]) for facet in COLUMN_FACETS}
-    top = _top_themes(counts["theme"])
-    labels = await search_totals.theme_labels(session, [key for key, _ in top])
-    facets["theme"] = [(key, labels.get(key, key), number) for key, number in top]
+    facets["theme"] = await _labelled_top_themes(session, counts["theme"])
     return [object_id for _, object_id in sorted(page)], total, facets
 
 
@@ -549,9 +552,7 @@ async def _two_choice_counts(session: AsyncSession, request: SearchRequest) -> t
     total, counts, _ = _read_counts(await session.execute(statement))
     counts.update(given)
     facets = {facet: _listed(request, facet, counts[facet]) for facet in COLUMN_FACETS}
-    top = _top_themes(counts["theme"])
-    labels = await search_totals.theme_labels(session, [key for key, _ in top])
-    facets["theme"] = [(key, labels.get(key, key), number) for key, number in top]
+    facets["theme"] = await _labelled_top_themes(session, counts["theme"])
     return total, {facet: facets[facet] for facet in FACETS}
 
 
@@ -624,9 +625,7 @@ async def _pair_counts(session: AsyncSession, request: SearchRequest, facet: str
     total = sum(counts["island"].get(island, 0) for island in values) if facet == "island" else \
         sum(counts["island"].values())
     facets = {name: _listed(request, name, counts[name]) for name in COLUMN_FACETS}
-    top = _top_themes(counts["theme"])
-    labels = await search_totals.theme_labels(session, [key for key, _ in top])
-    facets["theme"] = [(key, labels.get(key, key), number) for key, number in top]
+    facets["theme"] = await _labelled_top_themes(session, counts["theme"])
     return total, {name: facets[name] for name in FACETS}
 
 

@@ -49,10 +49,12 @@ async def _holding(session: AsyncSession, phrases: list[tuple[str, ...]]) -> dic
         bindparam("words", expanding=True))
     counts = dict((await session.execute(statement, {"words": words})).all())
     held = {}
-    for phrase in phrases:
-        if len(phrase) == 1 or not all(counts.get(word) for word in phrase):
-            held[phrase] = counts.get(phrase[0], 0) if len(phrase) == 1 else 0
-        elif phrase not in held:
+    for phrase in dict.fromkeys(phrases):
+        if len(phrase) == 1:
+            held[phrase] = counts.get(phrase[0], 0)
+        elif not all(counts.get(word) for word in phrase):
+            held[phrase] = 0
+        else:
             held[phrase] = await session.scalar(text("SELECT count(*) FROM search_text WHERE search_text MATCH :phrase"),
                                                 {"phrase": '"' + " ".join(phrase) + '"'})
     return held
