@@ -127,6 +127,23 @@ class Settings:
         30, "Look-ups of another server that one client address may cause in an hour through "
         "/suivre and /authorize_interaction (0: no limit)."
     )
+    search_seconds_per_minute: float = _setting(
+        30.0, "Seconds of searching (search pages, their JSON and feeds, the map's data, the agenda) "
+        "one client address may use, refilled each minute; past it, its searches are answered 429 "
+        "until the budget refills (0: no limit)."
+    )
+    concurrent_searches: int = _setting(
+        2, "Searches (as above) running at once in this process (about one per processor); more "
+        "wait their turn."
+    )
+    searches_per_address: int = _setting(
+        4, "Searches (as above) one client address may have running or waiting at once; more are "
+        "answered 429 (0: no limit)."
+    )
+    waiting_searches: int = _setting(
+        32, "Searches that may wait for their turn; past them, searches are answered 503 for a "
+        "few seconds."
+    )
     remote_lookup_seconds: float = _setting(
         3.0, "Longest time a page spends looking up another server for a visitor (/suivre, "
         "/authorize_interaction); every failed look-up is answered after exactly this time."

@@ -21,7 +21,7 @@ from web.pages import render
 log = logging.getLogger(__name__)
 
 _STATUS = {NotFound: 404, Forbidden: 403, InvalidInput: 400, AlreadyExists: 409}
-ERROR_PAGES = frozenset({403, 404, 410, 500})  # statuses a browser gets as a page (error.html)
+ERROR_PAGES = frozenset({403, 404, 410, 429, 500, 503})  # statuses a browser gets as a page (error.html)
 
 
 def proxy_middleware(trusted: tuple[str, ...]):

@@ -13,6 +13,7 @@ from web.routes import feeds
 from web.routes import agenda
 from web.routes import letter
 from web.routes import map as map_routes
+from web import search_guard
 
 
 def setup_routes(app: web.Application) -> None:
@@ -40,6 +41,7 @@ def setup_routes(app: web.Application) -> None:
     app.add_routes(interaction.routes)
     app.add_routes(remote_interaction.routes)
     app.add_routes(profile.routes)
+    search_guard.setup(app)  # the brakes of every route that searches (search, map, agenda)
     app.add_routes(search.routes)
     app.add_routes(feeds.routes)
     letter.setup(app)

@@ -19,6 +19,7 @@ from web.i18n import gettext, negotiate_language
 from web.pages import page, page_url
 from web.params import path_int, query_int
 from web.routes.search import facet_label
+from web.search_guard import guarded
 
 routes = web.RouteTableDef()
 
@@ -42,6 +43,7 @@ def _address(path: str, pairs: list[tuple[str, str]]) -> str:
 
 
 @routes.get("/agenda")
+@guarded
 async def agenda_page(request: web.Request) -> web.Response:
     wanted = _request(request)
     lang = negotiate_language(request)
@@ -81,6 +83,7 @@ async def agenda_page(request: web.Request) -> web.Response:
 
 
 @routes.get("/agenda.ics")
+@guarded
 async def agenda_calendar(request: web.Request) -> web.Response:
     """The island's agenda as a calendar; with the search's parameters, a search's."""
     settings = request.app[appkeys.SETTINGS]

@@ -18,6 +18,7 @@ from web import appkeys, listing
 from web.negotiation import json_body
 from web.pages import page, page_url, render
 from web.routes import federated
+from web.search_guard import guarded
 
 routes = web.RouteTableDef()
 # Items listed beside the map per page (more: « Suivantes »), as many as a timeline's page. A
@@ -121,6 +122,7 @@ async def _view(request: web.Request) -> dict:
 
 
 @routes.get("/carte")
+@guarded
 async def map_page(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     view = await _view(request)
@@ -131,6 +133,7 @@ async def map_page(request: web.Request) -> web.Response:
 
 
 @routes.get("/carte/embed")
+@guarded
 async def embed(request: web.Request) -> web.Response:
     """A filtered map for another site's iframe: framable by anyone, and it sets no cookie (no
     session, no CSRF token, no remembered language): a visitor of that site is not tracked."""
@@ -140,6 +143,7 @@ async def embed(request: web.Request) -> web.Response:
 
 
 @routes.get("/carte.geojson")
+@guarded
 async def geojson(request: web.Request) -> web.Response:
     """RFC 7946. With `bbox` (west,south,east,north) and `zoom`: clusters and points in the box,
     bounded whatever they say. Without: the newest geo.MAX_POINTS items, as points."""

@@ -20,6 +20,7 @@ from web.i18n import negotiate_language
 from web.negotiation import json_body
 from web.pages import page, page_url
 from web.params import query_int
+from web.search_guard import guarded
 
 routes = web.RouteTableDef()
 
@@ -86,6 +87,7 @@ async def _run(request: web.Request, *, with_facets: bool = True):
 
 
 @routes.get("/recherche")
+@guarded
 async def search_page(request: web.Request) -> web.Response:
     result, themes, islands, facets, lang = await _run(request)
     stems = search_terms.query_stems(result.query)
@@ -160,6 +162,7 @@ def _beginning(html: str, size: int) -> str:
 
 
 @routes.get("/recherche.json")
+@guarded
 async def search_json(request: web.Request) -> web.Response:
     result, themes, islands, facets, _ = await _run(request)
     base = request.app[appkeys.SETTINGS].url
@@ -181,6 +184,7 @@ async def search_json(request: web.Request) -> web.Response:
 
 
 @routes.get("/recherche.atom")
+@guarded
 async def search_atom(request: web.Request) -> web.Response:
     lang = negotiate_language(request)
     wanted = replace(_request(request), page=1, newest_first=True)
