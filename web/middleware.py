@@ -126,8 +126,10 @@ _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 def error_page(request: web.Request, status: int, headers=None, *, form_refused: bool = False) -> web.Response:
     """The error page of `status`, in the reader's language; plain text if even that fails."""
     try:
+        # A search turned away (429, 503: web/search_guard.py) keeps its words in the page's box.
+        retried = request.query.get("q", "")[:200] if status in (429, 503) else ""
         response = render(request, "error.html", status=status, error=status, form_refused=form_refused,
-                          cookies=False)
+                          retried_words=retried, cookies=False)
     except Exception:
         log.exception("the error page %d could not be shown", status)
         return web.Response(text=f"{status}", status=status, content_type="text/plain")

@@ -104,6 +104,9 @@ async def test_an_address_past_its_search_budget_waits_and_nobody_else_does(make
             assert status == 429 and int(headers["Retry-After"]) >= 1, path
         status, page, _ = await get(http, f"{island.url}/recherche?q=atelier", client="203.0.113.7")
         assert "Beaucoup de recherches en peu de temps" in page and "Réessayez dans une minute" in page
+        assert 'name="q" type="search" maxlength="200" value="atelier"' in page  # the words kept to try again
+        status, page, _ = await get(http, f'{island.url}/recherche?q="><b>atelier', client="203.0.113.7")
+        assert status == 429 and "<b>atelier" not in page and 'value="&#34;&gt;&lt;b&gt;atelier"' in page
         status, page, _ = await get(http, f"{island.url}/recherche?q=atelier", client="203.0.113.7", lang="en")
         assert status == 429 and "Many searches in a short time" in page
         status, body, _ = await get(http, f"{island.url}/recherche.json?q=atelier", client="203.0.113.7",
