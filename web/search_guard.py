@@ -1,8 +1,9 @@
-"""Brakes on what searching costs: the search pages, their JSON and feeds, and the map's data.
+"""Brakes on what searching costs: the search pages, their JSON and feeds, the map, the agenda.
 
-A search costs what its words and facets make it cost: a few milliseconds for a rare word, more
-than a second on a large island for twelve quoted phrases of the commonest words (the most a query
-keeps, archipel/search_terms.py). Nothing else a visitor can ask costs that much, so two brakes:
+A search costs what its words and facets make it cost: a few milliseconds for a rare word, about
+1.7 s on a 100,000-item island for quoted phrases of common words, as many as a query's 200
+characters hold (archipel/search_terms.py). Nothing else a visitor can ask costs that much, so
+two brakes:
 
 - a budget of time per client address (the real one behind trusted proxies): each search is
   charged the time it took, `search_seconds_per_minute` refill each minute, and past the budget
@@ -11,10 +12,11 @@ keeps, archipel/search_terms.py). Nothing else a visitor can ask costs that much
   queries does after a few;
 - a bound on searches running at once (`concurrent_searches`, and `waiting_searches` more queued
   behind them; past both, 503 with `Retry-After`), `searches_per_address` of them at most from
-  one address (429 past that): many addresses searching together can slow searching down, never take the
-  processors and database connections from the other pages. Measured on the 100,000-item
-  island (two processors): eight addresses sending the costliest query in a loop raised the home
-  page from 47 to 223 ms (p50) with no bound, to 41 ms with two searches at once.
+  one address (429 past that): many addresses searching together can slow searching down, never
+  take the processors and database connections from the other pages. Measured on the
+  100,000-item island, two processors (benchmarks/search_brakes.py): eight addresses sending the
+  costliest query in a loop took the home page from 40 to 223 ms (p50) with no bound, 37 ms with
+  two searches at once.
 
 In memory, per process, as the other brakes (archipel/ratelimit.py).
 """
