@@ -11,6 +11,7 @@ from tests.map_items import place
 from tests.nodes import wait_for
 from tests.web.test_map import add_many
 from web.routes.map import LIST_SIZE
+from web.search_guard import GATE
 
 
 async def watch_requests(page, island, seen: list[str] | None = None) -> list[str]:
@@ -107,6 +108,28 @@ async def test_a_click_held_while_the_view_reloads_still_opens_the_popup(island,
     await wait_for(lambda: len(reloads) > before, message="a reload after ArrowUp")
     await page.wait_for_selector("#map[data-loaded]")
     assert await popup.get_by_role("link", name="PAPI de Brest").is_visible()
+
+
+async def test_a_view_the_island_was_too_busy_to_send_is_loaded_when_it_says(make_island, page):
+    """Answered 503 while searches fill the island (web/search_guard.py), the map loads its view
+    again after the answer's Retry-After, the reader having done nothing."""
+    island = await make_island("brest", concurrent_searches=1, waiting_searches=0)
+    await island.add_user("alice")
+    await place(island, "alice", "PAPI de Brest", 48.39, -4.49)
+    await place(island, "alice", "Atelier nantais", 47.22, -1.55, kind="resource")
+    statuses: list[int] = []
+    page.on("response", lambda response: statuses.append(response.status)
+            if "/carte.geojson?" in response.url else None)
+    await page.goto(f"{island.url}/carte")
+    await page.wait_for_selector("#map[data-loaded]")
+    async with island.app[GATE].slot("the test"):  # the only search slot taken, none may wait
+        await page.evaluate("document.getElementById('map').focus({preventScroll: true})")
+        await page.keyboard.press("ArrowLeft")
+        await page.wait_for_selector("#map[data-error]")
+        assert statuses[-1] == 503 and not await page.locator("#map[data-loaded]").count()
+    # Retry-After: 5 — then the same view, with no move.
+    await page.wait_for_selector("#map[data-loaded]:not([data-error])", timeout=15_000)
+    assert statuses[-1] == 200
 
 
 async def test_the_embed_page_shows_the_filtered_map_and_stays_on_the_island(island, page):

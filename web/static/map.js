@@ -30,6 +30,7 @@
   var clusters = L.layerGroup().addTo(map);
   var points = L.markerClusterGroup({showCoverageOnHover: false, maxClusterRadius: 40}).addTo(map);
   var controller = null;
+  var retry = null;  // a view's load to try again, after a 429 or 503
 
   function text(tag, value, className) {
     var node = document.createElement(tag);
@@ -137,6 +138,10 @@
   }
 
   function load() {
+    if (retry) {
+      window.clearTimeout(retry);
+      retry = null;
+    }
     var bounds = map.getBounds();
     var box = [Math.max(-180, bounds.getWest()), Math.max(-90, bounds.getSouth()),
                Math.min(180, bounds.getEast()), Math.min(90, bounds.getNorth())].join(",");
@@ -150,6 +155,12 @@
     element.removeAttribute("data-loaded");
     fetch(url, {credentials: "omit", signal: controller ? controller.signal : undefined})
       .then(function (response) {
+        if (response.status === 429 || response.status === 503) {
+          // The island is busy searching (web/search_guard.py): this view again once it says
+          // to, unless the map moves first (a move loads its own view).
+          var seconds = parseInt(response.headers.get("Retry-After"), 10) || 5;
+          retry = window.setTimeout(load, Math.min(Math.max(seconds, 1), 60) * 1000);
+        }
         if (!response.ok) {
           throw new Error("map: HTTP " + response.status);
         }
@@ -157,6 +168,7 @@
       })
       .then(function (collection) {
         draw(collection.features);
+        element.removeAttribute("data-error");
         element.setAttribute("data-loaded", String(collection.features.length));
       })
       .catch(function (error) {
