@@ -127,9 +127,10 @@ async def test_a_view_the_island_was_too_busy_to_send_is_loaded_when_it_says(mak
         await page.keyboard.press("ArrowLeft")
         await page.wait_for_selector("#map[data-error]")
         assert statuses[-1] == 503 and not await page.locator("#map[data-loaded]").count()
-    # Retry-After: 5 — then the same view, with no move.
+        await page.get_by_role("status").get_by_text("L'île est très occupée").wait_for()
+    # Retry-After: 5 — then the same view, with no move, and nothing more to say.
     await page.wait_for_selector("#map[data-loaded]:not([data-error])", timeout=15_000)
-    assert statuses[-1] == 200
+    assert statuses[-1] == 200 and not await page.locator(".map-status").is_visible()
 
 
 async def test_the_embed_page_shows_the_filtered_map_and_stays_on_the_island(island, page):

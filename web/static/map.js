@@ -31,6 +31,14 @@
   var points = L.markerClusterGroup({showCoverageOnHover: false, maxClusterRadius: 40}).addTo(map);
   var controller = null;
   var retry = null;  // a view's load to try again, after a 429 or 503
+  var status = element.nextElementSibling && element.nextElementSibling.classList.contains("map-status")
+    ? element.nextElementSibling : null;  // says so to the reader meanwhile
+
+  function say(words) {
+    if (status && status.textContent !== words) {
+      status.textContent = words;
+    }
+  }
 
   function text(tag, value, className) {
     var node = document.createElement(tag);
@@ -160,6 +168,7 @@
           // to, unless the map moves first (a move loads its own view).
           var seconds = parseInt(response.headers.get("Retry-After"), 10) || 5;
           retry = window.setTimeout(load, Math.min(Math.max(seconds, 1), 60) * 1000);
+          say(data.labelBusy || "");
         }
         if (!response.ok) {
           throw new Error("map: HTTP " + response.status);
@@ -168,6 +177,7 @@
       })
       .then(function (collection) {
         draw(collection.features);
+        say("");
         element.removeAttribute("data-error");
         element.setAttribute("data-loaded", String(collection.features.length));
       })
