@@ -352,7 +352,7 @@ async def _theme_counts(session: AsyncSession, request: SearchRequest) -> list[t
 
 
 def _counts_statement(source, base: list, request: SearchRequest, count, column, *, read_elsewhere=frozenset(),
-                      themes: bool = False, dialect: str = ""):
+                      themes_dialect: str | None = None):
     """One statement counting every column facet disjunctively, in the database: a total and one
     GROUP BY per facet (UNION ALL), rows ('*', '', total) and (facet, value, count). The rows every
     choice lets through are read once (a materialized CTE) for the total and the facets not chosen;
@@ -361,11 +361,12 @@ def _counts_statement(source, base: list, request: SearchRequest, count, column,
     `source` has the column facets (column(facet) gives each) and `count` (1 a document, or the
     count of a kept combination); `base` holds the conditions of every count (shown, themes);
     the chosen facets in `read_elsewhere` are not counted (their caller reads them elsewhere);
-    `themes`: with rows ('theme', a theme key, count) of the rows every choice lets through
-    (`source` being search_documents, `dialect` the database's)."""
+    `themes_dialect` (the database's dialect, which writes the splitting of each item's keys):
+    with rows ('theme', a theme key, count) of the rows every choice lets through (`source`
+    being search_documents)."""
     chosen = {facet: _column_choice(column(facet), facet, values)
               for facet, values in request.chosen if facet in COLUMN_FACETS}
-    kept_themes = [source.c.themes.label("themes")] if themes else []
+    kept_themes = [source.c.themes.label("themes")] if themes_dialect else []
     kept = (select(*(column(facet).label(facet) for facet in COLUMN_FACETS), *kept_themes, count.label("n"))
             .select_from(source).where(*base, *chosen.values()).cte("kept").prefix_with("MATERIALIZED"))
     parts = [select(literal_column("'*'").label("facet"), literal_column("''").label("value"),
@@ -380,8 +381,8 @@ def _counts_statement(source, base: list, request: SearchRequest, count, column,
                          .where(*base, *others).group_by(column(facet)))
         else:
             parts.append(select(label, cast(kept.c[facet], String), func.sum(kept.c.n)).group_by(kept.c[facet]))
-    if themes:
-        keys = _each_theme_key(kept.c.themes, dialect)
+    if themes_dialect:
+        keys = _each_theme_key(kept.c.themes, themes_dialect)
         parts.append(select(literal_column("'theme'"), keys.c.value, func.sum(kept.c.n))
                      .select_from(kept.join(keys, true())).where(kept.c.themes != "").group_by(keys.c.value))
     return union_all(*parts)
@@ -560,8 +561,8 @@ async def _two_choice_counts(session: AsyncSession, request: SearchRequest) -> t
     given = {first: await _counts_with(session, second, second_values, first),
              second: await _counts_with(session, first, first_values, second)}
     statement = _counts_statement(SearchDocument.__table__, [_shown()], request, literal_column("1"),
-                                  lambda facet: COLUMN_FACETS[facet], read_elsewhere=frozenset(given), themes=True,
-                                  dialect=session.bind.dialect.name)
+                                  lambda facet: COLUMN_FACETS[facet], read_elsewhere=frozenset(given),
+                                  themes_dialect=session.bind.dialect.name)
     total, counts, _ = _read_counts(await session.execute(statement))
     counts.update(given)
     facets = {facet: _listed(request, facet, counts[facet]) for facet in COLUMN_FACETS}

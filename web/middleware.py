@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 
 from archipel.errors import AlreadyExists, ArchipelError, Forbidden, InvalidInput, NotFound
+from archipel.search_terms import MAX_QUERY_LENGTH
 from web import words
 from web.auth import FormRefused
 from web.i18n import negotiate_language
@@ -127,7 +128,7 @@ def error_page(request: web.Request, status: int, headers=None, *, form_refused:
     """The error page of `status`, in the reader's language; plain text if even that fails."""
     try:
         # A search turned away (429, 503: web/search_guard.py) keeps its words in the page's box.
-        retried = request.query.get("q", "")[:200] if status in (429, 503) else ""
+        retried = request.query.get("q", "")[:MAX_QUERY_LENGTH] if status in (429, 503) else ""
         response = render(request, "error.html", status=status, error=status, form_refused=form_refused,
                           retried_words=retried, cookies=False)
     except Exception:
